@@ -1,0 +1,401 @@
+//! Tag selection, exactly as Flux's image-reflector-controller does it.
+//!
+//! The pipeline is: registry tags → drop `exclusionList` matches →
+//! `filterTags` (pattern + extract gives each surviving tag a *key*) → the
+//! policy picks one key → the result is the ORIGINAL tag behind that key.
+//! [`Policy::evaluate`] can also record why every tag was or was not chosen,
+//! which is what `hoist policy eval --explain` prints.
+
+mod filter;
+mod gofloat;
+mod range;
+mod version;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use regex::Regex;
+
+pub use filter::{TagFilter, expand_go};
+pub use gofloat::parse_go_float;
+pub use range::{Range, RangeError};
+pub use version::{Version, VersionError, compare_prerelease};
+
+/// Flux's default `exclusionList`: cosign signature tags.
+pub const DEFAULT_EXCLUSION: &str = r"^.*\.sig$";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+impl Order {
+    /// Flux accepts `asc`/`desc` in any case; empty means `asc`.
+    pub fn parse(s: &str) -> Result<Order, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "" | "ASC" => Ok(Order::Asc),
+            "DESC" => Ok(Order::Desc),
+            other => Err(format!(
+                "invalid order argument provided: '{other}', must be one of: ASC, DESC"
+            )),
+        }
+    }
+}
+
+/// Which rule picks the winning key.
+#[derive(Debug, Clone)]
+pub enum Choice {
+    SemVer(Range),
+    Alphabetical(Order),
+    Numerical(Order),
+}
+
+/// A policy problem found while building it: the field and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// The raw fields of an ImagePolicy (plus its repository's exclusion list).
+#[derive(Debug, Clone, Default)]
+pub struct PolicySpec {
+    pub semver_range: Option<String>,
+    pub alphabetical_order: Option<String>,
+    pub numerical_order: Option<String>,
+    pub filter_pattern: Option<String>,
+    pub filter_extract: Option<String>,
+    /// `None`: Flux's default list. `Some(list)`: replaces the default.
+    pub exclusion_list: Option<Vec<String>>,
+}
+
+/// A ready-to-run selection pipeline.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub choice: Choice,
+    filter: Option<TagFilter>,
+    exclusions: Vec<(String, Regex)>,
+}
+
+/// What happened to one tag.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fate {
+    /// Matched this `exclusionList` pattern.
+    Excluded(String),
+    /// Did not match `filterTags.pattern`.
+    FilteredOut,
+    /// A later tag produced the same key and replaced this one.
+    Shadowed { key: String, by: String },
+    /// Not a version (semver policy), with the reason.
+    NotAVersion { key: String, reason: String },
+    /// A version outside the range (semver policy).
+    OutsideRange { key: String },
+    /// Not a number (numerical policy): fails the whole policy, as in Flux.
+    NotANumber { key: String },
+    /// Eligible but not chosen.
+    Candidate { key: String },
+    /// The winner.
+    Selected { key: String },
+}
+
+impl fmt::Display for Fate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fate::Excluded(p) => write!(f, "excluded (matches exclusionList pattern {p:?})"),
+            Fate::FilteredOut => write!(f, "filtered out (does not match filterTags.pattern)"),
+            Fate::Shadowed { key, by } => {
+                write!(f, "shadowed (key {key:?} also produced by later tag {by:?}, which wins)")
+            }
+            Fate::NotAVersion { key, reason } => {
+                write!(f, "not a version (key {key:?}: {reason})")
+            }
+            Fate::OutsideRange { key } => write!(f, "outside range (key {key:?})"),
+            Fate::NotANumber { key } => {
+                write!(f, "not a number (key {key:?}); this fails the whole policy")
+            }
+            Fate::Candidate { key } => write!(f, "candidate (key {key:?})"),
+            Fate::Selected { key } => write!(f, "selected (key {key:?})"),
+        }
+    }
+}
+
+/// Why no tag was selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectError {
+    /// The tag list itself is empty.
+    NoTags,
+    /// Exclusions and `filterTags` removed every tag.
+    NothingLeft { total: usize },
+    /// Semver: no tag is a version inside the range.
+    NoMatch { range: String },
+    /// Numerical: one key is not a Go float.
+    NotANumber { tag: String, key: String },
+}
+
+impl fmt::Display for SelectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SelectError::NoTags => write!(f, "no tags to choose from: the tag list is empty"),
+            SelectError::NothingLeft { total } => write!(
+                f,
+                "no tags to choose from: all {total} tags were excluded or filtered out"
+            ),
+            SelectError::NoMatch { range } => {
+                write!(f, "no tag is a version in range {range:?}")
+            }
+            SelectError::NotANumber { tag, key } => write!(
+                f,
+                "failed to parse invalid numeric value {key:?} (from tag {tag:?})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SelectError {}
+
+/// The selected tag and the key it was chosen by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    pub tag: String,
+    pub key: String,
+}
+
+fn err(field: &str, message: impl Into<String>) -> PolicyError {
+    PolicyError {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+impl Policy {
+    pub fn from_spec(spec: &PolicySpec) -> Result<Policy, PolicyError> {
+        let set = [
+            spec.semver_range.is_some(),
+            spec.alphabetical_order.is_some(),
+            spec.numerical_order.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if set == 0 {
+            return Err(err(
+                "spec.policy",
+                "no policy kind set: give exactly one of semver, alphabetical, numerical",
+            ));
+        }
+        if set > 1 {
+            return Err(err(
+                "spec.policy",
+                "more than one policy kind set: give exactly one of semver, alphabetical, numerical",
+            ));
+        }
+        let choice = if let Some(r) = &spec.semver_range {
+            Choice::SemVer(
+                Range::parse(r).map_err(|e| err("spec.policy.semver.range", e.to_string()))?,
+            )
+        } else if let Some(o) = &spec.alphabetical_order {
+            Choice::Alphabetical(Order::parse(o).map_err(|e| err("spec.policy.alphabetical.order", e))?)
+        } else {
+            let o = spec.numerical_order.as_deref().unwrap_or_default();
+            Choice::Numerical(Order::parse(o).map_err(|e| err("spec.policy.numerical.order", e))?)
+        };
+        let filter = match &spec.filter_pattern {
+            Some(p) if !p.is_empty() || spec.filter_extract.as_deref().is_some_and(|e| !e.is_empty()) => {
+                Some(
+                    TagFilter::new(p, spec.filter_extract.as_deref().unwrap_or(""))
+                        .map_err(|e| {
+                            err(
+                                "spec.filterTags.pattern",
+                                format!("invalid regular expression pattern {p:?}: {e}"),
+                            )
+                        })?,
+                )
+            }
+            _ => None,
+        };
+        let list = match &spec.exclusion_list {
+            None => vec![DEFAULT_EXCLUSION.to_string()],
+            Some(l) => l.clone(),
+        };
+        if list.len() > 25 {
+            return Err(err(
+                "spec.exclusionList",
+                format!("at most 25 patterns are allowed, found {}", list.len()),
+            ));
+        }
+        let mut exclusions = Vec::with_capacity(list.len());
+        for (i, p) in list.iter().enumerate() {
+            let re = Regex::new(p).map_err(|e| {
+                err(
+                    &format!("spec.exclusionList[{i}]"),
+                    format!("invalid regular expression {p:?}: {e}"),
+                )
+            })?;
+            exclusions.push((p.clone(), re));
+        }
+        Ok(Policy {
+            choice,
+            filter,
+            exclusions,
+        })
+    }
+
+    /// Select a tag.
+    pub fn select<S: AsRef<str>>(&self, tags: &[S]) -> Result<Selection, SelectError> {
+        self.evaluate(tags, None)
+    }
+
+    /// Select a tag and record each tag's fate (same order as `tags`).
+    pub fn explain<S: AsRef<str>>(&self, tags: &[S]) -> (Vec<Fate>, Result<Selection, SelectError>) {
+        let mut fates = Vec::with_capacity(tags.len());
+        let r = self.evaluate(tags, Some(&mut fates));
+        (fates, r)
+    }
+
+    fn evaluate<S: AsRef<str>>(
+        &self,
+        tags: &[S],
+        mut fates: Option<&mut Vec<Fate>>,
+    ) -> Result<Selection, SelectError> {
+        if tags.is_empty() {
+            return Err(SelectError::NoTags);
+        }
+        if let Some(f) = fates.as_deref_mut() {
+            f.clear();
+            f.resize(tags.len(), Fate::FilteredOut);
+        }
+        // (key, index of the original tag) in order of the key's first appearance.
+        let mut cands: Vec<(std::borrow::Cow<'_, str>, usize)> = Vec::with_capacity(tags.len());
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, tag) in tags.iter().enumerate() {
+            let tag = tag.as_ref();
+            if let Some((p, _)) = self.exclusions.iter().find(|(_, re)| re.is_match(tag)) {
+                if let Some(f) = fates.as_deref_mut() {
+                    f[i] = Fate::Excluded(p.clone());
+                }
+                continue;
+            }
+            match &self.filter {
+                None => cands.push((std::borrow::Cow::Borrowed(tag), i)),
+                Some(filter) => {
+                    let Some(key) = filter.key(tag) else { continue };
+                    match seen.get(&key) {
+                        Some(&slot) => {
+                            let prev = cands[slot].1;
+                            if let Some(f) = fates.as_deref_mut() {
+                                f[prev] = Fate::Shadowed {
+                                    key: key.clone(),
+                                    by: tag.to_string(),
+                                };
+                            }
+                            cands[slot].1 = i;
+                        }
+                        None => {
+                            seen.insert(key.clone(), cands.len());
+                            cands.push((std::borrow::Cow::Owned(key), i));
+                        }
+                    }
+                }
+            }
+        }
+        if cands.is_empty() {
+            return Err(SelectError::NothingLeft { total: tags.len() });
+        }
+        let mut mark = |i: usize, fate: Fate| {
+            if let Some(f) = fates.as_deref_mut() {
+                f[i] = fate;
+            }
+        };
+        let winner = match &self.choice {
+            Choice::SemVer(range) => {
+                let mut best: Option<(Version, usize)> = None;
+                for (c, (key, i)) in cands.iter().enumerate() {
+                    match Version::parse_tag(key) {
+                        Err(e) => mark(
+                            *i,
+                            Fate::NotAVersion {
+                                key: key.to_string(),
+                                reason: e.to_string(),
+                            },
+                        ),
+                        Ok(v) if !range.matches(&v) => mark(*i, Fate::OutsideRange { key: key.to_string() }),
+                        Ok(v) => {
+                            mark(*i, Fate::Candidate { key: key.to_string() });
+                            if best.as_ref().is_none_or(|(b, _)| v.precedence(b).is_gt()) {
+                                best = Some((v, c));
+                            }
+                        }
+                    }
+                }
+                best.map(|(_, c)| c).ok_or_else(|| SelectError::NoMatch {
+                    range: range.to_string(),
+                })?
+            }
+            Choice::Alphabetical(order) => {
+                // Flux's loop, including its treatment of an empty key.
+                let mut latest: Option<usize> = None;
+                for (c, (key, i)) in cands.iter().enumerate() {
+                    mark(*i, Fate::Candidate { key: key.to_string() });
+                    match latest {
+                        Some(l) if !cands[l].0.is_empty() => {
+                            let cur = &cands[l].0;
+                            let better = match order {
+                                Order::Asc => key.as_ref() > cur.as_ref(),
+                                Order::Desc => key.as_ref() < cur.as_ref(),
+                            };
+                            if better {
+                                latest = Some(c);
+                            }
+                        }
+                        _ => latest = Some(c),
+                    }
+                }
+                latest.unwrap_or(0)
+            }
+            Choice::Numerical(order) => {
+                let mut latest: Option<(f64, usize)> = None;
+                let mut bad: Option<SelectError> = None;
+                for (c, (key, i)) in cands.iter().enumerate() {
+                    let Some(v) = parse_go_float(key) else {
+                        mark(*i, Fate::NotANumber { key: key.to_string() });
+                        if bad.is_none() {
+                            bad = Some(SelectError::NotANumber {
+                                tag: tags[*i].as_ref().to_string(),
+                                key: key.to_string(),
+                            });
+                        }
+                        continue;
+                    };
+                    mark(*i, Fate::Candidate { key: key.to_string() });
+                    let skip = match (latest, order) {
+                        (None, _) => false,
+                        (Some((pv, _)), Order::Asc) => v < pv,
+                        (Some((pv, _)), Order::Desc) => v > pv,
+                    };
+                    if !skip {
+                        latest = Some((v, c));
+                    }
+                }
+                if let Some(e) = bad {
+                    return Err(e);
+                }
+                latest.map_or(0, |(_, c)| c)
+            }
+        };
+        let (key, i) = &cands[winner];
+        mark(*i, Fate::Selected { key: key.to_string() });
+        Ok(Selection {
+            tag: tags[*i].as_ref().to_string(),
+            key: key.to_string(),
+        })
+    }
+}

@@ -1,0 +1,260 @@
+//! Every case from the Flux and Masterminds/semver tables (copied into
+//! `fixtures/conformance/`) must hold for hoist's policy engine.
+
+use hoist::policy::{Fate, Policy, PolicySpec, Range, Version};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+fn load<T: for<'de> Deserialize<'de>>(name: &str) -> T {
+    let path = format!("{}/fixtures/conformance/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[derive(Deserialize)]
+struct Params {
+    range: Option<String>,
+    order: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Filter {
+    pattern: String,
+    extract: String,
+}
+
+#[derive(Deserialize)]
+struct PolicyCase {
+    id: String,
+    policy: Option<String>,
+    params: Params,
+    #[serde(default)]
+    filter: Option<Filter>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    expected_latest: Option<String>,
+    #[serde(default)]
+    expect_error: bool,
+}
+
+#[derive(Deserialize)]
+struct FilterCase {
+    id: String,
+    pattern: String,
+    extract: String,
+    tags: Vec<String>,
+    expected_mapping_extracted_to_original: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct ParseVersionCase {
+    tag: String,
+    expect_error: bool,
+}
+
+#[derive(Deserialize)]
+struct PolicyTables {
+    constructor_cases: Vec<PolicyCase>,
+    policy_cases: Vec<PolicyCase>,
+    filter_cases: Vec<FilterCase>,
+    pipeline_cases: Vec<PolicyCase>,
+    parse_version_cases: Vec<ParseVersionCase>,
+}
+
+fn spec_of(c: &PolicyCase) -> PolicySpec {
+    let mut spec = PolicySpec::default();
+    match c.policy.as_deref() {
+        Some("semver") => spec.semver_range = Some(c.params.range.clone().unwrap_or_default()),
+        Some("alphabetical") => {
+            spec.alphabetical_order = Some(c.params.order.clone().unwrap_or_default())
+        }
+        Some("numerical") => spec.numerical_order = Some(c.params.order.clone().unwrap_or_default()),
+        _ => {}
+    }
+    if let Some(f) = &c.filter {
+        spec.filter_pattern = Some(f.pattern.clone());
+        spec.filter_extract = Some(f.extract.clone());
+    }
+    spec
+}
+
+#[test]
+fn flux_policy_tables() {
+    let t: PolicyTables = load("policy-cases.yaml");
+    let mut checked = 0;
+    for c in &t.constructor_cases {
+        let r = Policy::from_spec(&spec_of(c));
+        assert_eq!(r.is_err(), c.expect_error, "{}: {:?}", c.id, r.err());
+        checked += 1;
+    }
+    for c in t.policy_cases.iter().chain(&t.pipeline_cases) {
+        let result = Policy::from_spec(&spec_of(c)).map_err(|e| e.to_string()).and_then(|p| {
+            // A null tag list stands for "could not read tags": nothing to select from.
+            let tags = c.tags.clone().unwrap_or_default();
+            p.select(&tags).map(|s| s.tag).map_err(|e| e.to_string())
+        });
+        if c.expect_error {
+            assert!(result.is_err(), "{}: expected an error, got {result:?}", c.id);
+        } else {
+            assert_eq!(result.as_deref().ok(), c.expected_latest.as_deref(), "{}: {result:?}", c.id);
+        }
+        checked += 1;
+    }
+    for c in &t.filter_cases {
+        // Run the filter through an alphabetical policy in explain mode and
+        // read the surviving keys back from the fates.
+        let spec = PolicySpec {
+            alphabetical_order: Some(String::new()),
+            filter_pattern: Some(c.pattern.clone()),
+            filter_extract: Some(c.extract.clone()),
+            ..Default::default()
+        };
+        let p = Policy::from_spec(&spec).unwrap();
+        let (fates, _) = p.explain(&c.tags);
+        let mut got = BTreeMap::new();
+        for (tag, fate) in c.tags.iter().zip(&fates) {
+            if let Fate::Candidate { key } | Fate::Selected { key } = fate {
+                got.insert(key.clone(), tag.clone());
+            }
+        }
+        assert_eq!(got, c.expected_mapping_extracted_to_original, "{}", c.id);
+        checked += 1;
+    }
+    for c in &t.parse_version_cases {
+        assert_eq!(Version::parse_tag(&c.tag).is_err(), c.expect_error, "tag {:?}", c.tag);
+        checked += 1;
+    }
+    assert!(checked > 80, "only {checked} cases ran");
+}
+
+#[derive(Deserialize)]
+struct CheckCase {
+    constraint: String,
+    version: String,
+    expected: bool,
+    #[serde(default)]
+    public_api_new_constraint_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VersionParseCase {
+    mode: String,
+    version: String,
+    expect_error: bool,
+    #[serde(default)]
+    string: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ConstraintParseCase {
+    input: String,
+    expect_error: bool,
+    #[serde(default)]
+    ors: Option<usize>,
+    #[serde(default)]
+    ands_in_first_or: Option<usize>,
+    #[serde(default)]
+    string: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CompareCase {
+    v1: String,
+    v2: String,
+    #[serde(default)]
+    expected_compare: Option<i32>,
+    #[serde(default)]
+    relation: Option<String>,
+    #[serde(default)]
+    expected: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct SemverTables {
+    check_cases: Vec<CheckCase>,
+    single_constraint_check_cases: Vec<CheckCase>,
+    version_parse_cases: Vec<VersionParseCase>,
+    new_constraint_parse_cases: Vec<ConstraintParseCase>,
+    version_compare_cases: Vec<CompareCase>,
+}
+
+#[test]
+fn masterminds_semver_tables() {
+    let t: SemverTables = load("semver-cases.yaml");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for c in t.check_cases.iter().chain(&t.single_constraint_check_cases) {
+        checked += 1;
+        let range = Range::parse(&c.constraint);
+        if c.public_api_new_constraint_error.is_some() {
+            // Flux uses the public constructor, which rejects these ranges.
+            if range.is_ok() {
+                failures.push(format!("{:?} should not parse", c.constraint));
+            }
+            continue;
+        }
+        let v = Version::parse_loose(&c.version).expect("table versions parse");
+        match range {
+            Err(e) => failures.push(format!("{:?}: {e}", c.constraint)),
+            Ok(r) if r.matches(&v) != c.expected => failures.push(format!(
+                "{:?} vs {:?}: expected {}",
+                c.constraint, c.version, c.expected
+            )),
+            Ok(_) => {}
+        }
+    }
+    for c in &t.version_parse_cases {
+        // Flux uses the coercing parser; the strict modes are upstream-only.
+        if !c.mode.starts_with("NewVersion (default") {
+            continue;
+        }
+        checked += 1;
+        match Version::parse_loose(&c.version) {
+            Ok(v) if c.expect_error => failures.push(format!("{:?} should not parse, got {v}", c.version)),
+            Ok(v) => {
+                if let Some(s) = &c.string {
+                    if &v.to_string() != s {
+                        failures.push(format!("{:?} normalises to {v}, expected {s}", c.version));
+                    }
+                }
+            }
+            Err(e) if !c.expect_error => failures.push(format!("{:?}: {e}", c.version)),
+            Err(_) => {}
+        }
+    }
+    for c in &t.new_constraint_parse_cases {
+        checked += 1;
+        match Range::parse(&c.input) {
+            Ok(r) if c.expect_error => failures.push(format!("{:?} should not parse, got {r}", c.input)),
+            Ok(r) => {
+                let (ors, ands) = r.shape();
+                if Some(ors) != c.ors || Some(ands) != c.ands_in_first_or {
+                    failures.push(format!("{:?}: shape {ors}/{ands}", c.input));
+                }
+                if c.string.as_deref() != Some(r.to_string().as_str()) {
+                    failures.push(format!("{:?}: prints as {r}, expected {:?}", c.input, c.string));
+                }
+            }
+            Err(e) if !c.expect_error => failures.push(format!("{:?}: {e}", c.input)),
+            Err(_) => {}
+        }
+    }
+    for c in &t.version_compare_cases {
+        checked += 1;
+        let a = Version::parse_loose(&c.v1).unwrap();
+        let b = Version::parse_loose(&c.v2).unwrap();
+        let o = a.precedence(&b) as i32;
+        let ok = match (c.expected_compare, c.relation.as_deref(), c.expected) {
+            (Some(e), _, _) => o == e,
+            (None, Some("less_than"), Some(e)) => (o < 0) == e,
+            (None, Some("greater_than"), Some(e)) => (o > 0) == e,
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("compare {:?} {:?} gave {o}", c.v1, c.v2));
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked > 250, "only {checked} cases ran");
+}
