@@ -1,3 +1,13 @@
 //! hoist: git-native image automation, compatible with Flux's image policies
 //! and setter markers.
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod diff;
+pub mod flux;
+pub mod plan;
 pub mod policy;
+pub mod repo;
+pub mod setters;
+pub mod snapshot;
+pub mod yaml;

@@ -69,7 +69,9 @@ fn spec_of(c: &PolicyCase) -> PolicySpec {
         Some("alphabetical") => {
             spec.alphabetical_order = Some(c.params.order.clone().unwrap_or_default())
         }
-        Some("numerical") => spec.numerical_order = Some(c.params.order.clone().unwrap_or_default()),
+        Some("numerical") => {
+            spec.numerical_order = Some(c.params.order.clone().unwrap_or_default())
+        }
         _ => {}
     }
     if let Some(f) = &c.filter {
@@ -89,15 +91,26 @@ fn flux_policy_tables() {
         checked += 1;
     }
     for c in t.policy_cases.iter().chain(&t.pipeline_cases) {
-        let result = Policy::from_spec(&spec_of(c)).map_err(|e| e.to_string()).and_then(|p| {
-            // A null tag list stands for "could not read tags": nothing to select from.
-            let tags = c.tags.clone().unwrap_or_default();
-            p.select(&tags).map(|s| s.tag).map_err(|e| e.to_string())
-        });
+        let result = Policy::from_spec(&spec_of(c))
+            .map_err(|e| e.to_string())
+            .and_then(|p| {
+                // A null tag list stands for "could not read tags": nothing to select from.
+                let tags = c.tags.clone().unwrap_or_default();
+                p.select(&tags).map(|s| s.tag).map_err(|e| e.to_string())
+            });
         if c.expect_error {
-            assert!(result.is_err(), "{}: expected an error, got {result:?}", c.id);
+            assert!(
+                result.is_err(),
+                "{}: expected an error, got {result:?}",
+                c.id
+            );
         } else {
-            assert_eq!(result.as_deref().ok(), c.expected_latest.as_deref(), "{}: {result:?}", c.id);
+            assert_eq!(
+                result.as_deref().ok(),
+                c.expected_latest.as_deref(),
+                "{}: {result:?}",
+                c.id
+            );
         }
         checked += 1;
     }
@@ -122,7 +135,12 @@ fn flux_policy_tables() {
         checked += 1;
     }
     for c in &t.parse_version_cases {
-        assert_eq!(Version::parse_tag(&c.tag).is_err(), c.expect_error, "tag {:?}", c.tag);
+        assert_eq!(
+            Version::parse_tag(&c.tag).is_err(),
+            c.expect_error,
+            "tag {:?}",
+            c.tag
+        );
         checked += 1;
     }
     assert!(checked > 80, "only {checked} cases ran");
@@ -211,12 +229,14 @@ fn masterminds_semver_tables() {
         }
         checked += 1;
         match Version::parse_loose(&c.version) {
-            Ok(v) if c.expect_error => failures.push(format!("{:?} should not parse, got {v}", c.version)),
+            Ok(v) if c.expect_error => {
+                failures.push(format!("{:?} should not parse, got {v}", c.version))
+            }
             Ok(v) => {
-                if let Some(s) = &c.string {
-                    if &v.to_string() != s {
-                        failures.push(format!("{:?} normalises to {v}, expected {s}", c.version));
-                    }
+                if let Some(s) = &c.string
+                    && &v.to_string() != s
+                {
+                    failures.push(format!("{:?} normalises to {v}, expected {s}", c.version));
                 }
             }
             Err(e) if !c.expect_error => failures.push(format!("{:?}: {e}", c.version)),
@@ -226,14 +246,19 @@ fn masterminds_semver_tables() {
     for c in &t.new_constraint_parse_cases {
         checked += 1;
         match Range::parse(&c.input) {
-            Ok(r) if c.expect_error => failures.push(format!("{:?} should not parse, got {r}", c.input)),
+            Ok(r) if c.expect_error => {
+                failures.push(format!("{:?} should not parse, got {r}", c.input))
+            }
             Ok(r) => {
                 let (ors, ands) = r.shape();
                 if Some(ors) != c.ors || Some(ands) != c.ands_in_first_or {
                     failures.push(format!("{:?}: shape {ors}/{ands}", c.input));
                 }
                 if c.string.as_deref() != Some(r.to_string().as_str()) {
-                    failures.push(format!("{:?}: prints as {r}, expected {:?}", c.input, c.string));
+                    failures.push(format!(
+                        "{:?}: prints as {r}, expected {:?}",
+                        c.input, c.string
+                    ));
                 }
             }
             Err(e) if !c.expect_error => failures.push(format!("{:?}: {e}", c.input)),
@@ -255,6 +280,11 @@ fn masterminds_semver_tables() {
             failures.push(format!("compare {:?} {:?} gave {o}", c.v1, c.v2));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked > 250, "only {checked} cases ran");
 }

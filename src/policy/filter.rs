@@ -108,7 +108,10 @@ mod tests {
 
     #[test]
     fn go_expand_rules() {
-        assert_eq!(ex(r"(?P<a>\d+)-(?<b>\w+)", "$a.$b", "12-x").unwrap(), "12.x");
+        assert_eq!(
+            ex(r"(?P<a>\d+)-(?<b>\w+)", "$a.$b", "12-x").unwrap(),
+            "12.x"
+        );
         assert_eq!(ex(r"(?P<a>\d+)", "${a}x", "7").unwrap(), "7x");
         assert_eq!(ex(r"(?P<a>\d+)", "$ax", "7").unwrap(), "");
         assert_eq!(ex(r"(\d+)", "$$1=$1", "7").unwrap(), "$1=7");

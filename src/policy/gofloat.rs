@@ -14,11 +14,11 @@ pub fn parse_go_float(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     let mut i = 0;
     let mut neg = false;
-    if let Some(&c) = b.first() {
-        if c == b'+' || c == b'-' {
-            neg = c == b'-';
-            i = 1;
-        }
+    if let Some(&c) = b.first()
+        && (c == b'+' || c == b'-')
+    {
+        neg = c == b'-';
+        i = 1;
     }
     let hex = i + 2 < b.len() && b[i] == b'0' && (b[i + 1] | 0x20) == b'x';
     let value = if hex {
@@ -154,10 +154,10 @@ fn underscores_ok(s: &str) -> bool {
         return true;
     }
     let mut b = s.as_bytes();
-    if let Some(&c) = b.first() {
-        if c == b'+' || c == b'-' {
-            b = &b[1..];
-        }
+    if let Some(&c) = b.first()
+        && (c == b'+' || c == b'-')
+    {
+        b = &b[1..];
     }
     let mut saw = b'^';
     let mut i = 0;
@@ -207,7 +207,10 @@ mod tests {
 
     #[test]
     fn rejects_what_go_rejects() {
-        for bad in ["0x10", " 5", "5 ", "1e400", "", "1a", "_1", "1_", "1__0", "+nan", "infinit", "1e", ".", "-", "0x", "1.2.3"] {
+        for bad in [
+            "0x10", " 5", "5 ", "1e400", "", "1a", "_1", "1_", "1__0", "+nan", "infinit", "1e",
+            ".", "-", "0x", "1.2.3",
+        ] {
             assert_eq!(p(bad), None, "{bad:?}");
         }
     }

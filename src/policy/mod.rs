@@ -113,7 +113,10 @@ impl fmt::Display for Fate {
             Fate::Excluded(p) => write!(f, "excluded (matches exclusionList pattern {p:?})"),
             Fate::FilteredOut => write!(f, "filtered out (does not match filterTags.pattern)"),
             Fate::Shadowed { key, by } => {
-                write!(f, "shadowed (key {key:?} also produced by later tag {by:?}, which wins)")
+                write!(
+                    f,
+                    "shadowed (key {key:?} also produced by later tag {by:?}, which wins)"
+                )
             }
             Fate::NotAVersion { key, reason } => {
                 write!(f, "not a version (key {key:?}: {reason})")
@@ -203,21 +206,30 @@ impl Policy {
                 Range::parse(r).map_err(|e| err("spec.policy.semver.range", e.to_string()))?,
             )
         } else if let Some(o) = &spec.alphabetical_order {
-            Choice::Alphabetical(Order::parse(o).map_err(|e| err("spec.policy.alphabetical.order", e))?)
+            Choice::Alphabetical(
+                Order::parse(o).map_err(|e| err("spec.policy.alphabetical.order", e))?,
+            )
         } else {
             let o = spec.numerical_order.as_deref().unwrap_or_default();
             Choice::Numerical(Order::parse(o).map_err(|e| err("spec.policy.numerical.order", e))?)
         };
         let filter = match &spec.filter_pattern {
-            Some(p) if !p.is_empty() || spec.filter_extract.as_deref().is_some_and(|e| !e.is_empty()) => {
+            Some(p)
+                if !p.is_empty()
+                    || spec
+                        .filter_extract
+                        .as_deref()
+                        .is_some_and(|e| !e.is_empty()) =>
+            {
                 Some(
-                    TagFilter::new(p, spec.filter_extract.as_deref().unwrap_or(""))
-                        .map_err(|e| {
+                    TagFilter::new(p, spec.filter_extract.as_deref().unwrap_or("")).map_err(
+                        |e| {
                             err(
                                 "spec.filterTags.pattern",
                                 format!("invalid regular expression pattern {p:?}: {e}"),
                             )
-                        })?,
+                        },
+                    )?,
                 )
             }
             _ => None,
@@ -255,7 +267,10 @@ impl Policy {
     }
 
     /// Select a tag and record each tag's fate (same order as `tags`).
-    pub fn explain<S: AsRef<str>>(&self, tags: &[S]) -> (Vec<Fate>, Result<Selection, SelectError>) {
+    pub fn explain<S: AsRef<str>>(
+        &self,
+        tags: &[S],
+    ) -> (Vec<Fate>, Result<Selection, SelectError>) {
         let mut fates = Vec::with_capacity(tags.len());
         let r = self.evaluate(tags, Some(&mut fates));
         (fates, r)
@@ -327,9 +342,19 @@ impl Policy {
                                 reason: e.to_string(),
                             },
                         ),
-                        Ok(v) if !range.matches(&v) => mark(*i, Fate::OutsideRange { key: key.to_string() }),
+                        Ok(v) if !range.matches(&v) => mark(
+                            *i,
+                            Fate::OutsideRange {
+                                key: key.to_string(),
+                            },
+                        ),
                         Ok(v) => {
-                            mark(*i, Fate::Candidate { key: key.to_string() });
+                            mark(
+                                *i,
+                                Fate::Candidate {
+                                    key: key.to_string(),
+                                },
+                            );
                             if best.as_ref().is_none_or(|(b, _)| v.precedence(b).is_gt()) {
                                 best = Some((v, c));
                             }
@@ -344,7 +369,12 @@ impl Policy {
                 // Flux's loop, including its treatment of an empty key.
                 let mut latest: Option<usize> = None;
                 for (c, (key, i)) in cands.iter().enumerate() {
-                    mark(*i, Fate::Candidate { key: key.to_string() });
+                    mark(
+                        *i,
+                        Fate::Candidate {
+                            key: key.to_string(),
+                        },
+                    );
                     match latest {
                         Some(l) if !cands[l].0.is_empty() => {
                             let cur = &cands[l].0;
@@ -366,7 +396,12 @@ impl Policy {
                 let mut bad: Option<SelectError> = None;
                 for (c, (key, i)) in cands.iter().enumerate() {
                     let Some(v) = parse_go_float(key) else {
-                        mark(*i, Fate::NotANumber { key: key.to_string() });
+                        mark(
+                            *i,
+                            Fate::NotANumber {
+                                key: key.to_string(),
+                            },
+                        );
                         if bad.is_none() {
                             bad = Some(SelectError::NotANumber {
                                 tag: tags[*i].as_ref().to_string(),
@@ -375,7 +410,12 @@ impl Policy {
                         }
                         continue;
                     };
-                    mark(*i, Fate::Candidate { key: key.to_string() });
+                    mark(
+                        *i,
+                        Fate::Candidate {
+                            key: key.to_string(),
+                        },
+                    );
                     let skip = match (latest, order) {
                         (None, _) => false,
                         (Some((pv, _)), Order::Asc) => v < pv,
@@ -392,7 +432,12 @@ impl Policy {
             }
         };
         let (key, i) = &cands[winner];
-        mark(*i, Fate::Selected { key: key.to_string() });
+        mark(
+            *i,
+            Fate::Selected {
+                key: key.to_string(),
+            },
+        );
         Ok(Selection {
             tag: tags[*i].as_ref().to_string(),
             key: key.to_string(),

@@ -137,7 +137,9 @@ fn parse_constraint(s: &str) -> Result<Constraint, RangeError> {
         patch_dirty = true;
     }
     let con = Version::parse_loose(&ver).map_err(|e| {
-        RangeError(format!("constraint parser error: {s:?} is not a version ({e})"))
+        RangeError(format!(
+            "constraint parser error: {s:?} is not a version ({e})"
+        ))
     })?;
     Ok(Constraint {
         op: Op::from_token(op),
@@ -155,14 +157,20 @@ impl Range {
         let mut groups = Vec::new();
         for part in rewritten.split("||") {
             if !VALID.is_match(part) {
-                return Err(RangeError(format!("improper constraint: {:?}", part.trim())));
+                return Err(RangeError(format!(
+                    "improper constraint: {:?}",
+                    part.trim()
+                )));
             }
             let mut group = Vec::new();
             for m in FIND.find_iter(part) {
                 group.push(parse_constraint(m.as_str())?);
             }
             if group.is_empty() {
-                return Err(RangeError(format!("improper constraint: {:?}", part.trim())));
+                return Err(RangeError(format!(
+                    "improper constraint: {:?}",
+                    part.trim()
+                )));
             }
             groups.push(group);
         }
@@ -194,7 +202,12 @@ impl fmt::Display for Range {
         let groups: Vec<String> = self
             .groups
             .iter()
-            .map(|g| g.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(" "))
+            .map(|g| {
+                g.iter()
+                    .map(|c| c.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect();
         f.write_str(&groups.join(" || "))
     }
@@ -276,8 +289,7 @@ impl Constraint {
         if v.precedence(c).is_lt() {
             return false;
         }
-        if c.major == 0 && c.minor == 0 && c.patch == 0 && !self.minor_dirty && !self.patch_dirty
-        {
+        if c.major == 0 && c.minor == 0 && c.patch == 0 && !self.minor_dirty && !self.patch_dirty {
             return true;
         }
         if v.major != c.major {
@@ -322,12 +334,25 @@ mod tests {
         assert!(ok("1.0.0 - 2.0.0 || >3", "4.1.0"));
         assert!(!ok(">3", "3.9.0"), "Masterminds: >3 needs major 4");
         assert!(!ok("1.0.0 - 2.0.0 || >3", "2.5.0"));
-        assert_eq!(Range::parse("3 - 4 || => 3.0, < 4").unwrap().to_string(), ">=3 <=4 || =>3.0 <4");
+        assert_eq!(
+            Range::parse("3 - 4 || => 3.0, < 4").unwrap().to_string(),
+            ">=3 <=4 || =>3.0 <4"
+        );
     }
 
     #[test]
     fn malformed_ranges_are_errors_not_panics() {
-        for bad in [">=1.0.0 <", "~>", "", "1x", "x1", "*-*", "||", "a", ">= bar"] {
+        for bad in [
+            ">=1.0.0 <",
+            "~>",
+            "",
+            "1x",
+            "x1",
+            "*-*",
+            "||",
+            "a",
+            ">= bar",
+        ] {
             assert!(Range::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

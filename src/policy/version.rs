@@ -131,7 +131,9 @@ impl Version {
     /// Flux's tag rule: at least two dots, then [`Version::parse_loose`].
     pub fn parse_tag(tag: &str) -> Result<Version, VersionError> {
         if memchr::memchr_iter(b'.', tag.as_bytes()).nth(1).is_none() {
-            return Err(VersionError("a version tag needs at least two dots (major.minor.patch)"));
+            return Err(VersionError(
+                "a version tag needs at least two dots (major.minor.patch)",
+            ));
         }
         Version::parse_loose(tag)
     }
@@ -177,8 +179,14 @@ pub fn compare_prerelease(a: &str, b: &str) -> Ordering {
 }
 
 fn compare_identifier(x: &str, y: &str) -> Ordering {
-    let xn = x.parse::<u64>().ok().filter(|_| x.bytes().all(|c| c.is_ascii_digit()));
-    let yn = y.parse::<u64>().ok().filter(|_| y.bytes().all(|c| c.is_ascii_digit()));
+    let xn = x
+        .parse::<u64>()
+        .ok()
+        .filter(|_| x.bytes().all(|c| c.is_ascii_digit()));
+    let yn = y
+        .parse::<u64>()
+        .ok()
+        .filter(|_| y.bytes().all(|c| c.is_ascii_digit()));
     match (xn, yn) {
         (Some(a), Some(b)) => a.cmp(&b),
         (Some(_), None) => Ordering::Less,
@@ -193,7 +201,10 @@ mod tests {
 
     #[test]
     fn coerces_and_normalises() {
-        assert_eq!(Version::parse_loose("v1.2-5").unwrap().to_string(), "1.2.0-5");
+        assert_eq!(
+            Version::parse_loose("v1.2-5").unwrap().to_string(),
+            "1.2.0-5"
+        );
         assert_eq!(Version::parse_loose("01.1.1").unwrap().to_string(), "1.1.1");
         assert!(Version::parse_loose("1.2.3-alpha.01").is_err());
         assert!(Version::parse_loose("99999999999999999999.0.0").is_err());

@@ -1,0 +1,94 @@
+//! `hoist plan`: show what would change, as a diff or as JSON.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{Fatal, compute_plan, diff_style, exit, load_repo, load_snapshot, plural, report};
+use crate::diff;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Diff,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The fleet repository to read.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// hoist.toml to use (default: <repo>/hoist.toml when present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Read tags from this snapshot file instead of the registries.
+    #[arg(long, value_name = "FILE")]
+    pub registry_snapshot: Option<PathBuf>,
+    /// `diff` (patch on stdout, summary on stderr) or `json`.
+    #[arg(long, value_enum, default_value_t = Output::Diff)]
+    pub output: Output,
+    /// Exit with status 3 when changes are pending.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
+    let loaded = load_repo(&args.repo, args.config.as_deref())?;
+    let (snapshot, snap_diags) = load_snapshot(args.registry_snapshot.as_deref())?;
+    let plan = compute_plan(&loaded, &snapshot);
+    let mut diags = loaded.diags.clone();
+    diags.extend(snap_diags);
+    diags.extend(plan.diagnostics.iter().cloned());
+    match args.output {
+        Output::Json => {
+            let mut value = serde_json::to_value(&plan)
+                .map_err(|e| Fatal::usage(crate::diag::Diag::error(e.to_string())))?;
+            value["diagnostics"] = serde_json::to_value(&diags).unwrap_or_default();
+            value["summary"] = serde_json::json!({
+                "files": plan.files.len(),
+                "changes": plan.change_count(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+        }
+        Output::Diff => {
+            report(&diags);
+            for f in &plan.files {
+                anstream::print!(
+                    "{}",
+                    diff::unified(&f.file, &f.original, &f.updated, &diff_style)
+                );
+            }
+            let selected = plan
+                .policies
+                .iter()
+                .filter(|p| p.selected.is_some())
+                .count();
+            let failed = plan.policies.len() - selected;
+            let warnings = diags.iter().filter(|d| !d.is_error()).count();
+            let errors = diags.len() - warnings;
+            let mut summary = if plan.files.is_empty() {
+                "no changes".to_string()
+            } else {
+                format!(
+                    "{} in {}",
+                    plural(plan.change_count(), "change"),
+                    plural(plan.files.len(), "file")
+                )
+            };
+            summary.push_str(&format!(
+                "; {} ({selected} selected, {failed} without a result); {}, {}",
+                plural(plan.policies.len(), "policy").replace("policys", "policies"),
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            ));
+            anstream::eprintln!("hoist plan: {summary}");
+        }
+    }
+    if args.exit_code && !plan.files.is_empty() {
+        return Ok(exit::CHANGES);
+    }
+    Ok(exit::OK)
+}

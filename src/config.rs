@@ -1,0 +1,276 @@
+//! `hoist.toml`: declare images and policies without Flux objects, and
+//! restrict which files hoist may write.
+//!
+//! ```toml
+//! # Only these files may be written (globs relative to the repo root).
+//! write_paths = ["**/image-tags.yaml"]
+//!
+//! [[image_repository]]
+//! name = "api"
+//! namespace = "flux-system"        # default "flux-system"
+//! image = "ghcr.io/acme/api"
+//! exclusion_list = ['^.*\.sig$']   # optional; replaces the default
+//!
+//! [[image_policy]]
+//! name = "api-prod"
+//! namespace = "flux-system"
+//! repository = "api"               # an image_repository (or ImageRepository) name
+//! semver = { range = ">=1.0.0" }   # or alphabetical = { order = "asc" }, numerical = { order = "desc" }
+//! filter_tags = { pattern = '^main-[a-f0-9]+-(?P<ts>\d+)$', extract = "$ts" }
+//! digest_reflection_policy = "IfNotPresent"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+use crate::diag::Diag;
+use crate::flux::{DigestReflection, ImagePolicy, ImageRepository, Meta, Origin, check_image_name};
+use crate::policy::{Policy, PolicySpec};
+
+pub const DEFAULT_NAMESPACE: &str = "flux-system";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub write_paths: Vec<String>,
+    #[serde(default)]
+    pub image_repository: Vec<RawRepository>,
+    #[serde(default)]
+    pub image_policy: Vec<RawPolicy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepository {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub image: String,
+    #[serde(default)]
+    pub exclusion_list: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    #[serde(default)]
+    pub order: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SemverRange {
+    pub range: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterTags {
+    #[serde(default)]
+    pub pattern: String,
+    #[serde(default)]
+    pub extract: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub repository: String,
+    #[serde(default)]
+    pub semver: Option<SemverRange>,
+    #[serde(default)]
+    pub alphabetical: Option<Order>,
+    #[serde(default)]
+    pub numerical: Option<Order>,
+    #[serde(default)]
+    pub filter_tags: Option<FilterTags>,
+    #[serde(default)]
+    pub digest_reflection_policy: Option<DigestReflection>,
+}
+
+/// A loaded, validated configuration.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub path: Option<String>,
+    pub write_paths: Option<GlobSet>,
+    pub write_patterns: Vec<String>,
+    pub repositories: Vec<ImageRepository>,
+    pub policies: Vec<ImagePolicy>,
+}
+
+impl Config {
+    /// May hoist write this repo-relative path?
+    pub fn may_write(&self, rel: &str) -> bool {
+        self.write_paths.as_ref().is_none_or(|g| g.is_match(rel))
+    }
+}
+
+/// Line number (1-based) of a byte offset.
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parse and validate `text` (read from `display`). All problems are
+/// returned together; any error means the config is unusable.
+pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_at(text, s.start));
+        vec![Diag::error(e.message().trim().to_string()).at(display, line)]
+    })?;
+    let mut errors = Vec::new();
+    let find_line = |needle: &str| text.find(needle).map(|o| line_at(text, o));
+    let mut cfg = Config {
+        path: Some(display.to_string()),
+        ..Default::default()
+    };
+    if !raw.write_paths.is_empty() {
+        let mut b = GlobSetBuilder::new();
+        for (i, p) in raw.write_paths.iter().enumerate() {
+            match Glob::new(p) {
+                Ok(g) => {
+                    b.add(g);
+                }
+                Err(e) => errors.push(
+                    Diag::error(format!("invalid glob {p:?}: {e}"))
+                        .at(display, find_line(p))
+                        .field(format!("write_paths[{i}]")),
+                ),
+            }
+        }
+        cfg.write_paths = b.build().ok();
+        cfg.write_patterns = raw.write_paths.clone();
+    }
+    for (i, r) in raw.image_repository.into_iter().enumerate() {
+        let line = find_line(&format!("\"{}\"", r.image)).or_else(|| find_line(&r.image));
+        if let Err(e) = check_image_name(&r.image) {
+            errors.push(
+                Diag::error(e)
+                    .at(display, line)
+                    .field(format!("image_repository[{i}].image")),
+            );
+        }
+        cfg.repositories.push(ImageRepository {
+            meta: Meta {
+                name: r.name,
+                namespace: r.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+                labels: BTreeMap::new(),
+                origin: Origin {
+                    file: display.to_string(),
+                    line: line.unwrap_or(1),
+                },
+            },
+            image: r.image,
+            interval: None,
+            secret_ref: None,
+            provider: "generic".into(),
+            insecure: false,
+            cert_secret_ref: None,
+            exclusion_list: r.exclusion_list,
+            suspend: false,
+        });
+    }
+    for (i, p) in raw.image_policy.into_iter().enumerate() {
+        let line = find_line(&format!("\"{}\"", p.name));
+        let namespace = p.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+        let spec = PolicySpec {
+            semver_range: p.semver.map(|s| s.range),
+            alphabetical_order: p.alphabetical.map(|o| o.order),
+            numerical_order: p.numerical.map(|o| o.order),
+            filter_pattern: p.filter_tags.as_ref().map(|f| f.pattern.clone()),
+            filter_extract: p.filter_tags.as_ref().map(|f| f.extract.clone()),
+            exclusion_list: None,
+        };
+        if let Err(e) = Policy::from_spec(&spec) {
+            let field = e
+                .field
+                .replace("spec.policy.", "")
+                .replace("spec.filterTags", "filter_tags");
+            errors.push(
+                Diag::error(e.message)
+                    .at(display, line)
+                    .field(format!("image_policy[{i}].{field}")),
+            );
+        }
+        cfg.policies.push(ImagePolicy {
+            meta: Meta {
+                name: p.name,
+                namespace: namespace.clone(),
+                labels: BTreeMap::new(),
+                origin: Origin {
+                    file: display.to_string(),
+                    line: line.unwrap_or(1),
+                },
+            },
+            repository_name: p.repository,
+            repository_namespace: namespace,
+            spec,
+            digest_reflection: p.digest_reflection_policy.unwrap_or_default(),
+            suspend: false,
+        });
+    }
+    if errors.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Load `--config FILE`, or `hoist.toml` at the repo root when present.
+pub fn load(repo: &Path, explicit: Option<&Path>) -> Result<Config, Vec<Diag>> {
+    let (path, required) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => (repo.join("hoist.toml"), false),
+    };
+    let display = path.display().to_string();
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| vec![Diag::error("file is not valid UTF-8").at(&display, None)])?;
+            parse(&text, &display)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Config::default()),
+        Err(e) => Err(vec![
+            Diag::error(format!("cannot read config: {e}")).at(&display, None),
+        ]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_line_and_field() {
+        let e = parse("write_paths = [\"**/x.yaml\"]\n[[image_policy]]\nname = \"p\"\nrepository = \"r\"\nsemver = { range = \"~>\" }\n", "hoist.toml").unwrap_err();
+        assert_eq!(
+            e[0].to_string(),
+            "hoist.toml:3: image_policy[0].semver.range: improper constraint: \"~>\""
+        );
+        let e = parse("bogus = 1\n", "hoist.toml").unwrap_err();
+        assert!(
+            e[0].to_string()
+                .starts_with("hoist.toml:1: unknown field `bogus`"),
+            "{}",
+            e[0]
+        );
+    }
+
+    #[test]
+    fn write_paths_restrict() {
+        let c = parse("write_paths = [\"**/image-tags.yaml\"]\n", "h").unwrap();
+        assert!(c.may_write("clusters/dev/image-tags.yaml"));
+        assert!(!c.may_write("clusters/dev/kustomization.yaml"));
+        assert!(Config::default().may_write("anything.yaml"));
+    }
+}

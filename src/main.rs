@@ -1,0 +1,70 @@
+//! The `hoist` command. Argument parsing only; the work is in `hoist::cli`.
+
+use clap::{Parser, Subcommand};
+use hoist::cli::{self, Fatal};
+
+/// Git-native image automation for Flux fleets.
+///
+/// hoist reads the Flux ImageRepository / ImagePolicy / ImageUpdateAutomation
+/// objects in your fleet repo (or hoist.toml), picks the tag each policy
+/// selects with Flux's exact rules, and rewrites only the bytes of the marked
+/// values (`# {"$imagepolicy": "ns:name:tag"}`).
+///
+/// Start with `hoist plan --repo DIR --registry-snapshot FILE` to preview.
+#[derive(Debug, Parser)]
+#[command(name = "hoist", version, propagate_version = true)]
+struct Cli {
+    /// When to use colour: auto (terminals only), always, never.
+    #[arg(long, global = true, default_value = "auto", value_name = "WHEN")]
+    color: clap::ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the edits hoist would make, as a diff (default) or JSON.
+    Plan(cli::plan::PlanArgs),
+    /// Write the edits into the working tree.
+    Apply(cli::apply::ApplyArgs),
+    /// Work with single ImagePolicy objects.
+    #[command(subcommand)]
+    Policy(cli::policy::PolicyCommand),
+    /// Find markers that are unsafe or can never be applied.
+    Lint(cli::lint::LintArgs),
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                cli::exit::USAGE
+            } else {
+                cli::exit::OK
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let choice = match cli.color {
+        clap::ColorChoice::Always => anstream::ColorChoice::Always,
+        clap::ColorChoice::Never => anstream::ColorChoice::Never,
+        clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
+    };
+    choice.write_global();
+    let result = match &cli.command {
+        Command::Plan(a) => cli::plan::run(a),
+        Command::Apply(a) => cli::apply::run(a),
+        Command::Policy(c) => cli::policy::run(c),
+        Command::Lint(a) => cli::lint::run(a),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(Fatal { code, diags }) => {
+            cli::report(&diags);
+            code
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,488 @@
+//! Planning: repository files + tag lists → the exact edits to make.
+//!
+//! Everything here is pure. The caller reads the files (see [`crate::repo`])
+//! and supplies tag lists (a snapshot today, a registry scan later); the plan
+//! says which policy selected what, which bytes change, and what was not
+//! applied and why. Nothing in this module touches the network or the disk,
+//! so re-planning after someone else's push is cheap and cannot conflict.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::diag::Diag;
+use crate::flux::{
+    DigestReflection, FluxObject, ImagePolicy, ImageRepository, ImageUpdateAutomation,
+    read_document,
+};
+use crate::policy::Policy;
+use crate::repo::SourceFile;
+use crate::setters::{self, Field, ObjectId, Replacement};
+use crate::snapshot::TagList;
+use crate::yaml::for_each_document;
+
+/// Every image-automation object in the repo and config.
+#[derive(Debug, Default)]
+pub struct Objects {
+    pub repositories: Vec<ImageRepository>,
+    pub policies: Vec<ImagePolicy>,
+    pub automations: Vec<ImageUpdateAutomation>,
+}
+
+/// Read Flux objects from the files and merge the config's declarations.
+pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<Diag>) {
+    let mut objects = Objects::default();
+    let mut diags = Vec::new();
+    for f in files.iter().filter(|f| f.has_flux_objects) {
+        let res = for_each_document(&f.text, |_, doc| match read_document(&doc, &f.rel) {
+            None => {}
+            Some(Err(errs)) => diags.extend(errs),
+            Some(Ok(FluxObject::Repository(r))) => objects.repositories.push(r),
+            Some(Ok(FluxObject::Policy(p))) => objects.policies.push(p),
+            Some(Ok(FluxObject::Automation(a))) => objects.automations.push(a),
+        });
+        if let Err(e) = res {
+            diags
+                .push(Diag::error(format!("invalid YAML: {}", e.message)).at(&f.rel, Some(e.line)));
+        }
+    }
+    objects
+        .repositories
+        .extend(config.repositories.iter().cloned());
+    objects.policies.extend(config.policies.iter().cloned());
+    dedupe(
+        &mut objects.repositories,
+        |r| (&r.meta, "ImageRepository"),
+        &mut diags,
+    );
+    dedupe(
+        &mut objects.policies,
+        |p| (&p.meta, "ImagePolicy"),
+        &mut diags,
+    );
+    dedupe(
+        &mut objects.automations,
+        |a| (&a.meta, "ImageUpdateAutomation"),
+        &mut diags,
+    );
+    (objects, diags)
+}
+
+fn dedupe<T>(
+    items: &mut Vec<T>,
+    meta: impl Fn(&T) -> (&crate::flux::Meta, &'static str),
+    diags: &mut Vec<Diag>,
+) {
+    let mut seen: HashMap<(String, String), crate::flux::Origin> = HashMap::new();
+    items.retain(|item| {
+        let (m, kind) = meta(item);
+        let key = (m.namespace.clone(), m.name.clone());
+        if let Some(first) = seen.get(&key) {
+            diags.push(
+                Diag::warning(format!(
+                    "{kind} {}/{} is declared again; the first declaration ({}:{}) wins",
+                    m.namespace, m.name, first.file, first.line
+                ))
+                .at(&m.origin.file, Some(m.origin.line)),
+            );
+            false
+        } else {
+            seen.insert(key, m.origin.clone());
+            true
+        }
+    });
+}
+
+/// What a policy selected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Selected {
+    pub image: String,
+    pub tag: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+impl Selected {
+    /// `image:tag` or `image:tag@digest`.
+    pub fn reference(&self) -> String {
+        match &self.digest {
+            Some(d) => format!("{}:{}@{}", self.image, self.tag, d),
+            None => format!("{}:{}", self.image, self.tag),
+        }
+    }
+}
+
+/// The outcome of one policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyOutcome {
+    pub namespace: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub selected: Option<Selected>,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Digest reflection as Flux does it, given the previously reflected ref.
+///
+/// `Never` clears the digest; `Always` resolves again; `IfNotPresent` keeps
+/// the previous digest while the tag is unchanged and a digest was recorded.
+pub fn reflect_digest(
+    policy: DigestReflection,
+    previous: Option<(&str, &str)>,
+    tag: &str,
+    resolve: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    match policy {
+        DigestReflection::Never => None,
+        DigestReflection::Always => resolve(),
+        DigestReflection::IfNotPresent => match previous {
+            Some((t, d)) if t == tag && !d.is_empty() => Some(d.to_string()),
+            _ => resolve(),
+        },
+    }
+}
+
+/// Run every policy against the tag lists `tags_for(image)` supplies.
+pub fn decide<'a>(
+    objects: &Objects,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Vec<PolicyOutcome> {
+    let mut out = Vec::new();
+    for p in &objects.policies {
+        let mut o = PolicyOutcome {
+            namespace: p.meta.namespace.clone(),
+            name: p.meta.name.clone(),
+            image: None,
+            selected: None,
+            reference: None,
+            error: None,
+            labels: p.meta.labels.clone(),
+        };
+        let repo = objects.repositories.iter().find(|r| {
+            r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace
+        });
+        let result = (|| {
+            if p.suspend {
+                return Err("policy is suspended".to_string());
+            }
+            let repo = repo.ok_or_else(|| {
+                format!(
+                    "ImageRepository {}/{} not found",
+                    p.repository_namespace, p.repository_name
+                )
+            })?;
+            o.image = Some(repo.image.clone());
+            if repo.suspend {
+                return Err(format!(
+                    "ImageRepository {}/{} is suspended",
+                    repo.meta.namespace, repo.meta.name
+                ));
+            }
+            let mut spec = p.spec.clone();
+            spec.exclusion_list = repo.exclusion_list.clone();
+            let policy = Policy::from_spec(&spec).map_err(|e| e.to_string())?;
+            let list = tags_for(&repo.image)?;
+            let sel = policy.select(&list.tags).map_err(|e| e.to_string())?;
+            let digest = reflect_digest(p.digest_reflection, None, &sel.tag, || {
+                list.digests.get(&sel.tag).cloned()
+            });
+            if p.digest_reflection != DigestReflection::Never && digest.is_none() {
+                return Err(format!("no digest known for {}:{}", repo.image, sel.tag));
+            }
+            Ok(Selected {
+                image: repo.image.clone(),
+                tag: sel.tag,
+                digest,
+            })
+        })();
+        match result {
+            Ok(s) => {
+                o.reference = Some(s.reference());
+                o.selected = Some(s);
+            }
+            Err(e) => o.error = Some(e),
+        }
+        out.push(o);
+    }
+    out
+}
+
+/// One changed scalar.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub line: usize,
+    pub old: String,
+    pub new: String,
+    pub setter: String,
+}
+
+/// The changes to one object in one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectChanges {
+    pub object: ObjectId,
+    pub changes: Vec<Change>,
+}
+
+/// A file to rewrite.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileChange {
+    pub file: String,
+    pub objects: Vec<ObjectChanges>,
+    #[serde(skip)]
+    pub original: String,
+    #[serde(skip)]
+    pub updated: String,
+}
+
+/// The whole plan.
+#[derive(Debug, Default, Serialize)]
+pub struct Plan {
+    pub policies: Vec<PolicyOutcome>,
+    pub files: Vec<FileChange>,
+    pub diagnostics: Vec<Diag>,
+}
+
+impl Plan {
+    pub fn change_count(&self) -> usize {
+        self.files
+            .iter()
+            .flat_map(|f| &f.objects)
+            .map(|o| o.changes.len())
+            .sum()
+    }
+}
+
+fn value_for(field: Field, s: &Selected) -> String {
+    match field {
+        Field::Image => s.reference(),
+        Field::Tag => s.tag.clone(),
+        Field::Name => s.image.clone(),
+        Field::Digest => s.digest.clone().unwrap_or_default(),
+    }
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+}
+
+/// Compute the edits for every marker, given the policy outcomes.
+pub fn mutate(
+    files: &[SourceFile],
+    objects: &Objects,
+    outcomes: &[PolicyOutcome],
+    config: &Config,
+) -> (Vec<FileChange>, Vec<Diag>) {
+    let by_key: HashMap<(&str, &str), &PolicyOutcome> = outcomes
+        .iter()
+        .map(|o| ((o.namespace.as_str(), o.name.as_str()), o))
+        .collect();
+    let mut diags = Vec::new();
+    let mut changes = Vec::new();
+    for f in files.iter().filter(|f| f.has_markers) {
+        let scan = match setters::scan(&f.text) {
+            Ok(s) => s,
+            Err(e) => {
+                diags.push(
+                    Diag::error(format!(
+                        "invalid YAML: {}; no markers in this file were applied",
+                        e.message
+                    ))
+                    .at(&f.rel, Some(e.line)),
+                );
+                continue;
+            }
+        };
+        for p in &scan.problems {
+            diags.push(Diag::warning(p.message.clone()).at(&f.rel, Some(p.line)));
+        }
+        let mut reps: Vec<(Replacement, usize, String, usize)> = Vec::new();
+        for s in &scan.setters {
+            let m = &s.marker;
+            let warn = |msg: String| Diag::warning(msg).at(&f.rel, Some(s.marker_line));
+            let outcome = by_key.get(&(m.namespace.as_str(), m.name.as_str()));
+            if !objects.automations.is_empty() {
+                let covering: Vec<_> = objects
+                    .automations
+                    .iter()
+                    .filter(|a| under(&f.rel, &a.update_path))
+                    .collect();
+                if covering.is_empty() {
+                    diags.push(warn(format!("marker {m} is not under the update.path of any ImageUpdateAutomation; not applied")));
+                    continue;
+                }
+                let same_ns: Vec<_> = covering
+                    .iter()
+                    .filter(|a| a.meta.namespace == m.namespace)
+                    .collect();
+                if same_ns.is_empty() {
+                    let names: Vec<String> = covering
+                        .iter()
+                        .map(|a| format!("{}/{}", a.meta.namespace, a.meta.name))
+                        .collect();
+                    diags.push(warn(format!(
+                        "marker {m} names a policy in namespace {:?}, but this file is updated by {} (policies of another namespace never apply)",
+                        m.namespace,
+                        names.join(", ")
+                    )));
+                    continue;
+                }
+                if same_ns.iter().all(|a| a.suspend) {
+                    diags.push(warn(format!(
+                        "marker {m}: its ImageUpdateAutomation is suspended; not applied"
+                    )));
+                    continue;
+                }
+                if let Some(o) = outcome {
+                    let selected = same_ns.iter().any(|a| {
+                        !a.suspend
+                            && a.policy_selector
+                                .as_ref()
+                                .is_none_or(|sel| sel.matches(&o.labels))
+                    });
+                    if !selected {
+                        diags.push(warn(format!("marker {m}: policy is not selected by the automation's policySelector; not applied")));
+                        continue;
+                    }
+                }
+            }
+            let Some(outcome) = outcome else {
+                diags.push(warn(format!(
+                    "marker {m} names ImagePolicy {}/{}, which does not exist",
+                    m.namespace, m.name
+                )));
+                continue;
+            };
+            let Some(sel) = &outcome.selected else {
+                diags.push(warn(format!(
+                    "marker {m}: policy has no result ({}); not applied",
+                    outcome.error.as_deref().unwrap_or("unknown")
+                )));
+                continue;
+            };
+            let new = value_for(m.field, sel);
+            if new == s.value {
+                continue;
+            }
+            if !config.may_write(&f.rel) {
+                diags.push(warn(format!(
+                    "marker {m} would change {:?} to {new:?}, but {} is outside write_paths ({}); not written",
+                    s.value,
+                    f.rel,
+                    config.write_patterns.join(", ")
+                )));
+                continue;
+            }
+            let text = setters::render(s.style, &new);
+            reps.push((
+                Replacement {
+                    span: s.span.clone(),
+                    old: s.value.clone(),
+                    new,
+                    text,
+                },
+                s.doc,
+                m.to_string(),
+                s.line,
+            ));
+        }
+        if reps.is_empty() {
+            continue;
+        }
+        reps.sort_by_key(|r| r.0.span.start);
+        reps.dedup_by(|a, b| a.0.span == b.0.span);
+        let plain: Vec<Replacement> = reps.iter().map(|r| r.0.clone()).collect();
+        let updated = setters::splice(&f.text, &plain);
+        if let Err(e) = setters::verify(&f.text, &updated, &plain) {
+            diags.push(Diag::error(e.to_string()).at(&f.rel, None));
+            continue;
+        }
+        let mut objects_out: Vec<ObjectChanges> = Vec::new();
+        for (rep, doc, setter, line) in reps {
+            let object = scan.objects.get(doc).cloned().unwrap_or_default();
+            let change = Change {
+                line,
+                old: rep.old,
+                new: rep.new,
+                setter,
+            };
+            match objects_out.iter_mut().find(|o| o.object == object) {
+                Some(o) => o.changes.push(change),
+                None => objects_out.push(ObjectChanges {
+                    object,
+                    changes: vec![change],
+                }),
+            }
+        }
+        changes.push(FileChange {
+            file: f.rel.clone(),
+            objects: objects_out,
+            original: f.text.clone(),
+            updated,
+        });
+    }
+    (changes, diags)
+}
+
+/// The whole pipeline: objects → decisions → edits.
+pub fn plan<'a>(
+    files: &[SourceFile],
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Plan {
+    let (objects, mut diagnostics) = collect_objects(files, config);
+    let policies = decide(&objects, tags_for);
+    let (files, more) = mutate(files, &objects, &policies, config);
+    diagnostics.extend(more);
+    Plan {
+        policies,
+        files,
+        diagnostics,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_reflection_transitions() {
+        use DigestReflection::*;
+        let d2 = || Some("D2".to_string());
+        assert_eq!(reflect_digest(Never, Some(("v1", "D1")), "v1", d2), None);
+        assert_eq!(
+            reflect_digest(Always, Some(("v1", "D1")), "v1", d2).as_deref(),
+            Some("D2")
+        );
+        assert_eq!(
+            reflect_digest(IfNotPresent, Some(("v1", "D1")), "v1", d2).as_deref(),
+            Some("D1")
+        );
+        assert_eq!(
+            reflect_digest(IfNotPresent, Some(("v1", "D1")), "v2", d2).as_deref(),
+            Some("D2")
+        );
+        assert_eq!(
+            reflect_digest(IfNotPresent, Some(("v1", "")), "v1", d2).as_deref(),
+            Some("D2")
+        );
+        assert_eq!(
+            reflect_digest(IfNotPresent, None, "v1", d2).as_deref(),
+            Some("D2")
+        );
+    }
+
+    #[test]
+    fn under_paths() {
+        assert!(under("a/b.yaml", ""));
+        assert!(under("clusters/dev/x.yaml", "clusters/dev"));
+        assert!(!under("clusters/dev2/x.yaml", "clusters/dev"));
+    }
+}

@@ -1,0 +1,299 @@
+//! Find every marker in a file and the exact scalar it annotates.
+//!
+//! We walk the parser's event stream once, collecting value scalars (with
+//! byte spans), comments, and each document's identity (apiVersion, kind,
+//! metadata). Block scalars (`|`, `>`) are never targets, and comment-like
+//! text inside them is never a comment, because the parser already knows
+//! which bytes are scalar content.
+
+use std::ops::Range;
+
+use granit_parser::{Event, Parser, ScalarStyle};
+
+use super::marker::{MarkerRef, parse_comment};
+use crate::yaml::{YamlError, scan_error};
+
+/// How a scalar is written in the file; edits keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Single,
+    Double,
+}
+
+/// The Kubernetes identity of a YAML document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ObjectId {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// A marker attached to the scalar it annotates.
+#[derive(Debug, Clone)]
+pub struct Setter {
+    pub marker: MarkerRef,
+    /// 1-based line of the scalar.
+    pub line: usize,
+    /// 1-based line of the marker comment.
+    pub marker_line: usize,
+    /// Byte span of the scalar as written (quotes included).
+    pub span: Range<usize>,
+    /// The scalar's current value (unquoted).
+    pub value: String,
+    pub style: Style,
+    /// Index of the YAML document in the file.
+    pub doc: usize,
+}
+
+/// A marker that cannot be used, with its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerProblem {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Everything found in one file.
+#[derive(Debug, Clone, Default)]
+pub struct FileScan {
+    pub setters: Vec<Setter>,
+    pub problems: Vec<MarkerProblem>,
+    /// Identity per document index.
+    pub objects: Vec<ObjectId>,
+}
+
+struct Scalar {
+    span: Range<usize>,
+    start_line: usize,
+    end_line: usize,
+    value: String,
+    style: Option<Style>,
+    doc: usize,
+}
+
+struct Comment {
+    line: usize,
+    start: usize,
+    body: String,
+    own_line: bool,
+}
+
+enum Frame {
+    Map {
+        expect_key: bool,
+        key: Option<String>,
+    },
+    Seq,
+}
+
+/// Scan `text` for setters. A YAML syntax error fails the whole file.
+pub fn scan(text: &str) -> Result<FileScan, YamlError> {
+    let mut scalars: Vec<Scalar> = Vec::new();
+    let mut comments: Vec<Comment> = Vec::new();
+    let mut objects: Vec<ObjectId> = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut doc = 0usize;
+    let mut current = ObjectId::default();
+    let bytes = text.as_bytes();
+
+    for item in Parser::new_from_str(text) {
+        let (event, span) = item.map_err(|e| scan_error(&e))?;
+        let range = span.byte_range().unwrap_or(0..0);
+        match event {
+            Event::DocumentEnd => {
+                objects.push(std::mem::take(&mut current));
+                doc += 1;
+                stack.clear();
+                continue;
+            }
+            Event::Comment(body, _) => {
+                let line_start = bytes[..range.start]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1);
+                let own_line = bytes[line_start..range.start]
+                    .iter()
+                    .all(|b| *b == b' ' || *b == b'\t');
+                comments.push(Comment {
+                    line: span.start.line(),
+                    start: range.start,
+                    body: body.into_owned(),
+                    own_line,
+                });
+                continue;
+            }
+            _ => {}
+        }
+        // Is this node a mapping key? Work it out before touching the stack.
+        let is_key = matches!(
+            stack.last(),
+            Some(Frame::Map {
+                expect_key: true,
+                ..
+            })
+        );
+        let is_node_start = matches!(
+            event,
+            Event::Scalar(..)
+                | Event::SequenceStart(..)
+                | Event::MappingStart(..)
+                | Event::Alias(..)
+        );
+        if is_node_start && let Some(Frame::Map { expect_key, .. }) = stack.last_mut() {
+            *expect_key = !*expect_key;
+        }
+        match event {
+            Event::Scalar(value, style, ..) => {
+                if is_key {
+                    if let Some(Frame::Map { key, .. }) = stack.last_mut() {
+                        *key = Some(value.into_owned());
+                    }
+                    continue;
+                }
+                record_identity(&stack, &value, &mut current);
+                let style = match style {
+                    ScalarStyle::Plain => Some(Style::Plain),
+                    ScalarStyle::SingleQuoted => Some(Style::Single),
+                    ScalarStyle::DoubleQuoted => Some(Style::Double),
+                    _ => None,
+                };
+                scalars.push(Scalar {
+                    span: range,
+                    start_line: span.start.line(),
+                    end_line: span.end.line(),
+                    value: value.into_owned(),
+                    style,
+                    doc,
+                });
+            }
+            Event::MappingStart(..) => stack.push(Frame::Map {
+                expect_key: true,
+                key: None,
+            }),
+            Event::SequenceStart(..) => stack.push(Frame::Seq),
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    Ok(attach(scalars, comments, objects))
+}
+
+/// Track `apiVersion`, `kind`, `metadata.name`, `metadata.namespace`.
+fn record_identity(stack: &[Frame], value: &str, id: &mut ObjectId) {
+    let key_at = |i: usize| match stack.get(i) {
+        Some(Frame::Map { key, .. }) => key.as_deref(),
+        _ => None,
+    };
+    match stack.len() {
+        1 => match key_at(0) {
+            Some("apiVersion") => id.api_version = value.to_string(),
+            Some("kind") => id.kind = value.to_string(),
+            _ => {}
+        },
+        2 if key_at(0) == Some("metadata") => match key_at(1) {
+            Some("name") => id.name = value.to_string(),
+            Some("namespace") => id.namespace = value.to_string(),
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// Pair markers with scalars: a same-line comment annotates the last value
+/// scalar that ends on its line before it; an own-line comment annotates the
+/// value scalar starting on the next line, unless that line has a comment of
+/// its own.
+fn attach(scalars: Vec<Scalar>, comments: Vec<Comment>, objects: Vec<ObjectId>) -> FileScan {
+    let mut out = FileScan {
+        objects,
+        ..Default::default()
+    };
+    let right_comment_lines: std::collections::HashSet<usize> = comments
+        .iter()
+        .filter(|c| !c.own_line)
+        .map(|c| c.line)
+        .collect();
+    for c in &comments {
+        let marker = match parse_comment(&c.body) {
+            Ok(None) => continue,
+            Ok(Some(m)) => m,
+            Err(message) => {
+                out.problems.push(MarkerProblem {
+                    line: c.line,
+                    message,
+                });
+                continue;
+            }
+        };
+        let target = if c.own_line {
+            let next = c.line + 1;
+            if right_comment_lines.contains(&next) {
+                None
+            } else {
+                scalars.iter().rev().find(|s| s.start_line == next)
+            }
+        } else {
+            scalars
+                .iter()
+                .rev()
+                .find(|s| s.end_line == c.line && s.span.end <= c.start)
+        };
+        let Some(s) = target else {
+            out.problems.push(MarkerProblem {
+                line: c.line,
+                message: format!("marker {marker} does not annotate a scalar value"),
+            });
+            continue;
+        };
+        let Some(style) = s.style else {
+            out.problems.push(MarkerProblem {
+                line: c.line,
+                message: format!(
+                    "marker {marker} annotates a block scalar (| or >), which setters cannot write"
+                ),
+            });
+            continue;
+        };
+        out.setters.push(Setter {
+            marker,
+            line: s.start_line,
+            marker_line: c.line,
+            span: s.span.clone(),
+            value: s.value.clone(),
+            style,
+            doc: s.doc,
+        });
+    }
+    out.setters.sort_by_key(|s| s.span.start);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_line_and_line_above() {
+        let y = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: n\nspec:\n  a: x:1 # {\"$imagepolicy\": \"ns:a\"}\n  # {\"$imagepolicy\": \"ns:b:tag\"}\n  b: '2'\n  c: |\n    # {\"$imagepolicy\": \"ns:c\"}\n";
+        let s = scan(y).unwrap();
+        assert_eq!(s.setters.len(), 2, "{:?}", s.problems);
+        assert_eq!(&y[s.setters[0].span.clone()], "x:1");
+        assert_eq!(&y[s.setters[1].span.clone()], "'2'");
+        assert_eq!(s.setters[1].style, Style::Single);
+        assert_eq!(s.objects[0].name, "p");
+        assert_eq!(s.objects[0].namespace, "n");
+        assert!(s.problems.is_empty());
+    }
+
+    #[test]
+    fn marker_on_a_key_only_line_is_reported() {
+        let y = "image: # {\"$imagepolicy\": \"ns:a\"}\n  x\n";
+        let s = scan(y).unwrap();
+        assert!(s.setters.is_empty());
+        assert_eq!(s.problems[0].line, 1);
+    }
+}

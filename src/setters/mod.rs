@@ -1,0 +1,202 @@
+//! Setter markers: find them, compute new scalar text, and rewrite only those
+//! bytes.
+//!
+//! Flux re-serialises whole files; hoist splices new scalar text into the
+//! original bytes, so comments, blank lines, a leading `---`, CRLF line ends,
+//! indentation and key order all survive. Every edited file is parsed again
+//! and compared event-by-event with the original before it may be written:
+//! if anything other than the intended scalars changed, the edit is refused.
+
+mod locate;
+mod marker;
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use granit_parser::{Event, Parser};
+use regex::Regex;
+
+pub use locate::{FileScan, MarkerProblem, ObjectId, Setter, Style, scan};
+pub use marker::{Field, MarkerRef, NEEDLE, parse_comment, parse_ref};
+
+use crate::yaml::{double_quote, scalar_text, scan_error};
+
+/// One scalar replacement inside a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    pub span: Range<usize>,
+    pub old: String,
+    pub new: String,
+    /// The text written in place of `span` (quoted as needed).
+    pub text: String,
+}
+
+/// Plain scalars that YAML 1.1 (or 1.2) readers would not take as a string.
+static NON_STRING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"^(?:",
+        r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF",
+        r"|~|null|Null|NULL|<<|=",
+        r"|[-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)",
+        r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?",
+        r"|[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?",
+        r"|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+",
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?",
+        r")$"
+    ))
+    .expect("static regex")
+});
+
+/// Characters a plain scalar value may carry without any quoting concern.
+fn plain_safe(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/:@+".contains(&b))
+        && !s.starts_with([':', '-', '@'])
+        && !s.ends_with(':')
+}
+
+/// Does `s` need double quotes if written where a plain scalar stood?
+pub fn needs_quotes(s: &str) -> bool {
+    !plain_safe(s) || NON_STRING.is_match(s)
+}
+
+/// Render `new` in the style of the scalar it replaces.
+pub fn render(style: Style, new: &str) -> String {
+    match style {
+        Style::Plain if !needs_quotes(new) => new.to_string(),
+        Style::Plain | Style::Double => double_quote(new),
+        Style::Single => format!("'{}'", new.replace('\'', "''")),
+    }
+}
+
+/// Splice replacements (sorted, non-overlapping) into `text`.
+pub fn splice(text: &str, reps: &[Replacement]) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut at = 0;
+    for r in reps {
+        out.push_str(&text[at..r.span.start]);
+        out.push_str(&r.text);
+        at = r.span.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Why an edited file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("refusing to write: {0}")]
+pub struct VerifyError(pub String);
+
+/// Check that `edited` parses to the same events as `original`, except the
+/// scalars in `reps`, which must read back as exactly their new values.
+pub fn verify(original: &str, edited: &str, reps: &[Replacement]) -> Result<(), VerifyError> {
+    let mut a = Parser::new_from_str(original);
+    let mut b = Parser::new_from_str(edited);
+    let mut pending = reps.iter().peekable();
+    loop {
+        let ea = a.next();
+        let eb = b.next();
+        let (ea, eb) = match (ea, eb) {
+            (None, None) => break,
+            (Some(Ok(x)), Some(Ok(y))) => (x, y),
+            (_, Some(Err(e))) => {
+                return Err(VerifyError(format!(
+                    "the edited file no longer parses ({})",
+                    scan_error(&e)
+                )));
+            }
+            (Some(Err(e)), _) => {
+                return Err(VerifyError(format!(
+                    "the original does not parse ({})",
+                    scan_error(&e)
+                )));
+            }
+            _ => {
+                return Err(VerifyError(
+                    "the edited file has a different structure".into(),
+                ));
+            }
+        };
+        let ((ev_a, span_a), (ev_b, _)) = (ea, eb);
+        let start = span_a.byte_range().map_or(usize::MAX, |r| r.start);
+        if let Some(r) = pending.peek()
+            && start == r.span.start
+        {
+            let (ta, tb) = (scalar_text(&ev_a), scalar_text(&ev_b));
+            if ta.map(|t| t.as_ref()) != Some(r.old.as_str())
+                || tb.map(|t| t.as_ref()) != Some(r.new.as_str())
+            {
+                return Err(VerifyError(format!(
+                    "the scalar at byte {start} would read back as {tb:?}, not {:?}",
+                    r.new
+                )));
+            }
+            pending.next();
+            continue;
+        }
+        if !same_event(&ev_a, &ev_b) {
+            return Err(VerifyError(format!(
+                "the edit would change more than the marked values (at byte {start}: {ev_a:?} became {ev_b:?})"
+            )));
+        }
+    }
+    if pending.peek().is_some() {
+        return Err(VerifyError(
+            "an edited scalar was not found when re-reading the file".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn same_event(a: &Event<'_>, b: &Event<'_>) -> bool {
+    // Events carry no positions, so structural equality is what we want.
+    a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_rules() {
+        assert_eq!(render(Style::Plain, "v1.2.3"), "v1.2.3");
+        assert_eq!(render(Style::Plain, "1.0"), "\"1.0\"");
+        assert_eq!(render(Style::Plain, "123"), "\"123\"");
+        assert_eq!(render(Style::Plain, "yes"), "\"yes\"");
+        assert_eq!(render(Style::Plain, "0x1F"), "\"0x1F\"");
+        assert_eq!(render(Style::Plain, "1e3"), "\"1e3\"");
+        assert_eq!(render(Style::Plain, "2024-01-02"), "\"2024-01-02\"");
+        assert_eq!(render(Style::Plain, ""), "\"\"");
+        assert_eq!(render(Style::Plain, "1.2.3"), "1.2.3");
+        assert_eq!(render(Style::Single, "1.0"), "'1.0'");
+        assert_eq!(render(Style::Double, "a"), "\"a\"");
+        assert_eq!(
+            render(Style::Plain, "ghcr.io/a/b:1.0@sha256:ab"),
+            "ghcr.io/a/b:1.0@sha256:ab"
+        );
+    }
+
+    #[test]
+    fn verify_catches_structure_changes() {
+        let orig = "a: x # c\nb: y\n";
+        let s = scan("a: x # {\"$imagepolicy\": \"n:p\"}\n").unwrap();
+        assert_eq!(s.setters.len(), 1);
+        let rep = Replacement {
+            span: 3..4,
+            old: "x".into(),
+            new: "z".into(),
+            text: "z".into(),
+        };
+        let ok = splice(orig, std::slice::from_ref(&rep));
+        assert_eq!(ok, "a: z # c\nb: y\n");
+        verify(orig, &ok, std::slice::from_ref(&rep)).unwrap();
+        let bad = Replacement {
+            text: "z\nc: w".into(),
+            ..rep
+        };
+        let edited = splice(orig, std::slice::from_ref(&bad));
+        assert!(verify(orig, &edited, &[bad]).is_err());
+    }
+}

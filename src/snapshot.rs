@@ -1,0 +1,179 @@
+//! Registry snapshots: the tags (and optionally digests) of each image,
+//! recorded in a file so `hoist plan` can run offline, in air-gapped CI, or
+//! as a "what if" preview.
+//!
+//! ```yaml
+//! images:
+//!   ghcr.io/acme/api:              # exactly the ImageRepository spec.image
+//!     tags: ["1.0.0", "1.1.0"]     # list form, in registry order
+//!   ghcr.io/acme/web:
+//!     tags:                        # map form: tag -> manifest digest
+//!       v1.0.1: "sha256:…"
+//! ```
+//!
+//! Every tag is checked against the OCI tag grammar and every digest against
+//! the OCI digest grammar; anything else is dropped with a warning, so a tag
+//! containing a newline or `#` can never reach a manifest.
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use indexmap::IndexMap;
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::diag::Diag;
+
+static DIGEST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$").expect("static regex")
+});
+
+/// OCI distribution tag grammar: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+pub fn is_valid_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+}
+
+/// OCI digest grammar (`algorithm:encoded`).
+pub fn is_valid_digest(d: &str) -> bool {
+    d.len() <= 256 && DIGEST.is_match(d)
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTags {
+    List(Vec<String>),
+    Map(IndexMap<String, Option<String>>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    tags: RawTags,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSnapshot {
+    #[serde(default)]
+    images: IndexMap<String, RawImage>,
+}
+
+/// The tags of one image, in registry order, with digests where known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TagList {
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub digests: IndexMap<String, String>,
+}
+
+/// A validated snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub images: IndexMap<String, TagList>,
+}
+
+impl Snapshot {
+    pub fn get(&self, image: &str) -> Option<&TagList> {
+        self.images.get(image)
+    }
+
+    /// Parse snapshot text. Invalid tags/digests become warnings; a file
+    /// that is not a snapshot at all is an error.
+    pub fn parse(text: &str, display: &str) -> Result<(Snapshot, Vec<Diag>), Diag> {
+        let raw: RawSnapshot = serde_saphyr::from_str(text).map_err(|e| {
+            let msg = e.to_string();
+            let line = msg
+                .split("line ")
+                .nth(1)
+                .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok());
+            Diag::error(format!("not a registry snapshot: {}", first_line(&msg))).at(display, line)
+        })?;
+        let mut warnings = Vec::new();
+        let mut snap = Snapshot::default();
+        for (image, entry) in raw.images {
+            let line = find_line(text, &image);
+            let mut list = TagList::default();
+            let pairs: Vec<(String, Option<String>)> = match entry.tags {
+                RawTags::List(v) => v.into_iter().map(|t| (t, None)).collect(),
+                RawTags::Map(m) => m.into_iter().collect(),
+            };
+            for (tag, digest) in pairs {
+                if !is_valid_tag(&tag) {
+                    warnings.push(
+                        Diag::warning(format!(
+                            "dropped tag {tag:?} of {image}: not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})"
+                        ))
+                        .at(display, line),
+                    );
+                    continue;
+                }
+                if let Some(d) = digest.filter(|d| !d.is_empty()) {
+                    if is_valid_digest(&d) {
+                        list.digests.insert(tag.clone(), d);
+                    } else {
+                        warnings.push(
+                            Diag::warning(format!(
+                                "ignored digest {d:?} for {image}:{tag}: not a valid OCI digest"
+                            ))
+                            .at(display, find_line(text, &tag)),
+                        );
+                    }
+                }
+                list.tags.push(tag);
+            }
+            snap.images.insert(image, list);
+        }
+        Ok((snap, warnings))
+    }
+
+    pub fn load(path: &Path) -> Result<(Snapshot, Vec<Diag>), Diag> {
+        let display = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| {
+            Diag::error(format!("cannot read registry snapshot: {e}")).at(&display, None)
+        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Diag::error("registry snapshot is not valid UTF-8").at(&display, None))?;
+        Snapshot::parse(&text, &display)
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle)
+        .map(|o| text.as_bytes()[..o].iter().filter(|&&b| b == b'\n').count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_forms_and_hostile_tags() {
+        let y = "images:\n  a/b:\n    tags: [\"1.0.0\", \"bad tag\", \"x#y\", \"\"]\n  c/d:\n    tags:\n      v1: \"sha256:6745aaad46d795c9836632e1fb62f24b7e7f4c843144da8e47a5465c411a14be\"\n      \"v2\\nx\": \"sha256:00\"\n";
+        let (s, w) = Snapshot::parse(y, "snap.yaml").unwrap();
+        assert_eq!(s.get("a/b").unwrap().tags, ["1.0.0"]);
+        assert_eq!(s.get("c/d").unwrap().tags, ["v1"]);
+        assert_eq!(s.get("c/d").unwrap().digests.len(), 1);
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w.iter().all(|d| d.file.as_deref() == Some("snap.yaml")));
+        assert!(Snapshot::parse("images: [1]\n", "s").is_err());
+    }
+
+    #[test]
+    fn tag_grammar() {
+        assert!(is_valid_tag("_a.b-c"));
+        assert!(!is_valid_tag(".a"));
+        assert!(!is_valid_tag(&"a".repeat(129)));
+        assert!(is_valid_tag(&"a".repeat(128)));
+    }
+}
