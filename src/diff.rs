@@ -12,63 +12,96 @@ const CONTEXT: usize = 3;
 /// A hunk-level unified diff of `old` → `new` for `path`, with `a/`/`b/`
 /// prefixes so `git apply` accepts it. `style(kind, line)` decorates lines
 /// (kind is one of `'-'`, `'+'`, `' '`, `'@'`, `'h'` for the header).
+/// Streams through both texts, holding only the current hunk.
 pub fn unified(path: &str, old: &str, new: &str, style: &dyn Fn(char, &str) -> String) -> String {
-    let a: Vec<&str> = old.split_inclusive('\n').collect();
-    let b: Vec<&str> = new.split_inclusive('\n').collect();
     let mut out = String::new();
     let _ = writeln!(out, "{}", style('h', &format!("--- a/{path}")));
     let _ = writeln!(out, "{}", style('h', &format!("+++ b/{path}")));
-    if a.len() != b.len() {
+    let count = |s: &str| s.split_inclusive('\n').count();
+    if count(old) != count(new) {
         // Not expected from setter edits; fall back to a whole-file hunk.
-        let _ = writeln!(
-            out,
-            "{}",
-            style('@', &format!("@@ -1,{} +1,{} @@", a.len(), b.len()))
-        );
-        for l in &a {
-            push_line(&mut out, '-', l, style);
-        }
-        for l in &b {
-            push_line(&mut out, '+', l, style);
-        }
+        let (na, nb) = (count(old), count(new));
+        let _ = writeln!(out, "{}", style('@', &format!("@@ -1,{na} +1,{nb} @@")));
+        old.split_inclusive('\n')
+            .for_each(|l| push_line(&mut out, '-', l, style));
+        new.split_inclusive('\n')
+            .for_each(|l| push_line(&mut out, '+', l, style));
         return out;
     }
-    let changed: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-    let mut i = 0;
-    while i < changed.len() {
-        let start = changed[i].saturating_sub(CONTEXT);
-        let mut end = (changed[i] + CONTEXT + 1).min(a.len());
-        let mut j = i + 1;
-        while j < changed.len() && changed[j] <= end + CONTEXT {
-            end = (changed[j] + CONTEXT + 1).min(a.len());
-            j += 1;
+    let mut hunk = Hunk::default();
+    let mut before: std::collections::VecDeque<&str> = std::collections::VecDeque::new();
+    for (i, (a, b)) in old
+        .split_inclusive('\n')
+        .zip(new.split_inclusive('\n'))
+        .enumerate()
+    {
+        if a != b {
+            if hunk.lines.is_empty() {
+                hunk.start = i - before.len();
+                hunk.lines.extend(before.drain(..).map(|l| (' ', l)));
+            } else {
+                hunk.lines.extend(hunk.pending.drain(..).map(|l| (' ', l)));
+            }
+            hunk.lines.push(('-', a));
+            hunk.plus.push(b);
+            continue;
         }
-        let n = end - start;
+        hunk.flush_run();
+        if hunk.lines.is_empty() {
+            before.push_back(a);
+            if before.len() > CONTEXT {
+                before.pop_front();
+            }
+            continue;
+        }
+        hunk.pending.push(a);
+        if hunk.pending.len() > 2 * CONTEXT {
+            // The next change (if any) is too far away: close this hunk.
+            hunk.emit(&mut out, style);
+            before = hunk.pending.drain(..).skip(CONTEXT + 1).collect();
+            hunk = Hunk::default();
+        }
+    }
+    hunk.flush_run();
+    if !hunk.lines.is_empty() {
+        hunk.emit(&mut out, style);
+    }
+    out
+}
+
+/// The hunk being built: its lines, changed lines awaiting their `+` half,
+/// and equal lines seen since the last change.
+#[derive(Default)]
+struct Hunk<'a> {
+    start: usize,
+    lines: Vec<(char, &'a str)>,
+    plus: Vec<&'a str>,
+    pending: Vec<&'a str>,
+}
+
+impl<'a> Hunk<'a> {
+    /// End a run of changed lines: all removals first, then all additions.
+    fn flush_run(&mut self) {
+        let plus = std::mem::take(&mut self.plus);
+        self.lines.extend(plus.into_iter().map(|l| ('+', l)));
+    }
+
+    fn emit(&mut self, out: &mut String, style: &dyn Fn(char, &str) -> String) {
+        self.lines
+            .extend(self.pending.iter().take(CONTEXT).map(|l| (' ', *l)));
+        let n = self.lines.iter().filter(|(k, _)| *k != '+').count();
         let _ = writeln!(
             out,
             "{}",
-            style('@', &format!("@@ -{},{n} +{},{n} @@", start + 1, start + 1))
+            style(
+                '@',
+                &format!("@@ -{},{n} +{},{n} @@", self.start + 1, self.start + 1)
+            )
         );
-        let mut k = start;
-        while k < end {
-            if a[k] == b[k] {
-                push_line(&mut out, ' ', a[k], style);
-                k += 1;
-                continue;
-            }
-            // A run of changed lines: all removals, then all additions.
-            let run_end = (k..end).find(|&r| a[r] == b[r]).unwrap_or(end);
-            for line in &a[k..run_end] {
-                push_line(&mut out, '-', line, style);
-            }
-            for line in &b[k..run_end] {
-                push_line(&mut out, '+', line, style);
-            }
-            k = run_end;
+        for (k, l) in &self.lines {
+            push_line(out, *k, l, style);
         }
-        i = j;
     }
-    out
 }
 
 fn push_line(out: &mut String, kind: char, line: &str, style: &dyn Fn(char, &str) -> String) {

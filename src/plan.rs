@@ -20,7 +20,7 @@ use crate::policy::Policy;
 use crate::repo::SourceFile;
 use crate::setters::{self, Field, ObjectId, Replacement};
 use crate::snapshot::TagList;
-use crate::yaml::for_each_document;
+use crate::yaml::for_each_document_containing;
 
 /// Every image-automation object in the repo and config.
 #[derive(Debug, Default)]
@@ -35,12 +35,14 @@ pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<D
     let mut objects = Objects::default();
     let mut diags = Vec::new();
     for f in files.iter().filter(|f| f.has_flux_objects) {
-        let res = for_each_document(&f.text, |_, doc| match read_document(&doc, &f.rel) {
-            None => {}
-            Some(Err(errs)) => diags.extend(errs),
-            Some(Ok(FluxObject::Repository(r))) => objects.repositories.push(r),
-            Some(Ok(FluxObject::Policy(p))) => objects.policies.push(p),
-            Some(Ok(FluxObject::Automation(a))) => objects.automations.push(a),
+        let res = for_each_document_containing(&f.text, crate::flux::NEEDLE, |doc| {
+            match read_document(&doc, &f.rel) {
+                None => {}
+                Some(Err(errs)) => diags.extend(errs),
+                Some(Ok(FluxObject::Repository(r))) => objects.repositories.push(r),
+                Some(Ok(FluxObject::Policy(p))) => objects.policies.push(p),
+                Some(Ok(FluxObject::Automation(a))) => objects.automations.push(a),
+            }
         });
         if let Err(e) = res {
             diags
@@ -237,9 +239,9 @@ pub struct FileChange {
     pub file: String,
     pub objects: Vec<ObjectChanges>,
     #[serde(skip)]
-    pub original: String,
+    pub original: std::sync::Arc<String>,
     #[serde(skip)]
-    pub updated: String,
+    pub updated: std::sync::Arc<String>,
 }
 
 /// The whole plan.
@@ -303,7 +305,7 @@ pub fn mutate(
         for p in &scan.problems {
             diags.push(Diag::warning(p.message.clone()).at(&f.rel, Some(p.line)));
         }
-        let mut reps: Vec<(Replacement, usize, String, usize)> = Vec::new();
+        let mut reps: Vec<(Replacement, ObjectId, String, usize)> = Vec::new();
         for s in &scan.setters {
             let m = &s.marker;
             let warn = |msg: String| Diag::warning(msg).at(&f.rel, Some(s.marker_line));
@@ -388,7 +390,7 @@ pub fn mutate(
                     new,
                     text,
                 },
-                s.doc,
+                s.object.clone(),
                 m.to_string(),
                 s.line,
             ));
@@ -399,14 +401,15 @@ pub fn mutate(
         reps.sort_by_key(|r| r.0.span.start);
         reps.dedup_by(|a, b| a.0.span == b.0.span);
         let plain: Vec<Replacement> = reps.iter().map(|r| r.0.clone()).collect();
-        let updated = setters::splice(&f.text, &plain);
-        if let Err(e) = setters::verify(&f.text, &updated, &plain) {
-            diags.push(Diag::error(e.to_string()).at(&f.rel, None));
-            continue;
-        }
+        let updated = match setters::apply_verified(&f.text, &plain) {
+            Ok(u) => u,
+            Err(e) => {
+                diags.push(Diag::error(e.to_string()).at(&f.rel, None));
+                continue;
+            }
+        };
         let mut objects_out: Vec<ObjectChanges> = Vec::new();
-        for (rep, doc, setter, line) in reps {
-            let object = scan.objects.get(doc).cloned().unwrap_or_default();
+        for (rep, object, setter, line) in reps {
             let change = Change {
                 line,
                 old: rep.old,
@@ -425,7 +428,7 @@ pub fn mutate(
             file: f.rel.clone(),
             objects: objects_out,
             original: f.text.clone(),
-            updated,
+            updated: updated.into(),
         });
     }
     (changes, diags)

@@ -20,7 +20,7 @@ pub struct SourceFile {
     /// Repo-relative path with `/` separators.
     pub rel: String,
     pub abs: PathBuf,
-    pub text: String,
+    pub text: std::sync::Arc<String>,
     pub has_markers: bool,
     pub has_flux_objects: bool,
 }
@@ -59,7 +59,7 @@ pub fn source_file(rel: String, abs: PathBuf, bytes: Vec<u8>) -> Result<Option<S
     Ok(Some(SourceFile {
         rel,
         abs,
-        text,
+        text: text.into(),
         has_markers,
         has_flux_objects,
     }))

@@ -280,3 +280,131 @@ mod tests {
         assert!(e.line >= 2, "{e}");
     }
 }
+
+/// One YAML document's bytes within a file, found without parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub range: std::ops::Range<usize>,
+    /// 1-based line of the chunk's first byte.
+    pub first_line: usize,
+}
+
+/// Split a stream into documents at `---` lines.
+///
+/// YAML forbids a line that starts with `---` (followed by a space, tab or
+/// line end) inside any content, quoted or block, so such a line always
+/// starts a new document. Directives (`%YAML`, `%TAG`) precede the marker of
+/// the document they belong to; when a file has any, we return the whole
+/// file as one chunk rather than reason about them.
+pub fn chunks(text: &str) -> Vec<Chunk> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut first_line = 1;
+    let mut line = 1;
+    let mut pos = 0;
+    while pos < b.len() {
+        let end = memchr::memchr(b'\n', &b[pos..]).map_or(b.len(), |i| pos + i + 1);
+        let l = &b[pos..end];
+        if l.first() == Some(&b'%') {
+            return vec![Chunk {
+                range: 0..b.len(),
+                first_line: 1,
+            }];
+        }
+        if l.starts_with(b"---")
+            && matches!(l.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+            && pos > start
+        {
+            out.push(Chunk {
+                range: start..pos,
+                first_line,
+            });
+            start = pos;
+            first_line = line;
+        }
+        pos = end;
+        line += 1;
+    }
+    out.push(Chunk {
+        range: start..b.len(),
+        first_line,
+    });
+    out
+}
+
+/// [`for_each_document`] over only the documents whose bytes contain
+/// `needle`, with line numbers relative to the whole file.
+pub fn for_each_document_containing(
+    text: &str,
+    needle: &[u8],
+    mut visit: impl FnMut(Node),
+) -> Result<(), YamlError> {
+    for c in chunks(text) {
+        let part = &text[c.range.clone()];
+        if memchr::memmem::find(part.as_bytes(), needle).is_none() {
+            continue;
+        }
+        let offset = c.first_line - 1;
+        for_each_document(part, |_, mut doc| {
+            shift_lines(&mut doc, offset);
+            visit(doc)
+        })
+        .map_err(|mut e| {
+            e.line += offset;
+            e
+        })?;
+    }
+    Ok(())
+}
+
+fn shift_lines(n: &mut Node, by: usize) {
+    if by == 0 {
+        return;
+    }
+    n.line += by;
+    match &mut n.value {
+        Value::Scalar { .. } => {}
+        Value::Seq(items) => items.iter_mut().for_each(|i| shift_lines(i, by)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            shift_lines(k, by);
+            shift_lines(v, by);
+        }),
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_document_markers_only() {
+        let t = "a: 1\n---\nb: |\n  --- not a marker\n---   \nc: 3\n";
+        let c = chunks(t);
+        assert_eq!(c.len(), 3);
+        assert_eq!(
+            (&t[c[1].range.clone()], c[1].first_line),
+            ("---\nb: |\n  --- not a marker\n", 2)
+        );
+        assert_eq!(c[2].first_line, 5);
+        assert_eq!(chunks("%YAML 1.2\n---\na: 1\n---\nb: 2\n").len(), 1);
+        assert_eq!(chunks("---\na: 1\n").len(), 1);
+        assert_eq!(chunks("----\na: 1\n").len(), 1);
+    }
+
+    #[test]
+    fn lines_are_file_relative() {
+        let t = "a: 1\n---\nkind: X\nname: [1,\n";
+        let mut seen = Vec::new();
+        let r = for_each_document_containing("a: 1\n---\nkind: X\nv: 1\n", b"kind", |d| {
+            seen.push(d.get("v").unwrap().line)
+        });
+        assert_eq!((r, seen), (Ok(()), vec![4]));
+        assert!(
+            for_each_document_containing(t, b"kind", |_| {})
+                .unwrap_err()
+                .line
+                >= 4
+        );
+    }
+}

@@ -389,7 +389,10 @@ fn read_repository(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
                 r.fail(
                     line_of(doc, "spec.exclusionList"),
                     &format!("spec.exclusionList[{i}]"),
-                    format!("invalid regular expression {p:?}: {e}"),
+                    format!(
+                        "invalid regular expression {p:?}: {}",
+                        crate::policy::regex_error(&e)
+                    ),
                 );
             }
         }

@@ -21,6 +21,18 @@ pub use gofloat::parse_go_float;
 pub use range::{Range, RangeError};
 pub use version::{Version, VersionError, compare_prerelease};
 
+/// One-line description of a regex compile error (the crate's own message
+/// spans several lines with a caret diagram).
+pub fn regex_error(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(s) => s.lines().rev().find(|l| !l.trim().is_empty()).map_or_else(
+            || s.clone(),
+            |l| l.trim_start_matches("error: ").to_string(),
+        ),
+        other => other.to_string(),
+    }
+}
+
 /// Flux's default `exclusionList`: cosign signature tags.
 pub const DEFAULT_EXCLUSION: &str = r"^.*\.sig$";
 
@@ -226,7 +238,10 @@ impl Policy {
                         |e| {
                             err(
                                 "spec.filterTags.pattern",
-                                format!("invalid regular expression pattern {p:?}: {e}"),
+                                format!(
+                                    "invalid regular expression pattern {p:?}: {}",
+                                    regex_error(&e)
+                                ),
                             )
                         },
                     )?,
@@ -249,7 +264,7 @@ impl Policy {
             let re = Regex::new(p).map_err(|e| {
                 err(
                     &format!("spec.exclusionList[{i}]"),
-                    format!("invalid regular expression {p:?}: {e}"),
+                    format!("invalid regular expression {p:?}: {}", regex_error(&e)),
                 )
             })?;
             exclusions.push((p.clone(), re));

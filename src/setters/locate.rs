@@ -44,8 +44,8 @@ pub struct Setter {
     /// The scalar's current value (unquoted).
     pub value: String,
     pub style: Style,
-    /// Index of the YAML document in the file.
-    pub doc: usize,
+    /// The Kubernetes object (document) the scalar belongs to.
+    pub object: ObjectId,
 }
 
 /// A marker that cannot be used, with its line.
@@ -60,8 +60,6 @@ pub struct MarkerProblem {
 pub struct FileScan {
     pub setters: Vec<Setter>,
     pub problems: Vec<MarkerProblem>,
-    /// Identity per document index.
-    pub objects: Vec<ObjectId>,
 }
 
 struct Scalar {
@@ -88,8 +86,37 @@ enum Frame {
     Seq,
 }
 
-/// Scan `text` for setters. A YAML syntax error fails the whole file.
+/// Scan `text` for setters. Only documents that contain a marker are
+/// parsed (see [`crate::yaml::chunks`]); a YAML syntax error in one of those
+/// fails the whole file.
 pub fn scan(text: &str) -> Result<FileScan, YamlError> {
+    let mut out = FileScan::default();
+    for c in crate::yaml::chunks(text) {
+        let part = &text[c.range.clone()];
+        if memchr::memmem::find(part.as_bytes(), super::marker::NEEDLE).is_none() {
+            continue;
+        }
+        let mut s = scan_stream(part).map_err(|mut e| {
+            e.line += c.first_line - 1;
+            e
+        })?;
+        let shift = c.first_line - 1;
+        for st in &mut s.setters {
+            st.span = st.span.start + c.range.start..st.span.end + c.range.start;
+            st.line += shift;
+            st.marker_line += shift;
+        }
+        for p in &mut s.problems {
+            p.line += shift;
+        }
+        out.setters.extend(s.setters);
+        out.problems.extend(s.problems);
+    }
+    Ok(out)
+}
+
+/// Scan one self-contained YAML stream.
+fn scan_stream(text: &str) -> Result<FileScan, YamlError> {
     let mut scalars: Vec<Scalar> = Vec::new();
     let mut comments: Vec<Comment> = Vec::new();
     let mut objects: Vec<ObjectId> = Vec::new();
@@ -97,6 +124,9 @@ pub fn scan(text: &str) -> Result<FileScan, YamlError> {
     let mut doc = 0usize;
     let mut current = ObjectId::default();
     let bytes = text.as_bytes();
+    // Only scalars on a marker's line or the line after it can be targets;
+    // keeping just those bounds memory on huge documents.
+    let near_marker = marker_lines(bytes);
 
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| scan_error(&e))?;
@@ -153,6 +183,10 @@ pub fn scan(text: &str) -> Result<FileScan, YamlError> {
                     continue;
                 }
                 record_identity(&stack, &value, &mut current);
+                let (start_line, end_line) = (span.start.line(), span.end.line());
+                if !near_marker.contains(&start_line) && !near_marker.contains(&end_line) {
+                    continue;
+                }
                 let style = match style {
                     ScalarStyle::Plain => Some(Style::Plain),
                     ScalarStyle::SingleQuoted => Some(Style::Single),
@@ -161,8 +195,8 @@ pub fn scan(text: &str) -> Result<FileScan, YamlError> {
                 };
                 scalars.push(Scalar {
                     span: range,
-                    start_line: span.start.line(),
-                    end_line: span.end.line(),
+                    start_line,
+                    end_line,
                     value: value.into_owned(),
                     style,
                     doc,
@@ -179,7 +213,24 @@ pub fn scan(text: &str) -> Result<FileScan, YamlError> {
             _ => {}
         }
     }
+    if objects.len() <= doc {
+        objects.push(current);
+    }
     Ok(attach(scalars, comments, objects))
+}
+
+/// Lines (1-based) holding `$imagepolicy`, and the lines after them.
+fn marker_lines(bytes: &[u8]) -> std::collections::HashSet<usize> {
+    let mut out = std::collections::HashSet::new();
+    let mut line = 1;
+    let mut counted = 0;
+    for pos in memchr::memmem::find_iter(bytes, b"$imagepolicy") {
+        line += memchr::memchr_iter(b'\n', &bytes[counted..pos]).count();
+        counted = pos;
+        out.insert(line);
+        out.insert(line + 1);
+    }
+    out
 }
 
 /// Track `apiVersion`, `kind`, `metadata.name`, `metadata.namespace`.
@@ -208,10 +259,7 @@ fn record_identity(stack: &[Frame], value: &str, id: &mut ObjectId) {
 /// value scalar starting on the next line, unless that line has a comment of
 /// its own.
 fn attach(scalars: Vec<Scalar>, comments: Vec<Comment>, objects: Vec<ObjectId>) -> FileScan {
-    let mut out = FileScan {
-        objects,
-        ..Default::default()
-    };
+    let mut out = FileScan::default();
     let right_comment_lines: std::collections::HashSet<usize> = comments
         .iter()
         .filter(|c| !c.own_line)
@@ -265,7 +313,7 @@ fn attach(scalars: Vec<Scalar>, comments: Vec<Comment>, objects: Vec<ObjectId>) 
             span: s.span.clone(),
             value: s.value.clone(),
             style,
-            doc: s.doc,
+            object: objects.get(s.doc).cloned().unwrap_or_default(),
         });
     }
     out.setters.sort_by_key(|s| s.span.start);
@@ -284,8 +332,8 @@ mod tests {
         assert_eq!(&y[s.setters[0].span.clone()], "x:1");
         assert_eq!(&y[s.setters[1].span.clone()], "'2'");
         assert_eq!(s.setters[1].style, Style::Single);
-        assert_eq!(s.objects[0].name, "p");
-        assert_eq!(s.objects[0].namespace, "n");
+        assert_eq!(s.setters[0].object.name, "p");
+        assert_eq!(s.setters[0].object.namespace, "n");
         assert!(s.problems.is_empty());
     }
 

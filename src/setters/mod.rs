@@ -89,6 +89,34 @@ pub fn splice(text: &str, reps: &[Replacement]) -> String {
 #[error("refusing to write: {0}")]
 pub struct VerifyError(pub String);
 
+/// Apply `reps` (sorted, non-overlapping) to `text` and verify the result,
+/// one YAML document at a time: only documents holding an edit are parsed
+/// again, since the others are byte-identical.
+pub fn apply_verified(text: &str, reps: &[Replacement]) -> Result<String, VerifyError> {
+    for c in crate::yaml::chunks(text) {
+        let local: Vec<Replacement> = reps
+            .iter()
+            .filter(|r| c.range.contains(&r.span.start))
+            .map(|r| Replacement {
+                span: r.span.start - c.range.start..r.span.end - c.range.start,
+                ..r.clone()
+            })
+            .collect();
+        if local.is_empty() {
+            continue;
+        }
+        let original = &text[c.range.clone()];
+        let edited = splice(original, &local);
+        verify(original, &edited, &local).map_err(|VerifyError(m)| {
+            VerifyError(format!(
+                "{m} (in the document starting at line {})",
+                c.first_line
+            ))
+        })?;
+    }
+    Ok(splice(text, reps))
+}
+
 /// Check that `edited` parses to the same events as `original`, except the
 /// scalars in `reps`, which must read back as exactly their new values.
 pub fn verify(original: &str, edited: &str, reps: &[Replacement]) -> Result<(), VerifyError> {

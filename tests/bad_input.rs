@@ -1,0 +1,230 @@
+//! Broken or hostile input: a clear located error, nothing it touches
+//! changes, the rest of the repository still plans and applies, no panic.
+
+mod common;
+use common::*;
+
+const GOOD: &str = "tag: 1.0.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n";
+
+fn setup() -> (tempfile::TempDir, tempfile::TempDir) {
+    let repo = tempfile::tempdir().unwrap();
+    let side = tempfile::tempdir().unwrap();
+    write(
+        repo.path(),
+        "flux/app.yaml",
+        &repo_and_policy("ns", "app", "ghcr.io/a/app", ">=1.0.0"),
+    );
+    write(repo.path(), "good.yaml", GOOD);
+    write(
+        side.path(),
+        "snap.yaml",
+        "images:\n  ghcr.io/a/app:\n    tags: [1.0.0, 1.1.0]\n",
+    );
+    (repo, side)
+}
+
+fn apply(repo: &std::path::Path, side: &std::path::Path) -> Run {
+    hoist(&[
+        "apply",
+        "--no-commit",
+        "--repo",
+        s(repo),
+        "--registry-snapshot",
+        s(&side.join("snap.yaml")),
+    ])
+}
+
+#[test]
+fn each_broken_file_is_reported_and_left_alone_while_the_rest_applies() {
+    let (repo, side) = setup();
+    let r = repo.path();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "malformed.yaml",
+            "a: [1, 2\ntag: 1.0.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n",
+            "malformed.yaml:",
+        ),
+        (
+            "badjson.yaml",
+            "tag: 1.0.0 # {\"$imagepolicy\": \"ns:app:tag\"\n",
+            "badjson.yaml:1: marker is not a JSON object",
+        ),
+        (
+            "bogus.yaml",
+            "x: 1\ntag: 1.0.0 # {\"$imagepolicy\": \"ns:app:bogus\"}\n",
+            "bogus.yaml:2: unknown marker suffix \"bogus\"",
+        ),
+        (
+            "unknown.yaml",
+            "tag: 1.0.0 # {\"$imagepolicy\": \"ns:nope:tag\"}\n",
+            "unknown.yaml:1: marker ns:nope:tag names ImagePolicy ns/nope, which does not exist",
+        ),
+    ];
+    for (name, body, _) in cases {
+        write(r, name, body);
+    }
+    // Invalid Flux objects: range, regex, no policy kind.
+    write(
+        r,
+        "flux/bad-range.yaml",
+        &repo_and_policy("ns", "br", "ghcr.io/a/app", ">=1.0.0 <"),
+    );
+    write(
+        r,
+        "flux/bad-regex.yaml",
+        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: rx\n  namespace: ns\nspec:\n  imageRepositoryRef:\n    name: app\n  filterTags:\n    pattern: '^main-('\n  policy:\n    alphabetical: {}\n",
+    );
+    write(
+        r,
+        "flux/no-kind.yaml",
+        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: nk\n  namespace: ns\nspec:\n  imageRepositoryRef:\n    name: app\n",
+    );
+    // Not UTF-8 but mentions a marker.
+    let mut bytes = b"tag: 1.0.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n".to_vec();
+    bytes.extend_from_slice(b"x: \xff\xfe\n");
+    std::fs::write(r.join("latin1.yaml"), &bytes).unwrap();
+    // A symlink out of the repo and a symlink loop.
+    std::fs::write(side.path().join("outside.yaml"), GOOD).unwrap();
+    std::os::unix::fs::symlink(side.path().join("outside.yaml"), r.join("escape.yaml")).unwrap();
+    std::fs::create_dir(r.join("loop")).unwrap();
+    std::os::unix::fs::symlink("..", r.join("loop/up")).unwrap();
+    std::os::unix::fs::symlink(".", r.join("loop/self")).unwrap();
+
+    let before: Vec<(String, Vec<u8>)> = [
+        "malformed.yaml",
+        "badjson.yaml",
+        "bogus.yaml",
+        "unknown.yaml",
+        "latin1.yaml",
+    ]
+    .iter()
+    .map(|n| (n.to_string(), std::fs::read(r.join(n)).unwrap()))
+    .collect();
+    let run = apply(r, side.path());
+    assert_eq!(
+        run.code, 1,
+        "errors must make apply exit 1:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        read(r, "good.yaml"),
+        "tag: 1.1.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n"
+    );
+    for (name, bytes) in before {
+        assert_eq!(
+            std::fs::read(r.join(&name)).unwrap(),
+            bytes,
+            "{name} must not change"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(side.path().join("outside.yaml")).unwrap(),
+        GOOD,
+        "never write outside the repo"
+    );
+    for (_, _, needle) in cases {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            run.stderr
+        );
+    }
+    for needle in [
+        "flux/bad-range.yaml:20: spec.policy.semver.range: improper constraint",
+        "flux/bad-regex.yaml:10: spec.filterTags.pattern: invalid regular expression pattern \"^main-(\": unclosed group",
+        "flux/no-kind.yaml:7: spec.policy: no policy kind set",
+        "latin1.yaml: not valid UTF-8",
+        "escape.yaml: symlink points outside the repository; skipped",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn hostile_snapshot_tags_never_reach_a_file() {
+    let (repo, side) = setup();
+    // The highest "versions" carry a newline or a '#'; they must be dropped.
+    write(
+        side.path(),
+        "snap.yaml",
+        "images:\n  ghcr.io/a/app:\n    tags: [\"1.0.0\", \"1.1.0\", \"9.9.9\\nimage: evil\", \"9.9.9#x\", \"9.9.10 \", \"\"]\n",
+    );
+    let run = apply(repo.path(), side.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(repo.path(), "good.yaml"),
+        "tag: 1.1.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n"
+    );
+    assert_eq!(
+        run.stderr.matches("not a valid OCI tag").count(),
+        4,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("\"9.9.9\\nimage: evil\""),
+        "the tag is shown escaped:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn malformed_snapshot_and_config_are_usage_errors() {
+    let (repo, side) = setup();
+    write(side.path(), "snap.yaml", "images: [not, a, map]\n");
+    let run = apply(repo.path(), side.path());
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("snap.yaml") && run.stderr.contains("not a registry snapshot"),
+        "{}",
+        run.stderr
+    );
+
+    let (repo, side) = setup();
+    write(
+        repo.path(),
+        "hoist.toml",
+        "write_paths = [\"**/image-tags.yaml\"]\n\n[[image_policy]]\nname = \"p\"\nrepository = \"r\"\nnumerical = { order = \"sideways\" }\n",
+    );
+    let run = apply(repo.path(), side.path());
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("hoist.toml:4: image_policy[0].numerical.order: invalid order argument"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        read(repo.path(), "good.yaml"),
+        GOOD,
+        "a config error writes nothing"
+    );
+
+    let run = hoist(&["plan", "--repo", s(repo.path())]);
+    assert_eq!(run.code, 2);
+    let run = hoist(&["plan", "--bogus-flag"]);
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn fifty_megabyte_file_with_one_marker() {
+    let (repo, side) = setup();
+    let mut big = String::with_capacity(52 << 20);
+    let mut i = 0;
+    while big.len() < 50 << 20 {
+        big.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  key: \"value {i} with some padding to make the document longer\"\n  other: [1, 2, 3]\n"));
+        i += 1;
+    }
+    big.push_str("---\nkind: Last\ntag: 1.0.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n");
+    write(repo.path(), "big.yaml", &big);
+    let run = apply(repo.path(), side.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = read(repo.path(), "big.yaml");
+    assert_eq!(after.len(), big.len());
+    assert!(after.ends_with("tag: 1.1.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n"));
+    assert_eq!(after[..after.len() - 60], big[..big.len() - 60]);
+}
