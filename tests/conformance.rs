@@ -288,3 +288,66 @@ fn masterminds_semver_tables() {
     );
     assert!(checked > 250, "only {checked} cases ran");
 }
+
+#[derive(Deserialize)]
+struct DigestCase {
+    id: String,
+    tags: Vec<String>,
+    range_1st_pass: String,
+    range_2nd_pass: String,
+    #[serde(rename = "digestReflectionPolicy_1st_pass")]
+    policy_1st: String,
+    #[serde(rename = "digestReflectionPolicy_2nd_pass")]
+    policy_2nd: String,
+    expected_digest_1st_pass: String,
+    expected_digest_2nd_pass: String,
+}
+
+#[derive(Deserialize)]
+struct DigestTables {
+    digest_reflection_cases: Vec<DigestCase>,
+}
+
+#[test]
+fn flux_digest_reflection_transitions() {
+    use hoist::flux::DigestReflection;
+    use hoist::plan::reflect_digest;
+    let t: DigestTables = load("policy-cases.yaml");
+    let kind = |s: &str| match s {
+        "Always" => DigestReflection::Always,
+        "IfNotPresent" => DigestReflection::IfNotPresent,
+        _ => DigestReflection::Never,
+    };
+    let select = |range: &str, tags: &[String]| {
+        let spec = PolicySpec {
+            semver_range: Some(range.to_string()),
+            ..Default::default()
+        };
+        Policy::from_spec(&spec).unwrap().select(tags).unwrap().tag
+    };
+    assert_eq!(t.digest_reflection_cases.len(), 11);
+    for c in &t.digest_reflection_cases {
+        // Each resolution returns a new digest, named after the pass, as in the upstream test.
+        let tag1 = select(&c.range_1st_pass, &c.tags);
+        let d1 = reflect_digest(kind(&c.policy_1st), None, &tag1, || {
+            Some(format!("D1({tag1})"))
+        });
+        assert_eq!(
+            d1.clone().unwrap_or_default(),
+            c.expected_digest_1st_pass,
+            "{} pass 1",
+            c.id
+        );
+        let tag2 = select(&c.range_2nd_pass, &c.tags);
+        let prev = d1.unwrap_or_default();
+        let d2 = reflect_digest(kind(&c.policy_2nd), Some((&tag1, &prev)), &tag2, || {
+            Some(format!("D2({tag2})"))
+        });
+        assert_eq!(
+            d2.unwrap_or_default(),
+            c.expected_digest_2nd_pass,
+            "{} pass 2",
+            c.id
+        );
+    }
+}

@@ -1,0 +1,340 @@
+//! `policy eval`, `lint`, automation scoping and write_paths, end to end.
+
+mod common;
+use common::*;
+
+fn policy_file(dir: &std::path::Path, spec: &str) -> std::path::PathBuf {
+    write(
+        dir,
+        "policy.yaml",
+        &format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: p\n  namespace: ns\nspec:\n  imageRepositoryRef:\n    name: r\n{spec}"
+        ),
+    )
+}
+
+#[test]
+fn policy_eval_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy_file(
+        dir.path(),
+        "  policy:\n    semver:\n      range: '>=1.0.0-0'\n",
+    );
+    let tags = write(
+        dir.path(),
+        "tags.txt",
+        "1.0.0-rc9\n\n1.0.0-rc10\n1.0.0-rc.9\r\n1.0.0-rc.10\nlatest\n",
+    );
+    let run = hoist(&["policy", "eval", "--policy", s(&p), "--tags", s(&tags)]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "1.0.0-rc9\n"),
+        "{}",
+        run.stderr
+    );
+
+    // --explain says why rc9 beats rc10 (and what happened to every tag).
+    let run = hoist(&[
+        "policy",
+        "eval",
+        "--policy",
+        s(&p),
+        "--tags",
+        s(&tags),
+        "--explain",
+    ]);
+    assert_eq!(run.stdout, "1.0.0-rc9\n");
+    assert!(
+        run.stderr.contains("1.0.0-rc9    selected"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("1.0.0-rc10   candidate"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("latest       not a version"),
+        "{}",
+        run.stderr
+    );
+
+    // Standard input, JSON.
+    let run = hoist_stdin(
+        &[
+            "policy",
+            "eval",
+            "--policy",
+            s(&p),
+            "--tags",
+            "-",
+            "--output",
+            "json",
+            "--explain",
+        ],
+        Some("1.0.0\n2.0.0\n"),
+    );
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["selected"], "2.0.0");
+    assert_eq!(v["tags"][0]["fate"], "candidate");
+
+    // No tag selected: exit 1, message on stderr, nothing on stdout.
+    let run = hoist_stdin(
+        &["policy", "eval", "--policy", s(&p), "--tags", "-"],
+        Some("latest\nmain\n"),
+    );
+    assert_eq!((run.code, run.stdout.as_str()), (1, ""));
+    assert!(
+        run.stderr.contains("no tag is a version in range"),
+        "{}",
+        run.stderr
+    );
+
+    // Empty lines are skipped; an over-long tag is dropped with its line number.
+    let long = "a".repeat(129);
+    let run = hoist_stdin(
+        &["policy", "eval", "--policy", s(&p), "--tags", "-"],
+        Some(&format!("\n{long}\n1.0.0\n")),
+    );
+    assert_eq!((run.code, run.stdout.as_str()), (0, "1.0.0\n"));
+    assert!(
+        run.stderr.contains("<stdin>:2: dropped tag") && run.stderr.contains("longer than 128"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn policy_eval_invalid_policies_exit_2_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "  policy:\n    semver:\n      range: '>=1.0.0 <'\n",
+            "spec.policy.semver.range",
+        ),
+        (
+            "  policy:\n    semver:\n      range: '~>'\n",
+            "spec.policy.semver.range",
+        ),
+        (
+            "  policy:\n    alphabetical:\n      order: sideways\n",
+            "spec.policy.alphabetical.order",
+        ),
+        (
+            "  filterTags:\n    pattern: '(?P<x'\n  policy:\n    numerical: {}\n",
+            "spec.filterTags.pattern",
+        ),
+        (
+            "  filterTags:\n    pattern: '.*'\n",
+            "spec.policy: no policy kind set",
+        ),
+    ];
+    for (spec, field) in cases {
+        let p = policy_file(dir.path(), spec);
+        let run = hoist_stdin(
+            &["policy", "eval", "--policy", s(&p), "--tags", "-"],
+            Some("1.0.0\n"),
+        );
+        assert_eq!(run.code, 2, "{spec}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(field) && run.stderr.contains("policy.yaml:"),
+            "{spec}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty());
+    }
+}
+
+#[test]
+fn policy_eval_filter_extract_numerical_and_exclusions() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy_file(
+        dir.path(),
+        "  filterTags:\n    pattern: '^main-[a-f0-9]+-(?P<ts>[0-9]+)'\n    extract: '$ts'\n  policy:\n    numerical:\n      order: asc\n",
+    );
+    let tags = "main-abc123-1700000000\nmain-def456-1700000500\nmain-aaa000-1699999999\npr-5-1800000000\nmain-fff999-1700000500.sig\n";
+    let run = hoist_stdin(
+        &[
+            "policy",
+            "eval",
+            "--policy",
+            s(&p),
+            "--tags",
+            "-",
+            "--explain",
+        ],
+        Some(tags),
+    );
+    // The .sig tag shares the newest timestamp but is excluded by default.
+    assert_eq!(run.stdout, "main-def456-1700000500\n", "{}", run.stderr);
+    assert!(run.stderr.contains("excluded"), "{}", run.stderr);
+    assert!(run.stderr.contains("pr-5-1800000000") && run.stderr.contains("filtered out"));
+
+    // An extract that is empty for some tag fails the whole numerical policy.
+    let p = policy_file(
+        dir.path(),
+        "  filterTags:\n    pattern: '^main-(?P<ts>[0-9]*)'\n    extract: '$ts'\n  policy:\n    numerical: {}\n",
+    );
+    let run = hoist_stdin(
+        &["policy", "eval", "--policy", s(&p), "--tags", "-"],
+        Some("main-5\nmain-x\n"),
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("failed to parse invalid numeric value \"\" (from tag \"main-x\")"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn lint_flags_markers_in_kustomization_entry_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    write(
+        r,
+        "apps/api/kustomization.yaml",
+        "resources: [deploy.yaml]\nimages:\n  - name: api\n    newTag: 1.0.0 # {\"$imagepolicy\": \"ns:api:tag\"}\n",
+    );
+    let run = hoist(&["lint", "--repo", s(r)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "apps/api/kustomization.yaml:4: marker ns:api:tag sits in a kustomization entry file"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("apps/api/image-tags.yaml"),
+        "{}",
+        run.stderr
+    );
+
+    // The split layout is clean.
+    std::fs::remove_file(r.join("apps/api/kustomization.yaml")).unwrap();
+    write(
+        r,
+        "apps/api/kustomization.yaml",
+        "resources: [deploy.yaml]\npatches:\n  - path: image-tags.yaml\n",
+    );
+    write(
+        r,
+        "apps/api/image-tags.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: ghcr.io/a/api:1.0.0 # {\"$imagepolicy\": \"ns:api\"}\n",
+    );
+    let run = hoist(&["lint", "--repo", s(r)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // Markers hoist may never write are problems too.
+    write(
+        r,
+        "hoist.toml",
+        "write_paths = [\"clusters/**/image-tags.yaml\"]\n",
+    );
+    let run = hoist(&["lint", "--repo", s(r)]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("outside write_paths"), "{}", run.stderr);
+}
+
+#[test]
+fn automations_scope_markers_by_path_namespace_and_selector() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let mut flux = repo_and_policy("team-a", "app", "ghcr.io/a/app", ">=1.0.0");
+    flux.push_str("---\n");
+    flux.push_str(&repo_and_policy("team-b", "app", "ghcr.io/a/app", "<2.0.0"));
+    flux.push_str("---\n");
+    flux.push_str(
+        &repo_and_policy("team-b", "other", "ghcr.io/a/app", "*").replace(
+            "name: other\n  namespace: team-b\nspec:\n  imageRepositoryRef",
+            "name: other\n  namespace: team-b\n  labels: {rung: x}\nspec:\n  imageRepositoryRef",
+        ),
+    );
+    flux.push_str("---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata: {name: a, namespace: team-a}\nspec:\n  update: {path: ./clusters/a}\n");
+    flux.push_str("---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata: {name: b, namespace: team-b}\nspec:\n  update: {path: ./clusters/b}\n  policySelector:\n    matchExpressions:\n      - {key: rung, operator: DoesNotExist}\n");
+    write(r, "flux/objects.yaml", &flux);
+    let m = |ns: &str, p: &str| format!("tag: 1.0.0 # {{\"$imagepolicy\": \"{ns}:{p}:tag\"}}\n");
+    write(r, "clusters/a/tags.yaml", &m("team-a", "app"));
+    write(r, "clusters/b/tags.yaml", &m("team-b", "app"));
+    write(r, "clusters/b/wrong-ns.yaml", &m("team-a", "app"));
+    write(r, "clusters/b/unselected.yaml", &m("team-b", "other"));
+    write(r, "elsewhere/tags.yaml", &m("team-a", "app"));
+    let snap = tempfile::tempdir().unwrap();
+    let snap = write(
+        snap.path(),
+        "s.yaml",
+        "images:\n  ghcr.io/a/app:\n    tags: [1.0.0, 1.5.0, 2.1.0]\n",
+    );
+    let run = hoist(&[
+        "apply",
+        "--no-commit",
+        "--repo",
+        s(r),
+        "--registry-snapshot",
+        s(&snap),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(r, "clusters/a/tags.yaml"),
+        m("team-a", "app").replace("1.0.0", "2.1.0")
+    );
+    assert_eq!(
+        read(r, "clusters/b/tags.yaml"),
+        m("team-b", "app").replace("1.0.0", "1.5.0")
+    );
+    for (f, why) in [
+        ("clusters/b/wrong-ns.yaml", "another namespace"),
+        ("clusters/b/unselected.yaml", "policySelector"),
+        ("elsewhere/tags.yaml", "not under the update.path"),
+    ] {
+        assert!(read(r, f).contains("1.0.0"), "{f} must not change");
+        assert!(
+            run.stderr.contains(&format!("{f}:1: ")) && run.stderr.contains(why),
+            "{f}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn hoist_toml_declares_policies_and_restricts_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    write(
+        r,
+        "hoist.toml",
+        "write_paths = [\"**/image-tags.yaml\"]\n\n[[image_repository]]\nname = \"web\"\nimage = \"ghcr.io/acme/web\"\n\n[[image_policy]]\nname = \"web\"\nrepository = \"web\"\nalphabetical = { order = \"asc\" }\nfilter_tags = { pattern = '^rel-(?P<d>\\d{8})$', extract = \"$d\" }\n",
+    );
+    let marker = "image: ghcr.io/acme/web:rel-20240101 # {\"$imagepolicy\": \"flux-system:web\"}\n";
+    write(r, "apps/web/image-tags.yaml", marker);
+    write(r, "apps/web/deployment.yaml", marker);
+    let snap = tempfile::tempdir().unwrap();
+    let snap = write(
+        snap.path(),
+        "s.yaml",
+        "images:\n  ghcr.io/acme/web:\n    tags: [rel-20240101, rel-20250301, rel-2025, latest]\n",
+    );
+    let run = hoist(&[
+        "apply",
+        "--no-commit",
+        "--repo",
+        s(r),
+        "--registry-snapshot",
+        s(&snap),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(r, "apps/web/image-tags.yaml"),
+        marker.replace("20240101", "20250301")
+    );
+    assert_eq!(read(r, "apps/web/deployment.yaml"), marker);
+    assert!(
+        run.stderr.contains("apps/web/deployment.yaml:1: ")
+            && run.stderr.contains("outside write_paths"),
+        "{}",
+        run.stderr
+    );
+}
