@@ -55,7 +55,14 @@ fn policy_eval_contract() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("latest       not a version"),
+        run.stderr
+            .contains("latest       not a version (a version tag needs at least two dots"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: prerelease identifiers such as \"rc9\" compare as text"),
         "{}",
         run.stderr
     );
@@ -184,6 +191,24 @@ fn policy_eval_filter_extract_numerical_and_exclusions() {
     assert!(
         run.stderr
             .contains("failed to parse invalid numeric value \"\" (from tag \"main-x\")"),
+        "{}",
+        run.stderr
+    );
+    let run = hoist_stdin(
+        &[
+            "policy",
+            "eval",
+            "--policy",
+            s(&p),
+            "--tags",
+            "-",
+            "--explain",
+        ],
+        Some("main-5\nmain-x\n"),
+    );
+    assert!(
+        run.stderr
+            .contains("hint: filterTags.extract produced an empty key for 1 tag(s)"),
         "{}",
         run.stderr
     );

@@ -130,7 +130,7 @@ pub fn run(cmd: &PolicyCommand) -> Result<i32, Fatal> {
         let explained: Vec<_> = tags
             .iter()
             .zip(&fates)
-            .map(|(t, f)| serde_json::json!({ "tag": t, "fate": fate_word(f), "detail": f.to_string() }))
+            .map(|(t, f)| serde_json::json!({ "tag": t, "fate": fate_word(f), "key": f.key(), "detail": f.describe(t) }))
             .collect();
         let v = match &result {
             Ok(s) => {
@@ -145,7 +145,10 @@ pub fn run(cmd: &PolicyCommand) -> Result<i32, Fatal> {
         if args.explain {
             let width = tags.iter().map(|t| t.len()).max().unwrap_or(0);
             for (t, f) in tags.iter().zip(&fates) {
-                anstream::eprintln!("{t:<width$}  {f}");
+                anstream::eprintln!("{t:<width$}  {}", f.describe(t));
+            }
+            for h in crate::policy::hints(&tags, &fates) {
+                anstream::eprintln!("hint: {h}");
             }
         }
         match &result {

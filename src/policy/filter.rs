@@ -1,13 +1,18 @@
 //! `spec.filterTags`: an unanchored regular expression plus an optional
 //! `extract` template expanded the way Go's `Regexp.ExpandString` does.
 
-use regex::{Captures, Regex};
+use std::borrow::Cow;
+
+use regex::{CaptureLocations, Captures, Regex};
 
 /// A compiled `filterTags` block.
 #[derive(Debug, Clone)]
 pub struct TagFilter {
     pattern: Regex,
     extract: String,
+    /// When `extract` is exactly one group reference (`$ts`, `${ts}`, `$1`),
+    /// the key is a slice of the tag and needs no allocation.
+    single_group: Option<Option<usize>>,
 }
 
 impl TagFilter {
@@ -18,19 +23,46 @@ impl TagFilter {
             .size_limit(1 << 20)
             .dfa_size_limit(1 << 22)
             .build()?;
+        let single_group = extract
+            .strip_prefix('$')
+            .and_then(|rest| parse_reference(rest))
+            .filter(|(_, after)| after.is_empty())
+            .map(|(name, _)| match group_number(name) {
+                Some(n) => (n < pattern.captures_len()).then_some(n),
+                None => pattern.capture_names().position(|n| n == Some(name)),
+            });
         Ok(TagFilter {
             pattern,
             extract: extract.to_string(),
+            single_group,
         })
+    }
+
+    /// Reusable capture slots for [`TagFilter::key_with`].
+    pub fn locations(&self) -> CaptureLocations {
+        self.pattern.capture_locations()
     }
 
     /// The key for `tag`, or `None` when the pattern does not match.
     pub fn key(&self, tag: &str) -> Option<String> {
+        self.key_with(tag, &mut self.locations())
+            .map(Cow::into_owned)
+    }
+
+    /// [`TagFilter::key`] without allocating when the key is a slice of the tag.
+    pub fn key_with<'t>(&self, tag: &'t str, locs: &mut CaptureLocations) -> Option<Cow<'t, str>> {
         if self.extract.is_empty() {
-            return self.pattern.is_match(tag).then(|| tag.to_string());
+            return self.pattern.is_match(tag).then_some(Cow::Borrowed(tag));
+        }
+        if let Some(group) = self.single_group {
+            self.pattern.captures_read(locs, tag)?;
+            let slice = group
+                .and_then(|g| locs.get(g))
+                .map_or("", |(s, e)| &tag[s..e]);
+            return Some(Cow::Borrowed(slice));
         }
         let caps = self.pattern.captures(tag)?;
-        Some(expand_go(&self.pattern, &caps, &self.extract))
+        Some(Cow::Owned(expand_go(&self.pattern, &caps, &self.extract)))
     }
 }
 

@@ -11,8 +11,11 @@ mod gofloat;
 mod range;
 mod version;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use regex::Regex;
 
@@ -30,6 +33,27 @@ pub fn regex_error(e: &regex::Error) -> String {
             |l| l.trim_start_matches("error: ").to_string(),
         ),
         other => other.to_string(),
+    }
+}
+
+/// A small, fast, non-cryptographic hasher for de-duplicating tag keys
+/// (the multiply-rotate scheme used by rustc's FxHash). Keys come from one
+/// registry's tag list, so hash flooding is not a concern worth SipHash's cost.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -141,6 +165,68 @@ impl fmt::Display for Fate {
             Fate::Selected { key } => write!(f, "selected (key {key:?})"),
         }
     }
+}
+
+impl Fate {
+    /// The key this tag was reduced to, when it got that far.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Fate::Excluded(_) | Fate::FilteredOut => None,
+            Fate::Shadowed { key, .. }
+            | Fate::NotAVersion { key, .. }
+            | Fate::OutsideRange { key }
+            | Fate::NotANumber { key }
+            | Fate::Candidate { key }
+            | Fate::Selected { key } => Some(key),
+        }
+    }
+
+    /// Like `Display`, but leaves out the key when it is the tag itself.
+    pub fn describe(&self, tag: &str) -> String {
+        let full = self.to_string();
+        match self.key() {
+            Some(k) if k == tag => full
+                .replace(&format!(" (key {k:?})"), "")
+                .replace(&format!("key {k:?}: "), "")
+                .replace(&format!("(key {k:?}); "), "("),
+            _ => full,
+        }
+    }
+}
+
+/// Hints for the classic puzzles, given the tags and their fates.
+pub fn hints<S: AsRef<str>>(tags: &[S], fates: &[Fate]) -> Vec<String> {
+    let mut out = Vec::new();
+    let word_then_number = |id: &str| {
+        let digits = id.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '-');
+        !digits.is_empty() && digits.len() < id.len() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    let eligible = fates
+        .iter()
+        .filter(|f| matches!(f, Fate::Candidate { .. } | Fate::Selected { .. }));
+    let has_text_numbers = eligible
+        .filter_map(|f| f.key())
+        .filter_map(|k| k.split_once('-').map(|(_, pre)| pre))
+        .any(|pre| pre.split('.').any(word_then_number));
+    if has_text_numbers {
+        out.push(
+            "prerelease identifiers such as \"rc9\" compare as text, so rc9 sorts after rc10; \
+             tags written \"rc.9\" and \"rc.10\" compare as numbers"
+                .to_string(),
+        );
+    }
+    let empty_keys = tags
+        .iter()
+        .zip(fates)
+        .filter(|(_, f)| f.key() == Some(""))
+        .count();
+    if empty_keys > 0 {
+        out.push(format!(
+            "filterTags.extract produced an empty key for {empty_keys} tag(s): check that every $name in extract \
+             is a named group in the pattern, e.g. (?P<ts>[0-9]+) for $ts, and that the group always matches"
+        ));
+    }
+    out
 }
 
 /// Why no tag was selected.
@@ -276,6 +362,22 @@ impl Policy {
         })
     }
 
+    /// The exclusion pattern `tag` matches, if any. Flux's default pattern
+    /// `^.*\.sig$` is, for a tag without line breaks (the OCI grammar has
+    /// none), exactly "ends with .sig": test that directly.
+    fn excluded_by(&self, tag: &str) -> Option<&String> {
+        self.exclusions
+            .iter()
+            .find(|(p, re)| {
+                if p == DEFAULT_EXCLUSION && !tag.contains('\n') {
+                    tag.ends_with(".sig")
+                } else {
+                    re.is_match(tag)
+                }
+            })
+            .map(|(p, _)| p)
+    }
+
     /// Select a tag.
     pub fn select<S: AsRef<str>>(&self, tags: &[S]) -> Result<Selection, SelectError> {
         self.evaluate(tags, None)
@@ -304,45 +406,52 @@ impl Policy {
             f.resize(tags.len(), Fate::FilteredOut);
         }
         // (key, index of the original tag) in order of the key's first appearance.
-        let mut cands: Vec<(std::borrow::Cow<'_, str>, usize)> = Vec::with_capacity(tags.len());
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut cands: Vec<(Cow<'_, str>, usize)> = Vec::with_capacity(tags.len());
+        let capacity = if self.filter.is_some() { tags.len() } else { 0 };
+        let mut seen: HashMap<Cow<'_, str>, usize, BuildHasherDefault<FxHasher>> =
+            HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default());
+        let mut locs = self.filter.as_ref().map(TagFilter::locations);
         for (i, tag) in tags.iter().enumerate() {
             let tag = tag.as_ref();
-            if let Some((p, _)) = self.exclusions.iter().find(|(_, re)| re.is_match(tag)) {
+            if let Some(p) = self.excluded_by(tag) {
                 if let Some(f) = fates.as_deref_mut() {
                     f[i] = Fate::Excluded(p.clone());
                 }
                 continue;
             }
-            match &self.filter {
-                None => cands.push((std::borrow::Cow::Borrowed(tag), i)),
-                Some(filter) => {
-                    let Some(key) = filter.key(tag) else { continue };
-                    match seen.get(&key) {
-                        Some(&slot) => {
+            match (&self.filter, locs.as_mut()) {
+                (Some(filter), Some(locs)) => {
+                    let Some(key) = filter.key_with(tag, locs) else {
+                        continue;
+                    };
+                    match seen.entry(key) {
+                        Entry::Occupied(e) => {
+                            let slot = *e.get();
                             let prev = cands[slot].1;
                             if let Some(f) = fates.as_deref_mut() {
                                 f[prev] = Fate::Shadowed {
-                                    key: key.clone(),
+                                    key: e.key().to_string(),
                                     by: tag.to_string(),
                                 };
                             }
                             cands[slot].1 = i;
                         }
-                        None => {
-                            seen.insert(key.clone(), cands.len());
-                            cands.push((std::borrow::Cow::Owned(key), i));
+                        Entry::Vacant(e) => {
+                            cands.push((e.key().clone(), i));
+                            e.insert(cands.len() - 1);
                         }
                     }
                 }
+                _ => cands.push((Cow::Borrowed(tag), i)),
             }
         }
         if cands.is_empty() {
             return Err(SelectError::NothingLeft { total: tags.len() });
         }
-        let mut mark = |i: usize, fate: Fate| {
+        // Fates are built only when an explanation was asked for.
+        let mut mark = |i: usize, fate: &dyn Fn() -> Fate| {
             if let Some(f) = fates.as_deref_mut() {
-                f[i] = fate;
+                f[i] = fate();
             }
         };
         let winner = match &self.choice {
@@ -350,26 +459,17 @@ impl Policy {
                 let mut best: Option<(Version, usize)> = None;
                 for (c, (key, i)) in cands.iter().enumerate() {
                     match Version::parse_tag(key) {
-                        Err(e) => mark(
-                            *i,
-                            Fate::NotAVersion {
-                                key: key.to_string(),
-                                reason: e.to_string(),
-                            },
-                        ),
-                        Ok(v) if !range.matches(&v) => mark(
-                            *i,
-                            Fate::OutsideRange {
-                                key: key.to_string(),
-                            },
-                        ),
+                        Err(e) => mark(*i, &|| Fate::NotAVersion {
+                            key: key.to_string(),
+                            reason: e.to_string(),
+                        }),
+                        Ok(v) if !range.matches(&v) => mark(*i, &|| Fate::OutsideRange {
+                            key: key.to_string(),
+                        }),
                         Ok(v) => {
-                            mark(
-                                *i,
-                                Fate::Candidate {
-                                    key: key.to_string(),
-                                },
-                            );
+                            mark(*i, &|| Fate::Candidate {
+                                key: key.to_string(),
+                            });
                             if best.as_ref().is_none_or(|(b, _)| v.precedence(b).is_gt()) {
                                 best = Some((v, c));
                             }
@@ -384,12 +484,9 @@ impl Policy {
                 // Flux's loop, including its treatment of an empty key.
                 let mut latest: Option<usize> = None;
                 for (c, (key, i)) in cands.iter().enumerate() {
-                    mark(
-                        *i,
-                        Fate::Candidate {
-                            key: key.to_string(),
-                        },
-                    );
+                    mark(*i, &|| Fate::Candidate {
+                        key: key.to_string(),
+                    });
                     match latest {
                         Some(l) if !cands[l].0.is_empty() => {
                             let cur = &cands[l].0;
@@ -411,12 +508,9 @@ impl Policy {
                 let mut bad: Option<SelectError> = None;
                 for (c, (key, i)) in cands.iter().enumerate() {
                     let Some(v) = parse_go_float(key) else {
-                        mark(
-                            *i,
-                            Fate::NotANumber {
-                                key: key.to_string(),
-                            },
-                        );
+                        mark(*i, &|| Fate::NotANumber {
+                            key: key.to_string(),
+                        });
                         if bad.is_none() {
                             bad = Some(SelectError::NotANumber {
                                 tag: tags[*i].as_ref().to_string(),
@@ -425,12 +519,9 @@ impl Policy {
                         }
                         continue;
                     };
-                    mark(
-                        *i,
-                        Fate::Candidate {
-                            key: key.to_string(),
-                        },
-                    );
+                    mark(*i, &|| Fate::Candidate {
+                        key: key.to_string(),
+                    });
                     let skip = match (latest, order) {
                         (None, _) => false,
                         (Some((pv, _)), Order::Asc) => v < pv,
@@ -447,12 +538,9 @@ impl Policy {
             }
         };
         let (key, i) = &cands[winner];
-        mark(
-            *i,
-            Fate::Selected {
-                key: key.to_string(),
-            },
-        );
+        mark(*i, &|| Fate::Selected {
+            key: key.to_string(),
+        });
         Ok(Selection {
             tag: tags[*i].as_ref().to_string(),
             key: key.to_string(),
