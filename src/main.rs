@@ -12,7 +12,18 @@ use hoist::cli::{self, Fatal};
 ///
 /// Start with `hoist plan --repo DIR --registry-snapshot FILE` to preview.
 #[derive(Debug, Parser)]
-#[command(name = "hoist", version, propagate_version = true)]
+#[command(
+    name = "hoist",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  \
+    hoist plan --repo examples/fleet --registry-snapshot examples/fleet/registry-snapshot.yaml\n  \
+    hoist plan --repo . --registry-snapshot snap.yaml --output json\n  \
+    hoist apply --repo . --registry-snapshot snap.yaml --no-commit\n  \
+    hoist policy eval --policy policy.yaml --tags tags.txt --explain\n  \
+    hoist lint --repo .\n\n\
+    Exit codes: 0 ok, 1 problems found, 2 usage or configuration error, 3 changes pending (plan --exit-code)."
+)]
 struct Cli {
     /// When to use colour: auto (terminals only), always, never.
     #[arg(long, global = true, default_value = "auto", value_name = "WHEN")]
