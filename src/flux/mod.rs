@@ -174,17 +174,18 @@ impl Reader<'_> {
         }
     }
 
-    fn map(&mut self, parent: &Node, key: &str, path: &str) -> Option<&'static str> {
-        let n = parent.get(key)?;
-        if !matches!(n.value, Value::Map(_)) && !n.is_null() {
+    /// Report `key` when present but not a mapping.
+    fn expect_map(&mut self, parent: &Node, key: &str, path: &str) {
+        if let Some(n) = parent.get(key)
+            && !matches!(n.value, Value::Map(_))
+            && !n.is_null()
+        {
             self.fail(
                 n.line,
                 path,
                 format!("expected a mapping, found {}", n.kind_name()),
             );
-            return Some("bad");
         }
-        None
     }
 
     fn string_map(&mut self, parent: &Node, key: &str, path: &str) -> BTreeMap<String, String> {
@@ -368,7 +369,7 @@ fn read_repository(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
             format!("{provider:?} is not one of generic, azure, aws, gcp"),
         );
     }
-    r.map(spec, "secretRef", "spec.secretRef");
+    r.expect_map(spec, "secretRef", "spec.secretRef");
     let secret_ref = spec
         .get("secretRef")
         .and_then(|s| r.string(s, "name", "spec.secretRef.name"));

@@ -1,0 +1,72 @@
+//! `plan` is a pure function: in-memory files and tag lists in, edits out.
+
+use hoist::config::Config;
+use hoist::repo::source_file;
+use hoist::snapshot::TagList;
+
+fn file(rel: &str, text: &str) -> hoist::repo::SourceFile {
+    source_file(rel.into(), rel.into(), text.as_bytes().to_vec())
+        .unwrap()
+        .expect("file holds a marker or a Flux object")
+}
+
+#[test]
+fn plan_from_memory_without_disk_or_network() {
+    let objects = "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: api, namespace: ns}\nspec: {image: ghcr.io/a/api, interval: 1m}\n---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {name: api, namespace: ns}\nspec:\n  imageRepositoryRef: {name: api}\n  policy: {semver: {range: '~1.2'}}\n";
+    let tags = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: prod}\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: ghcr.io/a/api:1.2.0 # {\"$imagepolicy\": \"ns:api\"}\n";
+    let files = vec![
+        file("flux/api.yaml", objects),
+        file("prod/image-tags.yaml", tags),
+    ];
+    let list = TagList {
+        tags: vec!["1.2.0".into(), "1.2.7".into(), "1.3.0".into()],
+        ..Default::default()
+    };
+    let plan = hoist::plan::plan(&files, &Config::default(), |image| {
+        if image == "ghcr.io/a/api" {
+            Ok(&list)
+        } else {
+            Err(format!("no tags for {image}"))
+        }
+    });
+    assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
+    assert_eq!(
+        plan.policies[0].reference.as_deref(),
+        Some("ghcr.io/a/api:1.2.7")
+    );
+    assert_eq!(plan.files.len(), 1);
+    let f = &plan.files[0];
+    assert_eq!(f.file, "prod/image-tags.yaml");
+    let o = &f.objects[0];
+    assert_eq!(
+        (
+            o.object.kind.as_str(),
+            o.object.name.as_str(),
+            o.object.namespace.as_str()
+        ),
+        ("Deployment", "api", "prod")
+    );
+    let c = &o.changes[0];
+    assert_eq!(
+        (c.line, c.old.as_str(), c.new.as_str(), c.setter.as_str()),
+        (9, "ghcr.io/a/api:1.2.0", "ghcr.io/a/api:1.2.7", "ns:api")
+    );
+    assert_eq!(f.updated.as_str(), tags.replace("1.2.0 #", "1.2.7 #"));
+
+    // Same inputs, same plan: re-planning after a concurrent push is safe.
+    let again = hoist::plan::plan(&files, &Config::default(), |_| Ok(&list));
+    assert_eq!(again.files[0].updated, f.updated);
+
+    // A failing tag source leaves the policy without a result and the file alone.
+    let failed = hoist::plan::plan(&files, &Config::default(), |_| {
+        Err("registry unreachable".to_string())
+    });
+    assert!(failed.files.is_empty());
+    assert_eq!(
+        failed.policies[0].error.as_deref(),
+        Some("registry unreachable")
+    );
+    assert!(failed.diagnostics[0].to_string().starts_with(
+        "prod/image-tags.yaml:9: marker ns:api: policy has no result (registry unreachable)"
+    ));
+}
