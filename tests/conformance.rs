@@ -1,7 +1,7 @@
 //! Every case from the Flux and Masterminds/semver tables (copied into
 //! `fixtures/conformance/`) must hold for hoist's policy engine.
 
-use hoist::policy::{Fate, Policy, PolicySpec, Range, Version};
+use hoist::policy::{Fate, ParseMode, Policy, PolicySpec, Range, Version};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -223,15 +223,21 @@ fn masterminds_semver_tables() {
         }
     }
     for c in &t.version_parse_cases {
-        // Flux uses the coercing parser; the strict modes are upstream-only.
-        if !c.mode.starts_with("NewVersion (default") {
-            continue;
-        }
+        let mode = if c.mode.starts_with("NewVersion (default") {
+            ParseMode::Coerce
+        } else if c.mode.starts_with("NewVersion with CoerceNewVersion=false") {
+            ParseMode::NoCoerce
+        } else if c.mode == "StrictNewVersion" {
+            ParseMode::Strict
+        } else {
+            panic!("unknown parse mode {:?}", c.mode)
+        };
         checked += 1;
-        match Version::parse_loose(&c.version) {
-            Ok(v) if c.expect_error => {
-                failures.push(format!("{:?} should not parse, got {v}", c.version))
-            }
+        match Version::parse_mode(&c.version, mode) {
+            Ok(v) if c.expect_error => failures.push(format!(
+                "{mode:?} {:?} should not parse, got {v}",
+                c.version
+            )),
             Ok(v) => {
                 if let Some(s) = &c.string
                     && &v.to_string() != s
@@ -239,7 +245,7 @@ fn masterminds_semver_tables() {
                     failures.push(format!("{:?} normalises to {v}, expected {s}", c.version));
                 }
             }
-            Err(e) if !c.expect_error => failures.push(format!("{:?}: {e}", c.version)),
+            Err(e) if !c.expect_error => failures.push(format!("{mode:?} {:?}: {e}", c.version)),
             Err(_) => {}
         }
     }
@@ -286,7 +292,7 @@ fn masterminds_semver_tables() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(checked > 250, "only {checked} cases ran");
+    assert!(checked > 380, "only {checked} cases ran");
 }
 
 #[derive(Deserialize)]

@@ -22,7 +22,7 @@ use regex::Regex;
 pub use filter::{TagFilter, expand_go};
 pub use gofloat::parse_go_float;
 pub use range::{Range, RangeError};
-pub use version::{Version, VersionError, compare_prerelease};
+pub use version::{ParseMode, Version, VersionError, compare_prerelease};
 
 /// One-line description of a regex compile error (the crate's own message
 /// spans several lines with a caret diagram).

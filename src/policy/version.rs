@@ -75,19 +75,41 @@ fn parse_number(digits: &str) -> Result<u64, VersionError> {
         .map_err(|_| VersionError("numeric part does not fit in 64 bits"))
 }
 
+/// Which of Masterminds' version parsers to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseMode {
+    /// `NewVersion` with its default `CoerceNewVersion = true` (what Flux
+    /// uses): optional `v`, partial versions, leading zeros coerced.
+    Coerce,
+    /// `NewVersion` with `CoerceNewVersion = false`: as above, but leading
+    /// zeros in major/minor/patch are errors.
+    NoCoerce,
+    /// `StrictNewVersion`: exactly `MAJOR.MINOR.PATCH[-pre][+build]` per
+    /// SemVer 2.0, no `v`, no leading zeros.
+    Strict,
+}
+
 impl Version {
     /// Masterminds `NewVersion` (coercing): `v?N(.N)?(.N)?(-pre)?(+build)?`,
     /// missing minor/patch become 0, leading zeros in numbers are accepted.
     pub fn parse_loose(s: &str) -> Result<Version, VersionError> {
+        Version::parse_mode(s, ParseMode::Coerce)
+    }
+
+    /// Parse following one of Masterminds' parsers.
+    pub fn parse_mode(s: &str, mode: ParseMode) -> Result<Version, VersionError> {
         let b = s.as_bytes();
         let mut i = 0;
-        if b.first() == Some(&b'v') {
+        if b.first() == Some(&b'v') && mode != ParseMode::Strict {
             i = 1;
         }
         let mut nums = [0u64; 3];
         for (n, slot) in nums.iter_mut().enumerate() {
             if n > 0 {
                 if b.get(i) != Some(&b'.') {
+                    if mode == ParseMode::Strict {
+                        return Err(VersionError("a strict version needs major.minor.patch"));
+                    }
                     break;
                 }
                 i += 1;
@@ -98,6 +120,9 @@ impl Version {
             }
             if i == start {
                 return Err(VersionError("invalid semantic version"));
+            }
+            if mode != ParseMode::Coerce && i - start > 1 && b[start] == b'0' {
+                return Err(VersionError("numeric part has a leading zero"));
             }
             *slot = parse_number(&s[start..i])?;
         }
