@@ -41,6 +41,48 @@ pub struct RawConfig {
     pub image_repository: Vec<RawRepository>,
     #[serde(default)]
     pub image_policy: Vec<RawPolicy>,
+    #[serde(default)]
+    pub registry: Vec<crate::registry::RegistryConfig>,
+    #[serde(default)]
+    pub scan: ScanConfig,
+}
+
+/// `[scan]`: registry client tunables.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanConfig {
+    /// Tags per page (`n`), default 1000.
+    pub page_size: Option<usize>,
+    /// Pages per image before giving up, default 1000.
+    pub max_pages: Option<usize>,
+    /// Per-request timeout in seconds, default 30.
+    pub timeout_seconds: Option<u64>,
+    /// Retries after a failed attempt, default 4.
+    pub retries: Option<u32>,
+    /// Concurrent requests per registry, default 8.
+    pub concurrency: Option<usize>,
+}
+
+impl ScanConfig {
+    pub fn options(&self) -> crate::registry::Options {
+        let mut o = crate::registry::Options::default();
+        if let Some(n) = self.page_size {
+            o.page_size = n.clamp(1, 10_000);
+        }
+        if let Some(n) = self.max_pages {
+            o.max_pages = n.max(1);
+        }
+        if let Some(s) = self.timeout_seconds {
+            o.timeout = std::time::Duration::from_secs(s.max(1));
+        }
+        if let Some(r) = self.retries {
+            o.retries = r;
+        }
+        if let Some(c) = self.concurrency {
+            o.concurrency = c.max(1);
+        }
+        o
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +145,8 @@ pub struct Config {
     pub write_patterns: Vec<String>,
     pub repositories: Vec<ImageRepository>,
     pub policies: Vec<ImagePolicy>,
+    pub registries: Vec<crate::registry::RegistryConfig>,
+    pub scan: ScanConfig,
 }
 
 impl Config {
@@ -219,6 +263,8 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
             suspend: false,
         });
     }
+    cfg.registries = raw.registry;
+    cfg.scan = raw.scan;
     if errors.is_empty() {
         Ok(cfg)
     } else {

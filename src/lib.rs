@@ -7,6 +7,7 @@ pub mod diff;
 pub mod flux;
 pub mod plan;
 pub mod policy;
+pub mod registry;
 pub mod repo;
 pub mod setters;
 pub mod snapshot;

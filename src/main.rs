@@ -35,6 +35,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Show the edits hoist would make, as a diff (default) or JSON.
+    ///
+    /// Tags come from the registries, or from --registry-snapshot FILE.
     Plan(cli::plan::PlanArgs),
     /// Write the edits into the working tree.
     Apply(cli::apply::ApplyArgs),
@@ -43,6 +45,8 @@ enum Command {
     Policy(cli::policy::PolicyCommand),
     /// Find markers that are unsafe or can never be applied.
     Lint(cli::lint::LintArgs),
+    /// List tags from the registries and show what each policy selects.
+    Scan(cli::scan::ScanArgs),
 }
 
 fn main() {
@@ -69,6 +73,7 @@ fn main() {
         Command::Apply(a) => cli::apply::run(a),
         Command::Policy(c) => cli::policy::run(c),
         Command::Lint(a) => cli::lint::run(a),
+        Command::Scan(a) => cli::scan::run(a),
     };
     let code = match result {
         Ok(code) => code,

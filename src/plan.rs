@@ -440,15 +440,56 @@ pub fn plan<'a>(
     config: &Config,
     tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
 ) -> Plan {
-    let (objects, mut diagnostics) = collect_objects(files, config);
-    let policies = decide(&objects, tags_for);
-    let (files, more) = mutate(files, &objects, &policies, config);
+    let (objects, diagnostics) = collect_objects(files, config);
+    plan_objects(files, &objects, diagnostics, config, tags_for)
+}
+
+/// [`plan`] for objects already collected.
+pub fn plan_objects<'a>(
+    files: &[SourceFile],
+    objects: &Objects,
+    mut diagnostics: Vec<Diag>,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Plan {
+    let policies = decide(objects, tags_for);
+    let (files, more) = mutate(files, objects, &policies, config);
     diagnostics.extend(more);
     Plan {
         policies,
         files,
         diagnostics,
     }
+}
+
+/// Which `(image, insecure, tag)` digests the policies that reflect digests
+/// will need, given the tag lists: the tag each of them selects.
+pub fn digest_requests<'a>(
+    objects: &Objects,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Vec<(String, bool, String)> {
+    let mut out = Vec::new();
+    for p in &objects.policies {
+        if p.digest_reflection == DigestReflection::Never || p.suspend {
+            continue;
+        }
+        let Some(repo) = objects.repositories.iter().find(|r| {
+            r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace
+        }) else {
+            continue;
+        };
+        let mut spec = p.spec.clone();
+        spec.exclusion_list = repo.exclusion_list.clone();
+        let (Ok(policy), Ok(list)) = (Policy::from_spec(&spec), tags_for(&repo.image)) else {
+            continue;
+        };
+        if let Ok(sel) = policy.select(&list.tags) {
+            out.push((repo.image.clone(), repo.insecure, sel.tag));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 #[cfg(test)]

@@ -177,3 +177,59 @@ mod tests {
         assert!(is_valid_tag(&"a".repeat(128)));
     }
 }
+
+impl Snapshot {
+    /// Render as snapshot YAML (map form where digests are known), so a
+    /// later `hoist plan --registry-snapshot` sees exactly these tags.
+    pub fn to_yaml(&self) -> String {
+        use crate::yaml::double_quote as q;
+        let mut out = String::from(
+            "# Registry snapshot written by `hoist scan --save-snapshot`.\n# Use with: hoist plan --registry-snapshot FILE\nimages:\n",
+        );
+        for (image, list) in &self.images {
+            out.push_str(&format!("  {}:\n", q(image)));
+            if list.digests.is_empty() {
+                let tags: Vec<String> = list.tags.iter().map(|t| q(t)).collect();
+                out.push_str(&format!("    tags: [{}]\n", tags.join(", ")));
+            } else {
+                out.push_str("    tags:\n");
+                for t in &list.tags {
+                    match list.digests.get(t) {
+                        Some(d) => out.push_str(&format!("      {}: {}\n", q(t), q(d))),
+                        None => out.push_str(&format!("      {}: null\n", q(t))),
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut s = Snapshot::default();
+        s.images.insert(
+            "a/b".into(),
+            TagList {
+                tags: vec!["1.0.0".into(), "x".into()],
+                ..Default::default()
+            },
+        );
+        let mut l = TagList {
+            tags: vec!["v1".into(), "v2".into()],
+            ..Default::default()
+        };
+        l.digests.insert(
+            "v1".into(),
+            "sha256:6745aaad46d795c9836632e1fb62f24b7e7f4c843144da8e47a5465c411a14be".into(),
+        );
+        s.images.insert("c/d".into(), l);
+        let (back, warnings) = Snapshot::parse(&s.to_yaml(), "s").unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(back.images, s.images);
+    }
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{Fatal, compute_plan, exit, load_repo, load_snapshot, plural, report};
+use super::{Fatal, exit, load_repo, plan_repo, plural, report};
 use crate::diag::Diag;
 
 #[derive(Debug, Args)]
@@ -63,11 +63,7 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
         )));
     }
     let loaded = load_repo(&args.repo, args.config.as_deref())?;
-    let (snapshot, snap_diags) = load_snapshot(args.registry_snapshot.as_deref())?;
-    let plan = compute_plan(&loaded, &snapshot);
-    let mut diags = loaded.diags.clone();
-    diags.extend(snap_diags);
-    diags.extend(plan.diagnostics.iter().cloned());
+    let super::Planned { plan, mut diags } = plan_repo(&loaded, args.registry_snapshot.as_deref())?;
     let mut written = 0;
     for f in &plan.files {
         let path = loaded.root.join(&f.file);

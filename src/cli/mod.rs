@@ -6,6 +6,7 @@ pub mod apply;
 pub mod lint;
 pub mod plan;
 pub mod policy;
+pub mod scan;
 
 use std::path::{Path, PathBuf};
 
@@ -90,22 +91,153 @@ pub fn load_repo(root: &Path, config_path: Option<&Path>) -> Result<Loaded, Fata
     })
 }
 
-pub fn load_snapshot(path: Option<&Path>) -> Result<(Snapshot, Vec<Diag>), Fatal> {
-    match path {
-        Some(p) => Snapshot::load(p).map_err(Fatal::usage),
-        None => Err(Fatal::usage(Diag::error(
-            "no tag source: pass --registry-snapshot FILE (live registry scanning is not built yet)",
-        ))),
+/// Tag lists for every image, from a snapshot file or a live scan.
+#[derive(Debug, Default)]
+pub struct Tags {
+    pub snapshot: Snapshot,
+    /// Images whose scan failed, with the reason.
+    pub errors: std::collections::BTreeMap<String, String>,
+    /// Tags the registries returned that were dropped as invalid, per image.
+    pub dropped: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Tags {
+    pub fn get(&self, image: &str) -> Result<&crate::snapshot::TagList, String> {
+        if let Some(l) = self.snapshot.get(image) {
+            return Ok(l);
+        }
+        Err(self
+            .errors
+            .get(image)
+            .cloned()
+            .unwrap_or_else(|| format!("image {image} is not in the registry snapshot")))
     }
 }
 
-/// Compute the plan for a loaded repository and snapshot.
-pub fn compute_plan(loaded: &Loaded, snapshot: &Snapshot) -> crate::plan::Plan {
-    crate::plan::plan(&loaded.files, &loaded.config, |image| {
-        snapshot
-            .get(image)
-            .ok_or_else(|| format!("image {image} is not in the registry snapshot"))
-    })
+/// Read `--registry-snapshot FILE`, or scan the registries live.
+pub fn obtain_tags(
+    config: &Config,
+    objects: &crate::plan::Objects,
+    snapshot: Option<&Path>,
+) -> Result<(Tags, Vec<Diag>), Fatal> {
+    match snapshot {
+        Some(p) => {
+            let (snapshot, diags) = Snapshot::load(p).map_err(Fatal::usage)?;
+            Ok((
+                Tags {
+                    snapshot,
+                    ..Default::default()
+                },
+                diags,
+            ))
+        }
+        None => live_scan(config, objects),
+    }
+}
+
+/// Scan every (non-suspended) ImageRepository's image, then resolve the
+/// digests that digest-reflecting policies need.
+pub fn live_scan(
+    config: &Config,
+    objects: &crate::plan::Objects,
+) -> Result<(Tags, Vec<Diag>), Fatal> {
+    use crate::registry::{Client, Credentials, scan};
+    use std::sync::Arc;
+    let mut diags = Vec::new();
+    let creds = Credentials::load(config.registries.clone());
+    diags.extend(creds.warnings.iter().map(|w| Diag::warning(w.clone())));
+    let mut roots = Vec::new();
+    for r in &config.registries {
+        if let Some(ca) = &r.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                Fatal::usage(
+                    Diag::error(format!("cannot read ca_file for registry {}: {e}", r.host))
+                        .at(ca.display().to_string(), None),
+                )
+            })?;
+            roots.push(pem);
+        }
+    }
+    let client = Arc::new(
+        Client::new(creds, config.scan.options(), &roots)
+            .map_err(|e| Fatal::usage(Diag::error(e)))?,
+    );
+    let mut targets: Vec<scan::Target> = Vec::new();
+    for r in objects.repositories.iter().filter(|r| !r.suspend) {
+        if !targets.iter().any(|t| t.image == r.image) {
+            targets.push(scan::Target {
+                image: r.image.clone(),
+                insecure: r.insecure,
+            });
+        }
+    }
+    let scanned = scan::block_on(scan::scan(client.clone(), targets));
+    let mut tags = Tags::default();
+    for s in scanned {
+        match s.tags {
+            Ok(list) => {
+                tags.snapshot.images.insert(
+                    s.image.clone(),
+                    crate::snapshot::TagList {
+                        tags: list,
+                        ..Default::default()
+                    },
+                );
+            }
+            Err(e) => {
+                diags.push(Diag::error(format!("{}: {e}", s.image)));
+                tags.errors.insert(s.image.clone(), e);
+            }
+        }
+        for d in &s.dropped {
+            diags.push(Diag::warning(format!(
+                "{}: dropped tag {d:?} from the registry: not a valid OCI tag",
+                s.image
+            )));
+        }
+        if !s.dropped.is_empty() {
+            tags.dropped.insert(s.image, s.dropped);
+        }
+    }
+    let wants = crate::plan::digest_requests(objects, |img| tags.get(img));
+    if !wants.is_empty() {
+        for (image, tag, r) in scan::block_on(scan::digests(client, wants)) {
+            match r {
+                Ok(d) => {
+                    if let Some(l) = tags.snapshot.images.get_mut(&image) {
+                        l.digests.insert(tag, d);
+                    }
+                }
+                Err(e) => diags.push(Diag::error(format!(
+                    "{image}:{tag}: cannot resolve digest: {e}"
+                ))),
+            }
+        }
+    }
+    Ok((tags, diags))
+}
+
+/// Everything `plan` and `apply` print besides the plan itself.
+pub struct Planned {
+    pub plan: crate::plan::Plan,
+    pub diags: Vec<Diag>,
+}
+
+/// Walked repo + tags → plan.
+pub fn plan_repo(loaded: &Loaded, snapshot: Option<&Path>) -> Result<Planned, Fatal> {
+    let (objects, object_diags) = crate::plan::collect_objects(&loaded.files, &loaded.config);
+    let (tags, tag_diags) = obtain_tags(&loaded.config, &objects, snapshot)?;
+    let plan = crate::plan::plan_objects(
+        &loaded.files,
+        &objects,
+        object_diags,
+        &loaded.config,
+        |img| tags.get(img),
+    );
+    let mut diags = loaded.diags.clone();
+    diags.extend(tag_diags);
+    diags.extend(plan.diagnostics.iter().cloned());
+    Ok(Planned { plan, diags })
 }
 
 /// Colour helper for diff lines.

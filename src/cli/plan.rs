@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{Fatal, compute_plan, diff_style, exit, load_repo, load_snapshot, plural, report};
+use super::{Fatal, diff_style, exit, load_repo, plan_repo, plural, report};
 use crate::diff;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -21,7 +21,7 @@ pub struct PlanArgs {
     /// hoist.toml to use (default: <repo>/hoist.toml when present).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Read tags from this snapshot file instead of the registries.
+    /// Read tags from this snapshot file instead of scanning the registries.
     #[arg(long, value_name = "FILE")]
     pub registry_snapshot: Option<PathBuf>,
     /// `diff` (patch on stdout, summary on stderr) or `json`.
@@ -34,11 +34,7 @@ pub struct PlanArgs {
 
 pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
     let loaded = load_repo(&args.repo, args.config.as_deref())?;
-    let (snapshot, snap_diags) = load_snapshot(args.registry_snapshot.as_deref())?;
-    let plan = compute_plan(&loaded, &snapshot);
-    let mut diags = loaded.diags.clone();
-    diags.extend(snap_diags);
-    diags.extend(plan.diagnostics.iter().cloned());
+    let super::Planned { plan, diags } = plan_repo(&loaded, args.registry_snapshot.as_deref())?;
     match args.output {
         Output::Json => {
             let mut value = serde_json::to_value(&plan)

@@ -7,13 +7,19 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Challenge {
     Basic,
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// Parse the first Basic or Bearer challenge in a header value.
 pub fn parse(header: &str) -> Option<Challenge> {
     let header = header.trim();
-    let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
+    let (scheme, rest) = header
+        .split_once(char::is_whitespace)
+        .unwrap_or((header, ""));
     match scheme.to_ascii_lowercase().as_str() {
         "basic" => Some(Challenge::Basic),
         "bearer" => {
@@ -79,7 +85,10 @@ mod tests {
 
     #[test]
     fn bearer_and_basic() {
-        let c = parse(r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull""#).unwrap();
+        let c = parse(
+            r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull""#,
+        )
+        .unwrap();
         assert_eq!(
             c,
             Challenge::Bearer {
@@ -88,9 +97,14 @@ mod tests {
                 scope: Some("repository:a/b:pull".into())
             }
         );
-        assert_eq!(parse(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            parse(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
         let c = parse(r#"Bearer realm="https://x/t", scope="repository:a:pull,push""#).unwrap();
-        assert!(matches!(c, Challenge::Bearer { scope: Some(s), .. } if s == "repository:a:pull,push"));
+        assert!(
+            matches!(c, Challenge::Bearer { scope: Some(s), .. } if s == "repository:a:pull,push")
+        );
         assert_eq!(parse("Negotiate abc"), None);
         assert_eq!(parse("Bearer service=x"), None);
         assert_eq!(parse(""), None);

@@ -44,12 +44,19 @@ impl ImageRef {
         if repository.split('/').any(str::is_empty) {
             return Err(format!("{image:?} has an empty path component"));
         }
-        Ok(ImageRef { registry, repository })
+        Ok(ImageRef {
+            registry,
+            repository,
+        })
     }
 
     /// The host to send API requests to.
     pub fn api_host(&self) -> &str {
-        if self.registry == DOCKER_HUB { DOCKER_HUB_API } else { &self.registry }
+        if self.registry == DOCKER_HUB {
+            DOCKER_HUB_API
+        } else {
+            &self.registry
+        }
     }
 
     pub fn is_docker_hub(&self) -> bool {
@@ -78,15 +85,36 @@ mod tests {
 
     fn p(s: &str) -> (String, String, String) {
         let r = ImageRef::parse(s).unwrap();
-        (r.registry.clone(), r.repository.clone(), r.api_host().to_string())
+        (
+            r.registry.clone(),
+            r.repository.clone(),
+            r.api_host().to_string(),
+        )
     }
 
     #[test]
     fn normalisation() {
-        assert_eq!(p("nginx"), ("docker.io".into(), "library/nginx".into(), "registry-1.docker.io".into()));
-        assert_eq!(p("acme/api"), ("docker.io".into(), "acme/api".into(), "registry-1.docker.io".into()));
+        assert_eq!(
+            p("nginx"),
+            (
+                "docker.io".into(),
+                "library/nginx".into(),
+                "registry-1.docker.io".into()
+            )
+        );
+        assert_eq!(
+            p("acme/api"),
+            (
+                "docker.io".into(),
+                "acme/api".into(),
+                "registry-1.docker.io".into()
+            )
+        );
         assert_eq!(p("index.docker.io/acme/api").1, "acme/api");
-        assert_eq!(p("ghcr.io/acme/api"), ("ghcr.io".into(), "acme/api".into(), "ghcr.io".into()));
+        assert_eq!(
+            p("ghcr.io/acme/api"),
+            ("ghcr.io".into(), "acme/api".into(), "ghcr.io".into())
+        );
         assert_eq!(p("localhost:5000/a/b/c").0, "localhost:5000");
         assert_eq!(p("localhost/a").0, "localhost");
         assert!(ImageRef::parse("acme.azurecr.io/api").unwrap().is_acr());

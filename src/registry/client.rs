@@ -1,0 +1,741 @@
+//! The OCI distribution API client: tag lists, digests, authentication.
+//!
+//! Every request goes through [`Client::fetch`], which owns the policies
+//! that make a scan safe to run against real registries: a per-registry
+//! concurrency limit, a per-request timeout covering the whole body, a cap
+//! on how many bytes a reply may have, retries with exponential backoff and
+//! jitter on connection errors, timeouts and 5xx, `Retry-After` on 429, and
+//! the `401` → challenge → token dance with a token cache.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, LINK, RETRY_AFTER, WWW_AUTHENTICATE};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Semaphore;
+
+use super::challenge::{self, Challenge};
+use super::credentials::{Credential, Credentials, Secret};
+use super::reference::ImageRef;
+use crate::snapshot::{is_valid_digest, is_valid_tag};
+
+/// Manifest media types accepted when resolving a digest.
+pub const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// Tunables. The defaults suit public registries and 100,000-tag images.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `n` for tag-list pages.
+    pub page_size: usize,
+    /// Stop after this many pages (a `Link` chain longer than this is an error).
+    pub max_pages: usize,
+    /// Whole-request timeout, body included.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Longest `Retry-After` honoured; a longer one fails the request.
+    pub max_retry_after: Duration,
+    /// Largest reply body read, in bytes.
+    pub max_body: usize,
+    /// Concurrent requests per registry host.
+    pub concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            page_size: 1000,
+            max_pages: 1000,
+            timeout: Duration::from_secs(30),
+            retries: 4,
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+            max_body: 16 << 20,
+            concurrency: 8,
+        }
+    }
+}
+
+/// A failure talking to a registry. Messages never contain credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{0}")]
+    Transport(String),
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    #[error("{url} answered {status}{detail}")]
+    Status {
+        url: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("malformed reply from {url}: {what}")]
+    Malformed { url: String, what: String },
+    #[error("reply from {url} is larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+    #[error("tag list pagination: {0}")]
+    Pagination(String),
+}
+
+/// What a successful request returned.
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+type TokenKey = (String, String, String);
+
+/// How to authenticate requests for one repository, learned from a challenge.
+#[derive(Clone)]
+enum Auth {
+    Basic(String),
+    Token(TokenKey),
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    creds: Credentials,
+    opts: Options,
+    tokens: Mutex<HashMap<TokenKey, (Secret, Instant)>>,
+    learned: Mutex<HashMap<ImageRef, Auth>>,
+    limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+fn jitter(max: Duration) -> Duration {
+    // Cheap randomness without a dependency: the clock's low bits.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    max.mul_f64(f64::from(nanos % 1000) / 1000.0)
+}
+
+/// A short, printable excerpt of an error body.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let t = one_line.trim();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!(": {t}")
+    }
+}
+
+/// Describe a transport error without its URL's query or any header.
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "connection broke while reading the reply"
+    } else if e.is_redirect() {
+        "too many redirects"
+    } else {
+        "request failed"
+    };
+    let url = e.url().map(|u| {
+        format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.path()
+        )
+    });
+    match url {
+        Some(u) => format!("{kind} ({u})"),
+        None => kind.to_string(),
+    }
+}
+
+impl Client {
+    pub fn new(
+        creds: Credentials,
+        opts: Options,
+        extra_roots: &[Vec<u8>],
+    ) -> Result<Client, String> {
+        let mut b = reqwest::Client::builder()
+            .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::limited(5));
+        for pem in extra_roots {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| format!("invalid CA certificate: {e}"))?;
+            b = b.add_root_certificate(cert);
+        }
+        let http = b
+            .build()
+            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
+        Ok(Client {
+            http,
+            creds,
+            opts,
+            tokens: Mutex::default(),
+            learned: Mutex::default(),
+            limits: Mutex::default(),
+        })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    fn limiter(&self, host: &str) -> Arc<Semaphore> {
+        let mut m = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        let n = self
+            .creds
+            .entry(host)
+            .and_then(|e| e.concurrency)
+            .unwrap_or(self.opts.concurrency)
+            .max(1);
+        m.entry(host.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(n)))
+            .clone()
+    }
+
+    pub fn base_url(&self, img: &ImageRef, insecure: bool) -> String {
+        let insecure = insecure || self.creds.entry(&img.registry).is_some_and(|e| e.insecure);
+        let scheme = if insecure { "http" } else { "https" };
+        format!("{scheme}://{}", img.api_host())
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .opts
+            .backoff_base
+            .saturating_mul(1u32 << attempt.min(10));
+        let d = exp.min(self.opts.backoff_max);
+        d / 2 + jitter(d / 2)
+    }
+
+    /// One attempt: send and read the body, capped.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &str,
+        accept: &str,
+        auth: Option<&str>,
+    ) -> Result<Reply, reqwest::Error> {
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .header(ACCEPT, accept)
+            .timeout(self.opts.timeout);
+        if let Some(a) = auth {
+            req = req.header(AUTHORIZATION, a);
+        }
+        let mut resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            if body.len() + chunk.len() > self.opts.max_body {
+                return Ok(Reply {
+                    status: 0,
+                    headers,
+                    body: Vec::new(),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Send a request for `img`'s repository, authenticating and retrying
+    /// as needed. Returns any final status; callers decide what is success.
+    pub async fn fetch(
+        &self,
+        img: &ImageRef,
+        method: Method,
+        url: &str,
+        accept: &str,
+    ) -> Result<Reply, RegistryError> {
+        let limiter = self.limiter(&img.registry);
+        let mut auth = self.known_auth(img).await?;
+        let mut authenticated = false;
+        let mut attempt = 0u32;
+        loop {
+            let result = {
+                let _permit = limiter
+                    .acquire()
+                    .await
+                    .map_err(|_| RegistryError::Transport("scan cancelled".into()))?;
+                self.attempt(&method, url, accept, auth.as_deref()).await
+            };
+            let retry_in = match result {
+                Err(e) => {
+                    if attempt >= self.opts.retries {
+                        return Err(RegistryError::Transport(format!(
+                            "{} after {} attempts",
+                            describe(&e),
+                            attempt + 1
+                        )));
+                    }
+                    self.backoff(attempt)
+                }
+                Ok(r) if r.status == 0 => {
+                    return Err(RegistryError::TooLarge {
+                        url: url.to_string(),
+                        limit: self.opts.max_body,
+                    });
+                }
+                Ok(r) if r.status == 401 && !authenticated => {
+                    authenticated = true;
+                    let header = r
+                        .headers
+                        .get(WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    auth = Some(self.authenticate(img, header.as_deref()).await?);
+                    continue;
+                }
+                Ok(r)
+                    if r.status == 429
+                        || (r.status == 503 && r.headers.contains_key(RETRY_AFTER)) =>
+                {
+                    if hub_quota_exhausted(&r.headers) {
+                        return Err(RegistryError::Status {
+                            url: url.to_string(),
+                            status: r.status,
+                            detail: ": Docker Hub pull rate limit reached (ratelimit-remaining: 0)"
+                                .into(),
+                        });
+                    }
+                    let wait = retry_after(&r.headers).unwrap_or_else(|| self.backoff(attempt));
+                    if attempt >= self.opts.retries || wait > self.opts.max_retry_after {
+                        return Err(RegistryError::Status {
+                            url: url.to_string(),
+                            status: r.status,
+                            detail: format!(
+                                ": too many requests (retry after {}s)",
+                                wait.as_secs()
+                            ),
+                        });
+                    }
+                    wait
+                }
+                Ok(r) if r.status >= 500 => {
+                    if attempt >= self.opts.retries {
+                        return Err(RegistryError::Status {
+                            url: url.to_string(),
+                            status: r.status,
+                            detail: format!(" after {} attempts{}", attempt + 1, excerpt(&r.body)),
+                        });
+                    }
+                    self.backoff(attempt)
+                }
+                Ok(r) => return Ok(r),
+            };
+            tokio::time::sleep(retry_in).await;
+            attempt += 1;
+        }
+    }
+
+    /// The Authorization header already learned for this repository.
+    async fn known_auth(&self, img: &ImageRef) -> Result<Option<String>, RegistryError> {
+        let learned = self
+            .learned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(img)
+            .cloned();
+        match learned {
+            None => Ok(None),
+            Some(Auth::Basic(h)) => Ok(Some(h)),
+            Some(Auth::Token(key)) => Ok(self
+                .cached_token(&key)
+                .map(|t| format!("Bearer {}", t.expose()))),
+        }
+    }
+
+    fn cached_token(&self, key: &TokenKey) -> Option<Secret> {
+        let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        tokens
+            .get(key)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(t, _)| t.clone())
+    }
+
+    fn credential(&self, img: &ImageRef) -> Result<Option<Credential>, RegistryError> {
+        self.creds
+            .lookup(&img.registry)
+            .map_err(RegistryError::Auth)
+    }
+
+    /// Answer a challenge; remember how, for the next request.
+    async fn authenticate(
+        &self,
+        img: &ImageRef,
+        header: Option<&str>,
+    ) -> Result<String, RegistryError> {
+        let challenge = header.and_then(challenge::parse).ok_or_else(|| {
+            RegistryError::Auth(format!(
+                "{} answered 401 without a Basic or Bearer challenge",
+                img.registry
+            ))
+        })?;
+        let cred = self.credential(img)?;
+        match challenge {
+            Challenge::Basic => {
+                let c = cred.ok_or_else(|| {
+                    RegistryError::Auth(format!(
+                        "{} requires credentials and none were found (hoist.toml [[registry]], Docker config.json)",
+                        img.registry
+                    ))
+                })?;
+                let h = c.header();
+                self.learned
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(img.clone(), Auth::Basic(h.clone()));
+                Ok(h)
+            }
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => {
+                if let Some(Credential::Bearer(t)) = &cred {
+                    let h = format!("Bearer {}", t.expose());
+                    self.learned
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(img.clone(), Auth::Basic(h.clone()));
+                    return Ok(h);
+                }
+                let scope = scope.unwrap_or_else(|| format!("repository:{}:pull", img.repository));
+                let key = (realm, service.unwrap_or_default(), scope);
+                let token = match self.cached_token(&key) {
+                    Some(t) => t,
+                    None => self.fetch_token(img, &key, cred.as_ref()).await?,
+                };
+                self.learned
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(img.clone(), Auth::Token(key));
+                Ok(format!("Bearer {}", token.expose()))
+            }
+        }
+    }
+
+    /// GET the realm with service and scope (Docker token spec), Basic
+    /// credentials if we have them.
+    async fn fetch_token(
+        &self,
+        img: &ImageRef,
+        key: &TokenKey,
+        cred: Option<&Credential>,
+    ) -> Result<Secret, RegistryError> {
+        let (realm, service, scope) = key;
+        let parsed = reqwest::Url::parse(realm)
+            .map_err(|_| RegistryError::Auth(format!("token realm {realm:?} is not a URL")))?;
+        let realm_insecure = parsed.scheme() == "http";
+        if realm_insecure
+            && !self.base_url(img, false).starts_with("http:")
+            && parsed.host_str() != Some("127.0.0.1")
+            && parsed.host_str() != Some("localhost")
+        {
+            return Err(RegistryError::Auth(format!(
+                "refusing to send credentials to plain-HTTP token realm {realm}"
+            )));
+        }
+        let mut url = parsed;
+        {
+            let mut q = url.query_pairs_mut();
+            if !service.is_empty() {
+                q.append_pair("service", service);
+            }
+            q.append_pair("scope", scope);
+        }
+        let mut req = self.http.get(url.clone()).timeout(self.opts.timeout);
+        if let Some(c @ Credential::Basic { .. }) = cred {
+            req = req.header(AUTHORIZATION, c.header());
+        }
+        let realm_show = format!(
+            "{}://{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            url.path()
+        );
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| RegistryError::Auth(describe(&e)))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| RegistryError::Auth(describe(&e)))?;
+        if status != 200 {
+            return Err(RegistryError::Auth(format!(
+                "token service {realm_show} answered {status}{}",
+                if cred.is_some() {
+                    " (credentials were sent; are they valid?)"
+                } else {
+                    " (no credentials found)"
+                }
+            )));
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenReply {
+            #[serde(default)]
+            token: Option<String>,
+            #[serde(default)]
+            access_token: Option<String>,
+            #[serde(default)]
+            expires_in: Option<u64>,
+        }
+        let reply: TokenReply = serde_json::from_slice(&body).map_err(|_| {
+            RegistryError::Auth(format!("token service {realm_show} sent a malformed reply"))
+        })?;
+        let token = reply
+            .token
+            .or(reply.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                RegistryError::Auth(format!("token service {realm_show} sent no token"))
+            })?;
+        // The spec's default lifetime is 60 s; renew a little early.
+        let life = Duration::from_secs(reply.expires_in.unwrap_or(60).max(1));
+        let expiry = Instant::now()
+            + life
+                .saturating_sub(Duration::from_secs(5))
+                .max(Duration::from_secs(1));
+        let secret = Secret::new(token);
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), (secret.clone(), expiry));
+        Ok(secret)
+    }
+
+    /// Every tag of `img`, following `Link: rel="next"` to the end.
+    /// Returns the valid tags in registry order and the invalid ones dropped.
+    pub async fn list_tags(
+        &self,
+        img: &ImageRef,
+        insecure: bool,
+    ) -> Result<(Vec<String>, Vec<String>), RegistryError> {
+        let base = self.base_url(img, insecure);
+        let mut url = format!(
+            "{base}/v2/{}/tags/list?n={}",
+            img.repository, self.opts.page_size
+        );
+        let mut seen = HashSet::new();
+        let mut tags = Vec::new();
+        let mut dropped = Vec::new();
+        for _ in 0..self.opts.max_pages {
+            if !seen.insert(url.clone()) {
+                return Err(RegistryError::Pagination(format!(
+                    "Link header loops back to {url}"
+                )));
+            }
+            let r = self
+                .fetch(img, Method::GET, &url, "application/json")
+                .await?;
+            if r.status != 200 {
+                return Err(RegistryError::Status {
+                    url,
+                    status: r.status,
+                    detail: excerpt(&r.body),
+                });
+            }
+            #[derive(serde::Deserialize)]
+            struct Page {
+                #[serde(default)]
+                tags: Option<Vec<String>>,
+            }
+            let page: Page =
+                serde_json::from_slice(&r.body).map_err(|e| RegistryError::Malformed {
+                    url: url.clone(),
+                    what: format!("not a tag list ({})", e.classify_str()),
+                })?;
+            for t in page.tags.unwrap_or_default() {
+                if is_valid_tag(&t) {
+                    tags.push(t)
+                } else {
+                    dropped.push(t)
+                }
+            }
+            match next_link(&r.headers, &base, &url)? {
+                Some(next) => url = next,
+                None => return Ok((tags, dropped)),
+            }
+        }
+        Err(RegistryError::Pagination(format!(
+            "more than {} pages of {} tags; raise the page cap",
+            self.opts.max_pages, self.opts.page_size
+        )))
+    }
+
+    /// The manifest digest of `img:tag`: `HEAD` and `Docker-Content-Digest`,
+    /// or `GET` and SHA-256 of the body when the header is missing.
+    pub async fn digest(
+        &self,
+        img: &ImageRef,
+        insecure: bool,
+        tag: &str,
+    ) -> Result<String, RegistryError> {
+        let url = format!(
+            "{}/v2/{}/manifests/{tag}",
+            self.base_url(img, insecure),
+            img.repository
+        );
+        let head = self.fetch(img, Method::HEAD, &url, MANIFEST_TYPES).await?;
+        if head.status == 200
+            && let Some(d) = head
+                .headers
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+            && is_valid_digest(d)
+        {
+            return Ok(d.to_string());
+        }
+        let get = self.fetch(img, Method::GET, &url, MANIFEST_TYPES).await?;
+        if get.status != 200 {
+            return Err(RegistryError::Status {
+                url,
+                status: get.status,
+                detail: excerpt(&get.body),
+            });
+        }
+        let hex: String = Sha256::digest(&get.body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(format!("sha256:{hex}"))
+    }
+}
+
+trait ClassifyStr {
+    fn classify_str(&self) -> &'static str;
+}
+
+impl ClassifyStr for serde_json::Error {
+    fn classify_str(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "unexpected JSON structure",
+            serde_json::error::Category::Eof => "truncated JSON",
+        }
+    }
+}
+
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    v.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Docker Hub's `ratelimit-remaining: 0;w=21600`.
+fn hub_quota_exhausted(h: &HeaderMap) -> bool {
+    h.get("ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        == Some(0)
+}
+
+/// The `rel="next"` target of a `Link` header, absolute. A link to another
+/// host is refused: credentials must not follow it.
+pub fn next_link(
+    h: &HeaderMap,
+    base: &str,
+    current: &str,
+) -> Result<Option<String>, RegistryError> {
+    for value in h.get_all(LINK) {
+        let Ok(v) = value.to_str() else { continue };
+        for part in v.split(',') {
+            let Some((target, params)) = part.trim().split_once(';') else {
+                continue;
+            };
+            if !params.split(';').any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "rel=\"next\"" || p == "rel=next"
+            }) {
+                continue;
+            }
+            let target = target.trim().trim_start_matches('<').trim_end_matches('>');
+            let next = if target.starts_with("http://") || target.starts_with("https://") {
+                target.to_string()
+            } else if target.starts_with('/') {
+                format!("{base}{target}")
+            } else {
+                let dir = current.rsplit_once('/').map_or(current, |(d, _)| d);
+                format!("{dir}/{target}")
+            };
+            if !next.starts_with(&format!("{base}/")) {
+                return Err(RegistryError::Pagination(format!(
+                    "Link points to another host ({next}); not followed"
+                )));
+            }
+            return Ok(Some(next));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn link_headers() {
+        let base = "https://ghcr.io";
+        let cur = "https://ghcr.io/v2/a/b/tags/list?n=1000";
+        let mut h = HeaderMap::new();
+        h.insert(
+            LINK,
+            HeaderValue::from_static("</v2/a/b/tags/list?last=x&n=1000>; rel=\"next\""),
+        );
+        assert_eq!(
+            next_link(&h, base, cur).unwrap().unwrap(),
+            "https://ghcr.io/v2/a/b/tags/list?last=x&n=1000"
+        );
+        h.insert(
+            LINK,
+            HeaderValue::from_static("<https://ghcr.io/v2/a/b/tags/list?last=y>; rel=next"),
+        );
+        assert_eq!(
+            next_link(&h, base, cur).unwrap().unwrap(),
+            "https://ghcr.io/v2/a/b/tags/list?last=y"
+        );
+        h.insert(
+            LINK,
+            HeaderValue::from_static("<https://evil.example/v2/x>; rel=\"next\""),
+        );
+        assert!(next_link(&h, base, cur).is_err());
+        h.insert(
+            LINK,
+            HeaderValue::from_static("<https://ghcr.io/x>; rel=\"prev\""),
+        );
+        assert_eq!(next_link(&h, base, cur).unwrap(), None);
+        assert_eq!(next_link(&HeaderMap::new(), base, cur).unwrap(), None);
+    }
+
+    #[test]
+    fn rate_limit_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        h.insert("ratelimit-remaining", HeaderValue::from_static("0;w=21600"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        assert!(hub_quota_exhausted(&h));
+    }
+}

@@ -1,0 +1,347 @@
+//! Where registry credentials come from, in order:
+//!
+//! 1. a `[[registry]]` entry in hoist.toml naming environment variables
+//!    (`username_env`/`password_env`, or `token_env` for a static bearer
+//!    token) — never a literal secret in a file;
+//! 2. Docker's `config.json` (`$DOCKER_CONFIG/config.json`, else
+//!    `~/.docker/config.json`): `auths` entries with `auth` (base64
+//!    `user:password`) or `username`/`password`;
+//! 3. for `ghcr.io`, the `GITHUB_TOKEN` environment variable.
+//!
+//! Secrets live in [`Secret`], whose `Debug` and `Display` print
+//! `<redacted>`, so they cannot leak through logs or error messages.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use base64::Engine;
+use serde::Deserialize;
+
+/// A string that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for building an Authorization header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Basic { username: String, password: Secret },
+    Bearer(Secret),
+}
+
+impl Credential {
+    /// The value of an `Authorization` header.
+    pub fn header(&self) -> String {
+        match self {
+            Credential::Basic { username, password } => {
+                let raw = format!("{username}:{}", password.expose());
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )
+            }
+            Credential::Bearer(t) => format!("Bearer {}", t.expose()),
+        }
+    }
+}
+
+/// A hoist.toml `[[registry]]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    pub host: String,
+    #[serde(default)]
+    pub username_env: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Plain HTTP (like `spec.insecure`).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Extra PEM trust roots for this registry.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Concurrent requests to this registry (default 8).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    /// Literal secrets are refused; these exist only to say so.
+    #[serde(default)]
+    pub password: Option<toml::Value>,
+    #[serde(default)]
+    pub token: Option<toml::Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct DockerConfig {
+    #[serde(default)]
+    auths: BTreeMap<String, DockerAuth>,
+}
+
+#[derive(Deserialize, Default)]
+struct DockerAuth {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    identitytoken: Option<String>,
+}
+
+/// Resolves credentials for registry hosts.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    entries: Vec<RegistryConfig>,
+    docker: BTreeMap<String, Credential>,
+    env: BTreeMap<String, String>,
+    /// Problems met while loading (bad config.json, unset variables).
+    pub warnings: Vec<String>,
+}
+
+/// Normalise a `config.json` key (`https://index.docker.io/v1/`, `ghcr.io`,
+/// `http://localhost:5000`) to a registry host.
+fn docker_key_host(key: &str) -> String {
+    let k = key
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let host = k.split('/').next().unwrap_or(k);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
+        h => h.to_string(),
+    }
+}
+
+impl Credentials {
+    /// Load from hoist.toml entries, the process environment and Docker's config.
+    pub fn load(entries: Vec<RegistryConfig>) -> Credentials {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let path = env
+            .get("DOCKER_CONFIG")
+            .map(|d| PathBuf::from(d).join("config.json"))
+            .or_else(|| {
+                env.get("HOME")
+                    .map(|h| PathBuf::from(h).join(".docker/config.json"))
+            });
+        let docker_text = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+        Credentials::from_parts(
+            entries,
+            env,
+            docker_text.as_deref(),
+            path.map(|p| p.display().to_string()),
+        )
+    }
+
+    /// Build from explicit parts (tests, and [`Credentials::load`]).
+    pub fn from_parts(
+        entries: Vec<RegistryConfig>,
+        env: BTreeMap<String, String>,
+        docker_config: Option<&str>,
+        docker_path: Option<String>,
+    ) -> Credentials {
+        let mut c = Credentials {
+            entries,
+            env,
+            ..Default::default()
+        };
+        for e in &c.entries {
+            if e.password.is_some() || e.token.is_some() {
+                c.warnings.push(format!(
+                    "hoist.toml: registry {}: a literal password or token was found and is ignored; \
+                     name an environment variable with password_env or token_env instead",
+                    e.host
+                ));
+            }
+        }
+        if let Some(text) = docker_config {
+            match serde_json::from_str::<DockerConfig>(text) {
+                Ok(cfg) => {
+                    for (key, a) in cfg.auths {
+                        if let Some(cred) = docker_credential(&a) {
+                            c.docker.insert(docker_key_host(&key), cred);
+                        }
+                    }
+                }
+                Err(e) => c.warnings.push(format!(
+                    "{}: not a valid Docker config ({}); ignored",
+                    docker_path.as_deref().unwrap_or("config.json"),
+                    e.classify_name()
+                )),
+            }
+        }
+        c
+    }
+
+    /// The hoist.toml entry for `host`, if any.
+    pub fn entry(&self, host: &str) -> Option<&RegistryConfig> {
+        self.entries.iter().find(|e| e.host == host)
+    }
+
+    /// Credentials for a registry host, if any source has them.
+    pub fn lookup(&self, host: &str) -> Result<Option<Credential>, String> {
+        if let Some(e) = self.entry(host) {
+            let var = |name: &Option<String>| -> Result<Option<String>, String> {
+                match name {
+                    None => Ok(None),
+                    Some(n) => self
+                        .env
+                        .get(n)
+                        .filter(|v| !v.is_empty())
+                        .cloned()
+                        .map(Some)
+                        .ok_or_else(|| format!("environment variable {n} (named in hoist.toml for {host}) is not set")),
+                }
+            };
+            if let Some(t) = var(&e.token_env)? {
+                return Ok(Some(Credential::Bearer(Secret::new(t))));
+            }
+            if let Some(p) = var(&e.password_env)? {
+                let username = var(&e.username_env)?.unwrap_or_else(|| "hoist".to_string());
+                return Ok(Some(Credential::Basic {
+                    username,
+                    password: Secret::new(p),
+                }));
+            }
+        }
+        if let Some(c) = self.docker.get(host) {
+            return Ok(Some(c.clone()));
+        }
+        if host == "ghcr.io"
+            && let Some(t) = self.env.get("GITHUB_TOKEN").filter(|t| !t.is_empty())
+        {
+            return Ok(Some(Credential::Basic {
+                username: "x-access-token".to_string(),
+                password: Secret::new(t.clone()),
+            }));
+        }
+        Ok(None)
+    }
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    /// The category only: serde_json messages can quote file content.
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected structure",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}
+
+fn docker_credential(a: &DockerAuth) -> Option<Credential> {
+    if let Some(t) = a.identitytoken.as_ref().filter(|t| !t.is_empty()) {
+        let username = a.username.clone().unwrap_or_else(|| "<token>".to_string());
+        return Some(Credential::Basic {
+            username,
+            password: Secret::new(t.clone()),
+        });
+    }
+    if let Some(auth) = a.auth.as_ref().filter(|s| !s.is_empty()) {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        let (u, p) = raw.split_once(':')?;
+        return Some(Credential::Basic {
+            username: u.to_string(),
+            password: Secret::new(p),
+        });
+    }
+    match (&a.username, &a.password) {
+        (Some(u), Some(p)) => Some(Credential::Basic {
+            username: u.clone(),
+            password: Secret::new(p.clone()),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_of_sources_and_redaction() {
+        let env: BTreeMap<String, String> =
+            [("GHCR_PAT", "s3cret-pat"), ("GITHUB_TOKEN", "gh-token")]
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+        let docker = r#"{"auths": {"https://index.docker.io/v1/": {"auth": "dXNlcjpodWIlcGFzcw=="},
+                                   "ghcr.io": {"username": "docker-user", "password": "docker-pass"}}}"#;
+        let entries = vec![RegistryConfig {
+            host: "ghcr.io".into(),
+            password_env: Some("GHCR_PAT".into()),
+            ..Default::default()
+        }];
+        let c = Credentials::from_parts(entries, env.clone(), Some(docker), None);
+        let ghcr = c.lookup("ghcr.io").unwrap().unwrap();
+        assert!(
+            matches!(&ghcr, Credential::Basic { password, .. } if password.expose() == "s3cret-pat")
+        );
+        assert!(!format!("{ghcr:?}").contains("s3cret"));
+        let hub = c.lookup("docker.io").unwrap().unwrap();
+        assert!(
+            matches!(&hub, Credential::Basic { username, password } if username == "user" && password.expose() == "hub%pass")
+        );
+        // Without the hoist.toml entry, config.json wins over GITHUB_TOKEN.
+        let c = Credentials::from_parts(vec![], env.clone(), Some(docker), None);
+        assert!(
+            matches!(c.lookup("ghcr.io").unwrap().unwrap(), Credential::Basic { username, .. } if username == "docker-user")
+        );
+        let c = Credentials::from_parts(vec![], env, None, None);
+        assert!(
+            matches!(c.lookup("ghcr.io").unwrap().unwrap(), Credential::Basic { password, .. } if password.expose() == "gh-token")
+        );
+        assert_eq!(c.lookup("quay.io").unwrap(), None);
+    }
+
+    #[test]
+    fn unset_variable_and_literal_secret() {
+        let entries = vec![RegistryConfig {
+            host: "r.example".into(),
+            token_env: Some("NOPE".into()),
+            password: Some(toml::Value::String("hunter2".into())),
+            ..Default::default()
+        }];
+        let c = Credentials::from_parts(
+            entries,
+            BTreeMap::new(),
+            Some("{not json"),
+            Some("/x/config.json".into()),
+        );
+        assert!(c.lookup("r.example").unwrap_err().contains("NOPE"));
+        assert!(c.warnings.iter().any(|w| w.contains("literal password")));
+        assert!(c.warnings.iter().any(|w| w.contains("/x/config.json")));
+        assert!(c.warnings.iter().all(|w| !w.contains("hunter2")));
+    }
+}
