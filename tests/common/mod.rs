@@ -1,8 +1,11 @@
 //! Helpers for driving the real `hoist` binary against temporary repos.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,8 +24,28 @@ pub fn hoist(args: &[&str]) -> Run {
 }
 
 pub fn hoist_stdin(args: &[&str], stdin: Option<&str>) -> Run {
+    hoist_full(args, stdin, &[])
+}
+
+/// Run with extra environment variables (and no inherited registry credentials).
+pub fn hoist_env(args: &[&str], env: &[(&str, String)]) -> Run {
+    hoist_full(args, None, env)
+}
+
+pub fn base64_encode(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn hoist_full(args: &[&str], stdin: Option<&str>, env: &[(&str, String)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hoist"));
     cmd.args(args).env("NO_COLOR", "1");
+    // Tests never see the developer's own registry credentials.
+    let empty = std::env::temp_dir().join("hoist-tests-no-docker-config");
+    cmd.env("DOCKER_CONFIG", &empty).env_remove("GITHUB_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -36,11 +59,32 @@ pub fn hoist_stdin(args: &[&str], stdin: Option<&str>) -> Run {
         // a broken pipe here is expected, not a failure.
         let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
     }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().unwrap();
+    // Drain the pipes on threads and enforce a watchdog, so a hang fails
+    // the test instead of stalling the whole run.
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut out_pipe, &mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut err_pipe, &mut v);
+        v
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("hoist {args:?} did not finish within 180 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let (stdout, stderr) = (out_t.join().unwrap(), err_t.join().unwrap());
     let code = status.code().expect("hoist was killed by a signal");
     assert_ne!(
         code,

@@ -1,0 +1,234 @@
+//! Registry scanning against a real registry (Debian's docker-registry).
+
+mod common;
+use common::registry::{Registry, fleet};
+use common::*;
+
+fn tags(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn anonymous_scan_plan_and_snapshot_round_trip() {
+    let reg = Registry::start(None);
+    let digest = reg.push(
+        "acme/api",
+        &tags(&["1.0.0", "1.1.0", "2.0.0-rc.1", "latest", "1.1.0.sig"]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let image = format!("{}/acme/api", reg.host());
+    fleet(dir.path(), &image, ">=1.0.0", true);
+
+    let scan = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    let v: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
+    assert_eq!(v["images"][0]["tags"], 5);
+    assert_eq!(v["images"][0]["policies"][0]["tag"], "1.1.0");
+    assert_eq!(v["images"][0]["policies"][0]["digest"], digest.as_str());
+
+    // Live plan, then the same plan from a saved snapshot.
+    let live = hoist(&["plan", "--repo", s(dir.path())]);
+    assert_eq!(live.code, 0, "{}", live.stderr);
+    assert!(
+        live.stdout
+            .contains(&format!("+image: {image}:1.1.0@{digest} #")),
+        "{}",
+        live.stdout
+    );
+    let snap = dir.path().join("snap.yaml");
+    let save = hoist(&["scan", "--repo", s(dir.path()), "--save-snapshot", s(&snap)]);
+    assert_eq!(save.code, 0, "{}", save.stderr);
+    assert!(
+        save.stdout.contains("flux-system/app") && save.stdout.contains("1.1.0"),
+        "{}",
+        save.stdout
+    );
+    let offline = hoist(&[
+        "plan",
+        "--repo",
+        s(dir.path()),
+        "--registry-snapshot",
+        s(&snap),
+    ]);
+    assert_eq!(offline.stdout, live.stdout);
+}
+
+#[test]
+fn digest_matches_skopeo() {
+    let reg = Registry::start(None);
+    let digest = reg.push("acme/web", &tags(&["3.1.4"]));
+    let out = std::process::Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{}/acme/web:3.1.4", reg.host()),
+        ])
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Digest"], digest.as_str());
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &format!("{}/acme/web", reg.host()), "*", true);
+    let scan = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
+    assert_eq!(
+        v["images"][0]["policies"][0]["digest"],
+        digest.as_str(),
+        "{}",
+        scan.stderr
+    );
+}
+
+#[test]
+fn htpasswd_basic_auth_from_env_and_docker_config() {
+    let reg = Registry::start(Some(("robot", "correct horse battery")));
+    reg.push("team/svc", &tags(&["1.0.0", "1.2.0"]));
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &format!("{}/team/svc", reg.host()), "^1", false);
+    write(
+        dir.path(),
+        "hoist.toml",
+        &format!(
+            "[[registry]]\nhost = \"{}\"\nusername_env = \"REG_USER\"\npassword_env = \"REG_PASS\"\n",
+            reg.host()
+        ),
+    );
+    let env = |pass: &str| {
+        vec![
+            ("REG_USER", "robot".to_string()),
+            ("REG_PASS", pass.to_string()),
+        ]
+    };
+
+    let ok = hoist_env(
+        &["scan", "--repo", s(dir.path()), "--output", "json"],
+        &env("correct horse battery"),
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("\"tag\": \"1.2.0\""), "{}", ok.stdout);
+
+    let bad = hoist_env(
+        &["scan", "--repo", s(dir.path())],
+        &env("wrong password 123"),
+    );
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("401"), "{}", bad.stderr);
+    assert!(
+        !bad.stderr.contains("wrong password 123") && !bad.stdout.contains("wrong password 123")
+    );
+
+    let unset = hoist_env(&["scan", "--repo", s(dir.path())], &[]);
+    assert_eq!(unset.code, 1);
+    assert!(
+        unset.stderr.contains("environment variable REG_PASS"),
+        "{}",
+        unset.stderr
+    );
+
+    // Docker's config.json, when hoist.toml says nothing about the registry.
+    std::fs::remove_file(dir.path().join("hoist.toml")).unwrap();
+    let docker = tempfile::tempdir().unwrap();
+    let auth = base64_encode("robot:correct horse battery");
+    write(
+        docker.path(),
+        "config.json",
+        &format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}",
+            reg.host()
+        ),
+    );
+    let cfg = hoist_env(
+        &["scan", "--repo", s(dir.path()), "--output", "json"],
+        &[("DOCKER_CONFIG", docker.path().display().to_string())],
+    );
+    assert_eq!(cfg.code, 0, "{}", cfg.stderr);
+    assert!(!cfg.stderr.contains("correct horse"));
+}
+
+#[test]
+fn twenty_five_thousand_tags_through_link_pages() {
+    use common::proxy::{Links, Proxy};
+    let reg = Registry::start(None);
+    let many: Vec<String> = (0..25_000)
+        .map(|i| format!("1.{}.{}", i / 1000, i % 1000))
+        .collect();
+    reg.push("big/repo", &many);
+    // Debian's registry 2.8 returns every tag in one reply; the proxy pages
+    // them like GHCR does, 1000 at a time, the newest tag on the last page.
+    for links in [Links::Relative, Links::Absolute] {
+        let proxy = Proxy::start(reg.host(), Some(1000), links);
+        let dir = tempfile::tempdir().unwrap();
+        fleet(
+            dir.path(),
+            &format!("{}/big/repo", proxy.host()),
+            ">=1.0.0",
+            false,
+        );
+        let scan = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+        assert_eq!(scan.code, 0, "{}", scan.stderr);
+        let v: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
+        assert_eq!(v["images"][0]["tags"], 25_000);
+        assert_eq!(v["images"][0]["policies"][0]["tag"], "1.24.999");
+        assert_eq!(
+            proxy.tag_requests.load(std::sync::atomic::Ordering::SeqCst),
+            25,
+            "{links:?}"
+        );
+        // A page cap below what is needed is a clear per-image error.
+        write(dir.path(), "hoist.toml", "[scan]\nmax_pages = 10\n");
+        let capped = hoist(&["scan", "--repo", s(dir.path())]);
+        assert_eq!(capped.code, 1);
+        assert!(
+            capped.stderr.contains("more than 10 pages of 1000 tags"),
+            "{}",
+            capped.stderr
+        );
+    }
+}
+
+#[test]
+fn one_failing_image_does_not_stop_the_others() {
+    let reg = Registry::start(None);
+    reg.push("ok/app", &tags(&["1.0.0"]));
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &format!("{}/ok/app", reg.host()), "*", false);
+    // A second repository pointing at a closed port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    write(
+        dir.path(),
+        "flux/dead.yaml",
+        &format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata:\n  name: dead\n  namespace: flux-system\nspec:\n  image: 127.0.0.1:{closed}/gone/app\n  interval: 1m\n  insecure: true\n"
+        ),
+    );
+    write(dir.path(), "hoist.toml", "[scan]\nretries = 1\n");
+    let scan = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+    assert_eq!(scan.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
+    let imgs = v["images"].as_array().unwrap();
+    let ok = imgs
+        .iter()
+        .find(|i| i["image"].as_str().unwrap().ends_with("ok/app"))
+        .unwrap();
+    let dead = imgs
+        .iter()
+        .find(|i| i["image"].as_str().unwrap().ends_with("gone/app"))
+        .unwrap();
+    assert_eq!(ok["tags"], 1);
+    assert!(
+        dead["error"]
+            .as_str()
+            .unwrap()
+            .contains("connection failed"),
+        "{dead}"
+    );
+}
