@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 W=bench/work
 mkdir -p "$W"
 missing=()
-for t in rg:ripgrep hyperfine:hyperfine node:nodejs npm:npm; do
+for t in rg:ripgrep hyperfine:hyperfine node:nodejs npm:npm docker-registry:docker-registry skopeo:skopeo; do
   command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t##*:}")
 done
 if ((${#missing[@]})); then
@@ -59,3 +59,57 @@ PY
   python3 -c "import sys; t=open('$W/fleet/flux/policies.yaml').read().split('---\n'); open('$W/big/policies.yaml','w').write('---\n'+t[1]+'---\n'+t[2])"
 fi
 /usr/bin/time -f "  wall %e s, peak RSS %M KiB" "$HOIST" plan --repo "$W/big" --registry-snapshot "$W/fleet-snapshot.yaml" > /dev/null
+
+echo "== 4. registry scan: hoist scan vs skopeo list-tags per image (sequential, as a script would)"
+REG_DIR=$W/registry
+if [ ! -f "$REG_DIR/filled" ]; then
+  rm -rf "$REG_DIR"; mkdir -p "$REG_DIR"
+fi
+PORT=${HOIST_BENCH_REGISTRY_PORT:-5055}
+cat > "$REG_DIR/config.yml" <<YAML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $PWD/$REG_DIR/data}}
+http: {addr: 127.0.0.1:$PORT}
+YAML
+docker-registry serve "$REG_DIR/config.yml" >/dev/null 2>&1 &
+REG_PID=$!
+trap 'kill $REG_PID 2>/dev/null' EXIT
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+if [ ! -f "$REG_DIR/filled" ]; then
+  python3 bench/registry.py 127.0.0.1:$PORT 1 20000 one/big
+  python3 bench/registry.py 127.0.0.1:$PORT 300 100 many/app
+  touch "$REG_DIR/filled"
+fi
+mkfleet() { # dir images...
+  local d=$1; shift; mkdir -p "$d"; : > "$d/repos.yaml"
+  local i=0
+  for img in "$@"; do
+    printf -- '---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: r%s, namespace: flux-system}\nspec: {image: %s, interval: 1m, insecure: true}\n' $i "$img" >> "$d/repos.yaml"
+    i=$((i+1))
+  done
+}
+mkfleet "$W/scan-a" "127.0.0.1:$PORT/one/big0"
+mapfile -t MANY < <(for i in $(seq 0 299); do echo "127.0.0.1:$PORT/many/app$i"; done)
+mkfleet "$W/scan-b" "${MANY[@]}"
+printf '%s\n' "${MANY[@]}" > "$W/scan-b/images.txt"
+cat > "$W/skopeo-each.sh" <<'SH'
+#!/usr/bin/env bash
+while read -r img; do skopeo list-tags --tls-verify=false "docker://$img" > /dev/null; done < "$1"
+SH
+chmod +x "$W/skopeo-each.sh"
+echo "127.0.0.1:$PORT/one/big0" > "$W/scan-a/images.txt"
+for case in a b; do
+  hyperfine -N --warmup 1 --runs 5 --export-json "$W/scan-$case.json" \
+    "$W/skopeo-each.sh $W/scan-$case/images.txt" \
+    "$HOIST scan --repo $W/scan-$case --output json" >/dev/null
+  python3 - "$W/scan-$case.json" "$case" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+sk, ho = r[0]["mean"], r[1]["mean"]
+label = {"a": "(a) 1 image x 20,000 tags", "b": "(b) 300 images x 100 tags"}[sys.argv[2]]
+print(f"  {label}: skopeo {sk*1000:.0f} ms, hoist {ho*1000:.0f} ms: hoist is {sk/ho:.1f}x faster")
+PY
+  /usr/bin/time -f "    hoist peak RSS %M KiB" "$HOIST" scan --repo "$W/scan-$case" --output json > "$W/scan-$case.out"
+  python3 -c "import json,sys; d=json.load(open('$W/scan-$case.out')); print('    images scanned:', len(d['images']), 'tags:', sum(i['tags'] or 0 for i in d['images']))"
+done

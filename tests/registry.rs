@@ -232,3 +232,83 @@ fn one_failing_image_does_not_stop_the_others() {
         "{dead}"
     );
 }
+
+#[test]
+fn bearer_tokens_like_ghcr_anonymous_and_with_a_pat() {
+    use common::token::TokenService;
+    let dir = tempfile::tempdir().unwrap();
+    let ts = std::sync::Arc::new(TokenService::start(
+        dir.path(),
+        &[("octocat", "ghp_secretPAT123")],
+        &["public/app"],
+    ));
+    let reg = Registry::start_token(ts.clone());
+    reg.push("public/app", &tags(&["1.0.0", "1.3.0"]));
+    reg.push("private/app", &tags(&["2.0.0", "2.1.0"]));
+
+    // Anonymous pull of a public repository: challenge → token → tags.
+    let fleet_dir = tempfile::tempdir().unwrap();
+    fleet(
+        fleet_dir.path(),
+        &format!("{}/public/app", reg.host()),
+        "*",
+        true,
+    );
+    let before = ts.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let run = hoist(&["scan", "--repo", s(fleet_dir.path()), "--output", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\"tag\": \"1.3.0\""), "{}", run.stdout);
+    // One token served the tag list and the digest HEAD: the cache works.
+    assert_eq!(
+        ts.requests.load(std::sync::atomic::Ordering::SeqCst) - before,
+        1
+    );
+
+    // A private repository needs the PAT; without it the error is clear.
+    let priv_dir = tempfile::tempdir().unwrap();
+    fleet(
+        priv_dir.path(),
+        &format!("{}/private/app", reg.host()),
+        "*",
+        false,
+    );
+    let anon = hoist(&["scan", "--repo", s(priv_dir.path())]);
+    assert_eq!(anon.code, 1);
+    assert!(anon.stderr.contains("401"), "{}", anon.stderr);
+    write(
+        priv_dir.path(),
+        "hoist.toml",
+        &format!(
+            "[[registry]]\nhost = \"{}\"\nusername_env = \"U\"\npassword_env = \"PAT\"\n",
+            reg.host()
+        ),
+    );
+    let ok = hoist_env(
+        &["scan", "--repo", s(priv_dir.path()), "--output", "json"],
+        &[("U", "octocat".into()), ("PAT", "ghp_secretPAT123".into())],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("\"tag\": \"2.1.0\""), "{}", ok.stdout);
+    let bad = hoist_env(
+        &["scan", "--repo", s(priv_dir.path())],
+        &[("U", "octocat".into()), ("PAT", "ghp_wrongPAT999".into())],
+    );
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("token service") && bad.stderr.contains("401"),
+        "{}",
+        bad.stderr
+    );
+
+    // No secret and no issued token ever reaches the output.
+    for out in [&run, &anon, &ok, &bad] {
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!all.contains("ghp_secretPAT123") && !all.contains("ghp_wrongPAT999"));
+        for t in ts.issued.lock().unwrap().iter() {
+            assert!(
+                !all.contains(t.as_str()),
+                "an issued token leaked into the output"
+            );
+        }
+    }
+}

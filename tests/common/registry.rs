@@ -9,11 +9,19 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+/// How the harness authenticates its own pushes.
+#[derive(Clone)]
+enum PushAuth {
+    None,
+    Basic(String, String),
+    Token(std::sync::Arc<super::token::TokenService>),
+}
+
 pub struct Registry {
     child: Child,
     pub port: u16,
     _dir: tempfile::TempDir,
-    basic: Option<(String, String)>,
+    push_auth: PushAuth,
 }
 
 impl Drop for Registry {
@@ -55,10 +63,26 @@ pub fn sha256(data: &[u8]) -> String {
 }
 
 impl Registry {
+    /// Start a registry that trusts tokens from `ts` (Docker token auth).
+    pub fn start_token(ts: std::sync::Arc<super::token::TokenService>) -> Registry {
+        let auth = format!(
+            "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+            ts.realm(),
+            super::token::SERVICE,
+            super::token::ISSUER,
+            ts.cert_path.display()
+        );
+        Registry::launch(tempfile::tempdir().unwrap(), auth, PushAuth::Token(ts))
+    }
+
     /// Start a registry; with `basic`, htpasswd authentication for that user.
     pub fn start(basic: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let mut auth = String::new();
+        let push_auth = match basic {
+            Some((u, p)) => PushAuth::Basic(u.to_string(), p.to_string()),
+            None => PushAuth::None,
+        };
         if let Some((user, pass)) = basic {
             let out = Command::new("htpasswd")
                 .args(["-Bbn", user, pass])
@@ -70,6 +94,10 @@ impl Registry {
                 dir.path().join("htpasswd").display()
             );
         }
+        Registry::launch(dir, auth, push_auth)
+    }
+
+    fn launch(dir: tempfile::TempDir, auth: String, push_auth: PushAuth) -> Registry {
         for _ in 0..5 {
             let port = free_port();
             let config = format!(
@@ -86,12 +114,11 @@ impl Registry {
                 .spawn()
                 .expect("docker-registry (apt-get install docker-registry)");
             if wait_ready(&mut child, port) {
-                let basic = basic.map(|(u, p)| (u.to_string(), p.to_string()));
                 return Registry {
                     child,
                     port,
                     _dir: dir,
-                    basic,
+                    push_auth,
                 };
             }
             let _ = child.kill();
@@ -108,10 +135,11 @@ impl Registry {
         reqwest::Client::new()
     }
 
-    fn auth(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.basic {
-            Some((u, p)) => r.basic_auth(u, Some(p)),
-            None => r,
+    fn auth(&self, r: reqwest::RequestBuilder, repo: &str) -> reqwest::RequestBuilder {
+        match &self.push_auth {
+            PushAuth::Basic(u, p) => r.basic_auth(u, Some(p)),
+            PushAuth::Token(ts) => r.bearer_auth(ts.admin_token(repo)),
+            PushAuth::None => r,
         }
     }
 
@@ -119,7 +147,7 @@ impl Registry {
         let digest = sha256(data);
         let base = format!("http://{}", self.host());
         let r = self
-            .auth(c.post(format!("{base}/v2/{repo}/blobs/uploads/")))
+            .auth(c.post(format!("{base}/v2/{repo}/blobs/uploads/")), repo)
             .send()
             .await
             .unwrap();
@@ -132,7 +160,7 @@ impl Registry {
         };
         let sep = if loc.contains('?') { '&' } else { '?' };
         let r = self
-            .auth(c.put(format!("{loc}{sep}digest={digest}")))
+            .auth(c.put(format!("{loc}{sep}digest={digest}")), repo)
             .header("content-type", "application/octet-stream")
             .body(data.to_vec())
             .send()
@@ -166,7 +194,7 @@ impl Registry {
             for tag in tags {
                 let url = format!("http://{}/v2/{repo}/manifests/{tag}", self.host());
                 let req = self
-                    .auth(c.put(url))
+                    .auth(c.put(url), repo)
                     .header("content-type", "application/vnd.oci.image.manifest.v1+json")
                     .body(manifest.clone());
                 let sem = sem.clone();
