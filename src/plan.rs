@@ -28,6 +28,9 @@ pub struct Objects {
     pub repositories: Vec<ImageRepository>,
     pub policies: Vec<ImagePolicy>,
     pub automations: Vec<ImageUpdateAutomation>,
+    /// `kubernetes.io/dockerconfigjson` Secrets found in the repo (e.g. SOPS-
+    /// decrypted in CI): (namespace, name) → the Docker config JSON.
+    pub pull_secrets: BTreeMap<(String, String), String>,
 }
 
 /// Read Flux objects from the files and merge the config's declarations.
@@ -48,6 +51,13 @@ pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<D
             diags
                 .push(Diag::error(format!("invalid YAML: {}", e.message)).at(&f.rel, Some(e.line)));
         }
+    }
+    for f in files.iter().filter(|f| f.has_pull_secrets) {
+        let _ = for_each_document_containing(&f.text, crate::repo::SECRET_NEEDLE, |doc| {
+            if let Some((key, json)) = crate::flux::read_pull_secret(&doc) {
+                objects.pull_secrets.insert(key, json);
+            }
+        });
     }
     objects
         .repositories

@@ -23,6 +23,8 @@ pub struct SourceFile {
     pub text: std::sync::Arc<String>,
     pub has_markers: bool,
     pub has_flux_objects: bool,
+    /// Mentions `dockerconfigjson`: may hold an image pull Secret.
+    pub has_pull_secrets: bool,
 }
 
 /// Is this a file name Flux's setters consider?
@@ -37,16 +39,21 @@ pub struct Scan {
     pub diags: Vec<Diag>,
 }
 
-/// Classify file content. `None` when neither needle occurs.
-pub fn classify(bytes: &[u8]) -> Option<(bool, bool)> {
+/// Bytes that must occur in a file holding an image pull Secret.
+pub const SECRET_NEEDLE: &[u8] = b"dockerconfigjson";
+
+/// Classify file content: (markers, Flux objects, pull secrets), or `None`
+/// when no needle occurs.
+pub fn classify(bytes: &[u8]) -> Option<(bool, bool, bool)> {
     let markers = memmem::find(bytes, crate::setters::NEEDLE).is_some();
     let flux = memmem::find(bytes, crate::flux::NEEDLE).is_some();
-    (markers || flux).then_some((markers, flux))
+    let secrets = memmem::find(bytes, SECRET_NEEDLE).is_some();
+    (markers || flux || secrets).then_some((markers, flux, secrets))
 }
 
 /// Build a [`SourceFile`] from bytes already read.
 pub fn source_file(rel: String, abs: PathBuf, bytes: Vec<u8>) -> Result<Option<SourceFile>, Diag> {
-    let Some((has_markers, has_flux_objects)) = classify(&bytes) else {
+    let Some((has_markers, has_flux_objects, has_pull_secrets)) = classify(&bytes) else {
         return Ok(None);
     };
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -62,6 +69,7 @@ pub fn source_file(rel: String, abs: PathBuf, bytes: Vec<u8>) -> Result<Option<S
         text: text.into(),
         has_markers,
         has_flux_objects,
+        has_pull_secrets,
     }))
 }
 

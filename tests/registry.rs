@@ -312,3 +312,83 @@ fn bearer_tokens_like_ghcr_anonymous_and_with_a_pat() {
         }
     }
 }
+
+#[test]
+fn pull_secret_in_the_repo_and_credential_helpers() {
+    let reg = Registry::start(Some(("robot", "s3cr3t-helper-pass")));
+    reg.push("team/api", &tags(&["1.0.0", "1.5.0"]));
+    let image = format!("{}/team/api", reg.host());
+
+    // 1. A kubernetes.io/dockerconfigjson Secret named by spec.secretRef.
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &image, "*", false);
+    let flux = std::fs::read_to_string(dir.path().join("flux/image.yaml")).unwrap();
+    write(
+        dir.path(),
+        "flux/image.yaml",
+        &flux.replace(
+            "  insecure: true\n",
+            "  insecure: true\n  secretRef:\n    name: pull\n",
+        ),
+    );
+    let cfg = format!(
+        "{{\"auths\":{{\"{}\":{{\"auth\":\"{}\"}}}}}}",
+        reg.host(),
+        base64_encode("robot:s3cr3t-helper-pass")
+    );
+    write(
+        dir.path(),
+        "secrets/pull.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: pull\n  namespace: flux-system\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n",
+            base64_encode(&cfg)
+        ),
+    );
+    let run = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\"tag\": \"1.5.0\""), "{}", run.stdout);
+    assert!(!run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"));
+
+    // 2. credHelpers: docker-credential-<name> get, server URL on stdin.
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &image, "*", false);
+    let bin = tempfile::tempdir().unwrap();
+    let seen = bin.path().join("stdin.txt");
+    let helper = bin.path().join("docker-credential-hoisttest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\ncat > {}\necho '{{\"ServerURL\":\"x\",\"Username\":\"robot\",\"Secret\":\"s3cr3t-helper-pass\"}}'\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = tempfile::tempdir().unwrap();
+    write(
+        docker.path(),
+        "config.json",
+        &format!("{{\"credHelpers\": {{\"{}\": \"hoisttest\"}}}}", reg.host()),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = hoist_env(
+        &["scan", "--repo", s(dir.path()), "--output", "json"],
+        &[
+            ("DOCKER_CONFIG", docker.path().display().to_string()),
+            ("PATH", path),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\"tag\": \"1.5.0\""), "{}", run.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap(),
+        reg.host(),
+        "the helper got the server on stdin"
+    );
+    assert!(!run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"));
+}

@@ -164,12 +164,37 @@ pub fn live_scan(
     );
     let mut targets: Vec<scan::Target> = Vec::new();
     for r in objects.repositories.iter().filter(|r| !r.suspend) {
-        if !targets.iter().any(|t| t.image == r.image) {
-            targets.push(scan::Target {
-                image: r.image.clone(),
-                insecure: r.insecure,
-            });
+        if targets.iter().any(|t| t.image == r.image) {
+            continue;
         }
+        let secret = match &r.secret_ref {
+            Some(name) => match objects
+                .pull_secrets
+                .get(&(r.meta.namespace.clone(), name.clone()))
+            {
+                Some(json) => match crate::registry::credentials::from_dockerconfigjson(json) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        diags.push(
+                            Diag::warning(format!(
+                                "Secret {}/{name} for {}: {e}; using other credential sources",
+                                r.meta.namespace, r.image
+                            ))
+                            .at(&r.meta.origin.file, Some(r.meta.origin.line)),
+                        );
+                        None
+                    }
+                },
+                // Usually the Secret lives only in the cluster: fall back quietly.
+                None => None,
+            },
+            None => None,
+        };
+        targets.push(scan::Target {
+            image: r.image.clone(),
+            insecure: r.insecure,
+            secret,
+        });
     }
     let scanned = scan::block_on(scan::scan(client.clone(), targets));
     let mut tags = Tags::default();

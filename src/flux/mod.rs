@@ -575,6 +575,40 @@ fn read_automation(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
     FluxObject::Automation(a)
 }
 
+/// A `kubernetes.io/dockerconfigjson` Secret: ((namespace, name), JSON).
+/// `data` is base64; `stringData` is plain. Never logged.
+pub fn read_pull_secret(doc: &Node) -> Option<((String, String), String)> {
+    use base64::Engine;
+    if doc.get("kind")?.as_str()? != "Secret"
+        || doc.get("type")?.as_str()? != "kubernetes.io/dockerconfigjson"
+    {
+        return None;
+    }
+    let meta = doc.get("metadata")?;
+    let name = meta.get("name")?.as_str()?.to_string();
+    let namespace = meta
+        .get("namespace")
+        .and_then(Node::as_str)
+        .unwrap_or("default")
+        .to_string();
+    let json = match doc
+        .get("stringData")
+        .and_then(|d| d.get(".dockerconfigjson"))
+        .and_then(Node::as_str)
+    {
+        Some(s) => s.to_string(),
+        None => {
+            let b64 = doc.get("data")?.get(".dockerconfigjson")?.as_str()?;
+            let cleaned: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(cleaned)
+                .ok()?;
+            String::from_utf8(raw).ok()?
+        }
+    };
+    Some(((namespace, name), json))
+}
+
 /// `./apps/` → `apps`; `.` and `` → `` (the repo root).
 pub fn normalise_dir(path: &str) -> String {
     let parts: Vec<&str> = path

@@ -108,6 +108,8 @@ pub struct Client {
     tokens: Mutex<HashMap<TokenKey, (Secret, Instant)>>,
     learned: Mutex<HashMap<ImageRef, Auth>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Credentials that belong to one repository (its pull Secret).
+    per_image: Mutex<HashMap<ImageRef, Credential>>,
 }
 
 fn jitter(max: Duration) -> Duration {
@@ -185,6 +187,7 @@ impl Client {
             tokens: Mutex::default(),
             learned: Mutex::default(),
             limits: Mutex::default(),
+            per_image: Mutex::default(),
         })
     }
 
@@ -372,7 +375,23 @@ impl Client {
             .map(|(t, _)| t.clone())
     }
 
+    /// Use `cred` for `img` ahead of every other source (its pull Secret).
+    pub fn set_image_credential(&self, img: &ImageRef, cred: Credential) {
+        self.per_image
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(img.clone(), cred);
+    }
+
     fn credential(&self, img: &ImageRef) -> Result<Option<Credential>, RegistryError> {
+        if let Some(c) = self
+            .per_image
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(img)
+        {
+            return Ok(Some(c.clone()));
+        }
         self.creds
             .lookup(&img.registry)
             .map_err(RegistryError::Auth)

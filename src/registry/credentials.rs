@@ -98,6 +98,10 @@ pub struct RegistryConfig {
 struct DockerConfig {
     #[serde(default)]
     auths: BTreeMap<String, DockerAuth>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: BTreeMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -117,6 +121,10 @@ struct DockerAuth {
 pub struct Credentials {
     entries: Vec<RegistryConfig>,
     docker: BTreeMap<String, Credential>,
+    /// `credHelpers`: host → helper name (`docker-credential-<name>`).
+    helpers: BTreeMap<String, String>,
+    /// `credsStore`: the helper for every other host.
+    store: Option<String>,
     env: BTreeMap<String, String>,
     /// Problems met while loading (bad config.json, unset variables).
     pub warnings: Vec<String>,
@@ -179,6 +187,12 @@ impl Credentials {
         if let Some(text) = docker_config {
             match serde_json::from_str::<DockerConfig>(text) {
                 Ok(cfg) => {
+                    c.helpers = cfg
+                        .cred_helpers
+                        .into_iter()
+                        .map(|(k, v)| (docker_key_host(&k), v))
+                        .collect();
+                    c.store = cfg.creds_store.filter(|s| !s.is_empty());
                     for (key, a) in cfg.auths {
                         if let Some(cred) = docker_credential(&a) {
                             c.docker.insert(docker_key_host(&key), cred);
@@ -226,6 +240,14 @@ impl Credentials {
                 }));
             }
         }
+        // Docker's order: a per-host helper, then the default store, then auths.
+        if let Some(helper) = self.helpers.get(host).or(self.store.as_ref()) {
+            match run_helper(helper, host, &self.env)? {
+                Some(c) => return Ok(Some(c)),
+                None if self.helpers.contains_key(host) => return Ok(None),
+                None => {}
+            }
+        }
         if let Some(c) = self.docker.get(host) {
             return Ok(Some(c.clone()));
         }
@@ -255,6 +277,83 @@ impl ClassifyName for serde_json::Error {
             serde_json::error::Category::Eof => "truncated",
         }
     }
+}
+
+/// Ask `docker-credential-<helper> get` for `host`. The server URL goes in
+/// on stdin and the secret comes back on stdout: nothing secret is ever in
+/// a process argument.
+fn run_helper(
+    helper: &str,
+    host: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<Credential>, String> {
+    use std::io::Write;
+    if !helper
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(format!("credential helper name {helper:?} is not valid"));
+    }
+    let program = format!("docker-credential-{helper}");
+    let server = if host == "docker.io" {
+        "https://index.docker.io/v1/".to_string()
+    } else {
+        host.to_string()
+    };
+    let mut cmd = std::process::Command::new(&program);
+    cmd.arg("get")
+        .env_clear()
+        .envs(env.iter())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {program} for {host}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{program} failed: {e}"))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stdout).to_lowercase()
+            + &String::from_utf8_lossy(&out.stderr).to_lowercase();
+        if msg.contains("not found") {
+            return Ok(None);
+        }
+        return Err(format!(
+            "{program} get failed for {host} (exit {})",
+            out.status.code().unwrap_or(-1)
+        ));
+    }
+    #[derive(Deserialize)]
+    struct HelperReply {
+        #[serde(rename = "Username", default)]
+        username: String,
+        #[serde(rename = "Secret", default)]
+        secret: String,
+    }
+    let reply: HelperReply = serde_json::from_slice(&out.stdout)
+        .map_err(|_| format!("{program} printed something that is not credentials"))?;
+    if reply.secret.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Credential::Basic {
+        username: reply.username,
+        password: Secret::new(reply.secret),
+    }))
+}
+
+/// Credentials from a `kubernetes.io/dockerconfigjson` Secret's JSON.
+pub fn from_dockerconfigjson(json: &str) -> Result<BTreeMap<String, Credential>, String> {
+    let cfg: DockerConfig = serde_json::from_str(json)
+        .map_err(|e| format!("not a Docker config ({})", e.classify_name()))?;
+    Ok(cfg
+        .auths
+        .iter()
+        .filter_map(|(k, a)| docker_credential(a).map(|c| (docker_key_host(k), c)))
+        .collect())
 }
 
 fn docker_credential(a: &DockerAuth) -> Option<Credential> {

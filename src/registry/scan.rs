@@ -14,6 +14,8 @@ pub struct Target {
     /// `spec.image` exactly as written.
     pub image: String,
     pub insecure: bool,
+    /// Credentials from the ImageRepository's own pull Secret, by host.
+    pub secret: Option<std::collections::BTreeMap<String, super::Credential>>,
 }
 
 /// The result for one image.
@@ -43,10 +45,15 @@ pub async fn scan(client: Arc<Client>, targets: Vec<Target>) -> Vec<Scanned> {
         set.spawn(async move {
             let result = match ImageRef::parse(&t.image) {
                 Err(e) => Err(e),
-                Ok(r) => client
-                    .list_tags(&r, t.insecure)
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(r) => {
+                    if let Some(c) = t.secret.as_ref().and_then(|s| s.get(&r.registry)) {
+                        client.set_image_credential(&r, c.clone());
+                    }
+                    client
+                        .list_tags(&r, t.insecure)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
             };
             let (tags, dropped) = match result {
                 Ok((tags, dropped)) => (Ok(tags), dropped),
