@@ -392,3 +392,113 @@ fn pull_secret_in_the_repo_and_credential_helpers() {
     );
     assert!(!run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"));
 }
+
+#[test]
+fn acr_with_microsoft_entra_id_three_ways() {
+    use common::token::*;
+    let dir = tempfile::tempdir().unwrap();
+    let ts = std::sync::Arc::new(TokenService::start(dir.path(), &[], &[]));
+    let reg = Registry::start_token_realm(ts.clone(), &ts.acr_realm());
+    reg.push("fleet/worker", &tags(&["2025.06.30", "2025.07.03"]));
+    let fleet_dir = tempfile::tempdir().unwrap();
+    fleet(
+        fleet_dir.path(),
+        &format!("{}/fleet/worker", reg.host()),
+        ">=2025.1.1",
+        false,
+    );
+    let flux = std::fs::read_to_string(fleet_dir.path().join("flux/image.yaml")).unwrap();
+    write(
+        fleet_dir.path(),
+        "flux/image.yaml",
+        &flux.replace(
+            "  insecure: true\n",
+            "  insecure: true\n  provider: azure\n",
+        ),
+    );
+    let token_file = dir.path().join("federated-token");
+    std::fs::write(&token_file, FEDERATED_ASSERTION).unwrap();
+    fn with<'a>(authority: &str, extra: &[(&'a str, String)]) -> Vec<(&'a str, String)> {
+        let mut v = vec![("AZURE_AUTHORITY_HOST", authority.to_string())];
+        v.extend(extra.iter().cloned());
+        v
+    }
+    let authority = ts.authority();
+    let base = |extra: &[(&'static str, String)]| with(&authority, extra);
+    let flows = [
+        (
+            "client secret",
+            base(&[
+                ("AZURE_TENANT_ID", "tenant-1".into()),
+                ("AZURE_CLIENT_ID", ENTRA_CLIENT.into()),
+                ("AZURE_CLIENT_SECRET", ENTRA_SECRET.into()),
+            ]),
+        ),
+        (
+            "federated token",
+            base(&[
+                ("AZURE_TENANT_ID", "tenant-1".into()),
+                ("AZURE_CLIENT_ID", ENTRA_CLIENT.into()),
+                (
+                    "AZURE_FEDERATED_TOKEN_FILE",
+                    token_file.display().to_string(),
+                ),
+            ]),
+        ),
+        (
+            "managed identity",
+            base(&[
+                (
+                    "IDENTITY_ENDPOINT",
+                    format!("http://127.0.0.1:{}/msi", ts.port),
+                ),
+                ("IDENTITY_HEADER", MI_HEADER.into()),
+            ]),
+        ),
+    ];
+    for (what, env) in &flows {
+        let run = hoist_env(
+            &["scan", "--repo", s(fleet_dir.path()), "--output", "json"],
+            env,
+        );
+        assert_eq!(run.code, 0, "{what}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("\"tag\": \"2025.07.03\""),
+            "{what}: {}",
+            run.stdout
+        );
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            !all.contains(ENTRA_SECRET)
+                && !all.contains(FEDERATED_ASSERTION)
+                && !all.contains(MI_HEADER),
+            "{what}"
+        );
+        for t in ts.issued.lock().unwrap().iter() {
+            assert!(!all.contains(t.as_str()), "{what}: a token leaked");
+        }
+    }
+    // A wrong client secret, and no Entra settings at all: clear errors.
+    let wrong = base(&[
+        ("AZURE_TENANT_ID", "t".into()),
+        ("AZURE_CLIENT_ID", ENTRA_CLIENT.into()),
+        ("AZURE_CLIENT_SECRET", "nope-secret".into()),
+    ]);
+    let run = hoist_env(&["scan", "--repo", s(fleet_dir.path())], &wrong);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("Microsoft Entra token endpoint answered 401"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("nope-secret"));
+    let run = hoist_env(&["scan", "--repo", s(fleet_dir.path())], &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("provider azure needs Microsoft Entra credentials"),
+        "{}",
+        run.stderr
+    );
+}

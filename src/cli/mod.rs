@@ -194,6 +194,7 @@ pub fn live_scan(
             image: r.image.clone(),
             insecure: r.insecure,
             secret,
+            provider: r.provider.clone(),
         });
     }
     let scanned = scan::block_on(scan::scan(client.clone(), targets));

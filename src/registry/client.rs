@@ -110,6 +110,10 @@ pub struct Client {
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Credentials that belong to one repository (its pull Secret).
     per_image: Mutex<HashMap<ImageRef, Credential>>,
+    /// Registry hosts that authenticate through Microsoft Entra ID.
+    azure: Mutex<HashSet<String>>,
+    /// ACR refresh tokens by (realm, service).
+    acr_refresh: tokio::sync::Mutex<HashMap<(String, String), Secret>>,
 }
 
 fn jitter(max: Duration) -> Duration {
@@ -188,6 +192,8 @@ impl Client {
             learned: Mutex::default(),
             limits: Mutex::default(),
             per_image: Mutex::default(),
+            azure: Mutex::default(),
+            acr_refresh: tokio::sync::Mutex::default(),
         })
     }
 
@@ -375,6 +381,57 @@ impl Client {
             .map(|(t, _)| t.clone())
     }
 
+    /// Authenticate `host` through Microsoft Entra ID (`provider: azure`).
+    pub fn use_azure(&self, host: &str) {
+        self.azure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(host.to_string());
+    }
+
+    fn is_azure(&self, host: &str) -> bool {
+        self.azure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(host)
+            || self.creds.entry(host).and_then(|e| e.provider.as_deref()) == Some("azure")
+    }
+
+    /// ACR: Entra token → /oauth2/exchange → refresh token → access token.
+    async fn acr_token(&self, key: &TokenKey) -> Result<Secret, RegistryError> {
+        let (realm, service, scope) = key;
+        let mut cache = self.acr_refresh.lock().await;
+        let refresh = match cache.get(&(realm.clone(), service.clone())) {
+            Some(r) => r.clone(),
+            None => {
+                let src = super::azure::EntraSource::from_env(self.creds.env())
+                    .map_err(RegistryError::Auth)?;
+                let aad = super::azure::entra_token(&self.http, &src)
+                    .await
+                    .map_err(RegistryError::Auth)?;
+                let r = super::azure::exchange(&self.http, realm, service, src.tenant(), &aad)
+                    .await
+                    .map_err(RegistryError::Auth)?;
+                cache.insert((realm.clone(), service.clone()), r.clone());
+                r
+            }
+        };
+        drop(cache);
+        let token = super::azure::access_token(&self.http, realm, service, scope, &refresh)
+            .await
+            .map_err(RegistryError::Auth)?;
+        let life = jwt_lifetime(token.expose()).unwrap_or(Duration::from_secs(60));
+        let expiry = Instant::now()
+            + life
+                .saturating_sub(Duration::from_secs(30))
+                .max(Duration::from_secs(1));
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), (token.clone(), expiry));
+        Ok(token)
+    }
+
     /// Use `cred` for `img` ahead of every other source (its pull Secret).
     pub fn set_image_credential(&self, img: &ImageRef, cred: Credential) {
         self.per_image
@@ -442,6 +499,7 @@ impl Client {
                 let key = (realm, service.unwrap_or_default(), scope);
                 let token = match self.cached_token(&key) {
                     Some(t) => t,
+                    None if self.is_azure(&img.registry) => self.acr_token(&key).await?,
                     None => self.fetch_token(img, &key, cred.as_ref()).await?,
                 };
                 self.learned
@@ -655,6 +713,23 @@ impl ClassifyStr for serde_json::Error {
             serde_json::error::Category::Eof => "truncated JSON",
         }
     }
+}
+
+/// Remaining lifetime from a JWT's `exp` claim (no signature check: this
+/// only decides when to ask for a new token).
+fn jwt_lifetime(token: &str) -> Option<Duration> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    let exp = v.get("exp")?.as_u64()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(exp.saturating_sub(now)))
 }
 
 fn retry_after(h: &HeaderMap) -> Option<Duration> {

@@ -87,6 +87,9 @@ pub struct RegistryConfig {
     /// Concurrent requests to this registry (default 8).
     #[serde(default)]
     pub concurrency: Option<usize>,
+    /// `azure`: authenticate with Microsoft Entra ID (like `spec.provider`).
+    #[serde(default)]
+    pub provider: Option<String>,
     /// Literal secrets are refused; these exist only to say so.
     #[serde(default)]
     pub password: Option<toml::Value>,
@@ -207,6 +210,11 @@ impl Credentials {
             }
         }
         c
+    }
+
+    /// The environment credentials are read from.
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
 
     /// The hoist.toml entry for `host`, if any.

@@ -14,3 +14,4 @@ pub mod scan;
 pub use client::{Client, Options, RegistryError};
 pub use credentials::{Credential, Credentials, RegistryConfig, Secret};
 pub use reference::ImageRef;
+pub mod azure;

@@ -16,6 +16,8 @@ pub struct Target {
     pub insecure: bool,
     /// Credentials from the ImageRepository's own pull Secret, by host.
     pub secret: Option<std::collections::BTreeMap<String, super::Credential>>,
+    /// `spec.provider` (`generic`, `azure`, …).
+    pub provider: String,
 }
 
 /// The result for one image.
@@ -46,6 +48,9 @@ pub async fn scan(client: Arc<Client>, targets: Vec<Target>) -> Vec<Scanned> {
             let result = match ImageRef::parse(&t.image) {
                 Err(e) => Err(e),
                 Ok(r) => {
+                    if t.provider == "azure" {
+                        client.use_azure(&r.registry);
+                    }
                     if let Some(c) = t.secret.as_ref().and_then(|s| s.get(&r.registry)) {
                         client.set_image_credential(&r, c.clone());
                     }

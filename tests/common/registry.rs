@@ -65,9 +65,18 @@ pub fn sha256(data: &[u8]) -> String {
 impl Registry {
     /// Start a registry that trusts tokens from `ts` (Docker token auth).
     pub fn start_token(ts: std::sync::Arc<super::token::TokenService>) -> Registry {
+        let realm = ts.realm();
+        Registry::start_token_realm(ts, &realm)
+    }
+
+    /// As [`Registry::start_token`], naming `realm` in its challenges.
+    pub fn start_token_realm(
+        ts: std::sync::Arc<super::token::TokenService>,
+        realm: &str,
+    ) -> Registry {
         let auth = format!(
             "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
-            ts.realm(),
+            realm,
             super::token::SERVICE,
             super::token::ISSUER,
             ts.cert_path.display()

@@ -124,9 +124,31 @@ impl TokenService {
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
                     }
+                    // Read a form body when there is one (Entra, ACR endpoints).
+                    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    let mut body = buf[split..].to_vec();
+                    while body.len() < len {
+                        match sock.read(&mut chunk) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => body.extend_from_slice(&chunk[..n]),
+                        }
+                    }
                     r.fetch_add(1, Ordering::SeqCst);
-                    let head = String::from_utf8_lossy(&buf).to_string();
-                    let (status, body) = answer(&head, &k, &users, &public, &i);
+                    let form = String::from_utf8_lossy(&body).to_string();
+                    let (status, body) = if head.starts_with("POST ") || head.contains("/msi") {
+                        azure_answer(&head, &form, &k, &i)
+                    } else {
+                        answer(&head, &k, &users, &public, &i)
+                    };
                     let resp = format!(
                         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
@@ -146,6 +168,17 @@ impl TokenService {
 
     pub fn realm(&self) -> String {
         format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    /// The realm an ACR-like registry names: `/oauth2/token` on the same host
+    /// as `/oauth2/exchange`.
+    pub fn acr_realm(&self) -> String {
+        format!("http://127.0.0.1:{}/oauth2/token", self.port)
+    }
+
+    /// Where the fake Microsoft Entra ID lives (AZURE_AUTHORITY_HOST).
+    pub fn authority(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
     }
 
     /// A push+pull token for the harness itself.
@@ -218,4 +251,94 @@ fn answer(
         200,
         serde_json::json!({ "token": token, "expires_in": 300 }).to_string(),
     )
+}
+
+pub const ENTRA_CLIENT: &str = "hoist-client-id";
+pub const ENTRA_SECRET: &str = "entra-client-secret-value";
+pub const FEDERATED_ASSERTION: &str = "eyJ.federated.assertion";
+pub const MI_HEADER: &str = "managed-identity-header";
+
+fn form_value(form: &str, key: &str) -> Option<String> {
+    form.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// Fake Microsoft Entra ID, managed identity, and ACR's exchange/token.
+fn azure_answer(head: &str, form: &str, k: &Signer, issued: &Mutex<Vec<String>>) -> (u16, String) {
+    let target = head.split_whitespace().nth(1).unwrap_or("/");
+    let path = target.split('?').next().unwrap_or("/");
+    let mint = |prefix: &str| {
+        let t = format!("{prefix}-{}", rand_u64());
+        issued.lock().unwrap().push(t.clone());
+        t
+    };
+    if path.ends_with("/oauth2/v2.0/token") {
+        let client_ok = form_value(form, "client_id").as_deref() == Some(ENTRA_CLIENT);
+        let secret_ok = form_value(form, "client_secret").as_deref() == Some(ENTRA_SECRET);
+        let assertion_ok =
+            form_value(form, "client_assertion").as_deref() == Some(FEDERATED_ASSERTION);
+        let scope_ok = form_value(form, "scope").as_deref()
+            == Some("https://containerregistry.azure.net/.default");
+        if !(client_ok && scope_ok && (secret_ok || assertion_ok)) {
+            return (401, r#"{"error":"invalid_client"}"#.into());
+        }
+        return (200, serde_json::json!({"token_type": "Bearer", "expires_in": 3600, "access_token": mint("aad")}).to_string());
+    }
+    if path.starts_with("/msi") {
+        let ok = head.lines().any(|l| {
+            l.to_ascii_lowercase().starts_with("x-identity-header:") && l.contains(MI_HEADER)
+        });
+        if !ok {
+            return (401, r#"{"error":"bad identity header"}"#.into());
+        }
+        return (
+            200,
+            serde_json::json!({"access_token": mint("aad"), "expires_on": "0"}).to_string(),
+        );
+    }
+    if path == "/oauth2/exchange" {
+        let aad = form_value(form, "access_token").unwrap_or_default();
+        let known = aad.starts_with("aad-") && issued.lock().unwrap().contains(&aad);
+        if form_value(form, "grant_type").as_deref() != Some("access_token") || !known {
+            return (401, r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.into());
+        }
+        return (
+            200,
+            serde_json::json!({"refresh_token": mint("acr-refresh")}).to_string(),
+        );
+    }
+    if path == "/oauth2/token" {
+        let rt = form_value(form, "refresh_token").unwrap_or_default();
+        let known = rt.starts_with("acr-refresh-") && issued.lock().unwrap().contains(&rt);
+        let scope = form_value(form, "scope").unwrap_or_default();
+        if form_value(form, "grant_type").as_deref() != Some("refresh_token") || !known {
+            return (401, r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.into());
+        }
+        let repo = scope.split(':').nth(1).unwrap_or("").to_string();
+        let token = k.mint("acr-user", &repo, &["pull"], 300);
+        issued.lock().unwrap().push(token.clone());
+        return (200, serde_json::json!({"access_token": token}).to_string());
+    }
+    (404, "{}".into())
 }
