@@ -28,6 +28,10 @@ struct Cli {
     /// When to use colour: auto (terminals only), always, never.
     #[arg(long, global = true, default_value = "auto", value_name = "WHEN")]
     color: clap::ColorChoice,
+    /// Log what hoist does on stderr (-v: debug, -vv: trace). HOIST_LOG
+    /// takes a tracing filter (e.g. `hoist=trace`) instead.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +53,34 @@ enum Command {
     Scan(cli::scan::ScanArgs),
 }
 
+/// Logs go to stderr. Whatever the filter, the HTTP and TLS libraries are
+/// capped at `info`, so no request header (and no credential) is ever logged.
+fn init_logging(verbose: u8, color: anstream::ColorChoice) {
+    let base = match std::env::var("HOIST_LOG") {
+        Ok(f) if !f.trim().is_empty() => f,
+        _ => match verbose {
+            0 => "warn".to_string(),
+            1 => "hoist=debug,warn".to_string(),
+            _ => "hoist=trace,warn".to_string(),
+        },
+    };
+    let filter =
+        format!("{base},hyper=info,hyper_util=info,h2=info,reqwest=info,rustls=info,tokio=info");
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let ansi = match color {
+        anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi => true,
+        anstream::ColorChoice::Never => false,
+        anstream::ColorChoice::Auto => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .try_init();
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -68,6 +100,7 @@ fn main() {
         clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
     };
     choice.write_global();
+    init_logging(cli.verbose, choice);
     let result = match &cli.command {
         Command::Plan(a) => cli::plan::run(a),
         Command::Apply(a) => cli::apply::run(a),

@@ -255,9 +255,18 @@ fn bearer_tokens_like_ghcr_anonymous_and_with_a_pat() {
         true,
     );
     let before = ts.requests.load(std::sync::atomic::Ordering::SeqCst);
-    let run = hoist(&["scan", "--repo", s(fleet_dir.path()), "--output", "json"]);
+    let trace = || ("HOIST_LOG", "trace".to_string());
+    let run = hoist_env(
+        &["scan", "--repo", s(fleet_dir.path()), "--output", "json"],
+        &[trace()],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("\"tag\": \"1.3.0\""), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("token issued") && run.stderr.contains("authentication required"),
+        "trace logs are on: {}",
+        run.stderr
+    );
     // One token served the tag list and the digest HEAD: the cache works.
     assert_eq!(
         ts.requests.load(std::sync::atomic::Ordering::SeqCst) - before,
@@ -272,7 +281,7 @@ fn bearer_tokens_like_ghcr_anonymous_and_with_a_pat() {
         "*",
         false,
     );
-    let anon = hoist(&["scan", "--repo", s(priv_dir.path())]);
+    let anon = hoist_env(&["scan", "--repo", s(priv_dir.path())], &[trace()]);
     assert_eq!(anon.code, 1);
     assert!(anon.stderr.contains("401"), "{}", anon.stderr);
     write(
@@ -285,13 +294,21 @@ fn bearer_tokens_like_ghcr_anonymous_and_with_a_pat() {
     );
     let ok = hoist_env(
         &["scan", "--repo", s(priv_dir.path()), "--output", "json"],
-        &[("U", "octocat".into()), ("PAT", "ghp_secretPAT123".into())],
+        &[
+            ("U", "octocat".into()),
+            ("PAT", "ghp_secretPAT123".into()),
+            trace(),
+        ],
     );
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(ok.stdout.contains("\"tag\": \"2.1.0\""), "{}", ok.stdout);
     let bad = hoist_env(
         &["scan", "--repo", s(priv_dir.path())],
-        &[("U", "octocat".into()), ("PAT", "ghp_wrongPAT999".into())],
+        &[
+            ("U", "octocat".into()),
+            ("PAT", "ghp_wrongPAT999".into()),
+            trace(),
+        ],
     );
     assert_eq!(bad.code, 1);
     assert!(

@@ -245,8 +245,10 @@ impl Client {
         if let Some(a) = auth {
             req = req.header(AUTHORIZATION, a);
         }
+        tracing::debug!(%method, url, authenticated = auth.is_some(), "request");
         let mut resp = req.send().await?;
         let status = resp.status().as_u16();
+        tracing::trace!(%method, url, status, "response headers");
         let headers = resp.headers().clone();
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await? {
@@ -311,6 +313,11 @@ impl Client {
                         .get(WWW_AUTHENTICATE)
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
+                    tracing::debug!(
+                        url,
+                        challenge = header.as_deref().unwrap_or(""),
+                        "authentication required"
+                    );
                     auth = Some(self.authenticate(img, header.as_deref()).await?);
                     continue;
                 }
@@ -351,6 +358,12 @@ impl Client {
                 }
                 Ok(r) => return Ok(r),
             };
+            tracing::debug!(
+                url,
+                attempt,
+                wait_ms = retry_in.as_millis() as u64,
+                "retrying"
+            );
             tokio::time::sleep(retry_in).await;
             attempt += 1;
         }
@@ -594,6 +607,7 @@ impl Client {
             + life
                 .saturating_sub(Duration::from_secs(5))
                 .max(Duration::from_secs(1));
+        tracing::debug!(realm = %realm_show, scope = %scope, lifetime_s = life.as_secs(), "token issued");
         let secret = Secret::new(token);
         self.tokens
             .lock()
