@@ -152,14 +152,9 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let url = e.url().map(|u| {
-        format!(
-            "{}://{}{}",
-            u.scheme(),
-            u.host_str().unwrap_or(""),
-            u.path()
-        )
-    });
+    let url = e
+        .url()
+        .map(|u| format!("{}{}", u.origin().ascii_serialization(), u.path()));
     match url {
         Some(u) => format!("{kind} ({u})"),
         None => kind.to_string(),
@@ -557,12 +552,7 @@ impl Client {
         if let Some(c @ Credential::Basic { .. }) = cred {
             req = req.header(AUTHORIZATION, c.header());
         }
-        let realm_show = format!(
-            "{}://{}{}",
-            url.scheme(),
-            url.host_str().unwrap_or(""),
-            url.path()
-        );
+        let realm_show = format!("{}{}", url.origin().ascii_serialization(), url.path());
         let resp = req
             .send()
             .await
