@@ -519,3 +519,42 @@ fn acr_with_microsoft_entra_id_three_ways() {
         run.stderr
     );
 }
+
+#[test]
+fn https_registry_signed_by_a_private_ca() {
+    let (reg, ca) = Registry::start_tls();
+    reg.push("secure/app", &tags(&["1.0.0", "1.1.0"]));
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &format!("{}/secure/app", reg.host()), "*", true);
+    let flux = std::fs::read_to_string(dir.path().join("flux/image.yaml")).unwrap();
+    write(
+        dir.path(),
+        "flux/image.yaml",
+        &flux.replace("  insecure: true\n", ""),
+    );
+    // Not trusted: a clear per-image error, no fallback to plain HTTP.
+    let run = hoist(&["scan", "--repo", s(dir.path())]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("connection failed (https://"),
+        "{}",
+        run.stderr
+    );
+    // Trusted through ca_file.
+    write(
+        dir.path(),
+        "hoist.toml",
+        &format!(
+            "[[registry]]\nhost = \"{}\"\nca_file = \"{}\"\n",
+            reg.host(),
+            ca.display()
+        ),
+    );
+    let run = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\"tag\": \"1.1.0\"") && run.stdout.contains("sha256:"),
+        "{}",
+        run.stdout
+    );
+}

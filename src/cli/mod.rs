@@ -197,7 +197,24 @@ pub fn live_scan(
             provider: r.provider.clone(),
         });
     }
-    let scanned = scan::block_on(scan::scan(client.clone(), targets));
+    // A progress bar on a terminal only; scripts and CI logs get none.
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && targets.len() > 1 {
+        let b = indicatif::ProgressBar::new(targets.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} scanning {pos}/{len} images {wide_bar} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let scanned = scan::block_on(scan::scan(client.clone(), targets, |s| {
+        bar.set_message(s.image.clone());
+        bar.inc(1);
+    }));
+    bar.finish_and_clear();
     let mut tags = Tags::default();
     for s in scanned {
         match s.tags {

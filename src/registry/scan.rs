@@ -39,8 +39,13 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
     rt.block_on(f)
 }
 
-/// List the tags of every target, concurrently. Results keep input order.
-pub async fn scan(client: Arc<Client>, targets: Vec<Target>) -> Vec<Scanned> {
+/// List the tags of every target, concurrently. Results keep input order;
+/// `progress` hears about each image as it finishes.
+pub async fn scan(
+    client: Arc<Client>,
+    targets: Vec<Target>,
+    mut progress: impl FnMut(&Scanned),
+) -> Vec<Scanned> {
     let mut set = tokio::task::JoinSet::new();
     for (i, t) in targets.into_iter().enumerate() {
         let client = client.clone();
@@ -77,6 +82,7 @@ pub async fn scan(client: Arc<Client>, targets: Vec<Target>) -> Vec<Scanned> {
     let mut out: Vec<(usize, Scanned)> = Vec::new();
     while let Some(joined) = set.join_next().await {
         if let Ok(r) = joined {
+            progress(&r.1);
             out.push(r);
         }
     }

@@ -22,6 +22,8 @@ pub struct Registry {
     pub port: u16,
     _dir: tempfile::TempDir,
     push_auth: PushAuth,
+    /// PEM of the CA that signed the registry's certificate (HTTPS only).
+    ca_pem: Option<Vec<u8>>,
 }
 
 impl Drop for Registry {
@@ -81,7 +83,12 @@ impl Registry {
             super::token::ISSUER,
             ts.cert_path.display()
         );
-        Registry::launch(tempfile::tempdir().unwrap(), auth, PushAuth::Token(ts))
+        Registry::launch(
+            tempfile::tempdir().unwrap(),
+            auth,
+            PushAuth::Token(ts),
+            None,
+        )
     }
 
     /// Start a registry; with `basic`, htpasswd authentication for that user.
@@ -103,10 +110,47 @@ impl Registry {
                 dir.path().join("htpasswd").display()
             );
         }
-        Registry::launch(dir, auth, push_auth)
+        Registry::launch(dir, auth, push_auth, None)
     }
 
-    fn launch(dir: tempfile::TempDir, auth: String, push_auth: PushAuth) -> Registry {
+    /// An HTTPS registry whose certificate for 127.0.0.1 is signed by a
+    /// private CA; returns the registry and the CA's PEM path.
+    pub fn start_tls() -> (Registry, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "hoist test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let srv_key = rcgen::KeyPair::generate().unwrap();
+        let srv_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+        let srv_cert = srv_params.signed_by(&srv_key, &issuer).unwrap();
+        let (crt, key, ca) = (
+            dir.path().join("server.crt"),
+            dir.path().join("server.key"),
+            dir.path().join("ca.pem"),
+        );
+        std::fs::write(&crt, srv_cert.pem()).unwrap();
+        std::fs::write(&key, srv_key.serialize_pem()).unwrap();
+        std::fs::write(&ca, ca_cert.pem()).unwrap();
+        let tls = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            crt.display(),
+            key.display()
+        );
+        let reg = Registry::launch(dir, tls, PushAuth::None, Some(ca_cert.pem().into_bytes()));
+        (reg, ca)
+    }
+
+    fn launch(
+        dir: tempfile::TempDir,
+        auth: String,
+        push_auth: PushAuth,
+        ca_pem: Option<Vec<u8>>,
+    ) -> Registry {
         for _ in 0..5 {
             let port = free_port();
             let config = format!(
@@ -128,6 +172,7 @@ impl Registry {
                     port,
                     _dir: dir,
                     push_auth,
+                    ca_pem,
                 };
             }
             let _ = child.kill();
@@ -141,7 +186,20 @@ impl Registry {
     }
 
     fn client(&self) -> reqwest::Client {
-        reqwest::Client::new()
+        let mut b = reqwest::Client::builder();
+        if let Some(pem) = &self.ca_pem {
+            b = b.add_root_certificate(reqwest::Certificate::from_pem(pem).unwrap());
+        }
+        b.build().unwrap()
+    }
+
+    fn base(&self) -> String {
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.host())
     }
 
     fn auth(&self, r: reqwest::RequestBuilder, repo: &str) -> reqwest::RequestBuilder {
@@ -154,7 +212,7 @@ impl Registry {
 
     async fn upload_blob(&self, c: &reqwest::Client, repo: &str, data: &[u8]) -> String {
         let digest = sha256(data);
-        let base = format!("http://{}", self.host());
+        let base = self.base();
         let r = self
             .auth(c.post(format!("{base}/v2/{repo}/blobs/uploads/")), repo)
             .send()
@@ -201,7 +259,7 @@ impl Registry {
             let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
             let mut set = tokio::task::JoinSet::new();
             for tag in tags {
-                let url = format!("http://{}/v2/{repo}/manifests/{tag}", self.host());
+                let url = format!("{}/v2/{repo}/manifests/{tag}", self.base());
                 let req = self
                     .auth(c.put(url), repo)
                     .header("content-type", "application/vnd.oci.image.manifest.v1+json")
