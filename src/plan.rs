@@ -140,6 +140,8 @@ pub struct PolicyOutcome {
     pub error: Option<String>,
     #[serde(skip)]
     pub labels: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub digest_reflection: DigestReflection,
 }
 
 /// Digest reflection as Flux does it, given the previously reflected ref.
@@ -177,6 +179,7 @@ pub fn decide<'a>(
             reference: None,
             error: None,
             labels: p.meta.labels.clone(),
+            digest_reflection: p.digest_reflection,
         };
         let repo = objects.repositories.iter().find(|r| {
             r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace
@@ -272,7 +275,18 @@ impl Plan {
     }
 }
 
-fn value_for(field: Field, s: &Selected) -> String {
+/// The value a marker should hold. With `IfNotPresent`, a full reference
+/// that already pins a digest for the same image and tag keeps it: the
+/// digest is only refreshed when the tag changes or none is recorded.
+fn value_for(field: Field, s: &Selected, reflection: DigestReflection, current: &str) -> String {
+    if field == Field::Image && reflection == DigestReflection::IfNotPresent {
+        if let Some((reference, digest)) = current.split_once('@')
+            && !digest.is_empty()
+            && reference == format!("{}:{}", s.image, s.tag)
+        {
+            return current.to_string();
+        }
+    }
     match field {
         Field::Image => s.reference(),
         Field::Tag => s.tag.clone(),
@@ -379,7 +393,7 @@ pub fn mutate(
                 )));
                 continue;
             };
-            let new = value_for(m.field, sel);
+            let new = value_for(m.field, sel, outcome.digest_reflection, &s.value);
             if new == s.value {
                 continue;
             }
@@ -531,6 +545,21 @@ mod tests {
             reflect_digest(IfNotPresent, None, "v1", d2).as_deref(),
             Some("D2")
         );
+    }
+
+    #[test]
+    fn if_not_present_keeps_a_recorded_digest_for_the_same_tag() {
+        let sel = Selected { image: "r/app".into(), tag: "1.0.0".into(), digest: Some("sha256:new".into()) };
+        let kept = "r/app:1.0.0@sha256:old";
+        assert_eq!(value_for(Field::Image, &sel, DigestReflection::IfNotPresent, kept), kept);
+        assert_eq!(value_for(Field::Image, &sel, DigestReflection::Always, kept), "r/app:1.0.0@sha256:new");
+        assert_eq!(
+            value_for(Field::Image, &sel, DigestReflection::IfNotPresent, "r/app:0.9.0@sha256:old"),
+            "r/app:1.0.0@sha256:new",
+            "a new tag gets a new digest"
+        );
+        assert_eq!(value_for(Field::Image, &sel, DigestReflection::IfNotPresent, "r/app:1.0.0"), "r/app:1.0.0@sha256:new");
+        assert_eq!(value_for(Field::Tag, &sel, DigestReflection::IfNotPresent, kept), "1.0.0");
     }
 
     #[test]
