@@ -61,6 +61,8 @@ pub struct ScanConfig {
     pub retries: Option<u32>,
     /// Concurrent requests per registry, default 8.
     pub concurrency: Option<usize>,
+    /// Requests per second per registry, default unlimited.
+    pub requests_per_second: Option<f64>,
 }
 
 impl ScanConfig {
@@ -81,6 +83,7 @@ impl ScanConfig {
         if let Some(c) = self.concurrency {
             o.concurrency = c.max(1);
         }
+        o.requests_per_second = self.requests_per_second.filter(|r| *r > 0.0);
         o
     }
 }

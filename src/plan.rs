@@ -549,17 +549,43 @@ mod tests {
 
     #[test]
     fn if_not_present_keeps_a_recorded_digest_for_the_same_tag() {
-        let sel = Selected { image: "r/app".into(), tag: "1.0.0".into(), digest: Some("sha256:new".into()) };
+        let sel = Selected {
+            image: "r/app".into(),
+            tag: "1.0.0".into(),
+            digest: Some("sha256:new".into()),
+        };
         let kept = "r/app:1.0.0@sha256:old";
-        assert_eq!(value_for(Field::Image, &sel, DigestReflection::IfNotPresent, kept), kept);
-        assert_eq!(value_for(Field::Image, &sel, DigestReflection::Always, kept), "r/app:1.0.0@sha256:new");
         assert_eq!(
-            value_for(Field::Image, &sel, DigestReflection::IfNotPresent, "r/app:0.9.0@sha256:old"),
+            value_for(Field::Image, &sel, DigestReflection::IfNotPresent, kept),
+            kept
+        );
+        assert_eq!(
+            value_for(Field::Image, &sel, DigestReflection::Always, kept),
+            "r/app:1.0.0@sha256:new"
+        );
+        assert_eq!(
+            value_for(
+                Field::Image,
+                &sel,
+                DigestReflection::IfNotPresent,
+                "r/app:0.9.0@sha256:old"
+            ),
             "r/app:1.0.0@sha256:new",
             "a new tag gets a new digest"
         );
-        assert_eq!(value_for(Field::Image, &sel, DigestReflection::IfNotPresent, "r/app:1.0.0"), "r/app:1.0.0@sha256:new");
-        assert_eq!(value_for(Field::Tag, &sel, DigestReflection::IfNotPresent, kept), "1.0.0");
+        assert_eq!(
+            value_for(
+                Field::Image,
+                &sel,
+                DigestReflection::IfNotPresent,
+                "r/app:1.0.0"
+            ),
+            "r/app:1.0.0@sha256:new"
+        );
+        assert_eq!(
+            value_for(Field::Tag, &sel, DigestReflection::IfNotPresent, kept),
+            "1.0.0"
+        );
     }
 
     #[test]

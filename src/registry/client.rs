@@ -46,6 +46,8 @@ pub struct Options {
     pub max_body: usize,
     /// Concurrent requests per registry host.
     pub concurrency: usize,
+    /// Requests per second per registry host (`None`: unlimited).
+    pub requests_per_second: Option<f64>,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
             max_retry_after: Duration::from_secs(60),
             max_body: 16 << 20,
             concurrency: 8,
+            requests_per_second: None,
         }
     }
 }
@@ -114,6 +117,8 @@ pub struct Client {
     azure: Mutex<HashSet<String>>,
     /// ACR refresh tokens by (realm, service).
     acr_refresh: tokio::sync::Mutex<HashMap<(String, String), Secret>>,
+    /// Next free request slot per host, when a rate limit applies.
+    pacing: Mutex<HashMap<String, Instant>>,
 }
 
 fn jitter(max: Duration) -> Duration {
@@ -189,6 +194,7 @@ impl Client {
             per_image: Mutex::default(),
             azure: Mutex::default(),
             acr_refresh: tokio::sync::Mutex::default(),
+            pacing: Mutex::default(),
         })
     }
 
@@ -207,6 +213,29 @@ impl Client {
         m.entry(host.to_string())
             .or_insert_with(|| Arc::new(Semaphore::new(n)))
             .clone()
+    }
+
+    /// Wait for this host's next request slot, if it is rate limited.
+    async fn pace(&self, host: &str) {
+        let rps = self
+            .creds
+            .entry(host)
+            .and_then(|e| e.requests_per_second)
+            .or(self.opts.requests_per_second)
+            .filter(|r| *r > 0.0);
+        let Some(rps) = rps else { return };
+        let interval = Duration::from_secs_f64(1.0 / rps);
+        let wait = {
+            let mut m = self.pacing.lock().unwrap_or_else(|p| p.into_inner());
+            reserve(
+                m.entry(host.to_string()).or_insert_with(Instant::now),
+                Instant::now(),
+                interval,
+            )
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
     }
 
     pub fn base_url(&self, img: &ImageRef, insecure: bool) -> String {
@@ -282,6 +311,7 @@ impl Client {
                     .acquire()
                     .await
                     .map_err(|_| RegistryError::Transport("scan cancelled".into()))?;
+                self.pace(&img.registry).await;
                 self.attempt(&method, url, accept, auth.as_deref()).await
             };
             let retry_in = match result {
@@ -719,6 +749,14 @@ impl ClassifyStr for serde_json::Error {
     }
 }
 
+/// Take the next request slot: returns how long to wait from `now`, and
+/// moves `next` one interval past the slot taken.
+fn reserve(next: &mut Instant, now: Instant, interval: Duration) -> Duration {
+    let slot = (*next).max(now);
+    *next = slot + interval;
+    slot - now
+}
+
 /// Remaining lifetime from a JWT's `exp` claim (no signature check: this
 /// only decides when to ask for a new token).
 fn jwt_lifetime(token: &str) -> Option<Duration> {
@@ -826,6 +864,18 @@ mod tests {
         );
         assert_eq!(next_link(&h, base, cur).unwrap(), None);
         assert_eq!(next_link(&HeaderMap::new(), base, cur).unwrap(), None);
+    }
+
+    #[test]
+    fn pacing_spaces_requests_one_interval_apart() {
+        let now = Instant::now();
+        let mut next = now;
+        let i = Duration::from_millis(100);
+        assert_eq!(reserve(&mut next, now, i), Duration::ZERO);
+        assert_eq!(reserve(&mut next, now, i), i);
+        assert_eq!(reserve(&mut next, now, i), 2 * i);
+        // After a quiet spell, no debt is carried over.
+        assert_eq!(reserve(&mut next, now + 10 * i, i), Duration::ZERO);
     }
 
     #[test]

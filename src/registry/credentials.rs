@@ -87,6 +87,9 @@ pub struct RegistryConfig {
     /// Concurrent requests to this registry (default 8).
     #[serde(default)]
     pub concurrency: Option<usize>,
+    /// At most this many requests per second to this registry.
+    #[serde(default)]
+    pub requests_per_second: Option<f64>,
     /// `azure`: authenticate with Microsoft Entra ID (like `spec.provider`).
     #[serde(default)]
     pub provider: Option<String>,
