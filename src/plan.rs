@@ -279,13 +279,13 @@ impl Plan {
 /// that already pins a digest for the same image and tag keeps it: the
 /// digest is only refreshed when the tag changes or none is recorded.
 fn value_for(field: Field, s: &Selected, reflection: DigestReflection, current: &str) -> String {
-    if field == Field::Image && reflection == DigestReflection::IfNotPresent {
-        if let Some((reference, digest)) = current.split_once('@')
-            && !digest.is_empty()
-            && reference == format!("{}:{}", s.image, s.tag)
-        {
-            return current.to_string();
-        }
+    if field == Field::Image
+        && reflection == DigestReflection::IfNotPresent
+        && let Some((reference, digest)) = current.split_once('@')
+        && !digest.is_empty()
+        && reference == format!("{}:{}", s.image, s.tag)
+    {
+        return current.to_string();
     }
     match field {
         Field::Image => s.reference(),

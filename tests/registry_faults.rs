@@ -26,7 +26,7 @@ fn setup() -> Setup {
     write(
         dir.path(),
         "hoist.toml",
-        "[scan]\ntimeout_seconds = 2\nretries = 2\n",
+        "[scan]\ntimeout_seconds = 2\nretries = 2\nrequests_per_second = 200\n",
     );
     Setup {
         _reg: reg,
