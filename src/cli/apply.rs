@@ -1,7 +1,7 @@
 //! `hoist apply --no-commit`: write the planned edits into the working tree.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
 
@@ -10,15 +10,10 @@ use crate::diag::Diag;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The fleet repository to update.
-    #[arg(long, default_value = ".")]
-    pub repo: PathBuf,
-    /// hoist.toml to use (default: <repo>/hoist.toml when present).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Read tags from this snapshot file instead of the registries.
-    #[arg(long, value_name = "FILE")]
-    pub registry_snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: super::RepoArgs,
+    #[command(flatten)]
+    pub tags: super::TagArgs,
     /// Only write the files; do not commit or push.
     #[arg(long)]
     pub no_commit: bool,
@@ -62,8 +57,9 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
             "committing and pushing are not built yet: run `hoist apply --no-commit` to write the working tree only",
         )));
     }
-    let loaded = load_repo(&args.repo, args.config.as_deref())?;
-    let super::Planned { plan, mut diags } = plan_repo(&loaded, args.registry_snapshot.as_deref())?;
+    let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
+    let super::Planned { plan, mut diags } =
+        plan_repo(&loaded, args.tags.registry_snapshot.as_deref())?;
     let mut written = 0;
     for f in &plan.files {
         let path = loaded.root.join(&f.file);

@@ -5,8 +5,6 @@
 //! and reconciler then race on the same file; keeping tags in a separate
 //! `image-tags.yaml` that the kustomization patches in keeps them disjoint.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
 use super::{Fatal, exit, load_repo, plural, report};
@@ -16,12 +14,8 @@ use crate::setters;
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// The fleet repository to check.
-    #[arg(long, default_value = ".")]
-    pub repo: PathBuf,
-    /// hoist.toml to use (default: <repo>/hoist.toml when present).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: super::RepoArgs,
 }
 
 /// Is this the file a kustomize/Flux reconciler reads as its entry point?
@@ -34,7 +28,7 @@ pub fn is_kustomization_entry(rel: &str) -> bool {
 }
 
 pub fn run(args: &LintArgs) -> Result<i32, Fatal> {
-    let loaded = load_repo(&args.repo, args.config.as_deref())?;
+    let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let (_, mut findings) = collect_objects(&loaded.files, &loaded.config);
     findings.extend(loaded.diags.iter().cloned());
     for f in loaded.files.iter().filter(|f| f.has_markers) {

@@ -17,6 +17,25 @@ use crate::diag::{Diag, Severity};
 use crate::repo::{self, SourceFile};
 use crate::snapshot::Snapshot;
 
+/// Where the fleet repository and its config are (every repo command).
+#[derive(Debug, clap::Args)]
+pub struct RepoArgs {
+    /// The fleet repository.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// hoist.toml to use (default: <repo>/hoist.toml when present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Where tags come from (plan, apply).
+#[derive(Debug, clap::Args)]
+pub struct TagArgs {
+    /// Read tags from this snapshot file instead of scanning the registries.
+    #[arg(long, value_name = "FILE")]
+    pub registry_snapshot: Option<PathBuf>,
+}
+
 /// Exit codes shared by every subcommand.
 pub mod exit {
     pub const OK: i32 = 0;

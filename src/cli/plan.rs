@@ -1,7 +1,5 @@
 //! `hoist plan`: show what would change, as a diff or as JSON.
 
-use std::path::PathBuf;
-
 use clap::{Args, ValueEnum};
 
 use super::{Fatal, diff_style, exit, load_repo, plan_repo, plural, report};
@@ -15,15 +13,10 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The fleet repository to read.
-    #[arg(long, default_value = ".")]
-    pub repo: PathBuf,
-    /// hoist.toml to use (default: <repo>/hoist.toml when present).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Read tags from this snapshot file instead of scanning the registries.
-    #[arg(long, value_name = "FILE")]
-    pub registry_snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: super::RepoArgs,
+    #[command(flatten)]
+    pub tags: super::TagArgs,
     /// `diff` (patch on stdout, summary on stderr) or `json`.
     #[arg(long, value_enum, default_value_t = Output::Diff)]
     pub output: Output,
@@ -33,8 +26,9 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
-    let loaded = load_repo(&args.repo, args.config.as_deref())?;
-    let super::Planned { plan, diags } = plan_repo(&loaded, args.registry_snapshot.as_deref())?;
+    let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
+    let super::Planned { plan, diags } =
+        plan_repo(&loaded, args.tags.registry_snapshot.as_deref())?;
     match args.output {
         Output::Json => {
             let mut value = serde_json::to_value(&plan)

@@ -17,12 +17,8 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// The fleet repository whose ImageRepositories to scan.
-    #[arg(long, default_value = ".")]
-    pub repo: PathBuf,
-    /// hoist.toml to use (default: <repo>/hoist.toml when present).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: super::RepoArgs,
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
     /// Write the tags seen to FILE, for `hoist plan --registry-snapshot FILE`.
@@ -31,7 +27,7 @@ pub struct ScanArgs {
 }
 
 pub fn run(args: &ScanArgs) -> Result<i32, Fatal> {
-    let loaded = load_repo(&args.repo, args.config.as_deref())?;
+    let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let (objects, mut diags) = collect_objects(&loaded.files, &loaded.config);
     diags.extend(loaded.diags.iter().cloned());
     let (tags, scan_diags) = live_scan(&loaded.config, &objects)?;

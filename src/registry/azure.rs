@@ -130,6 +130,14 @@ async fn post_form(
     serde_json::from_slice(&bytes).map_err(|_| format!("{what}: malformed reply"))
 }
 
+/// A token field that must be present and non-empty.
+fn required(token: Option<String>, missing: &str) -> Result<Secret, String> {
+    token
+        .filter(|t| !t.is_empty())
+        .map(Secret::new)
+        .ok_or_else(|| missing.to_string())
+}
+
 fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -219,11 +227,7 @@ pub async fn entra_token(http: &reqwest::Client, src: &EntraSource) -> Result<Se
                 .map_err(|_| "managed identity endpoint: malformed reply".to_string())?
         }
     };
-    reply
-        .access_token
-        .filter(|t| !t.is_empty())
-        .map(Secret::new)
-        .ok_or_else(|| "Microsoft Entra sent no access token".to_string())
+    required(reply.access_token, "Microsoft Entra sent no access token")
 }
 
 /// Step 2: exchange the Entra token for an ACR refresh token.
@@ -248,11 +252,10 @@ pub async fn exchange(
         form.push(("tenant", t));
     }
     let reply = post_form(http, exchange.as_str(), &form, "ACR /oauth2/exchange").await?;
-    reply
-        .refresh_token
-        .filter(|t| !t.is_empty())
-        .map(Secret::new)
-        .ok_or_else(|| "ACR /oauth2/exchange sent no refresh token".to_string())
+    required(
+        reply.refresh_token,
+        "ACR /oauth2/exchange sent no refresh token",
+    )
 }
 
 /// Step 3: an access token for `scope` from the realm.
@@ -275,11 +278,7 @@ pub async fn access_token(
         "ACR /oauth2/token",
     )
     .await?;
-    reply
-        .access_token
-        .filter(|t| !t.is_empty())
-        .map(Secret::new)
-        .ok_or_else(|| "ACR /oauth2/token sent no access token".to_string())
+    required(reply.access_token, "ACR /oauth2/token sent no access token")
 }
 
 #[cfg(test)]

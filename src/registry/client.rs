@@ -675,7 +675,7 @@ impl Client {
             let page: Page =
                 serde_json::from_slice(&r.body).map_err(|e| RegistryError::Malformed {
                     url: url.clone(),
-                    what: format!("not a tag list ({})", e.classify_str()),
+                    what: format!("not a tag list ({})", super::json_error_kind(&e)),
                 })?;
             for t in page.tags.unwrap_or_default() {
                 if is_valid_tag(&t) {
@@ -731,21 +731,6 @@ impl Client {
             .map(|b| format!("{b:02x}"))
             .collect();
         Ok(format!("sha256:{hex}"))
-    }
-}
-
-trait ClassifyStr {
-    fn classify_str(&self) -> &'static str;
-}
-
-impl ClassifyStr for serde_json::Error {
-    fn classify_str(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "invalid JSON",
-            serde_json::error::Category::Data => "unexpected JSON structure",
-            serde_json::error::Category::Eof => "truncated JSON",
-        }
     }
 }
 

@@ -208,7 +208,7 @@ impl Credentials {
                 Err(e) => c.warnings.push(format!(
                     "{}: not a valid Docker config ({}); ignored",
                     docker_path.as_deref().unwrap_or("config.json"),
-                    e.classify_name()
+                    super::json_error_kind(&e)
                 )),
             }
         }
@@ -271,22 +271,6 @@ impl Credentials {
             }));
         }
         Ok(None)
-    }
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    /// The category only: serde_json messages can quote file content.
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected structure",
-            serde_json::error::Category::Eof => "truncated",
-        }
     }
 }
 
@@ -359,7 +343,7 @@ fn run_helper(
 /// Credentials from a `kubernetes.io/dockerconfigjson` Secret's JSON.
 pub fn from_dockerconfigjson(json: &str) -> Result<BTreeMap<String, Credential>, String> {
     let cfg: DockerConfig = serde_json::from_str(json)
-        .map_err(|e| format!("not a Docker config ({})", e.classify_name()))?;
+        .map_err(|e| format!("not a Docker config ({})", super::json_error_kind(&e)))?;
     Ok(cfg
         .auths
         .iter()

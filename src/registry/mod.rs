@@ -15,3 +15,14 @@ pub use client::{Client, Options, RegistryError};
 pub use credentials::{Credential, Credentials, RegistryConfig, Secret};
 pub use reference::ImageRef;
 pub mod azure;
+
+/// What kind of JSON problem a reply or file had, without quoting it
+/// (serde_json's messages can echo content, which may be secret).
+pub fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "unexpected JSON structure",
+        serde_json::error::Category::Eof => "truncated JSON",
+    }
+}
