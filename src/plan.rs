@@ -31,6 +31,8 @@ pub struct Objects {
     /// `kubernetes.io/dockerconfigjson` Secrets found in the repo (e.g. SOPS-
     /// decrypted in CI): (namespace, name) → the Docker config JSON.
     pub pull_secrets: BTreeMap<(String, String), String>,
+    /// Secrets with a `ca.crt` key: (namespace, name) → PEM (`certSecretRef`).
+    pub ca_secrets: BTreeMap<(String, String), String>,
 }
 
 /// Read Flux objects from the files and merge the config's declarations.
@@ -56,6 +58,11 @@ pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<D
         let _ = for_each_document_containing(&f.text, crate::repo::SECRET_NEEDLE, |doc| {
             if let Some((key, json)) = crate::flux::read_pull_secret(&doc) {
                 objects.pull_secrets.insert(key, json);
+            }
+        });
+        let _ = for_each_document_containing(&f.text, crate::repo::CA_NEEDLE, |doc| {
+            if let Some((key, pem)) = crate::flux::read_secret_key(&doc, "ca.crt") {
+                objects.ca_secrets.insert(key, pem);
             }
         });
     }

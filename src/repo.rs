@@ -23,7 +23,7 @@ pub struct SourceFile {
     pub text: std::sync::Arc<String>,
     pub has_markers: bool,
     pub has_flux_objects: bool,
-    /// Mentions `dockerconfigjson`: may hold an image pull Secret.
+    /// Mentions `dockerconfigjson` or `ca.crt`: may hold a pull or CA Secret.
     pub has_pull_secrets: bool,
 }
 
@@ -41,13 +41,16 @@ pub struct Scan {
 
 /// Bytes that must occur in a file holding an image pull Secret.
 pub const SECRET_NEEDLE: &[u8] = b"dockerconfigjson";
+/// Bytes that must occur in a file holding a CA Secret (`certSecretRef`).
+pub const CA_NEEDLE: &[u8] = b"ca.crt";
 
 /// Classify file content: (markers, Flux objects, pull secrets), or `None`
 /// when no needle occurs.
 pub fn classify(bytes: &[u8]) -> Option<(bool, bool, bool)> {
     let markers = memmem::find(bytes, crate::setters::NEEDLE).is_some();
     let flux = memmem::find(bytes, crate::flux::NEEDLE).is_some();
-    let secrets = memmem::find(bytes, SECRET_NEEDLE).is_some();
+    let secrets =
+        memmem::find(bytes, SECRET_NEEDLE).is_some() || memmem::find(bytes, CA_NEEDLE).is_some();
     (markers || flux || secrets).then_some((markers, flux, secrets))
 }
 

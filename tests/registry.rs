@@ -558,3 +558,106 @@ fn https_registry_signed_by_a_private_ca() {
         run.stdout
     );
 }
+
+#[test]
+fn acr_tag_listing_newest_first_with_fallback_to_the_standard_api() {
+    use common::proxy::{Links, Proxy};
+    use std::sync::atomic::Ordering;
+    let reg = Registry::start(None);
+    let many: Vec<String> = (0..250).map(|i| format!("1.0.{i}")).collect();
+    reg.push("acr/app", &many);
+    let proxy = Proxy::start(reg.host(), None, Links::Relative);
+    proxy.acr.store(true, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &format!("{}/acr/app", proxy.host()), "*", false);
+    let flux = std::fs::read_to_string(dir.path().join("flux/image.yaml")).unwrap();
+    write(
+        dir.path(),
+        "flux/image.yaml",
+        &flux.replace(
+            "  insecure: true\n",
+            "  insecure: true\n  provider: azure\n",
+        ),
+    );
+    let scan = |what: &str| {
+        let run = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+        assert_eq!(run.code, 0, "{what}: {}", run.stderr);
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(v["images"][0]["tags"], 250, "{what}");
+        assert_eq!(v["images"][0]["policies"][0]["tag"], "1.0.249", "{what}");
+    };
+    scan("ACR listing");
+    assert_eq!(
+        proxy.acr_requests.load(Ordering::SeqCst),
+        3,
+        "250 tags in ACR pages of 100"
+    );
+    assert_eq!(
+        proxy.tag_requests.load(Ordering::SeqCst),
+        0,
+        "the standard API was not needed"
+    );
+    // A registry without ACR's API: 404, then the standard API.
+    proxy.acr.store(false, Ordering::SeqCst);
+    scan("fallback");
+    assert_eq!(proxy.tag_requests.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn cert_secret_ref_trusts_a_ca_from_the_repo() {
+    let (reg, ca) = Registry::start_tls();
+    reg.push("secure/web", &tags(&["3.0.0"]));
+    let dir = tempfile::tempdir().unwrap();
+    fleet(
+        dir.path(),
+        &format!("{}/secure/web", reg.host()),
+        "*",
+        false,
+    );
+    let flux = std::fs::read_to_string(dir.path().join("flux/image.yaml")).unwrap();
+    write(
+        dir.path(),
+        "flux/image.yaml",
+        &flux.replace(
+            "  insecure: true\n",
+            "  certSecretRef:\n    name: registry-ca\n",
+        ),
+    );
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    write(
+        dir.path(),
+        "secrets/ca.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: registry-ca\n  namespace: flux-system\ndata:\n  ca.crt: {}\n",
+            base64_encode(&pem)
+        ),
+    );
+    let run = hoist_env(
+        &["scan", "--repo", s(dir.path()), "--output", "json"],
+        &[("HOIST_LOG", "debug".into())],
+    );
+    assert_eq!(
+        run.code,
+        0,
+        "{}\n{}",
+        run.stderr,
+        std::fs::read_to_string(dir.path().join("flux/image.yaml")).unwrap()
+    );
+    assert!(run.stdout.contains("\"tag\": \"3.0.0\""), "{}", run.stdout);
+    // A Secret whose ca.crt is not a certificate: a located warning, and the
+    // registry stays untrusted.
+    write(
+        dir.path(),
+        "secrets/ca.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: registry-ca\n  namespace: flux-system\nstringData:\n  ca.crt: not a certificate\n",
+    );
+    let run = hoist(&["scan", "--repo", s(dir.path())]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "flux/image.yaml:1: Secret flux-system/registry-ca: ca.crt is not a PEM certificate"
+        ),
+        "{}",
+        run.stderr
+    );
+}

@@ -174,7 +174,38 @@ pub fn live_scan(
                         .at(ca.display().to_string(), None),
                 )
             })?;
+            if !is_pem_certificate(&String::from_utf8_lossy(&pem)) {
+                return Err(Fatal::usage(
+                    Diag::error(format!(
+                        "ca_file for registry {} is not a PEM certificate",
+                        r.host
+                    ))
+                    .at(ca.display().to_string(), None),
+                ));
+            }
             roots.push(pem);
+        }
+    }
+    // certSecretRef: a CA from a Secret in the repository. The client has one
+    // trust store, so the CA is trusted for this run's other registries too.
+    for r in objects.repositories.iter().filter(|r| !r.suspend) {
+        if let Some(name) = &r.cert_secret_ref
+            && let Some(pem) = objects
+                .ca_secrets
+                .get(&(r.meta.namespace.clone(), name.clone()))
+        {
+            if is_pem_certificate(pem) {
+                tracing::debug!(secret = %name, image = %r.image, "trusting the CA from certSecretRef");
+                roots.push(pem.clone().into_bytes());
+            } else {
+                diags.push(
+                    Diag::warning(format!(
+                        "Secret {}/{name}: ca.crt is not a PEM certificate; ignored",
+                        r.meta.namespace
+                    ))
+                    .at(&r.meta.origin.file, Some(r.meta.origin.line)),
+                );
+            }
         }
     }
     let client = Arc::new(
@@ -277,6 +308,34 @@ pub fn live_scan(
         }
     }
     Ok((tags, diags))
+}
+
+/// A PEM bundle with at least one certificate whose body is valid base64.
+/// (reqwest accepts garbage here and fails later, or silently.)
+fn is_pem_certificate(pem: &str) -> bool {
+    use base64::Engine;
+    let mut found = false;
+    let mut rest = pem;
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let after = &rest[start + 27..];
+        let Some(end) = after.find("-----END CERTIFICATE-----") else {
+            return false;
+        };
+        let body: String = after[..end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if body.is_empty()
+            || base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .is_err()
+        {
+            return false;
+        }
+        found = true;
+        rest = &after[end..];
+    }
+    found
 }
 
 /// Everything `plan` and `apply` print besides the plan itself.

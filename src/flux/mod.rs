@@ -576,12 +576,19 @@ fn read_automation(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
 }
 
 /// A `kubernetes.io/dockerconfigjson` Secret: ((namespace, name), JSON).
-/// `data` is base64; `stringData` is plain. Never logged.
+/// Never logged.
 pub fn read_pull_secret(doc: &Node) -> Option<((String, String), String)> {
+    if doc.get("type")?.as_str()? != "kubernetes.io/dockerconfigjson" {
+        return None;
+    }
+    read_secret_key(doc, ".dockerconfigjson")
+}
+
+/// One key of a Secret (`stringData` plain, `data` base64):
+/// ((namespace, name), value).
+pub fn read_secret_key(doc: &Node, key: &str) -> Option<((String, String), String)> {
     use base64::Engine;
-    if doc.get("kind")?.as_str()? != "Secret"
-        || doc.get("type")?.as_str()? != "kubernetes.io/dockerconfigjson"
-    {
+    if doc.get("kind")?.as_str()? != "Secret" {
         return None;
     }
     let meta = doc.get("metadata")?;
@@ -591,22 +598,24 @@ pub fn read_pull_secret(doc: &Node) -> Option<((String, String), String)> {
         .and_then(Node::as_str)
         .unwrap_or("default")
         .to_string();
-    let json = match doc
+    let value = match doc
         .get("stringData")
-        .and_then(|d| d.get(".dockerconfigjson"))
+        .and_then(|d| d.get(key))
         .and_then(Node::as_str)
     {
         Some(s) => s.to_string(),
         None => {
-            let b64 = doc.get("data")?.get(".dockerconfigjson")?.as_str()?;
+            let b64 = doc.get("data")?.get(key)?.as_str()?;
             let cleaned: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(cleaned)
-                .ok()?;
-            String::from_utf8(raw).ok()?
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(cleaned)
+                    .ok()?,
+            )
+            .ok()?
         }
     };
-    Some(((namespace, name), json))
+    Some(((namespace, name), value))
 }
 
 /// `./apps/` → `apps`; `.` and `` → `` (the repo root).

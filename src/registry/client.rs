@@ -638,16 +638,58 @@ impl Client {
 
     /// Every tag of `img`, following `Link: rel="next"` to the end.
     /// Returns the valid tags in registry order and the invalid ones dropped.
+    /// For Azure Container Registry, ACR's own listing (newest first) is
+    /// tried first, with the standard API as the fallback.
     pub async fn list_tags(
         &self,
         img: &ImageRef,
         insecure: bool,
     ) -> Result<(Vec<String>, Vec<String>), RegistryError> {
         let base = self.base_url(img, insecure);
-        let mut url = format!(
+        if img.is_acr() || self.is_azure(&img.registry) {
+            let url = format!(
+                "{base}/acr/v1/{}/_tags?orderby=timedesc&n=100",
+                img.repository
+            );
+            match self.paginate(img, &base, url, true).await {
+                Ok(r) => return Ok(r),
+                Err(RegistryError::Status {
+                    status: 400 | 403 | 404 | 405,
+                    ..
+                }) => {
+                    tracing::debug!(image = %img, "ACR tag listing unavailable; using the standard API");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let url = format!(
             "{base}/v2/{}/tags/list?n={}",
             img.repository, self.opts.page_size
         );
+        self.paginate(img, &base, url, false).await
+    }
+
+    /// Read a tag list page by page. With `acr`, pages are ACR's
+    /// `{"tags": [{"name": "…"}]}` rather than `{"tags": ["…"]}`.
+    async fn paginate(
+        &self,
+        img: &ImageRef,
+        base: &str,
+        first: String,
+        acr: bool,
+    ) -> Result<(Vec<String>, Vec<String>), RegistryError> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Entry {
+            Name(String),
+            Acr { name: String },
+        }
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<Entry>>,
+        }
+        let mut url = first;
         let mut seen = HashSet::new();
         let mut tags = Vec::new();
         let mut dropped = Vec::new();
@@ -667,31 +709,36 @@ impl Client {
                     detail: excerpt(&r.body),
                 });
             }
-            #[derive(serde::Deserialize)]
-            struct Page {
-                #[serde(default)]
-                tags: Option<Vec<String>>,
-            }
             let page: Page =
                 serde_json::from_slice(&r.body).map_err(|e| RegistryError::Malformed {
                     url: url.clone(),
                     what: format!("not a tag list ({})", super::json_error_kind(&e)),
                 })?;
-            for t in page.tags.unwrap_or_default() {
+            for entry in page.tags.unwrap_or_default() {
+                let t = match (entry, acr) {
+                    (Entry::Name(t), false) | (Entry::Acr { name: t }, true) => t,
+                    _ => {
+                        return Err(RegistryError::Malformed {
+                            url: url.clone(),
+                            what: "unexpected tag entry shape".into(),
+                        });
+                    }
+                };
                 if is_valid_tag(&t) {
                     tags.push(t)
                 } else {
                     dropped.push(t)
                 }
             }
-            match next_link(&r.headers, &base, &url)? {
+            match next_link(&r.headers, base, &url)? {
                 Some(next) => url = next,
                 None => return Ok((tags, dropped)),
             }
         }
         Err(RegistryError::Pagination(format!(
             "more than {} pages of {} tags; raise the page cap",
-            self.opts.max_pages, self.opts.page_size
+            self.opts.max_pages,
+            if acr { 100 } else { self.opts.page_size }
         )))
     }
 

@@ -39,6 +39,9 @@ pub struct Proxy {
     pub port: u16,
     pub fault: Arc<Mutex<Fault>>,
     pub tag_requests: Arc<AtomicUsize>,
+    /// Serve ACR's `/acr/v1/<repo>/_tags` (else 404, as other registries do).
+    pub acr: Arc<std::sync::atomic::AtomicBool>,
+    pub acr_requests: Arc<AtomicUsize>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -55,7 +58,10 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let fault = Arc::new(Mutex::new(Fault::None));
         let tag_requests = Arc::new(AtomicUsize::new(0));
+        let acr = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let acr_requests = Arc::new(AtomicUsize::new(0));
         let (f, tr) = (fault.clone(), tag_requests.clone());
+        let (acr_on, acr_n) = (acr.clone(), acr_requests.clone());
         rt.spawn(async move {
             let http = reqwest::Client::new();
             loop {
@@ -64,8 +70,9 @@ impl Proxy {
                 };
                 let (http, upstream, f, tr) =
                     (http.clone(), upstream.clone(), f.clone(), tr.clone());
+                let acr = (acr_on.clone(), acr_n.clone());
                 tokio::spawn(async move {
-                    let _ = serve(sock, http, upstream, page, links, port, f, tr).await;
+                    let _ = serve(sock, http, upstream, page, links, port, f, tr, acr).await;
                 });
             }
         });
@@ -73,6 +80,8 @@ impl Proxy {
             port,
             fault,
             tag_requests,
+            acr,
+            acr_requests,
             rt,
         }
     }
@@ -136,10 +145,18 @@ async fn serve(
     port: u16,
     fault: Arc<Mutex<Fault>>,
     tag_requests: Arc<AtomicUsize>,
+    (acr_on, acr_n): (Arc<std::sync::atomic::AtomicBool>, Arc<AtomicUsize>),
 ) -> std::io::Result<()> {
     let Some(head) = read_head(&mut sock).await else {
         return Ok(());
     };
+    if head.contains("/acr/v1/") {
+        if !acr_on.load(Ordering::SeqCst) {
+            return respond(&mut sock, 404, &[], b"404 page not found").await;
+        }
+        acr_n.fetch_add(1, Ordering::SeqCst);
+        return acr_tags(&mut sock, &head, &http, &upstream).await;
+    }
     let mut lines = head.split("\r\n");
     let mut first = lines.next().unwrap_or("").split(' ');
     let (method, target) = (
@@ -273,4 +290,75 @@ async fn serve(
     }
     let body = serde_json::json!({ "name": v["name"], "tags": chunk }).to_string();
     respond(&mut sock, 200, &out_headers, body.as_bytes()).await
+}
+
+/// ACR's `/acr/v1/<repo>/_tags?orderby=timedesc&n=N&last=T`, built from the
+/// upstream tag list ("newest" = last in reverse lexical order here).
+async fn acr_tags(
+    sock: &mut TcpStream,
+    head: &str,
+    http: &reqwest::Client,
+    upstream: &str,
+) -> std::io::Result<()> {
+    let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let repo = path
+        .trim_start_matches("/acr/v1/")
+        .trim_end_matches("/_tags")
+        .to_string();
+    let q = |k: &str| {
+        query.split('&').find_map(|kv| {
+            kv.split_once('=')
+                .filter(|(a, _)| *a == k)
+                .map(|(_, v)| v.to_string())
+        })
+    };
+    let n: usize = q("n").and_then(|v| v.parse().ok()).unwrap_or(100).min(100);
+    let auth = head.lines().find_map(|l| {
+        l.split_once(':')
+            .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    let mut req = http.get(format!("http://{upstream}/v2/{repo}/tags/list"));
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let Ok(resp) = req.send().await else {
+        return respond(sock, 502, &[], b"").await;
+    };
+    if resp.status() != 200 {
+        return respond(sock, resp.status().as_u16(), &[], b"").await;
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&resp.bytes().await.unwrap_or_default()).unwrap_or_default();
+    let mut tags: Vec<String> = v["tags"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t.as_str().map(String::from))
+        .collect();
+    tags.sort();
+    tags.reverse();
+    let start = q("last")
+        .and_then(|l| tags.iter().position(|t| *t == l).map(|p| p + 1))
+        .unwrap_or(0);
+    let end = (start + n).min(tags.len());
+    let entries: Vec<serde_json::Value> = tags[start..end]
+        .iter()
+        .map(|t| serde_json::json!({"name": t, "lastUpdateTime": "2026-01-01T00:00:00Z"}))
+        .collect();
+    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+    if end < tags.len() {
+        headers.push((
+            "Link".into(),
+            format!(
+                "<{path}?orderby=timedesc&n={n}&last={}>; rel=\"next\"",
+                tags[end - 1]
+            ),
+        ));
+    }
+    let body =
+        serde_json::json!({"registry": upstream, "imageName": repo, "tags": entries}).to_string();
+    respond(sock, 200, &headers, body.as_bytes()).await
 }
