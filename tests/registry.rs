@@ -661,3 +661,101 @@ fn cert_secret_ref_trusts_a_ca_from_the_repo() {
         run.stderr
     );
 }
+
+#[test]
+fn digest_falls_back_to_hashing_the_manifest() {
+    use common::proxy::{Fault, Links, Proxy};
+    let reg = Registry::start(None);
+    let digest = reg.push("plain/app", &tags(&["4.2.0"]));
+    let proxy = Proxy::start(reg.host(), None, Links::Relative);
+    proxy.set(Fault::NoDigestHeader);
+    let dir = tempfile::tempdir().unwrap();
+    fleet(
+        dir.path(),
+        &format!("{}/plain/app", proxy.host()),
+        "*",
+        true,
+    );
+    let run = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["images"][0]["policies"][0]["digest"], digest.as_str());
+}
+
+#[test]
+fn static_bearer_token_and_creds_store() {
+    use common::token::TokenService;
+    let dir = tempfile::tempdir().unwrap();
+    let ts = std::sync::Arc::new(TokenService::start(dir.path(), &[], &[]));
+    let reg = Registry::start_token(ts.clone());
+    reg.push("tok/app", &tags(&["0.1.0", "0.2.0"]));
+    let fleet_dir = tempfile::tempdir().unwrap();
+    fleet(
+        fleet_dir.path(),
+        &format!("{}/tok/app", reg.host()),
+        "*",
+        false,
+    );
+    write(
+        fleet_dir.path(),
+        "hoist.toml",
+        &format!(
+            "[[registry]]\nhost = \"{}\"\ntoken_env = \"REG_TOKEN\"\n",
+            reg.host()
+        ),
+    );
+    let token = ts.admin_token("tok/app");
+    let before = ts.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let run = hoist_env(
+        &["scan", "--repo", s(fleet_dir.path()), "--output", "json"],
+        &[("REG_TOKEN", token.clone()), ("HOIST_LOG", "trace".into())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\"tag\": \"0.2.0\""), "{}", run.stdout);
+    assert_eq!(
+        ts.requests.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "a static token needs no token service"
+    );
+    assert!(!run.stderr.contains(&token) && !run.stdout.contains(&token));
+
+    // credsStore: the helper for every host without a credHelpers entry.
+    let reg = Registry::start(Some(("robot", "store-pass-42")));
+    reg.push("store/app", &tags(&["1.0.0"]));
+    let fleet_dir = tempfile::tempdir().unwrap();
+    fleet(
+        fleet_dir.path(),
+        &format!("{}/store/app", reg.host()),
+        "*",
+        false,
+    );
+    let bin = tempfile::tempdir().unwrap();
+    let helper = bin.path().join("docker-credential-hoiststore");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\ncat >/dev/null\necho '{\"Username\":\"robot\",\"Secret\":\"store-pass-42\"}'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = tempfile::tempdir().unwrap();
+    write(
+        docker.path(),
+        "config.json",
+        "{\"credsStore\": \"hoiststore\"}",
+    );
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = hoist_env(
+        &["scan", "--repo", s(fleet_dir.path()), "--output", "json"],
+        &[
+            ("DOCKER_CONFIG", docker.path().display().to_string()),
+            ("PATH", path),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("store-pass-42") && !run.stderr.contains("store-pass-42"));
+}

@@ -25,6 +25,8 @@ pub enum Fault {
     Malformed,
     /// Every page links to itself.
     LinkLoop,
+    /// Drop `Docker-Content-Digest` from manifest replies.
+    NoDigestHeader,
     /// An endless body.
     Endless,
 }
@@ -247,7 +249,12 @@ async fn serve(
     };
     let status = resp.status().as_u16();
     let mut out_headers: Vec<(String, String)> = Vec::new();
-    for k in ["content-type", "docker-content-digest", "www-authenticate"] {
+    let keep: &[&str] = if f == Fault::NoDigestHeader {
+        &["content-type", "www-authenticate"]
+    } else {
+        &["content-type", "docker-content-digest", "www-authenticate"]
+    };
+    for k in keep.iter().copied() {
         if let Some(v) = resp.headers().get(k).and_then(|v| v.to_str().ok()) {
             out_headers.push((k.to_string(), v.to_string()));
         }
