@@ -369,37 +369,15 @@ fn pull_secret_in_the_repo_and_credential_helpers() {
     // 2. credHelpers: docker-credential-<name> get, server URL on stdin.
     let dir = tempfile::tempdir().unwrap();
     fleet(dir.path(), &image, "*", false);
-    let bin = tempfile::tempdir().unwrap();
-    let seen = bin.path().join("stdin.txt");
-    let helper = bin.path().join("docker-credential-hoisttest");
-    std::fs::write(
-        &helper,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\ncat > {}\necho '{{\"ServerURL\":\"x\",\"Username\":\"robot\",\"Secret\":\"s3cr3t-helper-pass\"}}'\n",
-            seen.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let docker = tempfile::tempdir().unwrap();
-    write(
-        docker.path(),
-        "config.json",
-        &format!("{{\"credHelpers\": {{\"{}\": \"hoisttest\"}}}}", reg.host()),
+    let seen_dir = tempfile::tempdir().unwrap();
+    let seen = seen_dir.path().join("stdin.txt");
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 2\ncat > {}\necho '{{\"ServerURL\":\"x\",\"Username\":\"robot\",\"Secret\":\"s3cr3t-helper-pass\"}}'\n",
+        seen.display()
     );
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let run = hoist_env(
-        &["scan", "--repo", s(dir.path()), "--output", "json"],
-        &[
-            ("DOCKER_CONFIG", docker.path().display().to_string()),
-            ("PATH", path),
-        ],
-    );
+    let config = format!("{{\"credHelpers\": {{\"{}\": \"hoisttest\"}}}}", reg.host());
+    let (env, _bin, _docker) = fake_credential_helper("hoisttest", &script, &config);
+    let run = hoist_env(&["scan", "--repo", s(dir.path()), "--output", "json"], &env);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("\"tag\": \"1.5.0\""), "{}", run.stdout);
     assert_eq!(
@@ -729,32 +707,14 @@ fn static_bearer_token_and_creds_store() {
         "*",
         false,
     );
-    let bin = tempfile::tempdir().unwrap();
-    let helper = bin.path().join("docker-credential-hoiststore");
-    std::fs::write(
-        &helper,
+    let (env, _bin, _docker) = fake_credential_helper(
+        "hoiststore",
         "#!/bin/sh\ncat >/dev/null\necho '{\"Username\":\"robot\",\"Secret\":\"store-pass-42\"}'\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let docker = tempfile::tempdir().unwrap();
-    write(
-        docker.path(),
-        "config.json",
         "{\"credsStore\": \"hoiststore\"}",
-    );
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap_or_default()
     );
     let run = hoist_env(
         &["scan", "--repo", s(fleet_dir.path()), "--output", "json"],
-        &[
-            ("DOCKER_CONFIG", docker.path().display().to_string()),
-            ("PATH", path),
-        ],
+        &env,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stdout.contains("store-pass-42") && !run.stderr.contains("store-pass-42"));

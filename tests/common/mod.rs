@@ -138,3 +138,34 @@ pub fn repo_and_policy(ns: &str, name: &str, image: &str, range: &str) -> String
         "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  image: {image}\n  interval: 1m\n---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  imageRepositoryRef:\n    name: {name}\n  policy:\n    semver:\n      range: \"{range}\"\n"
     )
 }
+
+/// A fake `docker-credential-<name>` on a fresh PATH directory, and a Docker
+/// config directory holding `config_json`. Returns the environment for
+/// hoist (`DOCKER_CONFIG`, `PATH`) and the directories to keep alive.
+pub fn fake_credential_helper(
+    name: &str,
+    script: &str,
+    config_json: &str,
+) -> (
+    Vec<(&'static str, String)>,
+    tempfile::TempDir,
+    tempfile::TempDir,
+) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().unwrap();
+    let helper = bin.path().join(format!("docker-credential-{name}"));
+    std::fs::write(&helper, script).unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = tempfile::tempdir().unwrap();
+    write(docker.path(), "config.json", config_json);
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = vec![
+        ("DOCKER_CONFIG", docker.path().display().to_string()),
+        ("PATH", path),
+    ];
+    (env, bin, docker)
+}
