@@ -621,12 +621,8 @@ impl Client {
             .ok_or_else(|| {
                 RegistryError::Auth(format!("token service {realm_show} sent no token"))
             })?;
-        // The spec's default lifetime is 60 s; renew a little early.
         let life = Duration::from_secs(reply.expires_in.unwrap_or(60).max(1));
-        let expiry = Instant::now()
-            + life
-                .saturating_sub(Duration::from_secs(5))
-                .max(Duration::from_secs(1));
+        let expiry = token_expiry(Instant::now(), reply.expires_in);
         tracing::debug!(realm = %realm_show, scope = %scope, lifetime_s = life.as_secs(), "token issued");
         let secret = Secret::new(token);
         self.tokens
@@ -654,7 +650,7 @@ impl Client {
             match self.paginate(img, &base, url, true).await {
                 Ok(r) => return Ok(r),
                 Err(RegistryError::Status {
-                    status: 400 | 403 | 404 | 405,
+                    status: 400 | 401 | 403 | 404 | 405,
                     ..
                 }) => {
                     tracing::debug!(image = %img, "ACR tag listing unavailable; using the standard API");
@@ -781,6 +777,16 @@ impl Client {
     }
 }
 
+/// When a token from a reply with `expires_in` stops being reused: the
+/// token spec's default lifetime is 60 s; renew 5 s early, but keep any
+/// token for at least a second.
+fn token_expiry(now: Instant, expires_in: Option<u64>) -> Instant {
+    let life = Duration::from_secs(expires_in.unwrap_or(60).max(1));
+    now + life
+        .saturating_sub(Duration::from_secs(5))
+        .max(Duration::from_secs(1))
+}
+
 /// Take the next request slot: returns how long to wait from `now`, and
 /// moves `next` one interval past the slot taken.
 fn reserve(next: &mut Instant, now: Instant, interval: Duration) -> Duration {
@@ -896,6 +902,23 @@ mod tests {
         );
         assert_eq!(next_link(&h, base, cur).unwrap(), None);
         assert_eq!(next_link(&HeaderMap::new(), base, cur).unwrap(), None);
+    }
+
+    #[test]
+    fn token_lifetimes_honour_expires_in() {
+        let now = Instant::now();
+        assert_eq!(token_expiry(now, Some(300)), now + Duration::from_secs(295));
+        assert_eq!(
+            token_expiry(now, None),
+            now + Duration::from_secs(55),
+            "spec default: 60 s"
+        );
+        assert_eq!(
+            token_expiry(now, Some(3)),
+            now + Duration::from_secs(1),
+            "never below a second"
+        );
+        assert_eq!(token_expiry(now, Some(0)), now + Duration::from_secs(1));
     }
 
     #[test]
