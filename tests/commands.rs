@@ -287,20 +287,10 @@ fn automations_scope_markers_by_path_namespace_and_selector() {
     write(r, "clusters/b/wrong-ns.yaml", &m("team-a", "app"));
     write(r, "clusters/b/unselected.yaml", &m("team-b", "other"));
     write(r, "elsewhere/tags.yaml", &m("team-a", "app"));
-    let snap = tempfile::tempdir().unwrap();
-    let snap = write(
-        snap.path(),
-        "s.yaml",
+    let run = apply_with_snapshot(
+        r,
         "images:\n  ghcr.io/a/app:\n    tags: [1.0.0, 1.5.0, 2.1.0]\n",
     );
-    let run = hoist(&[
-        "apply",
-        "--no-commit",
-        "--repo",
-        s(r),
-        "--registry-snapshot",
-        s(&snap),
-    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         read(r, "clusters/a/tags.yaml"),
@@ -336,20 +326,10 @@ fn hoist_toml_declares_policies_and_restricts_writes() {
     let marker = "image: ghcr.io/acme/web:rel-20240101 # {\"$imagepolicy\": \"flux-system:web\"}\n";
     write(r, "apps/web/image-tags.yaml", marker);
     write(r, "apps/web/deployment.yaml", marker);
-    let snap = tempfile::tempdir().unwrap();
-    let snap = write(
-        snap.path(),
-        "s.yaml",
+    let run = apply_with_snapshot(
+        r,
         "images:\n  ghcr.io/acme/web:\n    tags: [rel-20240101, rel-20250301, rel-2025, latest]\n",
     );
-    let run = hoist(&[
-        "apply",
-        "--no-commit",
-        "--repo",
-        s(r),
-        "--registry-snapshot",
-        s(&snap),
-    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         read(r, "apps/web/image-tags.yaml"),

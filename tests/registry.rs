@@ -19,9 +19,7 @@ fn anonymous_scan_plan_and_snapshot_round_trip() {
     let image = format!("{}/acme/api", reg.host());
     fleet(dir.path(), &image, ">=1.0.0", true);
 
-    let scan = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
-    assert_eq!(scan.code, 0, "{}", scan.stderr);
-    let v: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
+    let (v, _) = scan_json(dir.path(), &[]);
     assert_eq!(v["images"][0]["tags"], 5);
     assert_eq!(v["images"][0]["policies"][0]["tag"], "1.1.0");
     assert_eq!(v["images"][0]["policies"][0]["digest"], digest.as_str());
@@ -169,9 +167,7 @@ fn twenty_five_thousand_tags_through_link_pages() {
             ">=1.0.0",
             false,
         );
-        let scan = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
-        assert_eq!(scan.code, 0, "{}", scan.stderr);
-        let v: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
+        let (v, _) = scan_json(dir.path(), &[]);
         assert_eq!(v["images"][0]["tags"], 25_000);
         assert_eq!(v["images"][0]["policies"][0]["tag"], "1.24.999");
         assert_eq!(
@@ -654,9 +650,7 @@ fn digest_falls_back_to_hashing_the_manifest() {
         "*",
         true,
     );
-    let run = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let (v, _) = scan_json(dir.path(), &[]);
     assert_eq!(v["images"][0]["policies"][0]["digest"], digest.as_str());
 }
 

@@ -169,3 +169,26 @@ pub fn fake_credential_helper(
     ];
     (env, bin, docker)
 }
+
+/// `hoist apply --no-commit` on `repo` with a snapshot holding `snapshot_yaml`.
+pub fn apply_with_snapshot(repo: &Path, snapshot_yaml: &str) -> Run {
+    let side = tempfile::tempdir().unwrap();
+    let snap = write(side.path(), "snapshot.yaml", snapshot_yaml);
+    hoist(&[
+        "apply",
+        "--no-commit",
+        "--repo",
+        s(repo),
+        "--registry-snapshot",
+        s(&snap),
+    ])
+}
+
+/// `hoist scan --output json` on `repo` with extra environment; asserts
+/// success and returns the parsed report with the run.
+pub fn scan_json(repo: &Path, env: &[(&str, String)]) -> (serde_json::Value, Run) {
+    let run = hoist_env(&["scan", "--repo", s(repo), "--output", "json"], env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = serde_json::from_str(&run.stdout).expect("scan prints JSON");
+    (v, run)
+}
