@@ -45,6 +45,54 @@ pub struct RawConfig {
     pub registry: Vec<crate::registry::RegistryConfig>,
     #[serde(default)]
     pub scan: ScanConfig,
+    #[serde(default)]
+    pub git: GitConfig,
+}
+
+/// How hoist authenticates to a Git remote over HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitAuth {
+    /// `Authorization: Basic base64(x-access-token:TOKEN)` (GitHub App or
+    /// Actions token).
+    Github,
+    /// `Authorization: Basic base64(:PAT)` (Azure DevOps personal token).
+    AzureDevops,
+    /// `Authorization: Bearer TOKEN` (Azure DevOps `System.AccessToken`).
+    Bearer,
+    /// `Authorization: Basic base64(username:TOKEN)`.
+    Basic,
+}
+
+/// `[git]`: where and how commits are made and pushed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitConfig {
+    /// Checkout mode: the remote to push to (default `origin`).
+    pub remote: Option<String>,
+    /// The branch to read (default: the automation's checkout branch, else
+    /// the checked-out branch or the remote's default branch).
+    pub branch: Option<String>,
+    /// The branch to push to (default: the checkout branch).
+    pub push_branch: Option<String>,
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+    /// Go text/template, as `spec.git.commit.messageTemplate`.
+    pub message_template: Option<String>,
+    /// Name of the environment variable holding the HTTPS token.
+    pub token_env: Option<String>,
+    pub auth: Option<GitAuth>,
+    /// User name for `auth = "basic"`.
+    pub username: Option<String>,
+    /// Sign commits with this key (`user.signingKey`), via the git binary.
+    pub signing_key: Option<String>,
+    /// `gpg.format`: `openpgp` (default), `ssh` or `x509`.
+    pub signing_format: Option<String>,
+    /// Push attempts before giving up when the branch keeps moving (default 10).
+    pub max_attempts: Option<u32>,
+    /// Push options (`git push -o`), in addition to the automation's.
+    #[serde(default)]
+    pub push_options: Vec<String>,
 }
 
 /// `[scan]`: registry client tunables.
@@ -141,7 +189,7 @@ pub struct RawPolicy {
 }
 
 /// A loaded, validated configuration.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Config {
     pub path: Option<String>,
     pub write_paths: Option<GlobSet>,
@@ -150,6 +198,7 @@ pub struct Config {
     pub policies: Vec<ImagePolicy>,
     pub registries: Vec<crate::registry::RegistryConfig>,
     pub scan: ScanConfig,
+    pub git: GitConfig,
 }
 
 impl Config {
@@ -268,6 +317,27 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
     }
     cfg.registries = raw.registry;
     cfg.scan = raw.scan;
+    if let Some(f) = raw.git.signing_format.as_deref()
+        && !matches!(f, "openpgp" | "ssh" | "x509")
+    {
+        errors.push(
+            Diag::error(format!(
+                "unknown signing format {f:?} (expected openpgp, ssh or x509)"
+            ))
+            .at(display, find_line("signing_format"))
+            .field("git.signing_format"),
+        );
+    }
+    if let Some(t) = &raw.git.message_template
+        && let Err(e) = crate::template::Template::parse(t)
+    {
+        errors.push(
+            Diag::error(e.to_string())
+                .at(display, find_line("message_template"))
+                .field("git.message_template"),
+        );
+    }
+    cfg.git = raw.git;
     if errors.is_empty() {
         Ok(cfg)
     } else {

@@ -1,4 +1,5 @@
-//! `hoist apply --no-commit`: write the planned edits into the working tree.
+//! `hoist apply`: plan, commit and push with compare-and-swap (see
+//! [`crate::git`]), or with `--no-commit` only write the working tree.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,9 +15,37 @@ pub struct ApplyArgs {
     pub target: super::RepoArgs,
     #[command(flatten)]
     pub tags: super::TagArgs,
-    /// Only write the files; do not commit or push.
-    #[arg(long)]
+    /// Only write the files into the working tree; do not commit or push.
+    #[arg(long, conflicts_with = "url")]
     pub no_commit: bool,
+    /// Work on this remote instead of a local checkout: hoist keeps a bare
+    /// clone under --state-dir and never checks files out.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Branch to read (default: the automation's checkout branch, else the
+    /// checked-out branch or the remote's default branch).
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Branch to push to (default: the automation's push.branch, else the
+    /// checkout branch).
+    #[arg(long)]
+    pub push_branch: Option<String>,
+    /// Checkout mode: the remote to push to (default: git.remote, else origin).
+    #[arg(long)]
+    pub remote: Option<String>,
+    /// Where cached clones live (URL mode).
+    #[arg(long, value_name = "DIR", env = "HOIST_STATE_DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Only this ImageUpdateAutomation (namespace/name): its scope, branches,
+    /// author and message.
+    #[arg(long, value_name = "NS/NAME")]
+    pub automation: Option<String>,
+    /// Push attempts when the branch keeps moving (default: git.max_attempts, else 10).
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// Environment variable holding the HTTPS token (default: git.token_env).
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
 }
 
 /// Replace `path` with `content` atomically: write a temporary file in the
@@ -52,11 +81,13 @@ pub fn write_atomic(path: &Path, expected: &str, content: &str) -> Result<(), St
 }
 
 pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
-    if !args.no_commit {
-        return Err(Fatal::usage(Diag::error(
-            "committing and pushing are not built yet: run `hoist apply --no-commit` to write the working tree only",
-        )));
+    if args.no_commit {
+        return write_worktree(args);
     }
+    super::commit::run(args)
+}
+
+fn write_worktree(args: &ApplyArgs) -> Result<i32, Fatal> {
     let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let super::Planned { plan, mut diags } =
         plan_repo(&loaded, args.tags.registry_snapshot.as_deref())?;

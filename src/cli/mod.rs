@@ -3,6 +3,7 @@
 //! diagnostics, and the exit-code contract.
 
 pub mod apply;
+pub mod commit;
 pub mod lint;
 pub mod plan;
 pub mod policy;

@@ -1,0 +1,399 @@
+//! The persistence loop: fetch → plan → commit → compare-and-swap push,
+//! and on a lost race, all of it again on the new tip.
+//!
+//! Planning is a pure function of the tree, so "rebasing" hoist's change is
+//! just planning again on the branch's new tip: it cannot conflict, and if
+//! someone else already made the same change the new plan is empty and
+//! nothing is committed. That is also why a crash at any point is harmless:
+//! a pushed commit is complete (the server updates the ref only after it has
+//! every object), an unpushed one is garbage, and the next run plans from
+//! what the remote really holds.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gix::ObjectId;
+
+use super::cache::{self, fetch_branch};
+use super::push::{self, Expect, Outcome};
+use super::tree::{self, Identity, Snapshot};
+use super::{Error, Git, Result};
+
+/// Where the repository comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A cached bare clone of `url` under `state_dir` (the bot).
+    Url { url: String, state_dir: PathBuf },
+    /// An existing checkout pushing to `remote` (Actions, pipelines).
+    Checkout { dir: PathBuf, remote: String },
+}
+
+/// The branches and push settings of one run.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub checkout_branch: String,
+    pub push_branch: String,
+    /// Extra destination refs (`push.refspec`), pushed atomically.
+    pub extra_refs: Vec<String>,
+    pub push_options: Vec<String>,
+    pub max_attempts: u32,
+    /// `(user.signingKey, gpg.format)` to sign commits with the git binary.
+    pub signing: Option<(String, String)>,
+    /// hoist's committer email: how its own commits are recognised.
+    pub email: String,
+}
+
+/// What the planner proposes for one tree.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    pub edits: Vec<(String, Arc<String>)>,
+    pub message: String,
+    pub author: Identity,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// Nothing to change on `tip`.
+    UpToDate { tip: ObjectId },
+    /// `commit` is now the tip of `branch` on the remote.
+    Pushed {
+        commit: ObjectId,
+        parent: ObjectId,
+        branch: String,
+        attempts: u32,
+    },
+}
+
+/// An opened repository: the command runner, plus what it holds locally.
+pub struct Workspace {
+    pub git: Git,
+    source: Source,
+    /// Keeps the clone locked while the workspace lives.
+    clone: Option<cache::Clone>,
+    shallow: bool,
+}
+
+impl Workspace {
+    /// Open (and for a URL, lock and if needed create) the repository.
+    pub fn open(source: &Source, creds: Option<super::Credentials>) -> Result<Workspace> {
+        match source {
+            Source::Url { url, state_dir } => {
+                let clone = cache::open(state_dir, url, creds)?;
+                Ok(Workspace {
+                    git: clone.git.clone(),
+                    source: source.clone(),
+                    clone: Some(clone),
+                    shallow: true,
+                })
+            }
+            Source::Checkout { dir, remote } => {
+                let git = Git::new(dir, false);
+                let url = git
+                    .run(&["remote", "get-url", "--push", remote])
+                    .map_err(|e| Error::new(format!("no remote {remote:?} in {}: {e}", dir.display())))?;
+                let git = git.with_credentials(url.trim(), creds);
+                let shallow = git.run(&["rev-parse", "--is-shallow-repository"])?.trim() == "true";
+                Ok(Workspace {
+                    git,
+                    source: source.clone(),
+                    clone: None,
+                    shallow,
+                })
+            }
+        }
+    }
+
+    fn remote(&self) -> &str {
+        match &self.source {
+            Source::Url { url, .. } => url,
+            Source::Checkout { remote, .. } => remote,
+        }
+    }
+
+    fn tracking(&self) -> &str {
+        match &self.source {
+            Source::Url { .. } => "origin",
+            Source::Checkout { remote, .. } => remote,
+        }
+    }
+
+    pub fn repo(&self) -> Result<gix::Repository> {
+        cache::open_repo(&self.git.dir)
+    }
+
+    /// Fetch a branch's tip (`depth` 1 in a shallow repository, else its
+    /// whole new history); `None` if the remote has no such branch. A clone
+    /// that cannot be fetched into for a non-network reason is rebuilt once.
+    pub fn fetch(&self, branch: &str, depth: u32) -> Result<Option<ObjectId>> {
+        let depth = if self.shallow { depth.max(1) } else { 0 };
+        let first = fetch_branch(&self.git, self.remote(), self.tracking(), branch, depth);
+        match (&first, &self.clone) {
+            (Err(e), Some(c)) if !cache::is_remote_problem(&e.message) => {
+                tracing::warn!(error = %e, "fetch into the cached clone failed; rebuilding it");
+                c.rebuild()?;
+                fetch_branch(&self.git, self.remote(), self.tracking(), branch, depth)
+            }
+            _ => first,
+        }
+    }
+
+    /// Read a commit's manifests; a clone whose objects are unreadable is
+    /// rebuilt and fetched again (the caller retries).
+    pub fn read(&self, commit: ObjectId) -> Result<Snapshot> {
+        let repo = self.repo()?;
+        tree::read(&repo, commit)
+    }
+
+    /// The checked-out branch (checkout mode), or the remote's default.
+    pub fn default_branch(&self) -> Result<String> {
+        match &self.source {
+            Source::Url { url, .. } => cache::remote_default_branch(&self.git, url),
+            Source::Checkout { dir, .. } => {
+                let out = self.git.output(&["symbolic-ref", "--quiet", "--short", "HEAD"], None)?;
+                if out.status.success() {
+                    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+                } else {
+                    Err(Error::new(format!(
+                        "{} has a detached HEAD; pass --branch (or set git.branch in hoist.toml)",
+                        dir.display()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// The first commit to plan on: `HEAD` for a checkout of `branch`
+    /// (what the pipeline checked out), else the fetched tip.
+    pub fn initial_tip(&self, branch: &str) -> Result<ObjectId> {
+        if let Source::Checkout { .. } = &self.source
+            && self.default_branch().ok().as_deref() == Some(branch)
+        {
+            let head = self.git.run(&["rev-parse", "--verify", "HEAD^{commit}"])?;
+            return ObjectId::from_hex(head.trim().as_bytes())
+                .map_err(|e| Error::new(format!("bad HEAD {:?}: {e}", head.trim())));
+        }
+        self.fetch(branch, 1)?
+            .ok_or_else(|| Error::new(format!("the remote has no branch {branch:?}")))
+    }
+
+    /// Bring the checkout to the pushed commit (checkout mode only).
+    fn update_checkout(&self, commit: ObjectId, branch: &str) -> Option<String> {
+        let Source::Checkout { .. } = &self.source else {
+            return None;
+        };
+        let current = self.default_branch().ok();
+        let hex = commit.to_string();
+        let result = if current.as_deref() == Some(branch) {
+            self.git.run(&["merge", "--ff-only", "--quiet", &hex])
+        } else {
+            self.git.run(&["checkout", "--quiet", "-B", branch, &hex])
+        };
+        result.err().map(|e| {
+            format!("pushed {hex}, but the working tree was not updated to it: {e}")
+        })
+    }
+}
+
+/// Are all commits on `tip` that are not on the checkout branch hoist's
+/// own? Walks from `tip` until commits of the checkout branch's known
+/// history; any commit that is not hoist's, or that cannot be read (history
+/// cut by the shallow fetch), answers no — the safe answer, as "no" only
+/// means hoist builds on top instead of replacing.
+fn only_hoist_commits(repo: &gix::Repository, tip: ObjectId, base: ObjectId, email: &str) -> bool {
+    let mut base_history = std::collections::HashSet::new();
+    let mut stack = vec![base];
+    while let Some(c) = stack.pop() {
+        if base_history.len() > 5000 || !base_history.insert(c) {
+            continue;
+        }
+        if let Some((_, _, parents)) = tree::commit_info(repo, c) {
+            stack.extend(parents);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![tip];
+    while let Some(c) = stack.pop() {
+        if base_history.contains(&c) || !seen.insert(c) {
+            continue;
+        }
+        if seen.len() > 1000 {
+            return false;
+        }
+        match tree::commit_info(repo, c) {
+            Some((msg, committer, parents))
+                if super::message::is_hoist_message(&msg) && committer == email =>
+            {
+                stack.extend(parents)
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Create the commit object, signed by the git binary when configured.
+fn make_commit(
+    ws: &Workspace,
+    repo: &gix::Repository,
+    tree_id: ObjectId,
+    parent: ObjectId,
+    proposal: &Proposal,
+    signing: Option<&(String, String)>,
+) -> Result<ObjectId> {
+    let Some((key, format)) = signing else {
+        return tree::write_commit(repo, tree_id, parent, &proposal.author, &proposal.message);
+    };
+    let git = ws
+        .git
+        .clone()
+        .setting("user.signingKey", key)
+        .setting("gpg.format", format);
+    let mut cmd_env = vec![
+        ("GIT_AUTHOR_NAME", proposal.author.name.as_str()),
+        ("GIT_AUTHOR_EMAIL", proposal.author.email.as_str()),
+        ("GIT_COMMITTER_NAME", proposal.author.name.as_str()),
+        ("GIT_COMMITTER_EMAIL", proposal.author.email.as_str()),
+    ];
+    let tree_hex = tree_id.to_string();
+    let parent_hex = parent.to_string();
+    let args = ["commit-tree", "-S", &tree_hex, "-p", &parent_hex, "-F", "-"];
+    let mut cmd = git.command();
+    cmd.args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in cmd_env.drain(..) {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::new(format!("cannot run git commit-tree: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        stdin
+            .write_all(proposal.message.as_bytes())
+            .map_err(|e| Error::new(format!("cannot write to git commit-tree: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::new(format!("git commit-tree failed: {e}")))?;
+    if !out.status.success() {
+        return Err(git.failure(&args, &out));
+    }
+    let hex = String::from_utf8_lossy(&out.stdout);
+    ObjectId::from_hex(hex.trim().as_bytes())
+        .map_err(|e| Error::new(format!("git commit-tree printed {:?}: {e}", hex.trim())))
+}
+
+/// Sleep before retry `attempt` (1-based): exponential from 50 ms, capped
+/// at 2 s, with 50–100 % jitter so racing writers spread out.
+fn backoff(attempt: u32) {
+    use std::hash::{BuildHasher, RandomState};
+    let base = 50u64 << attempt.min(6);
+    let cap = base.min(2000);
+    let r = RandomState::new().hash_one((std::process::id(), attempt, std::time::Instant::now()));
+    let ms = cap / 2 + r % (cap / 2 + 1);
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+/// Run the loop. `plan` sees each candidate tree (the first one may be
+/// `initial`, already read) and proposes edits, or `None` for no change.
+pub fn persist<F>(
+    ws: &Workspace,
+    target: &Target,
+    initial: Option<Snapshot>,
+    mut plan: F,
+) -> Result<(Done, Vec<String>)>
+where
+    F: FnMut(&Snapshot) -> Result<Option<Proposal>>,
+{
+    let mut warnings = Vec::new();
+    let mut initial = initial;
+    let separate = target.push_branch != target.checkout_branch;
+    let deep = if separate { 50 } else { 1 };
+    let mut last_reason = String::new();
+    for attempt in 1..=target.max_attempts.max(1) {
+        if attempt > 1 {
+            backoff(attempt - 1);
+        }
+        let reuse = initial.take();
+        // The first attempt plans on the tree the caller already read;
+        // with a separate push branch the checkout branch's recent history
+        // is needed too (to recognise hoist's own commits), so it is fetched.
+        let checkout_tip = match &reuse {
+            Some(s) if !separate => s.commit,
+            _ => ws.fetch(&target.checkout_branch, deep)?.ok_or_else(|| {
+                Error::new(format!(
+                    "the remote has no branch {:?}",
+                    target.checkout_branch
+                ))
+            })?,
+        };
+        let repo = ws.repo()?;
+        let (base, expect, existing) = if separate {
+            match ws.fetch(&target.push_branch, deep)? {
+                None => (checkout_tip, Expect::Absent, None),
+                Some(p) if only_hoist_commits(&repo, p, checkout_tip, &target.email) => {
+                    (checkout_tip, Expect::At(p), Some(p))
+                }
+                Some(p) => {
+                    tracing::info!(branch = %target.push_branch, "the push branch has commits that are not hoist's; building on top of them");
+                    (p, Expect::At(p), Some(p))
+                }
+            }
+        } else {
+            (checkout_tip, Expect::At(checkout_tip), None)
+        };
+        let snap = match reuse {
+            Some(s) if s.commit == base => s,
+            _ => tree::read(&repo, base)?,
+        };
+        let Some(proposal) = plan(&snap)? else {
+            return Ok((Done::UpToDate { tip: base }, warnings));
+        };
+        let tree_id = tree::write_tree(&repo, &snap, &proposal.edits)?;
+        if tree_id == snap.tree {
+            return Ok((Done::UpToDate { tip: base }, warnings));
+        }
+        if let Some(p) = existing
+            && tree::tree_of(&repo, p)? == tree_id
+        {
+            // The push branch already holds exactly this change.
+            return Ok((Done::UpToDate { tip: p }, warnings));
+        }
+        let commit = make_commit(ws, &repo, tree_id, base, &proposal, target.signing.as_ref())?;
+        let req = push::Request {
+            remote: ws.remote(),
+            commit,
+            branch: &target.push_branch,
+            expect,
+            extra_refs: target.extra_refs.clone(),
+            options: target.push_options.clone(),
+        };
+        match push::push(&ws.git, &req)? {
+            Outcome::Pushed => {
+                warnings.extend(ws.update_checkout(commit, &target.push_branch));
+                return Ok((
+                    Done::Pushed {
+                        commit,
+                        parent: base,
+                        branch: target.push_branch.clone(),
+                        attempts: attempt,
+                    },
+                    warnings,
+                ));
+            }
+            Outcome::Stale(reason) => {
+                tracing::info!(attempt, %reason, branch = %target.push_branch, "the branch moved; fetching and planning again");
+                last_reason = reason;
+            }
+        }
+    }
+    Err(Error::new(format!(
+        "gave up after {} push attempts: {} kept moving ({last_reason}); run again later or raise --max-attempts",
+        target.max_attempts.max(1),
+        target.push_branch
+    )))
+}
