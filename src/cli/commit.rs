@@ -345,6 +345,7 @@ fn read_tip(ws: &Workspace, branch: &str) -> Result<Snapshot, Fatal> {
 /// `push.refspec` → the destination ref hoist pushes its commit to as well.
 /// The source side must name what hoist pushes (`HEAD` or a branch).
 fn refspec_destination(spec: &str) -> Result<String, Diag> {
+    let force = spec.starts_with('+');
     let spec = spec.trim_start_matches('+');
     let (_, dst) = spec
         .split_once(':')
@@ -355,5 +356,5 @@ fn refspec_destination(spec: &str) -> Result<String, Diag> {
         ))
         .field("spec.git.push.refspec"));
     }
-    Ok(dst.to_string())
+    Ok(if force { format!("+{dst}") } else { dst.to_string() })
 }

@@ -127,7 +127,13 @@ impl Workspace {
     /// whole new history); `None` if the remote has no such branch. A clone
     /// that cannot be fetched into for a non-network reason is rebuilt once.
     pub fn fetch(&self, branch: &str, depth: u32) -> Result<Option<ObjectId>> {
-        let depth = if self.shallow { depth.max(1) } else { 0 };
+        // A shallow checkout is fetched 50 deep, so the pushed commit can
+        // be fast-forwarded onto from HEAD afterwards.
+        let depth = match (&self.source, self.shallow) {
+            (_, false) => 0,
+            (Source::Checkout { .. }, true) => depth.max(50),
+            (Source::Url { .. }, true) => depth.max(1),
+        };
         let first = fetch_branch(&self.git, self.remote(), self.tracking(), branch, depth);
         match (&first, &self.clone) {
             (Err(e), Some(c)) if !cache::is_remote_problem(&e.message) => {

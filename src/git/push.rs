@@ -27,7 +27,7 @@ pub struct Request<'a> {
     pub branch: &'a str,
     pub expect: Expect,
     /// Extra destinations (from `push.refspec`), pushed atomically with the
-    /// branch.
+    /// branch; a leading `+` forces one.
     pub extra_refs: Vec<String>,
     /// `git push -o` values.
     pub options: Vec<String>,
@@ -90,7 +90,11 @@ pub fn push(git: &Git, req: &Request<'_>) -> Result<Outcome> {
     args.push(req.remote.into());
     args.push(format!("{}:{dst}", req.commit));
     for r in &req.extra_refs {
-        args.push(format!("{}:{r}", req.commit));
+        // A leading `+` (from push.refspec) forces that destination.
+        match r.strip_prefix('+') {
+            Some(d) => args.push(format!("+{}:{d}", req.commit)),
+            None => args.push(format!("{}:{r}", req.commit)),
+        }
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = git.output(&argv, None)?;
@@ -101,20 +105,19 @@ pub fn push(git: &Git, req: &Request<'_>) -> Result<Outcome> {
         Some(s) if matches!(s.flag, ' ' | '+' | '*' | '=') && out.status.success() => {
             Ok(Outcome::Pushed)
         }
-        Some(s) if s.flag == '!' && s.summary.starts_with("[rejected]") => {
+        Some(s)
+            if s.flag == '!'
+                && s.summary.starts_with("[rejected]")
+                && !s.summary.contains("atomic push failed") =>
+        {
             Ok(Outcome::Stale(s.summary.clone()))
         }
         Some(s) if s.flag == '!' => {
-            // [remote rejected] (a hook, branch protection) or an atomic
-            // push failing because another ref was refused.
+            // [remote rejected] (a hook, branch protection), or an atomic
+            // push failing because a push.refspec destination was refused.
             let other = statuses
                 .iter()
                 .find(|o| o.dst != dst && o.flag == '!' && !o.summary.contains("atomic push failed"));
-            if let Some(o) = other
-                && o.summary.starts_with("[rejected]")
-            {
-                return Ok(Outcome::Stale(format!("{}: {}", o.dst, o.summary)));
-            }
             let why = other.map_or(s.summary.clone(), |o| format!("{}: {}", o.dst, o.summary));
             Err(Error::new(super::redact(
                 &format!("the remote refused the push to {}: {why}", req.branch),

@@ -1,6 +1,7 @@
 //! Helpers for driving the real `hoist` binary against temporary repos.
 #![allow(dead_code)]
 
+pub mod git;
 pub mod proxy;
 pub mod registry;
 pub mod token;
@@ -44,6 +45,10 @@ fn hoist_full(args: &[&str], stdin: Option<&str>, env: &[(&str, String)]) -> Run
     // Tests never see the developer's own registry credentials.
     let empty = std::env::temp_dir().join("hoist-tests-no-docker-config");
     cmd.env("DOCKER_CONFIG", &empty).env_remove("GITHUB_TOKEN");
+    // Nor the developer's Git configuration.
+    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_CONFIG_COUNT");
     for (k, v) in env {
         cmd.env(k, v);
     }
