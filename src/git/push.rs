@@ -73,6 +73,22 @@ pub fn parse_porcelain(stdout: &str) -> Vec<RefStatus> {
         .collect()
 }
 
+/// Does a rejected ref's summary mean another writer got there first?
+/// Besides the client-side `[rejected]` (stale info, fetch first,
+/// non-fast-forward), the server refuses with `failed to update ref` /
+/// `cannot lock ref` when two pushes reach the ref at the same moment and
+/// its compare-and-swap fails — a lost race as well.
+fn lost_race(summary: &str) -> bool {
+    if summary.contains("atomic push failed") {
+        return false;
+    }
+    summary.starts_with("[rejected]")
+        || (summary.starts_with("[remote rejected]")
+            && ["failed to update ref", "failed to lock", "cannot lock ref", "incorrect old value"]
+                .iter()
+                .any(|m| summary.contains(m)))
+}
+
 pub fn push(git: &Git, req: &Request<'_>) -> Result<Outcome> {
     let dst = format!("refs/heads/{}", req.branch);
     let lease = match req.expect {
@@ -105,13 +121,7 @@ pub fn push(git: &Git, req: &Request<'_>) -> Result<Outcome> {
         Some(s) if matches!(s.flag, ' ' | '+' | '*' | '=') && out.status.success() => {
             Ok(Outcome::Pushed)
         }
-        Some(s)
-            if s.flag == '!'
-                && s.summary.starts_with("[rejected]")
-                && !s.summary.contains("atomic push failed") =>
-        {
-            Ok(Outcome::Stale(s.summary.clone()))
-        }
+        Some(s) if s.flag == '!' && lost_race(&s.summary) => Ok(Outcome::Stale(s.summary.clone())),
         Some(s) if s.flag == '!' => {
             // [remote rejected] (a hook, branch protection), or an atomic
             // push failing because a push.refspec destination was refused.
@@ -141,5 +151,9 @@ mod tests {
         assert_eq!(s[0].dst, "refs/heads/main");
         assert_eq!(s[0].summary, "[rejected] (stale info)");
         assert_eq!(s[1].flag, ' ');
+        assert!(lost_race("[rejected] (fetch first)"));
+        assert!(lost_race("[remote rejected] (failed to update ref)"));
+        assert!(!lost_race("[remote rejected] (pre-receive hook declined)"));
+        assert!(!lost_race("[rejected] (atomic push failed)"));
     }
 }

@@ -319,9 +319,7 @@ pub fn fleet(dir: &Path, policies: usize) {
     let mut toml = String::from("write_paths = [\"**/image-tags.yaml\"]\n\n");
     let mut tags = String::from("# image tags, written by hoist\n");
     for i in 0..policies {
-        toml.push_str(&format!(
-            "[[image_repository]]\nname = \"app{i}\"\nimage = \"127.0.0.1:1/app{i}\"\n\n[[image_policy]]\nname = \"app{i}\"\nrepository = \"app{i}\"\nsemver = {{ range = \">=0.0.0\" }}\n\n"
-        ));
+        toml.push_str(&policy_toml(i));
         tags.push_str(&format!(
             "app{i}:\n  tag: 0.0.0 # {{\"$imagepolicy\": \"flux-system:app{i}:tag\"}}\n"
         ));
@@ -335,4 +333,11 @@ pub fn fleet(dir: &Path, policies: usize) {
 pub fn snapshot_for(i: usize, n: usize) -> String {
     let tags: Vec<String> = (0..=n).map(|k| format!("0.0.{k}")).collect();
     format!("images:\n  127.0.0.1:1/app{i}:\n    tags: [{}]\n", tags.join(", "))
+}
+
+/// hoist.toml declarations of `app<i>`'s repository and policy.
+pub fn policy_toml(i: usize) -> String {
+    format!(
+        "[[image_repository]]\nname = \"app{i}\"\nimage = \"127.0.0.1:1/app{i}\"\n\n[[image_policy]]\nname = \"app{i}\"\nrepository = \"app{i}\"\nsemver = {{ range = \">=0.0.0\" }}\n\n"
+    )
 }
