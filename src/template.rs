@@ -368,7 +368,10 @@ fn lex(s: &str, line: usize) -> Result<Vec<(Tok, bool)>, Error> {
     let mut space = true;
     let fields = |i: &mut usize| {
         let mut f = Vec::new();
-        while *i < chars.len() && chars[*i] == '.' && chars.get(*i + 1).is_some_and(|&c| is_ident(c)) {
+        while *i < chars.len()
+            && chars[*i] == '.'
+            && chars.get(*i + 1).is_some_and(|&c| is_ident(c))
+        {
             *i += 1;
             let start = *i;
             while *i < chars.len() && is_ident(chars[*i]) {
@@ -470,14 +473,19 @@ fn lex(s: &str, line: usize) -> Result<Vec<(Tok, bool)>, Error> {
                 i += 1;
                 Tok::Str(v)
             }
-            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
+            c if c.is_ascii_digit()
+                || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
+            {
                 let start = i;
                 i += 1;
                 while i < chars.len() && chars[i].is_ascii_digit() {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().collect();
-                Tok::Int(text.parse().map_err(|_| err(format!("bad number {text}")))?)
+                Tok::Int(
+                    text.parse()
+                        .map_err(|_| err(format!("bad number {text}")))?,
+                )
             }
             c if is_ident(c) => {
                 let start = i;
@@ -501,7 +509,7 @@ struct Parser {
 }
 
 /// How a list of nodes ended.
-enum End {
+enum Stop {
     Eof,
     End(usize),
     Else(Vec<(Tok, bool)>, usize),
@@ -514,12 +522,12 @@ impl Template {
         };
         let (nodes, end) = p.list(0)?;
         match end {
-            End::Eof => Ok(Template { nodes }),
-            End::End(line) => Err(Error {
+            Stop::Eof => Ok(Template { nodes }),
+            Stop::End(line) => Err(Error {
                 line,
                 message: "unexpected {{end}}".into(),
             }),
-            End::Else(_, line) => Err(Error {
+            Stop::Else(_, line) => Err(Error {
                 line,
                 message: "unexpected {{else}}".into(),
             }),
@@ -543,7 +551,7 @@ impl Template {
 }
 
 impl Parser {
-    fn list(&mut self, depth: usize) -> Result<(Vec<Node>, End), Error> {
+    fn list(&mut self, depth: usize) -> Result<(Vec<Node>, Stop), Error> {
         let mut nodes = Vec::new();
         while let Some(piece) = self.pieces.next() {
             let (toks, line) = match piece {
@@ -564,8 +572,8 @@ impl Parser {
                 _ => "",
             };
             match keyword {
-                "end" if depth > 0 => return Ok((nodes, End::End(line))),
-                "else" if depth > 0 => return Ok((nodes, End::Else(toks[1..].to_vec(), line))),
+                "end" if depth > 0 => return Ok((nodes, Stop::End(line))),
+                "else" if depth > 0 => return Ok((nodes, Stop::Else(toks[1..].to_vec(), line))),
                 "end" | "else" => return Err(err(&format!("unexpected {{{{{keyword}}}}}"))),
                 "if" | "with" => {
                     let node = self.branches(keyword, toks[1..].to_vec(), line, depth)?;
@@ -575,19 +583,19 @@ impl Parser {
                     let pipe = parse_pipe(&toks[1..], line, true)?;
                     let (body, end) = self.list(depth + 1)?;
                     let else_ = match end {
-                        End::End(_) => Vec::new(),
-                        End::Else(rest, l) if rest.is_empty() => {
+                        Stop::End(_) => Vec::new(),
+                        Stop::Else(rest, l) if rest.is_empty() => {
                             let (e, end) = self.list(depth + 1)?;
                             expect_end(end, l)?;
                             e
                         }
-                        End::Else(_, l) => {
+                        Stop::Else(_, l) => {
                             return Err(Error {
                                 line: l,
                                 message: "{{else …}} chains are not allowed in range".into(),
                             });
                         }
-                        End::Eof => return Err(err("range has no {{end}}")),
+                        Stop::Eof => return Err(err("range has no {{end}}")),
                     };
                     nodes.push(Node::Range(pipe, body, else_));
                 }
@@ -601,7 +609,7 @@ impl Parser {
                 _ => nodes.push(Node::Output(parse_pipe(&toks, line, true)?)),
             }
         }
-        Ok((nodes, End::Eof))
+        Ok((nodes, Stop::Eof))
     }
 
     /// `if`/`with` with their `else if`/`else with`/`else` chain.
@@ -620,19 +628,19 @@ impl Parser {
             let (body, end) = self.list(depth + 1)?;
             arms.push((pipe, body));
             match end {
-                End::End(_) => break,
-                End::Eof => {
+                Stop::End(_) => break,
+                Stop::Eof => {
                     return Err(Error {
                         line,
                         message: format!("{keyword} has no {{{{end}}}}"),
                     });
                 }
-                End::Else(rest, l) if rest.is_empty() => {
+                Stop::Else(rest, l) if rest.is_empty() => {
                     let (e, end) = self.list(depth + 1)?;
                     expect_end(end, l)?;
                     return Ok(make_branch(keyword, arms, e));
                 }
-                End::Else(rest, l) => match rest.first() {
+                Stop::Else(rest, l) => match rest.first() {
                     Some((Tok::Ident(k), _)) if k == keyword => {
                         cond = rest[1..].to_vec();
                         cond_line = l;
@@ -658,9 +666,9 @@ fn make_branch(keyword: &str, arms: Vec<(Pipe, Vec<Node>)>, else_: Vec<Node>) ->
     }
 }
 
-fn expect_end(end: End, line: usize) -> Result<(), Error> {
+fn expect_end(end: Stop, line: usize) -> Result<(), Error> {
     match end {
-        End::End(_) => Ok(()),
+        Stop::End(_) => Ok(()),
         _ => Err(Error {
             line,
             message: "{{else}} must be followed by {{end}}".into(),
@@ -840,7 +848,9 @@ impl Eval {
                             .map(|(i, v)| (Value::Int(i as i64), v))
                             .collect(),
                         Value::Map(m) => m,
-                        Value::Int(n) => (0..n.max(0)).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+                        Value::Int(n) => (0..n.max(0))
+                            .map(|i| (Value::Int(i), Value::Int(i)))
+                            .collect(),
                         Value::Nil => Vec::new(),
                         other => {
                             return Err(Error {
@@ -1226,7 +1236,11 @@ fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
         "indent" | "nindent" => {
             need(2)?;
             let t = indent(int(&args[0])?, &s(1));
-            Value::Str(if name == "nindent" { format!("\n{t}") } else { t })
+            Value::Str(if name == "nindent" {
+                format!("\n{t}")
+            } else {
+                t
+            })
         }
         "join" => {
             need(2)?;
@@ -1353,16 +1367,31 @@ mod tests {
     #[test]
     fn fields_ranges_trimming() {
         let d = data();
-        assert_eq!(render("Auto {{ .AutomationObject }}", &d), "Auto flux-system/apps");
-        assert_eq!(render("{{ .Values.env }}/{{ .Values.nope }}", &d), "prod/<no value>");
+        assert_eq!(
+            render("Auto {{ .AutomationObject }}", &d),
+            "Auto flux-system/apps"
+        );
+        assert_eq!(
+            render("{{ .Values.env }}/{{ .Values.nope }}", &d),
+            "prod/<no value>"
+        );
         let t = "Files:\n{{ range $f, $n := .Files -}}\n- {{ $f }}={{ $n }}\n{{ end -}}\ndone";
         assert_eq!(render(t, &d), "Files:\n- a.yaml=1\n- b.yaml=2\ndone");
         assert_eq!(render("{{range .List}}{{.}}{{end}}", &d), "xyx");
         assert_eq!(
-            render("{{ range $i, $v := .List }}{{ if eq $i 1 }}{{ continue }}{{ end }}{{ $v }}{{ end }}", &d),
+            render(
+                "{{ range $i, $v := .List }}{{ if eq $i 1 }}{{ continue }}{{ end }}{{ $v }}{{ end }}",
+                &d
+            ),
             "xx"
         );
-        assert_eq!(render("{{ range .Nope }}x{{ else }}none{{ end }}", &Value::map(vec![])), "none");
+        assert_eq!(
+            render(
+                "{{ range .Nope }}x{{ else }}none{{ end }}",
+                &Value::map(vec![])
+            ),
+            "none"
+        );
         assert_eq!(render("{{/* comment */}}a  {{- /* c */ -}}  b", &d), "ab");
     }
 
@@ -1370,18 +1399,33 @@ mod tests {
     fn conditionals_variables_functions() {
         let d = data();
         assert_eq!(
-            render("{{ if eq .Values.env \"dev\" }}D{{ else if eq .Values.env \"prod\" }}P{{ else }}O{{ end }}", &d),
+            render(
+                "{{ if eq .Values.env \"dev\" }}D{{ else if eq .Values.env \"prod\" }}P{{ else }}O{{ end }}",
+                &d
+            ),
             "P"
         );
-        assert_eq!(render("{{ with .Values.env }}[{{ . }}]{{ end }}", &d), "[prod]");
-        assert_eq!(render("{{ $x := .Values.env }}{{ $x = upper $x }}{{ $x }}", &d), "PROD");
+        assert_eq!(
+            render("{{ with .Values.env }}[{{ . }}]{{ end }}", &d),
+            "[prod]"
+        );
+        assert_eq!(
+            render("{{ $x := .Values.env }}{{ $x = upper $x }}{{ $x }}", &d),
+            "PROD"
+        );
         assert_eq!(render("{{ .List | uniq | join \", \" }}", &d), "x, y");
         assert_eq!(render("{{ len .List }} {{ index .List 1 }}", &d), "3 y");
-        assert_eq!(render("{{ printf \"%s-%d%%\" .Values.env 5 }}", &d), "prod-5%");
+        assert_eq!(
+            render("{{ printf \"%s-%d%%\" .Values.env 5 }}", &d),
+            "prod-5%"
+        );
         assert_eq!(render("{{ (index .List 0) | upper | quote }}", &d), "\"X\"");
         assert_eq!(render("{{ \"\" | default \"dflt\" }}", &d), "dflt");
         assert_eq!(render("{{ \"a\\nb\" | indent 2 }}", &d), "  a\n  b");
-        assert_eq!(render("{{ .List }} {{ .Values }}", &d), "[x y x] map[env:prod]");
+        assert_eq!(
+            render("{{ .List }} {{ .Values }}", &d),
+            "[x y x] map[env:prod]"
+        );
         assert_eq!(render("{{ range 3 }}{{ . }}{{ end }}", &d), "012");
     }
 
@@ -1390,7 +1434,10 @@ mod tests {
         let e = Template::parse("ok\n{{ sha256sum .X }}").unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains("sha256sum"), "{e}");
-        assert_eq!(Template::parse("{{ if .X }}").unwrap_err().message, "if has no {{end}}");
+        assert_eq!(
+            Template::parse("{{ if .X }}").unwrap_err().message,
+            "if has no {{end}}"
+        );
         assert!(Template::parse("{{ .X ").is_err());
         assert!(Template::parse("{{ end }}").is_err());
         assert!(Template::parse("{{ define \"x\" }}{{ end }}").is_err());
@@ -1399,7 +1446,10 @@ mod tests {
             .render(&data())
             .unwrap_err();
         assert!(e.message.contains("Nope"), "{e}");
-        let e = Template::parse("{{ $nope }}").unwrap().render(&data()).unwrap_err();
+        let e = Template::parse("{{ $nope }}")
+            .unwrap()
+            .render(&data())
+            .unwrap_err();
         assert!(e.message.contains("undefined variable"), "{e}");
     }
 }

@@ -11,7 +11,13 @@ use common::{Run, hoist_env, s, write};
 use std::path::Path;
 
 /// `hoist apply --url URL` with a snapshot, its own state dir, extra args.
-fn apply_url(url: &str, state: &Path, snapshot: &str, extra: &[&str], env: &[(&str, String)]) -> Run {
+fn apply_url(
+    url: &str,
+    state: &Path,
+    snapshot: &str,
+    extra: &[&str],
+    env: &[(&str, String)],
+) -> Run {
     let side = tempfile::tempdir().unwrap();
     let snap = write(side.path(), "snap.yaml", snapshot);
     let mut args = vec![
@@ -45,12 +51,18 @@ fn url_mode_commits_only_the_marker_bytes_and_never_an_empty_commit() {
     assert!(r.stderr.contains("pushed"), "{}", r.stderr);
     assert_eq!(count(&bare, "main"), 2);
     let after = tags_file(&bare, "main");
-    assert_eq!(after, before.replace("app1:\n  tag: 0.0.0", "app1:\n  tag: 0.0.3"));
+    assert_eq!(
+        after,
+        before.replace("app1:\n  tag: 0.0.0", "app1:\n  tag: 0.0.3")
+    );
     // Only image-tags.yaml changed.
     let changed = git(&bare, &["diff", "--name-only", "main~1", "main"]);
     assert_eq!(changed.trim(), "clusters/prod/image-tags.yaml");
     // Author, default message and trailers.
-    let log = git(&bare, &["log", "-1", "--format=%an <%ae>|%cn <%ce>|%B", "main"]);
+    let log = git(
+        &bare,
+        &["log", "-1", "--format=%an <%ae>|%cn <%ce>|%B", "main"],
+    );
     assert_eq!(
         log.trim_end(),
         "hoist <hoist@users.noreply.github.com>|hoist <hoist@users.noreply.github.com>|Update from image update automation\n\nHoist-Policy: flux-system/app1\nHoist-Image: 127.0.0.1:1/app1:0.0.3"
@@ -61,7 +73,13 @@ fn url_mode_commits_only_the_marker_bytes_and_never_an_empty_commit() {
     assert!(r.stderr.contains("up to date"), "{}", r.stderr);
     assert_eq!(count(&bare, "main"), 2);
     // A fresh state dir (cold) converges the same way.
-    let r = apply_url(&file_url(&bare), &t.path().join("state2"), &snapshot_for(1, 3), &[], &[]);
+    let r = apply_url(
+        &file_url(&bare),
+        &t.path().join("state2"),
+        &snapshot_for(1, 3),
+        &[],
+        &[],
+    );
     assert!(r.stderr.contains("up to date"), "{}", r.stderr);
     assert_eq!(count(&bare, "main"), 2);
     assert_fsck(&bare);
@@ -125,8 +143,14 @@ spec:
     assert_eq!(count(&bare, "main"), 1);
     let tip = git(&bare, &["rev-parse", "hoist/prod/app0"]);
     assert_eq!(tip, git(&bare, &["rev-parse", "audit/app0"]));
-    assert_eq!(git(&bare, &["rev-parse", "hoist/prod/app0~1"]), git(&bare, &["rev-parse", "main"]));
-    let log = git(&bare, &["log", "-1", "--format=%an <%ae>%n%B", "hoist/prod/app0"]);
+    assert_eq!(
+        git(&bare, &["rev-parse", "hoist/prod/app0~1"]),
+        git(&bare, &["rev-parse", "main"])
+    );
+    let log = git(
+        &bare,
+        &["log", "-1", "--format=%an <%ae>%n%B", "hoist/prod/app0"],
+    );
     assert_eq!(
         log.trim_end(),
         "Fluxbot <fluxbot@example.com>\n[prod] flux-system/prod\n0.0.0 -> 0.0.1\n\nHoist-Policy: flux-system/app0\nHoist-Image: 127.0.0.1:1/app0:0.0.1"
@@ -143,7 +167,10 @@ spec:
 
     // A human adds a commit to the bot branch: hoist builds on top of it.
     let work = t.path().join("human");
-    git(t.path(), &["clone", "-q", "-b", "hoist/prod/app0", &url, s(&work)]);
+    git(
+        t.path(),
+        &["clone", "-q", "-b", "hoist/prod/app0", &url, s(&work)],
+    );
     write(&work, "NOTES.md", "reviewed\n");
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-qm", "human note"]);
@@ -187,9 +214,15 @@ fn checkout_mode_pushes_and_leaves_the_worktree_at_the_pushed_commit() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("after 2 attempts"), "{}", r.stderr);
     let subjects = git(&bare, &["log", "--format=%s", "main"]);
-    assert_eq!(subjects, "Update from image update automation\nhuman edit\ninitial\n");
+    assert_eq!(
+        subjects,
+        "Update from image update automation\nhuman edit\ninitial\n"
+    );
     // The checkout is at the pushed commit, clean, with both changes.
-    assert_eq!(git(&co, &["rev-parse", "HEAD"]), git(&bare, &["rev-parse", "main"]));
+    assert_eq!(
+        git(&co, &["rev-parse", "HEAD"]),
+        git(&bare, &["rev-parse", "main"])
+    );
     assert_eq!(git(&co, &["status", "--porcelain"]), "");
     assert!(common::read(&co, "clusters/prod/image-tags.yaml").contains("tag: 0.0.5"));
     assert_eq!(common::read(&co, "README.md"), "fleet, edited\n");
@@ -222,23 +255,34 @@ fn smart_http_with_token_auth_never_leaks_the_token() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(bin.join("git"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let env = |tok: &str| {
-        vec![
-            ("PATH", path.clone()),
-            ("FLEET_TOKEN", tok.to_string()),
-        ]
-    };
+    let env = |tok: &str| vec![("PATH", path.clone()), ("FLEET_TOKEN", tok.to_string())];
 
     // Wrong token: a clear error, the token nowhere in the output.
     let wrong = "ghs_WrongTokenabcdefghijkl";
-    let r = apply_url(&url, &state, &snapshot_for(0, 1), &["--token-env", "FLEET_TOKEN", "-vv"], &env(wrong));
+    let r = apply_url(
+        &url,
+        &state,
+        &snapshot_for(0, 1),
+        &["--token-env", "FLEET_TOKEN", "-vv"],
+        &env(wrong),
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("error:"), "{}", r.stderr);
-    assert!(!r.stderr.contains(wrong) && !r.stdout.contains(wrong), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains(wrong) && !r.stdout.contains(wrong),
+        "{}",
+        r.stderr
+    );
     assert!(server.refused.load(std::sync::atomic::Ordering::SeqCst) > 0);
 
     // Right token: pushed over HTTP.
-    let r = apply_url(&url, &state, &snapshot_for(0, 1), &["--token-env", "FLEET_TOKEN", "-vv"], &env(token));
+    let r = apply_url(
+        &url,
+        &state,
+        &snapshot_for(0, 1),
+        &["--token-env", "FLEET_TOKEN", "-vv"],
+        &env(token),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("pushed"), "{}", r.stderr);
     assert!(tags_file(&bare, "main").contains("tag: 0.0.1"));
@@ -253,10 +297,20 @@ fn smart_http_with_token_auth_never_leaks_the_token() {
             .args(["-rl", secret, s(&state)])
             .output()
             .unwrap();
-        assert!(out.stdout.is_empty(), "token stored in {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.stdout.is_empty(),
+            "token stored in {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     // No token at all: git must not prompt; it fails fast.
-    let r = apply_url(&url, &t.path().join("state3"), &snapshot_for(0, 2), &[], &[("PATH", path.clone())]);
+    let r = apply_url(
+        &url,
+        &t.path().join("state3"),
+        &snapshot_for(0, 2),
+        &[],
+        &[("PATH", path.clone())],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
 }
 
@@ -269,7 +323,13 @@ fn git_daemon_remote() {
     std::fs::create_dir_all(&root).unwrap();
     let bare = bare_from(&root, "fleet", &content);
     let daemon = Daemon::start(&root);
-    let r = apply_url(&daemon.url("fleet.git"), &t.path().join("state"), &snapshot_for(0, 7), &[], &[]);
+    let r = apply_url(
+        &daemon.url("fleet.git"),
+        &t.path().join("state"),
+        &snapshot_for(0, 7),
+        &[],
+        &[],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(tags_file(&bare, "main").contains("tag: 0.0.7"));
 }
@@ -321,15 +381,37 @@ fn bad_template_and_bad_settings_fail_before_anything_is_pushed() {
     let state = t.path().join("state");
     let r = apply_url(&url, &state, &snapshot_for(0, 1), &[], &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("auto.yaml:1") && r.stderr.contains("sha256sum"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("auto.yaml:1") && r.stderr.contains("sha256sum"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(count(&bare, "main"), 1);
-    let r = apply_url(&url, &state, &snapshot_for(0, 1), &["--push-branch", "bad..name"], &[]);
+    let r = apply_url(
+        &url,
+        &state,
+        &snapshot_for(0, 1),
+        &["--push-branch", "bad..name"],
+        &[],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("not a valid branch name"), "{}", r.stderr);
-    let r = apply_url(&url, &state, &snapshot_for(0, 1), &["--token-env", "HOIST_TEST_UNSET_VAR"], &[]);
+    let r = apply_url(
+        &url,
+        &state,
+        &snapshot_for(0, 1),
+        &["--token-env", "HOIST_TEST_UNSET_VAR"],
+        &[],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("HOIST_TEST_UNSET_VAR"), "{}", r.stderr);
-    let r = apply_url(&url, &state, &snapshot_for(0, 1), &["--branch", "nope"], &[]);
+    let r = apply_url(
+        &url,
+        &state,
+        &snapshot_for(0, 1),
+        &["--branch", "nope"],
+        &[],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("no branch \"nope\""), "{}", r.stderr);
     assert_eq!(count(&bare, "main"), 1);
@@ -340,7 +422,17 @@ fn ssh_signed_commits_verify() {
     let t = tempfile::tempdir().unwrap();
     let key = t.path().join("key");
     let st = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "hoist", "-f", s(&key)])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "hoist",
+            "-f",
+            s(&key),
+        ])
         .status()
         .expect("ssh-keygen");
     assert!(st.success());
@@ -356,7 +448,13 @@ fn ssh_signed_commits_verify() {
         ),
     );
     let bare = bare_from(t.path(), "fleet", &content);
-    let r = apply_url(&file_url(&bare), &t.path().join("state"), &snapshot_for(0, 1), &[], &[]);
+    let r = apply_url(
+        &file_url(&bare),
+        &t.path().join("state"),
+        &snapshot_for(0, 1),
+        &[],
+        &[],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let pubkey = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     let allowed = write(t.path(), "allowed", &format!("signer@example.com {pubkey}"));
@@ -371,7 +469,11 @@ fn ssh_signed_commits_verify() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = git(&bare, &["log", "-1", "--format=%an <%ae>", "main"]);
     assert_eq!(log.trim(), "Signer <signer@example.com>");
 }

@@ -100,7 +100,10 @@ fn eight_bots_and_a_human_race_for_fifty_rounds_and_nothing_is_lost() {
                 std::fs::write(dir.join("README.md"), notes).unwrap();
                 git(&dir, &["commit", "-qam", &format!("human {r}")]);
                 loop {
-                    let push = git_cmd(&dir).args(["push", "-q", "origin", "main"]).output().unwrap();
+                    let push = git_cmd(&dir)
+                        .args(["push", "-q", "origin", "main"])
+                        .output()
+                        .unwrap();
                     if push.status.success() {
                         break;
                     }
@@ -126,13 +129,19 @@ fn eight_bots_and_a_human_race_for_fifty_rounds_and_nothing_is_lost() {
     assert_eq!(unique.len(), BOTS * ROUNDS);
     for i in 0..BOTS {
         for r in 1..=ROUNDS {
-            assert!(unique.contains(&format!("127.0.0.1:1/app{i}:0.0.{r}")), "lost app{i} 0.0.{r}");
+            assert!(
+                unique.contains(&format!("127.0.0.1:1/app{i}:0.0.{r}")),
+                "lost app{i} 0.0.{r}"
+            );
         }
     }
     // The final tree holds every bot's last tag and every human line.
     let tags = show(&bare, "main", "clusters/prod/image-tags.yaml");
     for i in 0..BOTS {
-        assert!(tags.contains(&format!("app{i}:\n  tag: 0.0.{ROUNDS} ")), "{tags}");
+        assert!(
+            tags.contains(&format!("app{i}:\n  tag: 0.0.{ROUNDS} ")),
+            "{tags}"
+        );
     }
     let readme = show(&bare, "main", "README.md");
     for r in 1..=ROUNDS {
@@ -179,7 +188,11 @@ fn sigkill_at_random_points_never_corrupts_or_duplicates() {
     let snap = write(t.path(), "snap.yaml", &snapshot_for(0, 1));
     let start = std::time::Instant::now();
     let out = hoist_cmd(&url, &state, &snap).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run_us = (start.elapsed().as_micros() as u64).max(20_000);
 
     let mut kills = 0;
@@ -193,7 +206,9 @@ fn sigkill_at_random_points_never_corrupts_or_duplicates() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_micros(rng.next() % (run_us * 3 / 2)));
+        std::thread::sleep(std::time::Duration::from_micros(
+            rng.next() % (run_us * 3 / 2),
+        ));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;
@@ -225,61 +240,10 @@ fn sigkill_at_random_points_never_corrupts_or_duplicates() {
     assert_fsck(&clone);
 }
 
-/// Write a fast-import stream for `files` files and `commits` commits
-/// (the first adds everything, each later one edits one file), with a
-/// marker in clusters/prod/image-tags.yaml.
-pub fn big_repo(dir: &Path, files: usize, commits: usize) -> std::path::PathBuf {
-    use std::io::Write;
-    let bare = dir.join("big.git");
-    git(dir, &["init", "-q", "--bare", "-b", "main", s(&bare)]);
-    let mut fi = git_cmd(&bare)
-        .args(["fast-import", "--quiet"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut w = std::io::BufWriter::new(fi.stdin.take().unwrap());
-        let mut blob = |w: &mut dyn Write, mark: usize, data: &str| {
-            write!(w, "blob\nmark :{mark}\ndata {}\n{data}\n", data.len()).unwrap();
-        };
-        let path = |k: usize| format!("apps/team-{:03}/svc-{:04}.yaml", k % 500, k);
-        for k in 0..files {
-            let body = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: svc-{k}\ndata:\n  rev: \"0\"\n");
-            blob(&mut w, k + 1, &body);
-        }
-        let toml = "write_paths = [\"**/image-tags.yaml\"]\n[[image_repository]]\nname = \"app0\"\nimage = \"127.0.0.1:1/app0\"\n[[image_policy]]\nname = \"app0\"\nrepository = \"app0\"\nsemver = { range = \">=0.0.0\" }\n";
-        blob(&mut w, files + 1, toml);
-        blob(&mut w, files + 2, "app0:\n  tag: 0.0.0 # {\"$imagepolicy\": \"flux-system:app0:tag\"}\n");
-        write!(w, "commit refs/heads/main\ncommitter Gen <gen@example.com> 1700000000 +0000\ndata 7\ninitial\n").unwrap();
-        for k in 0..files {
-            writeln!(w, "M 100644 :{} {}", k + 1, path(k)).unwrap();
-        }
-        writeln!(w, "M 100644 :{} hoist.toml", files + 1).unwrap();
-        writeln!(w, "M 100644 :{} clusters/prod/image-tags.yaml", files + 2).unwrap();
-        writeln!(w).unwrap();
-        for c in 1..commits {
-            let k = (c * 7919) % files;
-            let body = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: svc-{k}\ndata:\n  rev: \"{c}\"\n");
-            write!(
-                w,
-                "commit refs/heads/main\ncommitter Gen <gen@example.com> {} +0000\ndata 4\nedit\nM 100644 inline {}\ndata {}\n{body}\n\n",
-                1700000000 + c,
-                path(k),
-                body.len()
-            )
-            .unwrap();
-        }
-        w.flush().unwrap();
-    }
-    assert!(fi.wait().unwrap().success());
-    git(&bare, &["repack", "-adq"]);
-    bare
-}
-
 #[test]
 fn a_repo_of_100k_files_and_5000_commits() {
     let t = tempfile::tempdir().unwrap();
-    let bare = big_repo(t.path(), 100_000, 5_000);
+    let bare = common::git::big_repo(t.path(), 100_000, 5_000);
     assert_eq!(count(&bare, "main"), 5_000);
     let url = file_url(&bare);
     let state = t.path().join("state");
@@ -290,7 +254,11 @@ fn a_repo_of_100k_files_and_5000_commits() {
     assert!(err.contains("pushed"), "{err}");
     assert_eq!(count(&bare, "main"), 5_001);
     let changed = git(&bare, &["diff", "--stat", "main~1", "main"]);
-    assert!(changed.contains("clusters/prod/image-tags.yaml | 2 +-") && changed.contains("1 file changed"), "{changed}");
+    assert!(
+        changed.contains("clusters/prod/image-tags.yaml | 2 +-")
+            && changed.contains("1 file changed"),
+        "{changed}"
+    );
     assert!(show(&bare, "main", "clusters/prod/image-tags.yaml").contains("tag: 0.0.9 "));
     // The cache is shallow: one commit of history, not 5,000.
     let clone = std::fs::read_dir(state.join("repos"))

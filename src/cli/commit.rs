@@ -52,19 +52,24 @@ fn pick_automation<'a>(
     wanted: Option<&str>,
 ) -> Result<Option<&'a ImageUpdateAutomation>, Diag> {
     if let Some(w) = wanted {
-        let (ns, name) = w.split_once('/').ok_or_else(|| {
-            Diag::error(format!("--automation {w:?}: expected namespace/name"))
-        })?;
+        let (ns, name) = w
+            .split_once('/')
+            .ok_or_else(|| Diag::error(format!("--automation {w:?}: expected namespace/name")))?;
         return objects
             .automations
             .iter()
             .find(|a| a.meta.namespace == ns && a.meta.name == name)
             .map(Some)
-            .ok_or_else(|| Diag::error(format!("no ImageUpdateAutomation {ns}/{name} in the repository")));
+            .ok_or_else(|| {
+                Diag::error(format!(
+                    "no ImageUpdateAutomation {ns}/{name} in the repository"
+                ))
+            });
     }
     let mut active: Vec<&ImageUpdateAutomation> =
         objects.automations.iter().filter(|a| !a.suspend).collect();
-    active.sort_by(|a, b| (&a.meta.namespace, &a.meta.name).cmp(&(&b.meta.namespace, &b.meta.name)));
+    active
+        .sort_by(|a, b| (&a.meta.namespace, &a.meta.name).cmp(&(&b.meta.namespace, &b.meta.name)));
     if let Some(first) = active.first()
         && active.iter().any(|a| {
             a.checkout_branch != first.checkout_branch || a.push_branch != first.push_branch
@@ -92,7 +97,11 @@ fn restrict(objects: &mut Objects, chosen: Option<&ImageUpdateAutomation>, expli
     }
 }
 
-fn credentials(args: &ApplyArgs, cfg: &Config, url: Option<&str>) -> Result<Option<Credentials>, Fatal> {
+fn credentials(
+    args: &ApplyArgs,
+    cfg: &Config,
+    url: Option<&str>,
+) -> Result<Option<Credentials>, Fatal> {
     let var = args.token_env.as_deref().or(cfg.git.token_env.as_deref());
     let Some(var) = var else { return Ok(None) };
     let kind = cfg.git.auth.unwrap_or_else(|| match url {
@@ -159,7 +168,10 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
 
     // Which branch to read: flag, hoist.toml, else the automation's
     // checkout branch (known only once a tree is read), else the default.
-    let explicit_branch = args.branch.clone().or_else(|| pre_config.git.branch.clone());
+    let explicit_branch = args
+        .branch
+        .clone()
+        .or_else(|| pre_config.git.branch.clone());
     let mut branch = match &explicit_branch {
         Some(b) => b.clone(),
         None => ws.default_branch().map_err(git_error)?,
@@ -167,7 +179,9 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
     let mut snap = read_tip(&ws, &branch)?;
     let mut cfg = config_source.for_snapshot(&snap)?;
     let (mut objects, _) = plan::collect_objects(&snap.files, &cfg);
-    let mut automation = pick_automation(&objects, args.automation.as_deref()).map_err(Fatal::usage)?.cloned();
+    let mut automation = pick_automation(&objects, args.automation.as_deref())
+        .map_err(Fatal::usage)?
+        .cloned();
     if explicit_branch.is_none()
         && let Some(b) = automation.as_ref().and_then(|a| a.checkout_branch.clone())
         && b != branch
@@ -176,15 +190,22 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
         snap = read_tip(&ws, &branch)?;
         cfg = config_source.for_snapshot(&snap)?;
         objects = plan::collect_objects(&snap.files, &cfg).0;
-        automation = pick_automation(&objects, args.automation.as_deref()).map_err(Fatal::usage)?.cloned();
+        automation = pick_automation(&objects, args.automation.as_deref())
+            .map_err(Fatal::usage)?
+            .cloned();
     }
     if automation.as_ref().is_some_and(|a| a.suspend) {
         anstream::eprintln!("hoist apply: the ImageUpdateAutomation is suspended; nothing to do");
         return Ok(exit::OK);
     }
-    for b in [&args.push_branch, &cfg.git.push_branch].into_iter().flatten() {
+    for b in [&args.push_branch, &cfg.git.push_branch]
+        .into_iter()
+        .flatten()
+    {
         if !git::valid_branch(b) {
-            return Err(Fatal::usage(Diag::error(format!("{b:?} is not a valid branch name"))));
+            return Err(Fatal::usage(Diag::error(format!(
+                "{b:?} is not a valid branch name"
+            ))));
         }
     }
     let push_branch = args
@@ -200,16 +221,27 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
     let mut push_options: Vec<String> = cfg.git.push_options.clone();
     if let Some(a) = &automation {
         push_options.extend(a.push_options.iter().map(|(k, v)| {
-            if v.is_empty() { k.clone() } else { format!("{k}={v}") }
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
         }));
     }
     let author = automation
         .as_ref()
         .and_then(|a| a.author.clone())
-        .map(|a| Identity { name: a.name, email: a.email })
+        .map(|a| Identity {
+            name: a.name,
+            email: a.email,
+        })
         .or_else(|| {
             cfg.git.author_email.clone().map(|email| Identity {
-                name: cfg.git.author_name.clone().unwrap_or_else(|| DEFAULT_AUTHOR.0.into()),
+                name: cfg
+                    .git
+                    .author_name
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_AUTHOR.0.into()),
                 email,
             })
         })
@@ -225,7 +257,9 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
         Some(t) => Some(Template::parse(t).map_err(|e| {
             let d = Diag::error(format!("messageTemplate: {e}"));
             Fatal::usage(match &automation {
-                Some(a) => d.at(&a.meta.origin.file, Some(a.meta.origin.line)).field("spec.git.commit.messageTemplate"),
+                Some(a) => d
+                    .at(&a.meta.origin.file, Some(a.meta.origin.line))
+                    .field("spec.git.commit.messageTemplate"),
                 None => d.field("git.message_template"),
             })
         })?),
@@ -239,7 +273,13 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
         .as_ref()
         .map(|a| (a.meta.namespace.clone(), a.meta.name.clone()));
     let signing = cfg.git.signing_key.clone().map(|k| {
-        (k, cfg.git.signing_format.clone().unwrap_or_else(|| "openpgp".into()))
+        (
+            k,
+            cfg.git
+                .signing_format
+                .clone()
+                .unwrap_or_else(|| "openpgp".into()),
+        )
     });
     let target = Target {
         checkout_branch: branch.clone(),
@@ -257,9 +297,14 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
     let summary: RefCell<(usize, usize)> = RefCell::new((0, 0));
     let explicit_automation = args.automation.is_some();
     let planner = |snap: &Snapshot| -> git::Result<Option<Proposal>> {
-        let cfg = config_source
-            .for_snapshot(snap)
-            .map_err(|d| git::Error::new(d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
+        let cfg = config_source.for_snapshot(snap).map_err(|d| {
+            git::Error::new(
+                d.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
         let (mut objects, object_diags) = plan::collect_objects(&snap.files, &cfg);
         let chosen = automation_key.as_ref().and_then(|(ns, n)| {
             objects
@@ -269,7 +314,9 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
                 .cloned()
         });
         restrict(&mut objects, chosen.as_ref(), explicit_automation);
-        let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, |img| tags.get(img));
+        let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, |img| {
+            tags.get(img)
+        });
         let mut diags = snap.diags.clone();
         diags.extend(p.diagnostics.iter().cloned());
         *last_diags.borrow_mut() = diags;
@@ -278,7 +325,9 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
         }
         *summary.borrow_mut() = (p.files.len(), p.change_count());
         let data = message::template_data(
-            automation_key.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+            automation_key
+                .as_ref()
+                .map(|(a, b)| (a.as_str(), b.as_str())),
             &p.files,
             &values,
         );
@@ -286,7 +335,11 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
         let msg = message::compose(template.as_ref(), &data, &trailers)
             .map_err(|e| git::Error::new(format!("messageTemplate: {e}")))?;
         Ok(Some(Proposal {
-            edits: p.files.iter().map(|f| (f.file.clone(), f.updated.clone())).collect(),
+            edits: p
+                .files
+                .iter()
+                .map(|f| (f.file.clone(), f.updated.clone()))
+                .collect(),
             message: msg,
             author: author.clone(),
         }))
@@ -347,14 +400,19 @@ fn read_tip(ws: &Workspace, branch: &str) -> Result<Snapshot, Fatal> {
 fn refspec_destination(spec: &str) -> Result<String, Diag> {
     let force = spec.starts_with('+');
     let spec = spec.trim_start_matches('+');
-    let (_, dst) = spec
-        .split_once(':')
-        .ok_or_else(|| Diag::error(format!("push.refspec {spec:?}: expected SRC:DST")).field("spec.git.push.refspec"))?;
+    let (_, dst) = spec.split_once(':').ok_or_else(|| {
+        Diag::error(format!("push.refspec {spec:?}: expected SRC:DST"))
+            .field("spec.git.push.refspec")
+    })?;
     if !dst.starts_with("refs/") || dst.contains('*') {
         return Err(Diag::error(format!(
             "push.refspec {spec:?}: the destination must be a full ref name (refs/…) without wildcards"
         ))
         .field("spec.git.push.refspec"));
     }
-    Ok(if force { format!("+{dst}") } else { dst.to_string() })
+    Ok(if force {
+        format!("+{dst}")
+    } else {
+        dst.to_string()
+    })
 }

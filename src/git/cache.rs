@@ -59,12 +59,8 @@ const READY: &str = "hoist-ready";
 /// creating it when missing or half-made.
 pub fn open(state_dir: &Path, url: &str, creds: Option<Credentials>) -> Result<Clone> {
     let repos = state_dir.join("repos");
-    std::fs::create_dir_all(&repos).map_err(|e| {
-        Error::new(format!(
-            "cannot create state dir {}: {e}",
-            repos.display()
-        ))
-    })?;
+    std::fs::create_dir_all(&repos)
+        .map_err(|e| Error::new(format!("cannot create state dir {}: {e}", repos.display())))?;
     let name = slug(url);
     let dir = repos.join(&name);
     let lock_path = repos.join(format!("{name}.lock"));
@@ -231,7 +227,12 @@ pub fn fetch_branch(
         }
         return Err(git.failure(&args, &out));
     }
-    let tip = git.run(&["rev-parse", "--verify", "--quiet", &format!("{local}^{{commit}}")])?;
+    let tip = git.run(&[
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        &format!("{local}^{{commit}}"),
+    ])?;
     let tip = gix::ObjectId::from_hex(tip.trim().as_bytes())
         .map_err(|e| Error::new(format!("git rev-parse printed {:?}: {e}", tip.trim())))?;
     Ok(Some(tip))
@@ -246,7 +247,11 @@ pub fn remote_default_branch(git: &Git, url: &str) -> Result<String> {
                 .and_then(|r| r.split('\t').next())
                 .map(str::to_string)
         })
-        .ok_or_else(|| Error::new(format!("cannot tell the default branch of {url}; pass --branch")))
+        .ok_or_else(|| {
+            Error::new(format!(
+                "cannot tell the default branch of {url}; pass --branch"
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -259,12 +264,20 @@ mod tests {
         assert!(a.starts_with("fleet-"), "{a}");
         assert_eq!(a, slug("https://github.com/acme/fleet.git"));
         assert_ne!(a, slug("https://github.com/other/fleet.git"));
-        assert!(slug("file:///tmp/x y/../..").chars().all(|c| c != '/' && c != ' '));
+        assert!(
+            slug("file:///tmp/x y/../..")
+                .chars()
+                .all(|c| c != '/' && c != ' ')
+        );
     }
 
     #[test]
     fn remote_problems_are_told_apart() {
-        assert!(is_remote_problem("fatal: unable to access 'https://x/': Could not resolve host: x"));
-        assert!(!is_remote_problem("fatal: bad object refs/remotes/origin/main"));
+        assert!(is_remote_problem(
+            "fatal: unable to access 'https://x/': Could not resolve host: x"
+        ));
+        assert!(!is_remote_problem(
+            "fatal: bad object refs/remotes/origin/main"
+        ));
     }
 }

@@ -121,7 +121,11 @@ pub fn template_data(
 /// changed, sorted: the audit trailers.
 pub fn trailers(files: &[FileChange], outcomes: &[PolicyOutcome]) -> Vec<(String, String)> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for c in files.iter().flat_map(|f| &f.objects).flat_map(|o| &o.changes) {
+    for c in files
+        .iter()
+        .flat_map(|f| &f.objects)
+        .flat_map(|o| &o.changes)
+    {
         let mut parts = c.setter.splitn(3, ':');
         let (Some(ns), Some(name)) = (parts.next(), parts.next()) else {
             continue;
@@ -154,7 +158,9 @@ pub fn compose(
     }
     msg.push_str("\n\n");
     for (policy, image) in trailers {
-        msg.push_str(&format!("{POLICY_TRAILER}: {policy}\n{IMAGE_TRAILER}: {image}\n"));
+        msg.push_str(&format!(
+            "{POLICY_TRAILER}: {policy}\n{IMAGE_TRAILER}: {image}\n"
+        ));
     }
     Ok(msg)
 }
@@ -219,7 +225,12 @@ mod tests {
         let mut values = BTreeMap::new();
         values.insert("env".to_string(), "prod".to_string());
         let data = template_data(Some(("flux-system", "apps")), &files(), &values);
-        let msg = compose(Some(&t), &data, &[("flux-system/api".into(), "r/api:2".into())]).unwrap();
+        let msg = compose(
+            Some(&t),
+            &data,
+            &[("flux-system/api".into(), "r/api:2".into())],
+        )
+        .unwrap();
         assert_eq!(
             msg,
             "Automated image update\n\nAutomation name: flux-system/apps\n\nFiles:\n- a/deploy.yaml\n- b/deploy.yaml\n\nObjects:\n- Deployment api\n  Changes:\n    - r/api:1 -> r/api:2\n    - 1.0.0 -> 1.1.0\n- Deployment web\n  Changes:\n    - 1.0.0 -> 1.1.0\n\nHoist-Policy: flux-system/api\nHoist-Image: r/api:2\n"

@@ -74,7 +74,10 @@ impl Credentials {
             GitAuth::Github => format!("Basic {}", b64(format!("x-access-token:{token}"))),
             GitAuth::AzureDevops => format!("Basic {}", b64(format!(":{token}"))),
             GitAuth::Bearer => format!("Bearer {token}"),
-            GitAuth::Basic => format!("Basic {}", b64(format!("{}:{token}", username.unwrap_or("")))),
+            GitAuth::Basic => format!(
+                "Basic {}",
+                b64(format!("{}:{token}", username.unwrap_or("")))
+            ),
         };
         let mut secrets = vec![token.to_string(), value.clone()];
         if let Some(enc) = value.split(' ').nth(1) {
@@ -273,7 +276,10 @@ pub fn bot_branch(env: &str, group: &str) -> String {
         for c in s.chars() {
             let bad = c.is_control()
                 || c.is_whitespace()
-                || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\' | '/' | '@' | '{');
+                || matches!(
+                    c,
+                    '~' | '^' | ':' | '?' | '*' | '[' | '\\' | '/' | '@' | '{'
+                );
             out.push(if bad { '-' } else { c });
         }
         let mut out = out.replace("..", "-").replace(".lock", "-lock");
@@ -314,7 +320,10 @@ mod tests {
         assert!(c.header.starts_with("Authorization: Basic "));
         let enc = c.header.rsplit(' ').next().unwrap().to_string();
         let text = format!("failed with ghs_secret123 and {enc}");
-        assert_eq!(redact(&text, Some(&c)), "failed with [redacted] and [redacted]");
+        assert_eq!(
+            redact(&text, Some(&c)),
+            "failed with [redacted] and [redacted]"
+        );
         assert_eq!(format!("{c:?}"), "Credentials([redacted])");
         let az = Credentials::new(GitAuth::AzureDevops, "pat", None);
         use base64::Engine;
@@ -338,7 +347,10 @@ mod tests {
 
     #[test]
     fn bot_branch_names_are_valid() {
-        assert_eq!(bot_branch("prod", "flux-system/api"), "hoist/prod/flux-system-api");
+        assert_eq!(
+            bot_branch("prod", "flux-system/api"),
+            "hoist/prod/flux-system-api"
+        );
         for (env, g) in [("st ag", ".x..y.lock"), ("", "~^:"), ("a", "b@{c}")] {
             let b = bot_branch(env, g);
             assert!(valid_branch(&b), "{b}");

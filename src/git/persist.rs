@@ -92,7 +92,9 @@ impl Workspace {
                 let git = Git::new(dir, false);
                 let url = git
                     .run(&["remote", "get-url", "--push", remote])
-                    .map_err(|e| Error::new(format!("no remote {remote:?} in {}: {e}", dir.display())))?;
+                    .map_err(|e| {
+                        Error::new(format!("no remote {remote:?} in {}: {e}", dir.display()))
+                    })?;
                 let git = git.with_credentials(url.trim(), creds);
                 let shallow = git.run(&["rev-parse", "--is-shallow-repository"])?.trim() == "true";
                 Ok(Workspace {
@@ -157,7 +159,9 @@ impl Workspace {
         match &self.source {
             Source::Url { url, .. } => cache::remote_default_branch(&self.git, url),
             Source::Checkout { dir, .. } => {
-                let out = self.git.output(&["symbolic-ref", "--quiet", "--short", "HEAD"], None)?;
+                let out = self
+                    .git
+                    .output(&["symbolic-ref", "--quiet", "--short", "HEAD"], None)?;
                 if out.status.success() {
                     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
                 } else {
@@ -196,9 +200,9 @@ impl Workspace {
         } else {
             self.git.run(&["checkout", "--quiet", "-B", branch, &hex])
         };
-        result.err().map(|e| {
-            format!("pushed {hex}, but the working tree was not updated to it: {e}")
-        })
+        result
+            .err()
+            .map(|e| format!("pushed {hex}, but the working tree was not updated to it: {e}"))
     }
 }
 

@@ -84,9 +84,14 @@ fn lost_race(summary: &str) -> bool {
     }
     summary.starts_with("[rejected]")
         || (summary.starts_with("[remote rejected]")
-            && ["failed to update ref", "failed to lock", "cannot lock ref", "incorrect old value"]
-                .iter()
-                .any(|m| summary.contains(m)))
+            && [
+                "failed to update ref",
+                "failed to lock",
+                "cannot lock ref",
+                "incorrect old value",
+            ]
+            .iter()
+            .any(|m| summary.contains(m)))
 }
 
 pub fn push(git: &Git, req: &Request<'_>) -> Result<Outcome> {
@@ -125,9 +130,9 @@ pub fn push(git: &Git, req: &Request<'_>) -> Result<Outcome> {
         Some(s) if s.flag == '!' => {
             // [remote rejected] (a hook, branch protection), or an atomic
             // push failing because a push.refspec destination was refused.
-            let other = statuses
-                .iter()
-                .find(|o| o.dst != dst && o.flag == '!' && !o.summary.contains("atomic push failed"));
+            let other = statuses.iter().find(|o| {
+                o.dst != dst && o.flag == '!' && !o.summary.contains("atomic push failed")
+            });
             let why = other.map_or(s.summary.clone(), |o| format!("{}: {}", o.dst, o.summary));
             Err(Error::new(super::redact(
                 &format!("the remote refused the push to {}: {why}", req.branch),

@@ -221,7 +221,10 @@ pub fn write_commit(
 
 /// A commit's message and committer email, or `None` when the object is not
 /// in the (shallow) clone.
-pub fn commit_info(repo: &gix::Repository, id: ObjectId) -> Option<(String, String, Vec<ObjectId>)> {
+pub fn commit_info(
+    repo: &gix::Repository,
+    id: ObjectId,
+) -> Option<(String, String, Vec<ObjectId>)> {
     let c = repo.find_commit(id).ok()?;
     let msg = c.message_raw().ok()?.to_string();
     let email = c.committer().ok()?.email.to_string();

@@ -12,10 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// Run git in `dir` with a fixed identity and no user/system config;
 /// panics with stderr on failure. Returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = git_cmd(dir)
-        .args(args)
-        .output()
-        .expect("run git");
+    let out = git_cmd(dir).args(args).output().expect("run git");
     assert!(
         out.status.success(),
         "git {args:?} in {} failed: {}",
@@ -48,7 +45,10 @@ pub fn bare_from(root: &Path, name: &str, content: &Path) -> PathBuf {
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-q", "-m", "initial"]);
     let bare = root.join(format!("{name}.git"));
-    git(root, &["clone", "-q", "--bare", super::s(&work), super::s(&bare)]);
+    git(
+        root,
+        &["clone", "-q", "--bare", super::s(&work), super::s(&bare)],
+    );
     git(&bare, &["config", "receive.advertisePushOptions", "true"]);
     std::fs::remove_dir_all(&work).unwrap();
     bare
@@ -65,7 +65,10 @@ pub fn show(bare: &Path, rev: &str, path: &str) -> String {
 
 /// Number of commits reachable from `rev`.
 pub fn count(bare: &Path, rev: &str) -> usize {
-    git(bare, &["rev-list", "--count", rev]).trim().parse().unwrap()
+    git(bare, &["rev-list", "--count", rev])
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// `git fsck --strict` must be clean (dangling objects are fine).
@@ -101,7 +104,8 @@ impl HttpServer {
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(AtomicUsize::new(0));
-        let expected = auth.map(|(u, p)| format!("Basic {}", super::base64_encode(&format!("{u}:{p}"))));
+        let expected =
+            auth.map(|(u, p)| format!("Basic {}", super::base64_encode(&format!("{u}:{p}"))));
         let root = root.to_path_buf();
         {
             let (stop, requests, refused) = (stop.clone(), requests.clone(), refused.clone());
@@ -111,8 +115,12 @@ impl HttpServer {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    let (root, expected, requests, refused) =
-                        (root.clone(), expected.clone(), requests.clone(), refused.clone());
+                    let (root, expected, requests, refused) = (
+                        root.clone(),
+                        expected.clone(),
+                        requests.clone(),
+                        refused.clone(),
+                    );
                     std::thread::spawn(move || {
                         requests.fetch_add(1, Ordering::SeqCst);
                         let _ = serve(conn, &root, expected.as_deref(), &refused);
@@ -198,7 +206,9 @@ fn serve(
     let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         read_chunked(&mut reader)?
     } else {
-        let n: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let n: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut b = vec![0u8; n];
         reader.read_exact(&mut b)?;
         b
@@ -244,7 +254,10 @@ fn serve(
         .map(|p| (p, 4))
         .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)));
     let (head, payload) = match split {
-        Some((p, n)) => (String::from_utf8_lossy(&raw[..p]).into_owned(), &raw[p + n..]),
+        Some((p, n)) => (
+            String::from_utf8_lossy(&raw[..p]).into_owned(),
+            &raw[p + n..],
+        ),
         None => (String::new(), &raw[..]),
     };
     let mut status = "200 OK".to_string();
@@ -295,7 +308,10 @@ impl Daemon {
             .expect("start git daemon");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "git daemon did not start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "git daemon did not start"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         Daemon { port, child }
@@ -332,7 +348,10 @@ pub fn fleet(dir: &Path, policies: usize) {
 /// A snapshot where `app<i>` has tags up to `0.0.<n>` (and no other image).
 pub fn snapshot_for(i: usize, n: usize) -> String {
     let tags: Vec<String> = (0..=n).map(|k| format!("0.0.{k}")).collect();
-    format!("images:\n  127.0.0.1:1/app{i}:\n    tags: [{}]\n", tags.join(", "))
+    format!(
+        "images:\n  127.0.0.1:1/app{i}:\n    tags: [{}]\n",
+        tags.join(", ")
+    )
 }
 
 /// hoist.toml declarations of `app<i>`'s repository and policy.
@@ -340,4 +359,66 @@ pub fn policy_toml(i: usize) -> String {
     format!(
         "[[image_repository]]\nname = \"app{i}\"\nimage = \"127.0.0.1:1/app{i}\"\n\n[[image_policy]]\nname = \"app{i}\"\nrepository = \"app{i}\"\nsemver = {{ range = \">=0.0.0\" }}\n\n"
     )
+}
+
+/// Write a fast-import stream for `files` files and `commits` commits
+/// (the first adds everything, each later one edits one file), with a
+/// marker in clusters/prod/image-tags.yaml.
+pub fn big_repo(dir: &Path, files: usize, commits: usize) -> std::path::PathBuf {
+    use std::io::Write;
+    let bare = dir.join("big.git");
+    git(
+        dir,
+        &["init", "-q", "--bare", "-b", "main", super::s(&bare)],
+    );
+    let mut fi = git_cmd(&bare)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut w = std::io::BufWriter::new(fi.stdin.take().unwrap());
+        let blob = |w: &mut dyn Write, mark: usize, data: &str| {
+            write!(w, "blob\nmark :{mark}\ndata {}\n{data}\n", data.len()).unwrap();
+        };
+        let path = |k: usize| format!("apps/team-{:03}/svc-{:04}.yaml", k % 500, k);
+        for k in 0..files {
+            let body = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: svc-{k}\ndata:\n  rev: \"0\"\n"
+            );
+            blob(&mut w, k + 1, &body);
+        }
+        let toml = "write_paths = [\"**/image-tags.yaml\"]\n[[image_repository]]\nname = \"app0\"\nimage = \"127.0.0.1:1/app0\"\n[[image_policy]]\nname = \"app0\"\nrepository = \"app0\"\nsemver = { range = \">=0.0.0\" }\n";
+        blob(&mut w, files + 1, toml);
+        blob(
+            &mut w,
+            files + 2,
+            "app0:\n  tag: 0.0.0 # {\"$imagepolicy\": \"flux-system:app0:tag\"}\n",
+        );
+        write!(w, "commit refs/heads/main\ncommitter Gen <gen@example.com> 1700000000 +0000\ndata 7\ninitial\n").unwrap();
+        for k in 0..files {
+            writeln!(w, "M 100644 :{} {}", k + 1, path(k)).unwrap();
+        }
+        writeln!(w, "M 100644 :{} hoist.toml", files + 1).unwrap();
+        writeln!(w, "M 100644 :{} clusters/prod/image-tags.yaml", files + 2).unwrap();
+        writeln!(w).unwrap();
+        for c in 1..commits {
+            let k = (c * 7919) % files;
+            let body = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: svc-{k}\ndata:\n  rev: \"{c}\"\n"
+            );
+            write!(
+                w,
+                "commit refs/heads/main\ncommitter Gen <gen@example.com> {} +0000\ndata 4\nedit\nM 100644 inline {}\ndata {}\n{body}\n\n",
+                1700000000 + c,
+                path(k),
+                body.len()
+            )
+            .unwrap();
+        }
+        w.flush().unwrap();
+    }
+    assert!(fi.wait().unwrap().success());
+    git(&bare, &["repack", "-adq"]);
+    bare
 }
