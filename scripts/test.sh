@@ -5,12 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real parts the tests start: a registry (CNCF distribution), skopeo to
-# cross-check digests, htpasswd for Basic auth, git.
+# cross-check digests, htpasswd for Basic auth, git (with http-backend and
+# daemon, for real remotes), ssh-keygen for signed commits.
 need=()
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq

@@ -244,12 +244,19 @@ fn smart_http_with_token_auth_never_leaks_the_token() {
     // Log every git invocation's argv through a wrapper on PATH.
     let bin = t.path().join("bin");
     let argv_log = t.path().join("argv.log");
+    let real_git = std::env::var("PATH")
+        .unwrap()
+        .split(':')
+        .map(|d| Path::new(d).join("git"))
+        .find(|p| p.is_file())
+        .expect("git on PATH");
     write(
         &bin,
         "git",
         &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\nexec /usr/bin/git \"$@\"\n",
-            argv_log.display()
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\nexec {} \"$@\"\n",
+            argv_log.display(),
+            real_git.display()
         ),
     );
     use std::os::unix::fs::PermissionsExt;

@@ -233,7 +233,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             msg,
-            "Automated image update\n\nAutomation name: flux-system/apps\n\nFiles:\n- a/deploy.yaml\n- b/deploy.yaml\n\nObjects:\n- Deployment api\n  Changes:\n    - r/api:1 -> r/api:2\n    - 1.0.0 -> 1.1.0\n- Deployment web\n  Changes:\n    - 1.0.0 -> 1.1.0\n\nHoist-Policy: flux-system/api\nHoist-Image: r/api:2\n"
+            // Byte for byte what Go renders: `{{ end -}}` eats the blank
+            // line before "Objects:", and the inner range's body starts
+            // and ends with a newline, so changes after the first are
+            // separated by an empty line.
+            "Automated image update\n\nAutomation name: flux-system/apps\n\nFiles:\n- a/deploy.yaml\n- b/deploy.yaml\nObjects:\n- Deployment api\n  Changes:\n    - r/api:1 -> r/api:2\n\n    - 1.0.0 -> 1.1.0\n- Deployment web\n  Changes:\n    - 1.0.0 -> 1.1.0\n\nHoist-Policy: flux-system/api\nHoist-Image: r/api:2\n"
         );
         assert!(is_hoist_message(&msg));
         let t = Template::parse(
