@@ -16,7 +16,7 @@ use std::time::Instant;
 // The child is reaped by wait4 (which also yields its rusage).
 #[allow(clippy::zombie_processes)]
 fn measure(mut cmd: Command) -> (f64, u64) {
-    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
     let start = Instant::now();
     let child = cmd.spawn().expect("spawn");
     let pid = child.id() as libc::pid_t;
@@ -56,6 +56,9 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let t = tempfile::tempdir().unwrap();
+    if std::env::var_os("HOIST_BENCH_KEEP").is_some() {
+        eprintln!("keeping {}", t.path().display());
+    }
     let root = t.path().join("srv");
     std::fs::create_dir_all(&root).unwrap();
     eprintln!("generating 100,000 files × 5,000 commits…");
@@ -125,4 +128,7 @@ fn main() {
     );
     println!("  targets: cold ≥ 1.0×, warm ≥ 5.0×, peak RSS < 150 MiB");
     drop(server);
+    if std::env::var_os("HOIST_BENCH_KEEP").is_some() {
+        let _ = t.keep();
+    }
 }

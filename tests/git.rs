@@ -371,6 +371,43 @@ fn a_damaged_cache_is_rebuilt() {
     assert!(tags_file(&bare, "main").contains("tag: 0.0.3"));
     assert_fsck(&clone);
     assert_eq!(count(&bare, "main"), 4);
+    // Damage 3: every object file overwritten with garbage (small fetches
+    // land as loose objects, bigger ones as packs).
+    use std::os::unix::fs::PermissionsExt;
+    let mut damaged = 0;
+    for dir in std::fs::read_dir(clone.join("objects")).unwrap().flatten() {
+        let name = dir.file_name().to_string_lossy().into_owned();
+        if !(name.len() == 2 || name == "pack") {
+            continue;
+        }
+        for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            let p = f.path();
+            if name == "pack" && !p.extension().is_some_and(|x| x == "pack") {
+                continue;
+            }
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+            std::fs::write(&p, b"not a git object").unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged > 0);
+    let r = apply_url(&url, &state, &snapshot_for(0, 4), &[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("rebuilding"), "{}", r.stderr);
+    assert!(tags_file(&bare, "main").contains("tag: 0.0.4"));
+    // Damage 4: one blob the fetch never looks at; reading it fails, the
+    // clone is rebuilt and read again.
+    let blob = git(&bare, &["rev-parse", "main:clusters/prod/image-tags.yaml"]);
+    let blob = blob.trim();
+    let loose = clone.join("objects").join(&blob[..2]).join(&blob[2..]);
+    assert!(loose.is_file(), "expected a loose blob at {}", loose.display());
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&loose, b"garbage").unwrap();
+    let r = apply_url(&url, &state, &snapshot_for(0, 5), &[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot read the cached clone"), "{}", r.stderr);
+    assert!(tags_file(&bare, "main").contains("tag: 0.0.5"));
+    assert_fsck(&clone);
 }
 
 #[test]
@@ -483,4 +520,85 @@ fn ssh_signed_commits_verify() {
     );
     let log = git(&bare, &["log", "-1", "--format=%an <%ae>", "main"]);
     assert_eq!(log.trim(), "Signer <signer@example.com>");
+}
+
+#[test]
+fn azure_devops_pat_and_bearer_headers_over_http() {
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    fleet(&content, 1);
+    let root = t.path().join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    let bare = bare_from(&root, "fleet", &content);
+    git(&bare, &["config", "http.receivepack", "true"]);
+    // A PAT: Basic with an empty user name.
+    let pat = "azdo-pat-0123456789";
+    let server = HttpServer::start(&root, Some(("", pat)));
+    let r = apply_url(
+        &server.url("fleet.git"),
+        &t.path().join("state"),
+        &snapshot_for(0, 1),
+        &["--token-env", "AZDO_PAT", "--auth", "azure-devops"],
+        &[("AZDO_PAT", pat.to_string())],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(tags_file(&bare, "main").contains("tag: 0.0.1"));
+    drop(server);
+    // System.AccessToken: a Bearer header, from hoist.toml settings.
+    let token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.pipeline";
+    let server = HttpServer::start_with_header(&root, Some(format!("Bearer {token}")));
+    let cfg = write(
+        t.path(),
+        "bot.toml",
+        &format!(
+            "write_paths = [\"**/image-tags.yaml\"]\n{}[git]\ntoken_env = \"SYSTEM_ACCESSTOKEN\"\nauth = \"bearer\"\n",
+            common::git::policy_toml(0)
+        ),
+    );
+    let r = apply_url(
+        &server.url("fleet.git"),
+        &t.path().join("state"),
+        &snapshot_for(0, 2),
+        &["--config", s(&cfg)],
+        &[("SYSTEM_ACCESSTOKEN", token.to_string())],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(tags_file(&bare, "main").contains("tag: 0.0.2"));
+    let r = apply_url(
+        &server.url("fleet.git"),
+        &t.path().join("state"),
+        &snapshot_for(0, 3),
+        &["--auth", "kerberos"],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("unknown auth kind"), "{}", r.stderr);
+}
+
+#[test]
+fn warm_runs_see_markers_added_to_files_that_had_none() {
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    fleet(&content, 1);
+    write(&content, "clusters/staging/image-tags.yaml", "app0: {}\n");
+    let bare = bare_from(t.path(), "fleet", &content);
+    let url = file_url(&bare);
+    let state = t.path().join("state");
+    let r = apply_url(&url, &state, &snapshot_for(0, 1), &[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The staging file had no marker: remembered as uninteresting. A human
+    // adds one; the next (warm) run must still find it.
+    let work = t.path().join("human");
+    git(t.path(), &["clone", "-q", &url, s(&work)]);
+    write(
+        &work,
+        "clusters/staging/image-tags.yaml",
+        "app0:\n  tag: 0.0.0 # {\"$imagepolicy\": \"flux-system:app0:tag\"}\n",
+    );
+    git(&work, &["commit", "-qam", "staging follows app0"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    let r = apply_url(&url, &state, &snapshot_for(0, 1), &[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(show(&bare, "main", "clusters/staging/image-tags.yaml").contains("tag: 0.0.1"));
+    assert!(tags_file(&bare, "main").contains("tag: 0.0.1"));
 }

@@ -46,6 +46,10 @@ pub struct ApplyArgs {
     /// Environment variable holding the HTTPS token (default: git.token_env).
     #[arg(long, value_name = "VAR")]
     pub token_env: Option<String>,
+    /// How the token is sent: github, azure-devops, bearer, basic
+    /// (default: git.auth, else by host).
+    #[arg(long, value_name = "KIND", value_parser = parse_auth)]
+    pub auth: Option<crate::config::GitAuth>,
 }
 
 /// Replace `path` with `content` atomically: write a temporary file in the
@@ -78,6 +82,21 @@ pub fn write_atomic(path: &Path, expected: &str, content: &str) -> Result<(), St
     tmp.persist(path)
         .map_err(|e| format!("cannot replace the file: {}", e.error))?;
     Ok(())
+}
+
+fn parse_auth(s: &str) -> Result<crate::config::GitAuth, String> {
+    use crate::config::GitAuth;
+    Ok(match s {
+        "github" => GitAuth::Github,
+        "azure-devops" => GitAuth::AzureDevops,
+        "bearer" => GitAuth::Bearer,
+        "basic" => GitAuth::Basic,
+        other => {
+            return Err(format!(
+                "unknown auth kind {other:?} (expected github, azure-devops, bearer or basic)"
+            ));
+        }
+    })
 }
 
 pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {

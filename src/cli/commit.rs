@@ -104,7 +104,7 @@ fn credentials(
 ) -> Result<Option<Credentials>, Fatal> {
     let var = args.token_env.as_deref().or(cfg.git.token_env.as_deref());
     let Some(var) = var else { return Ok(None) };
-    let kind = cfg.git.auth.unwrap_or_else(|| match url {
+    let kind = args.auth.or(cfg.git.auth).unwrap_or_else(|| match url {
         Some(u) if u.contains("dev.azure.com") || u.contains(".visualstudio.com") => {
             GitAuth::AzureDevops
         }
@@ -389,7 +389,7 @@ fn short(id: &gix::ObjectId) -> String {
 
 fn read_tip(ws: &Workspace, branch: &str) -> Result<Snapshot, Fatal> {
     let tip = ws.initial_tip(branch).map_err(git_error)?;
-    match ws.read(tip) {
+    match ws.read(tip, branch) {
         Ok(s) => Ok(s),
         Err(e) => Err(git_error(e)),
     }

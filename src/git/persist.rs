@@ -73,6 +73,7 @@ pub struct Workspace {
     /// Keeps the clone locked while the workspace lives.
     clone: Option<cache::Clone>,
     shallow: bool,
+    blobs: std::cell::RefCell<tree::BlobCache>,
 }
 
 impl Workspace {
@@ -81,11 +82,15 @@ impl Workspace {
         match source {
             Source::Url { url, state_dir } => {
                 let clone = cache::open(state_dir, url, creds)?;
+                let mut name = clone.git.dir.file_name().unwrap_or_default().to_os_string();
+                name.push(".blobs");
+                let blobs = tree::BlobCache::load(clone.git.dir.with_file_name(name));
                 Ok(Workspace {
                     git: clone.git.clone(),
                     source: source.clone(),
                     clone: Some(clone),
                     shallow: true,
+                    blobs: blobs.into(),
                 })
             }
             Source::Checkout { dir, remote } => {
@@ -102,6 +107,7 @@ impl Workspace {
                     source: source.clone(),
                     clone: None,
                     shallow,
+                    blobs: Default::default(),
                 })
             }
         }
@@ -147,11 +153,25 @@ impl Workspace {
         }
     }
 
-    /// Read a commit's manifests; a clone whose objects are unreadable is
-    /// rebuilt and fetched again (the caller retries).
-    pub fn read(&self, commit: ObjectId) -> Result<Snapshot> {
-        let repo = self.repo()?;
-        tree::read(&repo, commit)
+    /// Read a commit's manifests. If the cached clone's objects cannot be
+    /// read (a damaged pack), the clone is rebuilt, `branch` fetched again,
+    /// and its new tip read: the snapshot's `commit` tells which was read.
+    pub fn read(&self, commit: ObjectId, branch: &str) -> Result<Snapshot> {
+        let first = self
+            .repo()
+            .and_then(|repo| tree::read_cached(&repo, commit, &mut self.blobs.borrow_mut()));
+        match (first, &self.clone) {
+            (Ok(s), _) => Ok(s),
+            (Err(e), Some(c)) => {
+                tracing::warn!(error = %e, "cannot read the cached clone; rebuilding it");
+                c.rebuild()?;
+                let tip = self
+                    .fetch(branch, 1)?
+                    .ok_or_else(|| Error::new(format!("the remote has no branch {branch:?}")))?;
+                tree::read(&self.repo()?, tip)
+            }
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// The checked-out branch (checkout mode), or the remote's default.
@@ -358,7 +378,19 @@ where
         };
         let snap = match reuse {
             Some(s) if s.commit == base => s,
-            _ => tree::read(&repo, base)?,
+            _ => {
+                let branch = if base == checkout_tip {
+                    &target.checkout_branch
+                } else {
+                    &target.push_branch
+                };
+                let s = ws.read(base, branch)?;
+                if s.commit != base {
+                    // The clone was rebuilt; start over from the fetch.
+                    continue;
+                }
+                s
+            }
         };
         let Some(proposal) = plan(&snap)? else {
             return Ok((Done::UpToDate { tip: base }, warnings));

@@ -69,8 +69,80 @@ fn collect(
     Ok(())
 }
 
+/// Blobs known to hold none of the needles hoist looks for (no marker, no
+/// Flux object, no Secret). A blob id names its content forever, so the
+/// answer never goes stale; warm runs on a 100,000-file tree then read only
+/// the blobs that are new since the last run. The set is rewritten from the
+/// current tree each time, so it never grows past one tree's files.
+#[derive(Debug, Default)]
+pub struct BlobCache {
+    path: Option<PathBuf>,
+    known: std::collections::HashSet<ObjectId>,
+    dirty: bool,
+}
+
+/// First line of the cache file: bump when the needles change.
+const BLOB_CACHE_HEADER: &[u8] =
+    b"hoist blob-cache v1: \"$imagepolicy\" image.toolkit.fluxcd.io dockerconfigjson ca.crt\n";
+
+impl BlobCache {
+    /// Load `path` (a missing or foreign file is an empty cache).
+    pub fn load(path: PathBuf) -> BlobCache {
+        let mut known = std::collections::HashSet::new();
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Some(rest) = bytes.strip_prefix(BLOB_CACHE_HEADER)
+            && rest.len() % 20 == 0
+        {
+            known.reserve(rest.len() / 20);
+            for c in rest.chunks_exact(20) {
+                if let Ok(id) = ObjectId::try_from(c) {
+                    known.insert(id);
+                }
+            }
+        }
+        BlobCache {
+            path: Some(path),
+            known,
+            dirty: false,
+        }
+    }
+
+    /// Keep exactly `ids` and write them back atomically (best effort: a
+    /// cache that cannot be written only costs speed).
+    fn store(&mut self, ids: std::collections::HashSet<ObjectId>) {
+        if ids != self.known {
+            self.known = ids;
+            self.dirty = true;
+        }
+        let (Some(path), true) = (&self.path, self.dirty) else {
+            return;
+        };
+        let mut bytes = Vec::with_capacity(BLOB_CACHE_HEADER.len() + self.known.len() * 20);
+        bytes.extend_from_slice(BLOB_CACHE_HEADER);
+        for id in &self.known {
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, &bytes)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .is_ok()
+        {
+            self.dirty = false;
+        }
+    }
+}
+
 /// Read the manifests of `commit`, in parallel.
 pub fn read(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot> {
+    read_cached(repo, commit, &mut BlobCache::default())
+}
+
+/// [`read`], skipping blobs `cache` knows to be uninteresting.
+pub fn read_cached(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    cache: &mut BlobCache,
+) -> Result<Snapshot> {
     let c = repo
         .find_commit(commit)
         .map_err(|e| Error::new(format!("cannot read commit {commit}: {e}")))?;
@@ -81,13 +153,22 @@ pub fn read(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot> {
     let mut candidates = Vec::new();
     let mut kinds = HashMap::new();
     collect(repo, tree, "", &mut candidates, &mut kinds)?;
+    let mut boring: std::collections::HashSet<ObjectId> = std::collections::HashSet::new();
+    candidates.retain(|c| {
+        if cache.known.contains(&c.id) {
+            boring.insert(c.id);
+            false
+        } else {
+            true
+        }
+    });
 
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 8);
     let chunk = candidates.len().div_ceil(threads).max(1);
     let shared = repo.clone().into_sync();
-    type Part = (Vec<SourceFile>, Vec<Diag>, Option<String>);
+    type Part = (Vec<SourceFile>, Vec<Diag>, Option<String>, Vec<ObjectId>);
     let parts: Vec<Result<Part>> = std::thread::scope(|s| {
         let handles: Vec<_> = candidates
             .chunks(chunk)
@@ -99,6 +180,7 @@ pub fn read(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot> {
                     let mut files = Vec::new();
                     let mut diags = Vec::new();
                     let mut config = None;
+                    let mut boring = Vec::new();
                     for c in part {
                         let blob = repo.find_blob(c.id).map_err(|e| {
                             Error::new(format!("cannot read {} ({}): {e}", c.path, c.id))
@@ -110,11 +192,11 @@ pub fn read(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot> {
                         }
                         match source_file(c.path.clone(), PathBuf::from(&c.path), data) {
                             Ok(Some(f)) => files.push(f),
-                            Ok(None) => {}
+                            Ok(None) => boring.push(c.id),
                             Err(d) => diags.push(d),
                         }
                     }
-                    Ok((files, diags, config))
+                    Ok((files, diags, config, boring))
                 })
             })
             .collect();
@@ -135,7 +217,8 @@ pub fn read(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot> {
         diags: Vec::new(),
     };
     for p in parts {
-        let (files, diags, config) = p?;
+        let (files, diags, config, more) = p?;
+        boring.extend(more);
         snap.files.extend(files);
         snap.diags.extend(diags);
         if config.is_some() {
@@ -144,6 +227,7 @@ pub fn read(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot> {
     }
     snap.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     snap.diags.sort();
+    cache.store(boring);
     Ok(snap)
 }
 

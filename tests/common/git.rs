@@ -99,13 +99,19 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub fn start(root: &Path, auth: Option<(&str, &str)>) -> HttpServer {
+        HttpServer::start_with_header(
+            root,
+            auth.map(|(u, p)| format!("Basic {}", super::base64_encode(&format!("{u}:{p}")))),
+        )
+    }
+
+    /// Require exactly this `Authorization` header value.
+    pub fn start_with_header(root: &Path, expected: Option<String>) -> HttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(AtomicUsize::new(0));
-        let expected =
-            auth.map(|(u, p)| format!("Basic {}", super::base64_encode(&format!("{u}:{p}"))));
         let root = root.to_path_buf();
         {
             let (stop, requests, refused) = (stop.clone(), requests.clone(), refused.clone());
