@@ -382,7 +382,7 @@ fn a_damaged_cache_is_rebuilt() {
         }
         for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
             let p = f.path();
-            if name == "pack" && !p.extension().is_some_and(|x| x == "pack") {
+            if name == "pack" && p.extension().is_none_or(|x| x != "pack") {
                 continue;
             }
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -400,12 +400,20 @@ fn a_damaged_cache_is_rebuilt() {
     let blob = git(&bare, &["rev-parse", "main:clusters/prod/image-tags.yaml"]);
     let blob = blob.trim();
     let loose = clone.join("objects").join(&blob[..2]).join(&blob[2..]);
-    assert!(loose.is_file(), "expected a loose blob at {}", loose.display());
+    assert!(
+        loose.is_file(),
+        "expected a loose blob at {}",
+        loose.display()
+    );
     std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&loose, b"garbage").unwrap();
     let r = apply_url(&url, &state, &snapshot_for(0, 5), &[], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot read the cached clone"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot read the cached clone"),
+        "{}",
+        r.stderr
+    );
     assert!(tags_file(&bare, "main").contains("tag: 0.0.5"));
     assert_fsck(&clone);
 }
