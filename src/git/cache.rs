@@ -248,8 +248,9 @@ pub fn remote_default_branch(git: &Git, url: &str) -> Result<String> {
                 .map(str::to_string)
         })
         .ok_or_else(|| {
-            Error::new(format!(
-                "cannot tell the default branch of {url}; pass --branch"
+            Error::new(super::redact(
+                &format!("cannot tell the default branch of {url}; pass --branch"),
+                None,
             ))
         })
 }

@@ -100,9 +100,35 @@ impl Credentials {
     }
 }
 
+/// Hide the password of any `scheme://user:password@host` in `text` (a
+/// token pasted into a URL must not reach a log either).
+fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"')
+            .unwrap_or(rest.len());
+        let authority = &rest[..end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..colon]);
+                out.push_str(":[redacted]");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Replace every secret in `text`.
 pub fn redact(text: &str, creds: Option<&Credentials>) -> String {
-    let mut out = text.to_string();
+    let mut out = redact_userinfo(text);
     if let Some(c) = creds {
         for s in c.secrets.iter().filter(|s| s.len() >= 4) {
             out = out.replace(s.as_str(), "[redacted]");
@@ -227,7 +253,7 @@ impl Git {
         if input.is_some() {
             cmd.stdin(Stdio::piped());
         }
-        tracing::debug!(args = ?args, dir = %self.dir.display(), "git");
+        tracing::debug!(args = %redact(&args.join(" "), None), dir = %self.dir.display(), "git");
         let mut child = cmd
             .spawn()
             .map_err(|e| Error::new(format!("cannot run git: {e} (is git installed?)")))?;
@@ -343,6 +369,13 @@ mod tests {
             Some("https://dev.azure.com/")
         );
         assert_eq!(header_scope("git@github.com:o/r.git"), None);
+        assert_eq!(
+            redact(
+                "fatal: https://bot:s3cr3t@host.example/r.git and ssh://git@h:22/x",
+                None
+            ),
+            "fatal: https://bot:[redacted]@host.example/r.git and ssh://git@h:22/x"
+        );
     }
 
     #[test]
