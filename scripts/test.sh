@@ -6,13 +6,14 @@ cd "$(dirname "$0")/.."
 
 # Real parts the tests start: a registry (CNCF distribution), skopeo to
 # cross-check digests, htpasswd for Basic auth, git (with http-backend and
-# daemon, for real remotes), ssh-keygen for signed commits.
+# daemon, for real remotes), ssh-keygen and gpg for signed commits.
 need=()
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq

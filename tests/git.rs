@@ -469,6 +469,22 @@ fn bad_template_and_bad_settings_fail_before_anything_is_pushed() {
     assert_eq!(count(&bare, "main"), 1);
 }
 
+/// A one-policy fleet whose hoist.toml commits as Signer with `signing`
+/// settings; returns the bare repository.
+fn signed_fleet(dir: &Path, signing: &str) -> std::path::PathBuf {
+    let content = dir.join("content");
+    fleet(&content, 1);
+    let cfg = common::read(&content, "hoist.toml");
+    write(
+        &content,
+        "hoist.toml",
+        &format!(
+            "{cfg}\n[git]\nauthor_name = \"Signer\"\nauthor_email = \"signer@example.com\"\n{signing}"
+        ),
+    );
+    bare_from(dir, "fleet", &content)
+}
+
 #[test]
 fn ssh_signed_commits_verify() {
     let t = tempfile::tempdir().unwrap();
@@ -488,18 +504,13 @@ fn ssh_signed_commits_verify() {
         .status()
         .expect("ssh-keygen");
     assert!(st.success());
-    let content = t.path().join("content");
-    fleet(&content, 1);
-    let cfg = common::read(&content, "hoist.toml");
-    write(
-        &content,
-        "hoist.toml",
+    let bare = signed_fleet(
+        t.path(),
         &format!(
-            "{cfg}\n[git]\nauthor_name = \"Signer\"\nauthor_email = \"signer@example.com\"\nsigning_key = \"{}\"\nsigning_format = \"ssh\"\n",
+            "signing_key = \"{}\"\nsigning_format = \"ssh\"\n",
             key.display()
         ),
     );
-    let bare = bare_from(t.path(), "fleet", &content);
     let r = apply_url(
         &file_url(&bare),
         &t.path().join("state"),
@@ -609,4 +620,66 @@ fn warm_runs_see_markers_added_to_files_that_had_none() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(show(&bare, "main", "clusters/staging/image-tags.yaml").contains("tag: 0.0.1"));
     assert!(tags_file(&bare, "main").contains("tag: 0.0.1"));
+}
+
+#[test]
+fn gpg_signed_commits_verify() {
+    let t = tempfile::tempdir().unwrap();
+    let home = t.path().join("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        let out = std::process::Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .expect("gpg");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    gpg(&[
+        "--quick-gen-key",
+        "Signer <signer@example.com>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    let fpr = gpg(&["--with-colons", "--list-secret-keys"])
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
+        .expect("a fingerprint");
+    let bare = signed_fleet(t.path(), &format!("signing_key = \"{fpr}\"\n"));
+    let env = [("GNUPGHOME", home.display().to_string())];
+    let r = apply_url(
+        &file_url(&bare),
+        &t.path().join("state"),
+        &snapshot_for(0, 1),
+        &[],
+        &env,
+    );
+    let verify = git_cmd(&bare)
+        .env("GNUPGHOME", &home)
+        .args(["verify-commit", "main"])
+        .output()
+        .unwrap();
+    let _ = std::process::Command::new("gpgconf")
+        .env("GNUPGHOME", &home)
+        .args(["--kill", "gpg-agent"])
+        .status();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(String::from_utf8_lossy(&verify.stderr).contains("Good signature"));
 }
