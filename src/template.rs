@@ -218,6 +218,10 @@ pub const FUNCTIONS: &[&str] = &[
     "base",
 ];
 
+/// Deepest nesting of blocks or parentheses accepted (a template is
+/// repository input; recursion must stay bounded).
+const MAX_NESTING: usize = 64;
+
 #[derive(Debug, Clone)]
 enum Arg {
     Dot(Vec<String>),
@@ -280,14 +284,13 @@ enum Piece {
     Action(Vec<(Tok, bool)>, usize),
 }
 
-fn line_of(src: &str, offset: usize) -> usize {
-    src[..offset].bytes().filter(|&b| b == b'\n').count() + 1
-}
-
 fn split_pieces(src: &str) -> Result<Vec<Piece>, Error> {
     let mut pieces = Vec::new();
     let mut rest = 0usize;
     let mut trim_next = false;
+    // Line numbers are counted incrementally (once over the source).
+    let mut line = 1;
+    let mut counted = 0usize;
     while rest <= src.len() {
         let open = src[rest..].find("{{").map(|o| rest + o);
         let mut text = &src[rest..open.unwrap_or(src.len())];
@@ -298,7 +301,8 @@ fn split_pieces(src: &str) -> Result<Vec<Piece>, Error> {
             pieces.push(Piece::Text(text.to_string()));
             break;
         };
-        let line = line_of(src, open);
+        line += memchr::memchr_iter(b'\n', &src.as_bytes()[counted..open]).count();
+        counted = open;
         let mut inner_start = open + 2;
         if src[inner_start..].starts_with("- ")
             || src[inner_start..].starts_with("-\n")
@@ -553,6 +557,12 @@ impl Template {
 impl Parser {
     fn list(&mut self, depth: usize) -> Result<(Vec<Node>, Stop), Error> {
         let mut nodes = Vec::new();
+        if depth > MAX_NESTING {
+            return Err(Error {
+                line: 1,
+                message: format!("blocks nested more than {MAX_NESTING} deep"),
+            });
+        }
         while let Some(piece) = self.pieces.next() {
             let (toks, line) = match piece {
                 Piece::Text(t) => {
@@ -703,7 +713,7 @@ fn parse_pipe(toks: &[(Tok, bool)], line: usize, allow_decl: bool) -> Result<Pip
         rest = &toks[pos + 1..];
     }
     let mut pos = 0;
-    let cmds = parse_cmds(rest, &mut pos, line, false)?;
+    let cmds = parse_cmds(rest, &mut pos, line, 0)?;
     Ok(Pipe {
         vars,
         assign,
@@ -716,9 +726,15 @@ fn parse_cmds(
     toks: &[(Tok, bool)],
     pos: &mut usize,
     line: usize,
-    in_paren: bool,
+    parens: usize,
 ) -> Result<Vec<Vec<Arg>>, Error> {
     let err = |m: String| Error { line, message: m };
+    if parens > MAX_NESTING {
+        return Err(err(format!(
+            "parentheses nested more than {MAX_NESTING} deep"
+        )));
+    }
+    let in_paren = parens > 0;
     let mut cmds = vec![Vec::new()];
     while *pos < toks.len() {
         let (tok, _) = &toks[*pos];
@@ -749,7 +765,7 @@ fn parse_cmds(
                 }
             },
             Tok::LParen => {
-                let inner = parse_cmds(toks, pos, line, true)?;
+                let inner = parse_cmds(toks, pos, line, parens + 1)?;
                 let mut fields = Vec::new();
                 if let Some((Tok::Field(f), false)) = toks.get(*pos) {
                     fields = f.clone();
@@ -1441,6 +1457,20 @@ mod tests {
         assert!(Template::parse("{{ .X ").is_err());
         assert!(Template::parse("{{ end }}").is_err());
         assert!(Template::parse("{{ define \"x\" }}{{ end }}").is_err());
+        let deep = format!("{{{{ {}1{} }}}}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(
+            Template::parse(&deep)
+                .unwrap_err()
+                .message
+                .contains("nested")
+        );
+        let deep = "{{ if 1 }}".repeat(100_000);
+        assert!(
+            Template::parse(&deep)
+                .unwrap_err()
+                .message
+                .contains("nested")
+        );
         let e = Template::parse("{{ .AutomationObject.Nope }}")
             .unwrap()
             .render(&data())

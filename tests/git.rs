@@ -40,9 +40,7 @@ fn tags_file(bare: &Path, rev: &str) -> String {
 #[test]
 fn url_mode_commits_only_the_marker_bytes_and_never_an_empty_commit() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 2);
-    let bare = bare_from(t.path(), "fleet", &content);
+    let bare = common::git::fleet_remote(t.path(), 2);
     let state = t.path().join("state");
     let before = tags_file(&bare, "main");
 
@@ -192,9 +190,7 @@ spec:
 #[test]
 fn checkout_mode_pushes_and_leaves_the_worktree_at_the_pushed_commit() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 2);
-    let bare = bare_from(t.path(), "fleet", &content);
+    let bare = common::git::fleet_remote(t.path(), 2);
     let url = file_url(&bare);
     let co = t.path().join("checkout");
     git(t.path(), &["clone", "-q", "--depth", "1", &url, s(&co)]);
@@ -344,19 +340,12 @@ fn git_daemon_remote() {
 #[test]
 fn a_damaged_cache_is_rebuilt() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 1);
-    let bare = bare_from(t.path(), "fleet", &content);
+    let bare = common::git::fleet_remote(t.path(), 1);
     let url = file_url(&bare);
     let state = t.path().join("state");
     let r = apply_url(&url, &state, &snapshot_for(0, 1), &[], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let clone = std::fs::read_dir(state.join("repos"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .unwrap();
+    let clone = common::git::cached_clone(&state);
     // Damage 1: the objects are gone and a stale lock is left behind.
     std::fs::remove_dir_all(clone.join("objects")).unwrap();
     write(&clone, "shallow.lock", "");
@@ -439,33 +428,19 @@ fn bad_template_and_bad_settings_fail_before_anything_is_pushed() {
         r.stderr
     );
     assert_eq!(count(&bare, "main"), 1);
-    let r = apply_url(
-        &url,
-        &state,
-        &snapshot_for(0, 1),
-        &["--push-branch", "bad..name"],
-        &[],
-    );
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("not a valid branch name"), "{}", r.stderr);
-    let r = apply_url(
-        &url,
-        &state,
-        &snapshot_for(0, 1),
-        &["--token-env", "HOIST_TEST_UNSET_VAR"],
-        &[],
-    );
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("HOIST_TEST_UNSET_VAR"), "{}", r.stderr);
-    let r = apply_url(
-        &url,
-        &state,
-        &snapshot_for(0, 1),
-        &["--branch", "nope"],
-        &[],
-    );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("no branch \"nope\""), "{}", r.stderr);
+    for (extra, code, says) in [
+        (["--push-branch", "bad..name"], 2, "not a valid branch name"),
+        (
+            ["--token-env", "HOIST_TEST_UNSET_VAR"],
+            2,
+            "HOIST_TEST_UNSET_VAR",
+        ),
+        (["--branch", "nope"], 1, "no branch \"nope\""),
+    ] {
+        let r = apply_url(&url, &state, &snapshot_for(0, 1), &extra, &[]);
+        assert_eq!(r.code, code, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{extra:?}: {}", r.stderr);
+    }
     assert_eq!(count(&bare, "main"), 1);
 }
 

@@ -166,9 +166,7 @@ impl Rng {
 #[test]
 fn sigkill_at_random_points_never_corrupts_or_duplicates() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 1);
-    let bare = bare_from(t.path(), "fleet", &content);
+    let bare = common::git::fleet_remote(t.path(), 1);
     let url = file_url(&bare);
     let state = t.path().join("state");
     let seed = std::env::var("HOIST_KILL_SEED")
@@ -231,12 +229,7 @@ fn sigkill_at_random_points_never_corrupts_or_duplicates() {
     assert_eq!(unique.len(), images.len(), "a change was committed twice");
     assert_eq!(count(&bare, "main"), images.len() + 1);
     assert_fsck(&bare);
-    let clone = std::fs::read_dir(state.join("repos"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .unwrap();
+    let clone = common::git::cached_clone(&state);
     assert_fsck(&clone);
 }
 
@@ -261,12 +254,7 @@ fn a_repo_of_100k_files_and_5000_commits() {
     );
     assert!(show(&bare, "main", "clusters/prod/image-tags.yaml").contains("tag: 0.0.9 "));
     // The cache is shallow: one commit of history, not 5,000.
-    let clone = std::fs::read_dir(state.join("repos"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .unwrap();
+    let clone = common::git::cached_clone(&state);
     assert!(clone.join("shallow").is_file());
     assert_fsck(&bare);
 }

@@ -428,3 +428,21 @@ pub fn big_repo(dir: &Path, files: usize, commits: usize) -> std::path::PathBuf 
     git(&bare, &["repack", "-adq"]);
     bare
 }
+
+/// `<dir>/fleet.git`: a bare remote holding [`fleet`] with `policies`
+/// policies (the content is built in `<dir>/content`).
+pub fn fleet_remote(dir: &Path, policies: usize) -> PathBuf {
+    let content = dir.join("content");
+    fleet(&content, policies);
+    bare_from(dir, "fleet", &content)
+}
+
+/// The bare clone hoist keeps under `state` (the only one there).
+pub fn cached_clone(state: &Path) -> PathBuf {
+    std::fs::read_dir(state.join("repos"))
+        .expect("a state dir with clones")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("a cached clone")
+}
