@@ -20,6 +20,7 @@ use hoist::cli::{self, Fatal};
     hoist plan --repo examples/fleet --registry-snapshot examples/fleet/registry-snapshot.yaml\n  \
     hoist plan --repo . --registry-snapshot snap.yaml --output json\n  \
     hoist apply --repo . --registry-snapshot snap.yaml --no-commit\n  \
+    hoist apply --url https://github.com/acme/fleet.git --token-env GITHUB_TOKEN\n  \
     hoist policy eval --policy policy.yaml --tags tags.txt --explain\n  \
     hoist lint --repo .\n\n\
     Exit codes: 0 ok, 1 problems found, 2 usage or configuration error, 3 changes pending (plan --exit-code)."
@@ -42,7 +43,8 @@ enum Command {
     ///
     /// Tags come from the registries, or from --registry-snapshot FILE.
     Plan(cli::plan::PlanArgs),
-    /// Write the edits into the working tree.
+    /// Commit the edits and push them with compare-and-swap (checkout or
+    /// --url), or with --no-commit only write the working tree.
     Apply(cli::apply::ApplyArgs),
     /// Work with single ImagePolicy objects.
     #[command(subcommand)]
