@@ -38,15 +38,6 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn hoist(url: &str, state: &Path, snap: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
-    c.args(["apply", "--url", url, "--state-dir", common::s(state)])
-        .args(["--registry-snapshot", common::s(snap)])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1");
-    c
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -94,14 +85,14 @@ fn main() {
         let state = t.path().join(format!("state-{round}"));
         tag += 1;
         let snap = common::write(t.path(), "snap.yaml", &common::git::snapshot_for(0, tag));
-        let (s, rss) = measure(hoist(&url, &state, &snap));
+        let (s, rss) = measure(common::git::apply_url_cmd(&url, &state, &snap));
         cold.push(s);
         rss_cold = rss_cold.max(rss);
 
         // hoist, warm: the same state dir, the remote one commit further.
         tag += 1;
         let snap = common::write(t.path(), "snap.yaml", &common::git::snapshot_for(0, tag));
-        let (s, rss) = measure(hoist(&url, &state, &snap));
+        let (s, rss) = measure(common::git::apply_url_cmd(&url, &state, &snap));
         warm.push(s);
         rss_warm = rss_warm.max(rss);
         std::fs::remove_dir_all(&state).unwrap();

@@ -4,8 +4,7 @@
 mod common;
 
 use common::git::{
-    Daemon, HttpServer, assert_fsck, bare_from, count, file_url, fleet, git, git_cmd, show,
-    snapshot_for,
+    Daemon, HttpServer, assert_fsck, count, file_url, git, git_cmd, show, snapshot_for,
 };
 use common::{Run, hoist_env, s, write};
 use std::path::Path;
@@ -20,15 +19,8 @@ fn apply_url(
 ) -> Run {
     let side = tempfile::tempdir().unwrap();
     let snap = write(side.path(), "snap.yaml", snapshot);
-    let mut args = vec![
-        "apply",
-        "--url",
-        url,
-        "--state-dir",
-        s(state),
-        "--registry-snapshot",
-        s(&snap),
-    ];
+    let owned = common::git::apply_url_args(url, state, &snap);
+    let mut args: Vec<&str> = owned.iter().map(String::as_str).collect();
     args.extend_from_slice(extra);
     hoist_env(&args, env)
 }
@@ -86,12 +78,12 @@ fn url_mode_commits_only_the_marker_bytes_and_never_an_empty_commit() {
 #[test]
 fn automation_sets_branches_author_template_refspec_and_push_options() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 1);
-    write(
-        &content,
-        "clusters/prod/automation.yaml",
-        r#"apiVersion: image.toolkit.fluxcd.io/v1
+    let bare = common::git::fleet_remote_with(
+        t.path(),
+        1,
+        &[(
+            "clusters/prod/automation.yaml",
+            r#"apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImageUpdateAutomation
 metadata:
   name: prod
@@ -121,8 +113,8 @@ spec:
   update:
     path: ./clusters/prod
 "#,
+        )],
     );
-    let bare = bare_from(t.path(), "fleet", &content);
     // Record push options on the server.
     let hook = bare.join("hooks/pre-receive");
     std::fs::write(
@@ -227,11 +219,8 @@ fn checkout_mode_pushes_and_leaves_the_worktree_at_the_pushed_commit() {
 #[test]
 fn smart_http_with_token_auth_never_leaks_the_token() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 1);
     let root = t.path().join("srv");
-    std::fs::create_dir_all(&root).unwrap();
-    let bare = bare_from(&root, "fleet", &content);
+    let bare = common::git::fleet_remote(&root, 1);
     git(&bare, &["config", "http.receivepack", "true"]);
     let token = "ghs_TopSecretToken1234567890";
     let server = HttpServer::start(&root, Some(("x-access-token", token)));
@@ -320,11 +309,8 @@ fn smart_http_with_token_auth_never_leaks_the_token() {
 #[test]
 fn git_daemon_remote() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 1);
     let root = t.path().join("srv");
-    std::fs::create_dir_all(&root).unwrap();
-    let bare = bare_from(&root, "fleet", &content);
+    let bare = common::git::fleet_remote(&root, 1);
     let daemon = Daemon::start(&root);
     let r = apply_url(
         &daemon.url("fleet.git"),
@@ -410,14 +396,14 @@ fn a_damaged_cache_is_rebuilt() {
 #[test]
 fn bad_template_and_bad_settings_fail_before_anything_is_pushed() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 1);
-    write(
-        &content,
-        "auto.yaml",
-        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata:\n  name: a\n  namespace: flux-system\nspec:\n  git:\n    commit:\n      messageTemplate: '{{ sha256sum .AutomationObject }}'\n",
+    let bare = common::git::fleet_remote_with(
+        t.path(),
+        1,
+        &[(
+            "auto.yaml",
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata:\n  name: a\n  namespace: flux-system\nspec:\n  git:\n    commit:\n      messageTemplate: '{{ sha256sum .AutomationObject }}'\n",
+        )],
     );
-    let bare = bare_from(t.path(), "fleet", &content);
     let url = file_url(&bare);
     let state = t.path().join("state");
     let r = apply_url(&url, &state, &snapshot_for(0, 1), &[], &[]);
@@ -447,17 +433,11 @@ fn bad_template_and_bad_settings_fail_before_anything_is_pushed() {
 /// A one-policy fleet whose hoist.toml commits as Signer with `signing`
 /// settings; returns the bare repository.
 fn signed_fleet(dir: &Path, signing: &str) -> std::path::PathBuf {
-    let content = dir.join("content");
-    fleet(&content, 1);
-    let cfg = common::read(&content, "hoist.toml");
-    write(
-        &content,
-        "hoist.toml",
-        &format!(
-            "{cfg}\n[git]\nauthor_name = \"Signer\"\nauthor_email = \"signer@example.com\"\n{signing}"
-        ),
+    let cfg = format!(
+        "{}[git]\nauthor_name = \"Signer\"\nauthor_email = \"signer@example.com\"\n{signing}",
+        common::git::fleet_toml([0])
     );
-    bare_from(dir, "fleet", &content)
+    common::git::fleet_remote_with(dir, 1, &[("hoist.toml", &cfg)])
 }
 
 #[test]
@@ -519,11 +499,8 @@ fn ssh_signed_commits_verify() {
 #[test]
 fn azure_devops_pat_and_bearer_headers_over_http() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 1);
     let root = t.path().join("srv");
-    std::fs::create_dir_all(&root).unwrap();
-    let bare = bare_from(&root, "fleet", &content);
+    let bare = common::git::fleet_remote(&root, 1);
     git(&bare, &["config", "http.receivepack", "true"]);
     // A PAT: Basic with an empty user name.
     let pat = "azdo-pat-0123456789";
@@ -545,8 +522,8 @@ fn azure_devops_pat_and_bearer_headers_over_http() {
         t.path(),
         "bot.toml",
         &format!(
-            "write_paths = [\"**/image-tags.yaml\"]\n{}[git]\ntoken_env = \"SYSTEM_ACCESSTOKEN\"\nauth = \"bearer\"\n",
-            common::git::policy_toml(0)
+            "{}[git]\ntoken_env = \"SYSTEM_ACCESSTOKEN\"\nauth = \"bearer\"\n",
+            common::git::fleet_toml([0])
         ),
     );
     let r = apply_url(
@@ -572,10 +549,11 @@ fn azure_devops_pat_and_bearer_headers_over_http() {
 #[test]
 fn warm_runs_see_markers_added_to_files_that_had_none() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, 1);
-    write(&content, "clusters/staging/image-tags.yaml", "app0: {}\n");
-    let bare = bare_from(t.path(), "fleet", &content);
+    let bare = common::git::fleet_remote_with(
+        t.path(),
+        1,
+        &[("clusters/staging/image-tags.yaml", "app0: {}\n")],
+    );
     let url = file_url(&bare);
     let state = t.path().join("state");
     let r = apply_url(&url, &state, &snapshot_for(0, 1), &[], &[]);

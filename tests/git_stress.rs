@@ -3,31 +3,16 @@
 
 mod common;
 
-use common::git::{
-    assert_fsck, bare_from, count, file_url, fleet, git, git_cmd, policy_toml, show, snapshot_for,
-};
+use common::git::{assert_fsck, count, file_url, git, git_cmd, show, snapshot_for};
 use common::{s, write};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// `hoist apply --url` with room for heavy contention.
 fn hoist_cmd(url: &str, state: &Path, snap: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
-    c.args([
-        "apply",
-        "--url",
-        url,
-        "--state-dir",
-        s(state),
-        "--registry-snapshot",
-        s(snap),
-        "--max-attempts",
-        "200",
-    ])
-    .env("NO_COLOR", "1")
-    .env("GIT_CONFIG_GLOBAL", "/dev/null")
-    .env("GIT_CONFIG_NOSYSTEM", "1")
-    .stdin(Stdio::null());
+    let mut c = common::git::apply_url_cmd(url, state, snap);
+    c.args(["--max-attempts", "200"]);
     c
 }
 
@@ -53,9 +38,7 @@ fn eight_bots_and_a_human_race_for_fifty_rounds_and_nothing_is_lost() {
     const BOTS: usize = 8;
     const ROUNDS: usize = 50;
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    fleet(&content, BOTS);
-    let bare = bare_from(t.path(), "fleet", &content);
+    let bare = common::git::fleet_remote(t.path(), BOTS);
     let url = file_url(&bare);
 
     let mut threads = Vec::new();
@@ -65,11 +48,7 @@ fn eight_bots_and_a_human_race_for_fifty_rounds_and_nothing_is_lost() {
             std::fs::create_dir_all(&dir).unwrap();
             // Each bot knows only its own policy (the others' markers are
             // reported and skipped).
-            let cfg = write(
-                &dir,
-                "hoist.toml",
-                &format!("write_paths = [\"**/image-tags.yaml\"]\n{}", policy_toml(i)),
-            );
+            let cfg = write(&dir, "hoist.toml", &common::git::fleet_toml([i]));
             let mut attempts_total = 0;
             for r in 1..=ROUNDS {
                 let snap = write(&dir, "snap.yaml", &snapshot_for(i, r));

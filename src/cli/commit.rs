@@ -1,6 +1,7 @@
 //! `hoist apply` (committing): settle the branches and identity, then hand
 //! a pure "tree → proposal" function to [`crate::git::persist`].
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,12 +35,14 @@ enum ConfigSource {
 }
 
 impl ConfigSource {
-    fn for_snapshot(&self, snap: &Snapshot) -> Result<Config, Vec<Diag>> {
+    /// Borrowed when fixed; parsed from the tree otherwise (each attempt
+    /// may see a new hoist.toml).
+    fn for_snapshot(&self, snap: &Snapshot) -> Result<Cow<'_, Config>, Vec<Diag>> {
         match self {
-            ConfigSource::Fixed(c) => Ok((**c).clone()),
+            ConfigSource::Fixed(c) => Ok(Cow::Borrowed(&**c)),
             ConfigSource::FromTree => match &snap.config {
-                Some(text) => config::parse(text, "hoist.toml"),
-                None => Ok(Config::default()),
+                Some(text) => config::parse(text, "hoist.toml").map(Cow::Owned),
+                None => Ok(Cow::Owned(Config::default())),
             },
         }
     }
@@ -160,8 +163,8 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
         }
     };
     let pre_config = match &config_source {
-        ConfigSource::Fixed(c) => (**c).clone(),
-        ConfigSource::FromTree => Config::default(),
+        ConfigSource::Fixed(c) => Cow::Borrowed(&**c),
+        ConfigSource::FromTree => Cow::Owned(Config::default()),
     };
     let creds = credentials(args, &pre_config, args.url.as_deref())?;
     let ws = Workspace::open(&source, creds).map_err(git_error)?;

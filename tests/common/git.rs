@@ -338,10 +338,9 @@ impl Drop for Daemon {
 /// A small fleet: a policy per image in hoist.toml and one image-tags.yaml
 /// with a marker per policy (all at `0.0.0`).
 pub fn fleet(dir: &Path, policies: usize) {
-    let mut toml = String::from("write_paths = [\"**/image-tags.yaml\"]\n\n");
+    let toml = fleet_toml(0..policies);
     let mut tags = String::from("# image tags, written by hoist\n");
     for i in 0..policies {
-        toml.push_str(&policy_toml(i));
         tags.push_str(&format!(
             "app{i}:\n  tag: 0.0.0 # {{\"$imagepolicy\": \"flux-system:app{i}:tag\"}}\n"
         ));
@@ -358,6 +357,16 @@ pub fn snapshot_for(i: usize, n: usize) -> String {
         "images:\n  127.0.0.1:1/app{i}:\n    tags: [{}]\n",
         tags.join(", ")
     )
+}
+
+/// A hoist.toml allowing `**/image-tags.yaml` and declaring `app<i>` for
+/// each `i`.
+pub fn fleet_toml(apps: impl IntoIterator<Item = usize>) -> String {
+    let mut toml = String::from("write_paths = [\"**/image-tags.yaml\"]\n\n");
+    for i in apps {
+        toml.push_str(&policy_toml(i));
+    }
+    toml
 }
 
 /// hoist.toml declarations of `app<i>`'s repository and policy.
@@ -432,9 +441,37 @@ pub fn big_repo(dir: &Path, files: usize, commits: usize) -> std::path::PathBuf 
 /// `<dir>/fleet.git`: a bare remote holding [`fleet`] with `policies`
 /// policies (the content is built in `<dir>/content`).
 pub fn fleet_remote(dir: &Path, policies: usize) -> PathBuf {
+    fleet_remote_with(dir, policies, &[])
+}
+
+/// [`fleet_remote`] with `extra` files (path, content) written over the
+/// fleet before the first commit.
+pub fn fleet_remote_with(dir: &Path, policies: usize, extra: &[(&str, &str)]) -> PathBuf {
     let content = dir.join("content");
     fleet(&content, policies);
+    for (rel, text) in extra {
+        super::write(&content, rel, text);
+    }
     bare_from(dir, "fleet", &content)
+}
+
+/// `hoist apply --url URL --state-dir STATE --registry-snapshot SNAP`.
+pub fn apply_url_args(url: &str, state: &Path, snap: &Path) -> Vec<String> {
+    let mut args: Vec<String> = ["apply", "--url", url, "--state-dir"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    args.push(state.display().to_string());
+    args.push("--registry-snapshot".into());
+    args.push(snap.display().to_string());
+    args
+}
+
+/// The isolated hoist command for [`apply_url_args`].
+pub fn apply_url_cmd(url: &str, state: &Path, snap: &Path) -> Command {
+    let mut c = super::hoist_command();
+    c.args(apply_url_args(url, state, snap));
+    c
 }
 
 /// The bare clone hoist keeps under `state` (the only one there).

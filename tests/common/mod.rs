@@ -39,16 +39,23 @@ pub fn base64_encode(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-fn hoist_full(args: &[&str], stdin: Option<&str>, env: &[(&str, String)]) -> Run {
+/// The hoist binary, isolated from the developer's environment: no colour,
+/// no registry credentials, no Git configuration.
+pub fn hoist_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hoist"));
-    cmd.args(args).env("NO_COLOR", "1");
-    // Tests never see the developer's own registry credentials.
+    cmd.env("NO_COLOR", "1");
     let empty = std::env::temp_dir().join("hoist-tests-no-docker-config");
     cmd.env("DOCKER_CONFIG", &empty).env_remove("GITHUB_TOKEN");
-    // Nor the developer's Git configuration.
     cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("GIT_CONFIG_COUNT");
+        .env_remove("GIT_CONFIG_COUNT")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn hoist_full(args: &[&str], stdin: Option<&str>, env: &[(&str, String)]) -> Run {
+    let mut cmd = hoist_command();
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
