@@ -357,3 +357,93 @@ fn flux_digest_reflection_transitions() {
         );
     }
 }
+
+#[derive(Deserialize)]
+struct GoFind {
+    pattern: String,
+    text: String,
+    expect: Option<Vec<i64>>,
+}
+
+#[derive(Deserialize)]
+struct GoInvalid {
+    pattern: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GoTables {
+    find: Vec<GoFind>,
+    invalid: Vec<GoInvalid>,
+    valid: Vec<String>,
+}
+
+/// Go's `FindStringSubmatchIndex` for the first match.
+fn go_find(re: &hoist::policy::goregex::GoRegex, text: &str) -> Option<Vec<i64>> {
+    let caps = re.regex().captures(text)?;
+    Some(
+        (0..caps.len())
+            .flat_map(|i| match caps.get(i) {
+                Some(m) => [m.start() as i64, m.end() as i64],
+                None => [-1, -1],
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn go_regexp_tables() {
+    use hoist::policy::goregex::GoRegex;
+    let t: GoTables = load("go-regexp.yaml");
+    let mut failures = Vec::new();
+    for c in &t.find {
+        match GoRegex::new(&c.pattern) {
+            Err(e) => failures.push(format!("{:?}: refused: {e}", c.pattern)),
+            Ok(re) => {
+                let got = go_find(&re, &c.text);
+                if got != c.expect {
+                    failures.push(format!(
+                        "{:?} on {:?}: got {got:?}, want {:?} (as {:?})",
+                        c.pattern,
+                        c.text,
+                        c.expect,
+                        re.regex().as_str()
+                    ));
+                }
+            }
+        }
+    }
+    for c in &t.invalid {
+        match GoRegex::new(&c.pattern) {
+            Ok(re) => failures.push(format!(
+                "{:?}: accepted (as {:?}), Go refuses it",
+                c.pattern,
+                re.regex().as_str()
+            )),
+            Err(e) => {
+                let msg = e.to_string();
+                if !msg.starts_with("error parsing regexp: ") {
+                    failures.push(format!("{:?}: not Go's message: {msg}", c.pattern));
+                }
+                if let Some(want) = &c.error
+                    && &msg != want
+                {
+                    failures.push(format!("{:?}: got {msg:?}, want {want:?}", c.pattern));
+                }
+            }
+        }
+    }
+    for p in &t.valid {
+        if let Err(e) = GoRegex::new(p) {
+            failures.push(format!("{p:?}: refused: {e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} Go regexp rows failed:\n{}",
+        failures.len(),
+        t.find.len() + t.invalid.len() + t.valid.len(),
+        failures.join("\n")
+    );
+}

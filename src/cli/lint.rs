@@ -29,8 +29,27 @@ pub fn is_kustomization_entry(rel: &str) -> bool {
 
 pub fn run(args: &LintArgs) -> Result<i32, Fatal> {
     let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
-    let (_, mut findings) = collect_objects(&loaded.files, &loaded.config);
+    let (objects, mut findings) = collect_objects(&loaded.files, &loaded.config);
     findings.extend(loaded.diags.iter().cloned());
+    for p in &objects.policies {
+        let ignored = p.spec.ignored_kinds();
+        if !ignored.is_empty() {
+            let used = ["semver", "alphabetical", "numerical"]
+                .into_iter()
+                .find(|k| !ignored.contains(k))
+                .unwrap_or("semver");
+            findings.push(
+                Diag::warning(format!(
+                    "ImagePolicy {}/{} sets several policy kinds; Flux uses {used} and ignores {}",
+                    p.meta.namespace,
+                    p.meta.name,
+                    ignored.join(", ")
+                ))
+                .at(&p.meta.origin.file, Some(p.meta.origin.line))
+                .field("spec.policy"),
+            );
+        }
+    }
     for f in loaded.files.iter().filter(|f| f.has_markers) {
         let scan = match setters::scan(&f.text) {
             Ok(s) => s,

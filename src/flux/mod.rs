@@ -386,14 +386,11 @@ fn read_repository(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
             );
         }
         for (i, p) in list.iter().enumerate() {
-            if let Err(e) = Regex::new(p) {
+            if let Err(e) = crate::policy::goregex::GoRegex::new(p) {
                 r.fail(
                     line_of(doc, "spec.exclusionList"),
                     &format!("spec.exclusionList[{i}]"),
-                    format!(
-                        "invalid regular expression {p:?}: {}",
-                        crate::policy::regex_error(&e)
-                    ),
+                    format!("invalid regular expression {p:?}: {e}"),
                 );
             }
         }

@@ -1,46 +1,43 @@
-//! `spec.filterTags`: an unanchored regular expression plus an optional
+//! `spec.filterTags`: an unanchored Go regular expression plus an optional
 //! `extract` template expanded the way Go's `Regexp.ExpandString` does.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
-use regex::{CaptureLocations, Captures, Regex};
+use regex::CaptureLocations;
+
+use super::goregex::{GoRegex, PatternError};
 
 /// A compiled `filterTags` block.
 #[derive(Debug, Clone)]
 pub struct TagFilter {
-    pattern: Regex,
-    extract: String,
-    /// When `extract` is exactly one group reference (`$ts`, `${ts}`, `$1`),
-    /// the key is a slice of the tag and needs no allocation.
-    single_group: Option<Option<usize>>,
+    pattern: GoRegex,
+    /// `None` when `extract` is empty: the tag itself is the key.
+    extract: Option<Vec<Piece>>,
+}
+
+/// One piece of a parsed `extract` template.
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    Text(String),
+    /// `$3` / `${3}`.
+    Number(usize),
+    /// `$name` / `${name}`: the first group of that name that matched.
+    Name(String),
 }
 
 impl TagFilter {
-    /// Compile the pattern. Go writes named groups `(?P<n>..)` or `(?<n>..)`;
-    /// the `regex` crate accepts both.
-    pub fn new(pattern: &str, extract: &str) -> Result<TagFilter, regex::Error> {
-        let pattern = regex::RegexBuilder::new(pattern)
-            .size_limit(1 << 20)
-            .dfa_size_limit(1 << 22)
-            .build()?;
-        let single_group = extract
-            .strip_prefix('$')
-            .and_then(|rest| parse_reference(rest))
-            .filter(|(_, after)| after.is_empty())
-            .map(|(name, _)| match group_number(name) {
-                Some(n) => (n < pattern.captures_len()).then_some(n),
-                None => pattern.capture_names().position(|n| n == Some(name)),
-            });
-        Ok(TagFilter {
-            pattern,
-            extract: extract.to_string(),
-            single_group,
-        })
+    /// Compile `pattern` with Go's syntax and parse `extract` once, so
+    /// each tag costs one match and a few slice copies.
+    pub fn new(pattern: &str, extract: &str) -> Result<TagFilter, PatternError> {
+        let pattern = GoRegex::new(pattern)?;
+        let extract = (!extract.is_empty()).then(|| parse_template(extract));
+        Ok(TagFilter { pattern, extract })
     }
 
     /// Reusable capture slots for [`TagFilter::key_with`].
     pub fn locations(&self) -> CaptureLocations {
-        self.pattern.capture_locations()
+        self.pattern.regex().capture_locations()
     }
 
     /// The key for `tag`, or `None` when the pattern does not match.
@@ -51,54 +48,79 @@ impl TagFilter {
 
     /// [`TagFilter::key`] without allocating when the key is a slice of the tag.
     pub fn key_with<'t>(&self, tag: &'t str, locs: &mut CaptureLocations) -> Option<Cow<'t, str>> {
-        if self.extract.is_empty() {
+        let Some(pieces) = &self.extract else {
             return self.pattern.is_match(tag).then_some(Cow::Borrowed(tag));
+        };
+        self.pattern.regex().captures_read(locs, tag)?;
+        let group = |piece: &Piece| -> Option<&'t str> {
+            let i = match piece {
+                Piece::Number(n) => *n,
+                Piece::Name(name) => self.pattern.named_group(name, |i| locs.get(i).is_some())?,
+                Piece::Text(_) => return None,
+            };
+            locs.get(i).map(|(s, e)| &tag[s..e])
+        };
+        if let [only] = pieces.as_slice() {
+            return Some(match only {
+                Piece::Text(t) => Cow::Owned(t.clone()),
+                other => Cow::Borrowed(group(other).unwrap_or("")),
+            });
         }
-        if let Some(group) = self.single_group {
-            self.pattern.captures_read(locs, tag)?;
-            let slice = group
-                .and_then(|g| locs.get(g))
-                .map_or("", |(s, e)| &tag[s..e]);
-            return Some(Cow::Borrowed(slice));
+        let mut out = String::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                other => out.push_str(group(other).unwrap_or("")),
+            }
         }
-        let caps = self.pattern.captures(tag)?;
-        Some(Cow::Owned(expand_go(&self.pattern, &caps, &self.extract)))
+        Some(Cow::Owned(out))
     }
 }
 
-/// Go `ExpandString`: `$name` takes the longest run of letters, digits and
-/// `_`; `${name}` is explicit; `$$` is `$`; a malformed reference is kept as
-/// a literal `$`; unknown or unmatched groups expand to nothing.
-pub fn expand_go(re: &Regex, caps: &Captures<'_>, template: &str) -> String {
-    let mut out = String::new();
+/// Go's `extract`: a name is a run of letters (category L), decimal digits
+/// (Nd) and `_`.
+static GO_NAME_CHAR: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^[\p{L}\p{Nd}_]$").expect("static pattern"));
+
+fn is_name_char(c: char) -> bool {
+    let mut buf = [0u8; 4];
+    GO_NAME_CHAR.is_match(c.encode_utf8(&mut buf))
+}
+
+/// Parse a template as Go's `expand`: `$$` is `$`; `$name` takes the
+/// longest run of name characters; `${name}` is explicit; a malformed
+/// reference leaves the `$` as text. An all-digit name without a leading
+/// zero and below 1e8 is a group number.
+fn parse_template(template: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
     let mut rest = template;
     while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
+        text.push_str(&rest[..pos]);
         rest = &rest[pos + 1..];
         if let Some(r) = rest.strip_prefix('$') {
-            out.push('$');
+            text.push('$');
             rest = r;
             continue;
         }
-        match parse_reference(rest) {
-            None => out.push('$'),
-            Some((name, after)) => {
-                rest = after;
-                let m = match group_number(name) {
-                    Some(n) => caps.get(n),
-                    None => re
-                        .capture_names()
-                        .position(|n| n == Some(name))
-                        .and_then(|i| caps.get(i)),
-                };
-                if let Some(m) = m {
-                    out.push_str(m.as_str());
-                }
-            }
+        let Some((name, after)) = parse_reference(rest) else {
+            text.push('$');
+            continue;
+        };
+        rest = after;
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut text)));
         }
+        pieces.push(match group_number(name) {
+            Some(n) => Piece::Number(n),
+            None => Piece::Name(name.to_string()),
+        });
     }
-    out.push_str(rest);
-    out
+    text.push_str(rest);
+    if !text.is_empty() || pieces.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    pieces
 }
 
 /// Split a leading `name` or `{name}` off `s` (the `$` already removed).
@@ -109,7 +131,7 @@ fn parse_reference(s: &str) -> Option<(&str, &str)> {
     };
     let end = body
         .char_indices()
-        .find(|&(_, c)| !(c.is_alphanumeric() || c == '_'))
+        .find(|&(_, c)| !is_name_char(c))
         .map_or(body.len(), |(i, _)| i);
     if end == 0 {
         return None;
@@ -151,5 +173,21 @@ mod tests {
         assert_eq!(ex(r"(\d+)", "$-", "7").unwrap(), "$-");
         assert_eq!(ex(r"^main-", "", "xmain-1"), None);
         assert_eq!(ex(r"main-", "", "xmain-1").unwrap(), "xmain-1");
+        assert_eq!(ex(r"(\d+)", "v", "7").unwrap(), "v");
+    }
+
+    #[test]
+    fn go_names_and_duplicates() {
+        // Go allows a name that starts with a digit, and repeated names:
+        // `$n` takes the first group of that name that matched.
+        assert_eq!(ex(r"(?P<1a>x)", "${1a}", "x").unwrap(), "x");
+        assert_eq!(ex(r"(?P<v>a)|(?P<v>b)", "$v", "b").unwrap(), "b");
+        assert_eq!(ex(r"(?P<v>a)|(?P<v>b)", "$v", "a").unwrap(), "a");
+        // An all-digit name with a leading zero is a name, not a number.
+        assert_eq!(ex(r"(?P<01>x)(y)", "$01", "xy").unwrap(), "x");
+        // Name characters are Go's: letters and decimal digits, so `²`
+        // (a number, not a decimal digit) ends the name.
+        assert_eq!(ex(r"(?P<a>x)", "$a²", "x").unwrap(), "x²");
+        assert_eq!(ex(r"(?P<a>x)", "$aé", "x").unwrap(), "");
     }
 }

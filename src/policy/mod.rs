@@ -8,6 +8,7 @@
 
 mod filter;
 mod gofloat;
+pub mod goregex;
 mod range;
 mod version;
 
@@ -17,24 +18,11 @@ use std::collections::hash_map::Entry;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use regex::Regex;
-
-pub use filter::{TagFilter, expand_go};
+pub use filter::TagFilter;
 pub use gofloat::parse_go_float;
+use goregex::GoRegex;
 pub use range::{Range, RangeError};
 pub use version::{ParseMode, Version, VersionError, compare_prerelease};
-
-/// One-line description of a regex compile error (the crate's own message
-/// spans several lines with a caret diagram).
-pub fn regex_error(e: &regex::Error) -> String {
-    match e {
-        regex::Error::Syntax(s) => s.lines().rev().find(|l| !l.trim().is_empty()).map_or_else(
-            || s.clone(),
-            |l| l.trim_start_matches("error: ").to_string(),
-        ),
-        other => other.to_string(),
-    }
-}
 
 /// A small, fast, non-cryptographic hasher for de-duplicating tag keys
 /// (the multiply-rotate scheme used by rustc's FxHash). Keys come from one
@@ -114,12 +102,29 @@ pub struct PolicySpec {
     pub exclusion_list: Option<Vec<String>>,
 }
 
+impl PolicySpec {
+    /// Policy kinds set besides the one Flux uses (semver, else
+    /// alphabetical, else numerical): they are ignored, silently in Flux.
+    pub fn ignored_kinds(&self) -> Vec<&'static str> {
+        let set = [
+            ("semver", self.semver_range.is_some()),
+            ("alphabetical", self.alphabetical_order.is_some()),
+            ("numerical", self.numerical_order.is_some()),
+        ];
+        set.iter()
+            .filter(|(_, on)| *on)
+            .skip(1)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+}
+
 /// A ready-to-run selection pipeline.
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub choice: Choice,
     filter: Option<TagFilter>,
-    exclusions: Vec<(String, Regex)>,
+    exclusions: Vec<GoRegex>,
 }
 
 /// What happened to one tag.
@@ -293,12 +298,6 @@ impl Policy {
                 "no policy kind set: give exactly one of semver, alphabetical, numerical",
             ));
         }
-        if set > 1 {
-            return Err(err(
-                "spec.policy",
-                "more than one policy kind set: give exactly one of semver, alphabetical, numerical",
-            ));
-        }
         let choice = if let Some(r) = &spec.semver_range {
             Choice::SemVer(
                 Range::parse(r).map_err(|e| err("spec.policy.semver.range", e.to_string()))?,
@@ -324,10 +323,7 @@ impl Policy {
                         |e| {
                             err(
                                 "spec.filterTags.pattern",
-                                format!(
-                                    "invalid regular expression pattern {p:?}: {}",
-                                    regex_error(&e)
-                                ),
+                                format!("invalid regular expression pattern {p:?}: {e}"),
                             )
                         },
                     )?,
@@ -347,13 +343,13 @@ impl Policy {
         }
         let mut exclusions = Vec::with_capacity(list.len());
         for (i, p) in list.iter().enumerate() {
-            let re = Regex::new(p).map_err(|e| {
+            let re = GoRegex::new(p).map_err(|e| {
                 err(
                     &format!("spec.exclusionList[{i}]"),
-                    format!("invalid regular expression {p:?}: {}", regex_error(&e)),
+                    format!("invalid regular expression {p:?}: {e}"),
                 )
             })?;
-            exclusions.push((p.clone(), re));
+            exclusions.push(re);
         }
         Ok(Policy {
             choice,
@@ -365,17 +361,17 @@ impl Policy {
     /// The exclusion pattern `tag` matches, if any. Flux's default pattern
     /// `^.*\.sig$` is, for a tag without line breaks (the OCI grammar has
     /// none), exactly "ends with .sig": test that directly.
-    fn excluded_by(&self, tag: &str) -> Option<&String> {
+    fn excluded_by(&self, tag: &str) -> Option<&str> {
         self.exclusions
             .iter()
-            .find(|(p, re)| {
-                if p == DEFAULT_EXCLUSION && !tag.contains('\n') {
+            .find(|re| {
+                if re.as_str() == DEFAULT_EXCLUSION && !tag.contains('\n') {
                     tag.ends_with(".sig")
                 } else {
                     re.is_match(tag)
                 }
             })
-            .map(|(p, _)| p)
+            .map(GoRegex::as_str)
     }
 
     /// Select a tag.
@@ -415,7 +411,7 @@ impl Policy {
             let tag = tag.as_ref();
             if let Some(p) = self.excluded_by(tag) {
                 if let Some(f) = fates.as_deref_mut() {
-                    f[i] = Fate::Excluded(p.clone());
+                    f[i] = Fate::Excluded(p.to_string());
                 }
                 continue;
             }
