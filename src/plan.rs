@@ -282,23 +282,60 @@ impl Plan {
     }
 }
 
-/// The value a marker should hold. With `IfNotPresent`, a full reference
-/// that already pins a digest for the same image and tag keeps it: the
-/// digest is only refreshed when the tag changes or none is recorded.
-fn value_for(field: Field, s: &Selected, reflection: DigestReflection, current: &str) -> String {
-    if field == Field::Image
-        && reflection == DigestReflection::IfNotPresent
-        && let Some((reference, digest)) = current.split_once('@')
-        && !digest.is_empty()
-        && reference == format!("{}:{}", s.image, s.tag)
-    {
-        return current.to_string();
-    }
+/// The value a marker should hold once the digest is decided.
+fn value_of(field: Field, s: &Selected) -> String {
     match field {
         Field::Image => s.reference(),
         Field::Tag => s.tag.clone(),
         Field::Name => s.image.clone(),
         Field::Digest => s.digest.clone().unwrap_or_default(),
+    }
+}
+
+/// What one document currently records for one policy, read from all its
+/// markers of that policy: the image name, tag and digest. This is hoist's
+/// stand-in for the previous `status.latestRef` Flux keeps in the cluster.
+#[derive(Debug, Default, Clone)]
+struct Recorded {
+    image: Option<String>,
+    tag: Option<String>,
+    digest: Option<String>,
+}
+
+impl Recorded {
+    fn add(&mut self, field: Field, value: &str) {
+        match field {
+            Field::Tag => self.tag = Some(value.to_string()),
+            Field::Digest => self.digest = Some(value.to_string()),
+            Field::Name => self.image = Some(value.to_string()),
+            Field::Image => {
+                let (reference, digest) = match value.split_once('@') {
+                    Some((r, d)) => (r, Some(d)),
+                    None => (value, None),
+                };
+                // The tag follows the last `:` after the last `/` (a
+                // registry port is not a tag).
+                let slash = reference.rfind('/').map_or(0, |i| i + 1);
+                if let Some(colon) = reference[slash..].rfind(':') {
+                    self.image = Some(reference[..slash + colon].to_string());
+                    self.tag = Some(reference[slash + colon + 1..].to_string());
+                } else {
+                    self.image = Some(reference.to_string());
+                }
+                if let Some(d) = digest {
+                    self.digest = Some(d.to_string());
+                }
+            }
+        }
+    }
+
+    /// The previous (tag, digest) for [`reflect_digest`], if this document
+    /// records one for the same image.
+    fn previous(&self, image: &str) -> Option<(&str, &str)> {
+        if self.image.as_deref().is_some_and(|i| i != image) {
+            return None;
+        }
+        Some((self.tag.as_deref()?, self.digest.as_deref().unwrap_or("")))
     }
 }
 
@@ -335,6 +372,14 @@ pub fn mutate(
         };
         for p in &scan.problems {
             diags.push(Diag::warning(p.message.clone()).at(&f.rel, Some(p.line)));
+        }
+        let mut recorded: HashMap<(&ObjectId, &str, &str), Recorded> = HashMap::new();
+        for s in &scan.setters {
+            let m = &s.marker;
+            recorded
+                .entry((&s.object, m.namespace.as_str(), m.name.as_str()))
+                .or_default()
+                .add(m.field, &s.value);
         }
         let mut reps: Vec<(Replacement, ObjectId, String, usize)> = Vec::new();
         for s in &scan.setters {
@@ -400,7 +445,18 @@ pub fn mutate(
                 )));
                 continue;
             };
-            let new = value_for(m.field, sel, outcome.digest_reflection, &s.value);
+            // Digest reflection, one path for every marker form: the
+            // document's recorded tag and digest play Flux's previous ref.
+            let previous = recorded
+                .get(&(&s.object, m.namespace.as_str(), m.name.as_str()))
+                .and_then(|r| r.previous(&sel.image));
+            let chosen = Selected {
+                digest: reflect_digest(outcome.digest_reflection, previous, &sel.tag, || {
+                    sel.digest.clone()
+                }),
+                ..sel.clone()
+            };
+            let new = value_of(m.field, &chosen);
             if new == s.value {
                 continue;
             }
@@ -555,44 +611,18 @@ mod tests {
     }
 
     #[test]
-    fn if_not_present_keeps_a_recorded_digest_for_the_same_tag() {
-        let sel = Selected {
-            image: "r/app".into(),
-            tag: "1.0.0".into(),
-            digest: Some("sha256:new".into()),
-        };
-        let kept = "r/app:1.0.0@sha256:old";
-        assert_eq!(
-            value_for(Field::Image, &sel, DigestReflection::IfNotPresent, kept),
-            kept
-        );
-        assert_eq!(
-            value_for(Field::Image, &sel, DigestReflection::Always, kept),
-            "r/app:1.0.0@sha256:new"
-        );
-        assert_eq!(
-            value_for(
-                Field::Image,
-                &sel,
-                DigestReflection::IfNotPresent,
-                "r/app:0.9.0@sha256:old"
-            ),
-            "r/app:1.0.0@sha256:new",
-            "a new tag gets a new digest"
-        );
-        assert_eq!(
-            value_for(
-                Field::Image,
-                &sel,
-                DigestReflection::IfNotPresent,
-                "r/app:1.0.0"
-            ),
-            "r/app:1.0.0@sha256:new"
-        );
-        assert_eq!(
-            value_for(Field::Tag, &sel, DigestReflection::IfNotPresent, kept),
-            "1.0.0"
-        );
+    fn recorded_state_from_markers() {
+        let mut r = Recorded::default();
+        r.add(Field::Image, "reg:5000/app:1.0.0@sha256:old");
+        assert_eq!(r.previous("reg:5000/app"), Some(("1.0.0", "sha256:old")));
+        assert_eq!(r.previous("reg:5000/other"), None);
+        let mut r = Recorded::default();
+        r.add(Field::Image, "reg:5000/app");
+        assert_eq!(r.previous("reg:5000/app"), None);
+        let mut r = Recorded::default();
+        r.add(Field::Digest, "sha256:old");
+        r.add(Field::Tag, "1.0.0");
+        assert_eq!(r.previous("any"), Some(("1.0.0", "sha256:old")));
     }
 
     #[test]

@@ -88,13 +88,17 @@ fn parse_decimal(s: &str) -> Option<f64> {
     cleaned.parse::<f64>().ok()
 }
 
-/// Hex mantissa (after `0x`) with a required binary exponent.
+/// Hex mantissa (after `0x`) with a required binary exponent, rounded
+/// exactly as Go does (to nearest, ties to even), subnormals included.
 fn parse_hex(b: &[u8]) -> Option<f64> {
-    let mut i = 0;
-    let mut mantissa: f64 = 0.0;
+    // value = mantissa * 2^exp; `sticky` records non-zero digits that did
+    // not fit in the 60 bits kept (enough for 53 bits plus rounding).
+    let mut mantissa: u64 = 0;
+    let mut exp: i64 = 0;
+    let mut sticky = false;
     let mut digits = 0;
-    let mut frac_digits: i64 = 0;
     let mut dot = false;
+    let mut i = 0;
     while i < b.len() {
         let c = b[i];
         let d = match c {
@@ -112,11 +116,18 @@ fn parse_hex(b: &[u8]) -> Option<f64> {
             }
             _ => break,
         };
-        mantissa = mantissa * 16.0 + f64::from(d);
-        digits += 1;
-        if dot {
-            frac_digits += 1;
+        if mantissa < 1 << 56 {
+            mantissa = mantissa * 16 + u64::from(d);
+            if dot {
+                exp -= 4;
+            }
+        } else {
+            sticky |= d != 0;
+            if !dot {
+                exp += 4;
+            }
         }
+        digits += 1;
         i += 1;
     }
     if digits == 0 || i >= b.len() || (b[i] | 0x20) != b'p' {
@@ -135,7 +146,7 @@ fn parse_hex(b: &[u8]) -> Option<f64> {
     }
     let mut e: i64 = 0;
     while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
-        if b[i] != b'_' && e < 10_000 {
+        if b[i] != b'_' && e < 100_000 {
             e = e * 10 + i64::from(b[i] - b'0');
         }
         i += 1;
@@ -143,9 +154,49 @@ fn parse_hex(b: &[u8]) -> Option<f64> {
     if i != b.len() {
         return None;
     }
-    let exp = esign * e - 4 * frac_digits;
-    let exp = i32::try_from(exp.clamp(-2000, 2000)).ok()?;
-    Some(mantissa * 2f64.powi(exp))
+    Some(compose(mantissa, exp + esign * e, sticky))
+}
+
+/// The f64 nearest to `m * 2^exp` (plus a sticky fraction below `m`'s
+/// last bit), ties to even; infinity on overflow, zero on underflow.
+fn compose(m: u64, exp: i64, sticky: bool) -> f64 {
+    if m == 0 {
+        return 0.0;
+    }
+    let bits = 64 - i64::from(m.leading_zeros());
+    let top = exp + bits - 1;
+    if top > 1023 {
+        return f64::INFINITY;
+    }
+    // Exponent of the result's last significand bit: 52 below the top
+    // bit, but never below the smallest subnormal's.
+    let mut lsb = (top - 52).max(-1074);
+    let shift = lsb - exp;
+    let mut sig = if shift <= 0 {
+        m << -shift
+    } else if shift > 63 {
+        0
+    } else {
+        let dropped = m & ((1u64 << shift) - 1);
+        let half = 1u64 << (shift - 1);
+        let sig = m >> shift;
+        let up = dropped > half || (dropped == half && (sticky || sig & 1 == 1));
+        sig + u64::from(up)
+    };
+    if sig == 1 << 53 {
+        sig >>= 1;
+        lsb += 1;
+    }
+    if sig >= 1 << 52 {
+        let biased = lsb + 52 + 1023;
+        if biased >= 2047 {
+            return f64::INFINITY;
+        }
+        f64::from_bits(((biased as u64) << 52) | (sig & ((1 << 52) - 1)))
+    } else {
+        // Subnormal (lsb is -1074).
+        f64::from_bits(sig)
+    }
 }
 
 /// Go's rule: an `_` must sit between digits (a base prefix counts as one).
@@ -203,6 +254,26 @@ mod tests {
         assert_eq!(p("INF"), Some(f64::INFINITY));
         assert!(p("NaN").unwrap().is_nan());
         assert_eq!(p("1e-400"), Some(0.0));
+    }
+
+    #[test]
+    fn hex_floats_round_like_go() {
+        // Subnormals below 2^-1022 are values, not zero.
+        assert_eq!(p("0x1p-1074"), Some(f64::from_bits(1)));
+        assert_eq!(p("0x1p-1022"), Some(f64::MIN_POSITIVE));
+        assert_eq!(p("0x.8p-1073"), Some(f64::from_bits(1)));
+        assert_eq!(p("0x1.8p-1074"), Some(f64::from_bits(2)));
+        assert_eq!(p("0x1p-1075"), Some(0.0));
+        assert_eq!(p("0x1.0000000000001p-1075"), Some(f64::from_bits(1)));
+        assert_eq!(p("0x1.fffffffffffffp1023"), Some(f64::MAX));
+        assert_eq!(p("0x1p1024"), None);
+        assert_eq!(p("0x1.fffffffffffff8p1023"), None);
+        // Ties to even, and digits past the 60 kept bits still count.
+        assert_eq!(p("0x1.00000000000008p0"), Some(1.0));
+        assert_eq!(p("0x1.00000000000018p0"), Some(1.0 + 2f64.powi(-51)));
+        assert_eq!(p("0x1.000000000000080000001p0"), Some(1.0 + f64::EPSILON));
+        assert_eq!(p("0x10000000000000000000p-76"), Some(1.0));
+        assert_eq!(p("-0x1p-1074"), Some(-f64::from_bits(1)));
     }
 
     #[test]

@@ -477,27 +477,21 @@ impl Policy {
                 })?
             }
             Choice::Alphabetical(order) => {
-                // Flux's loop, including its treatment of an empty key.
-                let mut latest: Option<usize> = None;
-                for (c, (key, i)) in cands.iter().enumerate() {
+                // Flux sorts the keys (byte-wise) and takes the last for
+                // `asc`, the first for `desc`; keys are unique here, so
+                // that is the maximum or the minimum. An empty key (from
+                // `extract`) is the smallest of all.
+                for (key, i) in &cands {
                     mark(*i, &|| Fate::Candidate {
                         key: key.to_string(),
                     });
-                    match latest {
-                        Some(l) if !cands[l].0.is_empty() => {
-                            let cur = &cands[l].0;
-                            let better = match order {
-                                Order::Asc => key.as_ref() > cur.as_ref(),
-                                Order::Desc => key.as_ref() < cur.as_ref(),
-                            };
-                            if better {
-                                latest = Some(c);
-                            }
-                        }
-                        _ => latest = Some(c),
-                    }
                 }
-                latest.unwrap_or(0)
+                let keyed = cands.iter().enumerate().map(|(c, (k, _))| (k.as_ref(), c));
+                let best = match order {
+                    Order::Asc => keyed.max(),
+                    Order::Desc => keyed.min(),
+                };
+                best.map_or(0, |(_, c)| c)
             }
             Choice::Numerical(order) => {
                 let mut latest: Option<(f64, usize)> = None;
