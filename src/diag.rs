@@ -71,3 +71,26 @@ impl fmt::Display for Diag {
         f.write_str(&self.message)
     }
 }
+
+/// `s` quoted for a message, cut to its first 64 characters when longer
+/// (a registry or a file may hand hoist a tag of any size; a message must
+/// stay readable and small).
+pub fn quoted(s: &str) -> String {
+    const KEEP: usize = 64;
+    match s.char_indices().nth(KEEP) {
+        None => format!("{s:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &s[..cut], s.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_values_are_cut() {
+        assert_eq!(super::quoted("a\nb"), "\"a\\nb\"");
+        let long = "x".repeat(50_000_000);
+        let q = super::quoted(&long);
+        assert!(q.len() < 100, "{q}");
+        assert!(q.ends_with("… (50000000 bytes)"));
+    }
+}

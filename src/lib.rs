@@ -6,6 +6,7 @@ pub mod diag;
 pub mod diff;
 pub mod flux;
 pub mod git;
+pub mod lint;
 pub mod plan;
 pub mod policy;
 pub mod registry;

@@ -33,6 +33,23 @@ pub struct Objects {
     pub pull_secrets: BTreeMap<(String, String), String>,
     /// Secrets with a `ca.crt` key: (namespace, name) → PEM (`certSecretRef`).
     pub ca_secrets: BTreeMap<(String, String), String>,
+    /// Objects that were found but are invalid (their errors are reported
+    /// on their own): (kind, namespace, name). A marker naming an invalid
+    /// policy is then not told the policy "does not exist".
+    pub invalid: std::collections::BTreeSet<(String, String, String)>,
+}
+
+/// The identity of a document that failed to read, as far as it can be told.
+fn identity(doc: &crate::yaml::Node) -> Option<(String, String, String)> {
+    let kind = doc.get("kind")?.as_str()?.to_string();
+    let meta = doc.get("metadata")?;
+    let name = meta.get("name")?.as_str()?.to_string();
+    let namespace = meta
+        .get("namespace")
+        .and_then(crate::yaml::Node::as_str)
+        .unwrap_or("default")
+        .to_string();
+    Some((kind, namespace, name))
 }
 
 /// Read Flux objects from the files and merge the config's declarations.
@@ -43,7 +60,10 @@ pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<D
         let res = for_each_document_containing(&f.text, crate::flux::NEEDLE, |doc| {
             match read_document(&doc, &f.rel) {
                 None => {}
-                Some(Err(errs)) => diags.extend(errs),
+                Some(Err(errs)) => {
+                    diags.extend(errs);
+                    objects.invalid.extend(identity(&doc));
+                }
                 Some(Ok(FluxObject::Repository(r))) => objects.repositories.push(r),
                 Some(Ok(FluxObject::Policy(p))) => objects.policies.push(p),
                 Some(Ok(FluxObject::Automation(a))) => objects.automations.push(a),
@@ -149,6 +169,11 @@ pub struct PolicyOutcome {
     pub labels: BTreeMap<String, String>,
     #[serde(skip)]
     pub digest_reflection: DigestReflection,
+    /// The policy or its repository is suspended: no result, no failure.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub suspended: bool,
+    #[serde(skip)]
+    pub origin: crate::flux::Origin,
 }
 
 /// Digest reflection as Flux does it, given the previously reflected ref.
@@ -187,6 +212,8 @@ pub fn decide<'a>(
             error: None,
             labels: p.meta.labels.clone(),
             digest_reflection: p.digest_reflection,
+            suspended: p.suspend,
+            origin: p.meta.origin.clone(),
         };
         let repo = objects.repositories.iter().find(|r| {
             r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace
@@ -196,13 +223,24 @@ pub fn decide<'a>(
                 return Err("policy is suspended".to_string());
             }
             let repo = repo.ok_or_else(|| {
+                let key = (
+                    "ImageRepository".to_string(),
+                    p.repository_namespace.clone(),
+                    p.repository_name.clone(),
+                );
+                let why = if objects.invalid.contains(&key) {
+                    "is invalid (see its errors)"
+                } else {
+                    "not found"
+                };
                 format!(
-                    "ImageRepository {}/{} not found",
+                    "ImageRepository {}/{} {why}",
                     p.repository_namespace, p.repository_name
                 )
             })?;
             o.image = Some(repo.image.clone());
             if repo.suspend {
+                o.suspended = true;
                 return Err(format!(
                     "ImageRepository {}/{} is suspended",
                     repo.meta.namespace, repo.meta.name
@@ -432,6 +470,18 @@ pub fn mutate(
                 }
             }
             let Some(outcome) = outcome else {
+                let key = (
+                    "ImagePolicy".to_string(),
+                    m.namespace.clone(),
+                    m.name.clone(),
+                );
+                if objects.invalid.contains(&key) {
+                    diags.push(warn(format!(
+                        "marker {m}: ImagePolicy {}/{} is invalid (see its errors); not applied",
+                        m.namespace, m.name
+                    )));
+                    continue;
+                }
                 diags.push(warn(format!(
                     "marker {m} names ImagePolicy {}/{}, which does not exist",
                     m.namespace, m.name
@@ -540,6 +590,16 @@ pub fn plan_objects<'a>(
     tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
 ) -> Plan {
     let policies = decide(objects, tags_for);
+    // A policy that could not decide is an error of the run (a suspended
+    // one is not); its markers say why they were not applied.
+    for o in policies.iter().filter(|o| !o.suspended) {
+        if let Some(e) = &o.error {
+            diagnostics.push(
+                Diag::error(format!("ImagePolicy {}/{}: {e}", o.namespace, o.name))
+                    .at(&o.origin.file, Some(o.origin.line)),
+            );
+        }
+    }
     let (files, more) = mutate(files, objects, &policies, config);
     diagnostics.extend(more);
     Plan {

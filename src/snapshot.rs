@@ -60,8 +60,10 @@ struct RawImage {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSnapshot {
+    /// `images:` with nothing under it is an empty snapshot (what
+    /// `hoist scan --save-snapshot` writes when nothing was scanned).
     #[serde(default)]
-    images: IndexMap<String, RawImage>,
+    images: Option<IndexMap<String, RawImage>>,
 }
 
 /// The tags of one image, in registry order, with digests where known.
@@ -87,17 +89,25 @@ impl Snapshot {
     /// that is not a snapshot at all is an error.
     pub fn parse(text: &str, display: &str) -> Result<(Snapshot, Vec<Diag>), Diag> {
         let raw: RawSnapshot = serde_saphyr::from_str(text).map_err(|e| {
-            let msg = e.to_string();
-            let line = msg
-                .split("line ")
-                .nth(1)
-                .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|n| n.parse().ok());
-            Diag::error(format!("not a registry snapshot: {}", first_line(&msg))).at(display, line)
+            let line = e.location().map(|l| l.line() as usize).filter(|&l| l > 0);
+            let msg = e.without_snippet().to_string();
+            let mut msg = first_line(&msg).trim_start_matches("error: ");
+            // The location is already in `file:line`; drop it from the text.
+            if let Some((head, rest)) = msg.split_once(": ")
+                && head.starts_with("line ")
+            {
+                msg = rest;
+            }
+            let msg = if msg.contains("untagged enum RawTags") {
+                "`tags` must be a list of tags, or a map of tag to digest"
+            } else {
+                msg
+            };
+            Diag::error(format!("not a registry snapshot: {msg}")).at(display, line)
         })?;
         let mut warnings = Vec::new();
         let mut snap = Snapshot::default();
-        for (image, entry) in raw.images {
+        for (image, entry) in raw.images.unwrap_or_default() {
             let line = find_line(text, &image);
             let mut list = TagList::default();
             let pairs: Vec<(String, Option<String>)> = match entry.tags {
@@ -108,7 +118,8 @@ impl Snapshot {
                 if !is_valid_tag(&tag) {
                     warnings.push(
                         Diag::warning(format!(
-                            "dropped tag {tag:?} of {image}: not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})"
+                            "dropped tag {} of {image}: not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})",
+                            crate::diag::quoted(&tag)
                         ))
                         .at(display, line),
                     );
@@ -120,7 +131,8 @@ impl Snapshot {
                     } else {
                         warnings.push(
                             Diag::warning(format!(
-                                "ignored digest {d:?} for {image}:{tag}: not a valid OCI digest"
+                                "ignored digest {} for {image}:{tag}: not a valid OCI digest",
+                                crate::diag::quoted(&d)
                             ))
                             .at(display, find_line(text, &tag)),
                         );
@@ -186,6 +198,10 @@ impl Snapshot {
         let mut out = String::from(
             "# Registry snapshot written by `hoist scan --save-snapshot`.\n# Use with: hoist plan --registry-snapshot FILE\nimages:\n",
         );
+        if self.images.is_empty() {
+            out.truncate(out.len() - 1);
+            out.push_str(" {}\n");
+        }
         for (image, list) in &self.images {
             out.push_str(&format!("  {}:\n", q(image)));
             if list.digests.is_empty() {
@@ -231,5 +247,15 @@ mod writer_tests {
         let (back, warnings) = Snapshot::parse(&s.to_yaml(), "s").unwrap();
         assert!(warnings.is_empty());
         assert_eq!(back.images, s.images);
+    }
+
+    #[test]
+    fn empty_snapshots_round_trip() {
+        let empty = Snapshot::default();
+        assert!(empty.to_yaml().ends_with("images: {}\n"));
+        let (back, _) = Snapshot::parse(&empty.to_yaml(), "s").unwrap();
+        assert!(back.images.is_empty());
+        let (back, _) = Snapshot::parse("images:\n", "s").unwrap();
+        assert!(back.images.is_empty());
     }
 }

@@ -285,8 +285,9 @@ pub fn live_scan(
         }
         for d in &s.dropped {
             diags.push(Diag::warning(format!(
-                "{}: dropped tag {d:?} from the registry: not a valid OCI tag",
-                s.image
+                "{}: dropped tag {} from the registry: not a valid OCI tag",
+                s.image,
+                crate::diag::quoted(d)
             )));
         }
         if !s.dropped.is_empty() {

@@ -20,7 +20,7 @@ pub struct PlanArgs {
     /// `diff` (patch on stdout, summary on stderr) or `json`.
     #[arg(long, value_enum, default_value_t = Output::Diff)]
     pub output: Output,
-    /// Exit with status 3 when changes are pending.
+    /// Exit with status 3 when changes are pending (errors still exit 1).
     #[arg(long)]
     pub exit_code: bool,
 }
@@ -29,6 +29,8 @@ pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
     let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let super::Planned { plan, diags } =
         plan_repo(&loaded, args.tags.registry_snapshot.as_deref())?;
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
     match args.output {
         Output::Json => {
             let mut value = serde_json::to_value(&plan)
@@ -37,6 +39,8 @@ pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
             value["summary"] = serde_json::json!({
                 "files": plan.files.len(),
                 "changes": plan.change_count(),
+                "errors": errors,
+                "warnings": warnings,
             });
             println!(
                 "{}",
@@ -57,8 +61,6 @@ pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
                 .filter(|p| p.selected.is_some())
                 .count();
             let failed = plan.policies.len() - selected;
-            let warnings = diags.iter().filter(|d| !d.is_error()).count();
-            let errors = diags.len() - warnings;
             let mut summary = if plan.files.is_empty() {
                 "no changes".to_string()
             } else {
@@ -76,6 +78,11 @@ pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
             ));
             anstream::eprintln!("hoist plan: {summary}");
         }
+    }
+    // Errors win over pending changes: a pipeline gated on `plan` must see
+    // a broken file or an unreachable registry, not a clean "no changes".
+    if errors > 0 {
+        return Ok(exit::FOUND);
     }
     if args.exit_code && !plan.files.is_empty() {
         return Ok(exit::CHANGES);

@@ -33,6 +33,10 @@ pub struct EvalArgs {
     /// whose exclusionList then applies).
     #[arg(long, value_name = "FILE")]
     pub policy: PathBuf,
+    /// Which ImagePolicy of the file, as NAME or NAMESPACE/NAME (needed
+    /// when the file holds several).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// Tags, one per line; `-` reads standard input.
     #[arg(long, value_name = "FILE|-")]
     pub tags: String,
@@ -73,14 +77,15 @@ fn read_tags(source: &str, diags: &mut Vec<Diag>) -> Result<Vec<String>, Fatal> 
                 "not a valid OCI tag"
             };
             diags.push(
-                Diag::warning(format!("dropped tag {tag:?}: {why}")).at(&display, Some(i + 1)),
+                Diag::warning(format!("dropped tag {}: {why}", crate::diag::quoted(tag)))
+                    .at(&display, Some(i + 1)),
             );
         }
     }
     Ok(tags)
 }
 
-fn load_policy(path: &PathBuf) -> Result<Policy, Fatal> {
+fn load_policy(path: &PathBuf, want: Option<&str>) -> Result<Policy, Fatal> {
     let display = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
         Fatal::usage(Diag::error(format!("cannot read policy: {e}")).at(&display, None))
@@ -88,12 +93,12 @@ fn load_policy(path: &PathBuf) -> Result<Policy, Fatal> {
     let text = String::from_utf8(bytes).map_err(|_| {
         Fatal::usage(Diag::error("policy file is not valid UTF-8").at(&display, None))
     })?;
-    let mut policy = None;
-    let mut exclusions = None;
+    let mut policies = Vec::new();
+    let mut repositories = Vec::new();
     let mut errors = Vec::new();
     for_each_document(&text, |_, doc| match read_document(&doc, &display) {
-        Some(Ok(FluxObject::Policy(p))) if policy.is_none() => policy = Some(p),
-        Some(Ok(FluxObject::Repository(r))) => exclusions = r.exclusion_list,
+        Some(Ok(FluxObject::Policy(p))) => policies.push(p),
+        Some(Ok(FluxObject::Repository(r))) => repositories.push(r),
         Some(Err(e)) => errors.extend(e),
         _ => {}
     })
@@ -103,13 +108,43 @@ fn load_policy(path: &PathBuf) -> Result<Policy, Fatal> {
     if !errors.is_empty() {
         return Err(errors.into());
     }
-    let mut p = policy.ok_or_else(|| {
-        Fatal::usage(
-            Diag::error("no ImagePolicy (image.toolkit.fluxcd.io) document in this file")
-                .at(&display, None),
-        )
-    })?;
-    p.spec.exclusion_list = exclusions;
+    let names: Vec<String> = policies
+        .iter()
+        .map(|p| format!("{}/{}", p.meta.namespace, p.meta.name))
+        .collect();
+    let matches = |p: &crate::flux::ImagePolicy| match want {
+        None => true,
+        Some(w) => match w.split_once('/') {
+            Some((ns, n)) => p.meta.namespace == ns && p.meta.name == n,
+            None => p.meta.name == w,
+        },
+    };
+    let mut chosen: Vec<_> = policies.into_iter().filter(|p| matches(p)).collect();
+    if chosen.len() > 1 {
+        return Err(Fatal::usage(
+            Diag::error(format!(
+                "{} ImagePolicies in this file ({}); choose one with --name",
+                chosen.len(),
+                names.join(", ")
+            ))
+            .at(&display, None),
+        ));
+    }
+    let Some(mut p) = chosen.pop() else {
+        let msg = match want {
+            Some(w) if !names.is_empty() => format!(
+                "no ImagePolicy named {w:?} in this file (it has {})",
+                names.join(", ")
+            ),
+            _ => "no ImagePolicy (image.toolkit.fluxcd.io) document in this file".to_string(),
+        };
+        return Err(Fatal::usage(Diag::error(msg).at(&display, None)));
+    };
+    // The exclusion list of the ImageRepository the policy points at.
+    p.spec.exclusion_list = repositories
+        .into_iter()
+        .find(|r| r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace)
+        .and_then(|r| r.exclusion_list);
     Policy::from_spec(&p.spec).map_err(|e| {
         Fatal::usage(
             Diag::error(e.message)
@@ -121,7 +156,7 @@ fn load_policy(path: &PathBuf) -> Result<Policy, Fatal> {
 
 pub fn run(cmd: &PolicyCommand) -> Result<i32, Fatal> {
     let PolicyCommand::Eval(args) = cmd;
-    let policy = load_policy(&args.policy)?;
+    let policy = load_policy(&args.policy, args.name.as_deref())?;
     let mut diags = Vec::new();
     let tags = read_tags(&args.tags, &mut diags)?;
     report(&diags);
@@ -143,13 +178,17 @@ pub fn run(cmd: &PolicyCommand) -> Result<i32, Fatal> {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         if args.explain {
+            // One write for the whole explanation, not several per tag.
+            use std::fmt::Write as _;
             let width = tags.iter().map(|t| t.len()).max().unwrap_or(0);
+            let mut text = String::new();
             for (t, f) in tags.iter().zip(&fates) {
-                anstream::eprintln!("{t:<width$}  {}", f.describe(t));
+                let _ = writeln!(text, "{t:<width$}  {}", f.describe(t));
             }
             for h in crate::policy::hints(&tags, &fates) {
-                anstream::eprintln!("hint: {h}");
+                let _ = writeln!(text, "hint: {h}");
             }
+            anstream::eprint!("{text}");
         }
         match &result {
             Ok(s) => println!("{}", s.tag),

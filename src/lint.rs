@@ -1,0 +1,104 @@
+//! Lint: problems that make image automation unsafe, silent or wrong,
+//! found without any network.
+//!
+//! The main one: a marker inside the file a Flux Kustomization reconciler
+//! reads as its entry (`kustomization.yaml`, `Kustomization`). Automation
+//! and reconciler then race on the same file; keeping tags in a separate
+//! `image-tags.yaml` that the kustomization patches in keeps them disjoint.
+
+use crate::config::Config;
+use crate::diag::Diag;
+use crate::plan::Objects;
+use crate::repo::SourceFile;
+use crate::setters;
+
+/// Is this the file a kustomize/Flux reconciler reads as its entry point?
+pub fn is_kustomization_entry(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    matches!(
+        name,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    )
+}
+
+/// Every finding for the repository: the objects' own errors are the
+/// caller's (`collect_objects` reports them); these are the rest.
+pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Diag> {
+    let mut findings = Vec::new();
+    for p in &objects.policies {
+        let ignored = p.spec.ignored_kinds();
+        if let Some(used) = ["semver", "alphabetical", "numerical"]
+            .into_iter()
+            .find(|k| !ignored.is_empty() && !ignored.contains(k))
+        {
+            findings.push(
+                Diag::warning(format!(
+                    "ImagePolicy {}/{} sets several policy kinds; Flux uses {used} and ignores {}",
+                    p.meta.namespace,
+                    p.meta.name,
+                    ignored.join(", ")
+                ))
+                .at(&p.meta.origin.file, Some(p.meta.origin.line))
+                .field("spec.policy"),
+            );
+        }
+    }
+    for f in files.iter().filter(|f| f.has_markers) {
+        let scan = match setters::scan(&f.text) {
+            Ok(s) => s,
+            Err(e) => {
+                findings.push(
+                    Diag::error(format!("invalid YAML: {}", e.message)).at(&f.rel, Some(e.line)),
+                );
+                continue;
+            }
+        };
+        for p in &scan.problems {
+            findings.push(Diag::error(p.message.clone()).at(&f.rel, Some(p.line)));
+        }
+        let dir = f.rel.rsplit_once('/').map_or("", |(d, _)| d);
+        let sibling = if dir.is_empty() {
+            "image-tags.yaml".to_string()
+        } else {
+            format!("{dir}/image-tags.yaml")
+        };
+        for s in &scan.setters {
+            let m = &s.marker;
+            let at = |d: Diag| d.at(&f.rel, Some(s.marker_line));
+            let known = objects
+                .policies
+                .iter()
+                .any(|p| p.meta.namespace == m.namespace && p.meta.name == m.name);
+            if !known {
+                let key = (
+                    "ImagePolicy".to_string(),
+                    m.namespace.clone(),
+                    m.name.clone(),
+                );
+                findings.push(at(Diag::error(if objects.invalid.contains(&key) {
+                    format!(
+                        "marker {m} names ImagePolicy {}/{}, which is invalid",
+                        m.namespace, m.name
+                    )
+                } else {
+                    format!(
+                        "marker {m} names ImagePolicy {}/{}, which does not exist; it will never be updated",
+                        m.namespace, m.name
+                    )
+                })));
+            }
+            if is_kustomization_entry(&f.rel) {
+                findings.push(at(Diag::error(format!(
+                    "marker {m} sits in a kustomization entry file that the Flux reconciler reads while hoist writes it; \
+                     move the value into {sibling} and add it to `patches:` (or `components:`) so automation and reconciler touch disjoint files"
+                ))));
+            } else if !config.may_write(&f.rel) {
+                findings.push(at(Diag::error(format!(
+                    "marker {m} is outside write_paths ({}); hoist will never update it",
+                    config.write_patterns.join(", ")
+                ))));
+            }
+        }
+    }
+    findings
+}
