@@ -23,7 +23,7 @@ use hoist::cli::{self, Fatal};
     hoist apply --url https://github.com/acme/fleet.git --token-env GITHUB_TOKEN\n  \
     hoist policy eval --policy policy.yaml --tags tags.txt --explain\n  \
     hoist lint --repo .\n\n\
-    Exit codes: 0 ok, 1 problems found, 2 usage or configuration error, 3 changes pending (plan --exit-code)."
+    Exit codes: 0 ok, 1 problems or errors found, 2 usage or configuration error, 3 changes pending (plan --exit-code)."
 )]
 struct Cli {
     /// When to use colour: auto (terminals only), always, never.

@@ -131,7 +131,7 @@ fn each_broken_file_is_reported_and_left_alone_while_the_rest_applies() {
     }
     for needle in [
         "flux/bad-range.yaml:20: spec.policy.semver.range: improper constraint",
-        "flux/bad-regex.yaml:10: spec.filterTags.pattern: invalid regular expression pattern \"^main-(\": unclosed group",
+        "flux/bad-regex.yaml:10: spec.filterTags.pattern: invalid regular expression pattern \"^main-(\": error parsing regexp: missing closing ): `^main-(`",
         "flux/no-kind.yaml:7: spec.policy: no policy kind set",
         "latin1.yaml: not valid UTF-8",
         "escape.yaml: symlink points outside the repository; skipped",
@@ -227,4 +227,111 @@ fn fifty_megabyte_file_with_one_marker() {
     assert_eq!(after.len(), big.len());
     assert!(after.ends_with("tag: 1.1.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n"));
     assert_eq!(after[..after.len() - 60], big[..big.len() - 60]);
+}
+
+/// A policy document with `spec` lines appended (indented two spaces).
+fn policy_with(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: {name}\n  namespace: ns\nspec:\n  imageRepositoryRef:\n    name: app\n{spec}"
+    )
+}
+
+/// Everything a repository controls, at its most hostile: each file gets a
+/// located error (never a panic, an abort or a hang), and the good file
+/// still applies.
+#[test]
+fn hostile_repository_inputs_are_bounded_errors() {
+    let (repo, side) = setup();
+    let r = repo.path();
+    let deep_parens = "(".repeat(100_000) + &")".repeat(100_000);
+    let cases: Vec<(String, String, String)> = vec![
+        (
+            "flux/stacked.yaml".into(),
+            policy_with("p1", "  filterTags:\n    pattern: 'a**'\n  policy:\n    alphabetical: {}\n"),
+            "flux/stacked.yaml:10: spec.filterTags.pattern: invalid regular expression pattern \"a**\": error parsing regexp: invalid nested repetition operator: `**`".into(),
+        ),
+        (
+            "flux/deep.yaml".into(),
+            policy_with("p2", &format!("  filterTags:\n    pattern: '{deep_parens}'\n  policy:\n    alphabetical: {{}}\n")),
+            "error parsing regexp: expression nests too deeply".into(),
+        ),
+        (
+            "flux/repeats.yaml".into(),
+            policy_with("p3", "  filterTags:\n    pattern: '((x{1000}){1000}){1000}'\n  policy:\n    alphabetical: {}\n"),
+            "error parsing regexp: invalid repeat count: `{1000}`".into(),
+        ),
+        (
+            "flux/exclusions.yaml".into(),
+            format!(
+                "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata:\n  name: ex\n  namespace: ns\nspec:\n  image: ghcr.io/a/ex\n  interval: 1m\n  exclusionList:\n{}",
+                "    - '(?x)a'\n".repeat(2)
+            ),
+            "flux/exclusions.yaml:10: spec.exclusionList[0]: invalid regular expression \"(?x)a\": error parsing regexp: invalid or unsupported Perl syntax: `(?x`".into(),
+        ),
+        (
+            "flux/nested.yaml".into(),
+            format!(
+                "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: p4, namespace: ns}}\nspec: {}{}\n",
+                "[".repeat(200_000),
+                "]".repeat(200_000)
+            ),
+            "flux/nested.yaml:4: invalid YAML: recursion limit exceeded".into(),
+        ),
+        (
+            "flux/laughs.yaml".into(),
+            {
+                let mut y = String::from("apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {name: p5, namespace: ns}\nspec:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+                for i in 1..10 {
+                    y.push_str(&format!("  a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+                }
+                y
+            },
+            "aliases expand to more than 100000 nodes".into(),
+        ),
+    ];
+    for (name, body, _) in &cases {
+        write(r, name, body);
+    }
+    let run = apply(r, side.path());
+    assert_eq!(
+        run.code, 1,
+        "errors must make apply exit 1:\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(
+        read(r, "good.yaml"),
+        "tag: 1.1.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n"
+    );
+    for (name, body, needle) in &cases {
+        assert!(
+            run.stderr.contains(needle.as_str()),
+            "missing {needle:?} in:\n{}",
+            run.stderr
+        );
+        assert_eq!(&read(r, name), body, "{name} must not change");
+    }
+    assert!(
+        run.stderr.lines().all(|l| l.len() < 2_000),
+        "messages stay short whatever the input:\n{}",
+        &run.stderr[..run.stderr.len().min(4000)]
+    );
+    // `plan` sees the same errors and exits 1, even with --exit-code.
+    let plan = hoist(&[
+        "plan",
+        "--exit-code",
+        "--repo",
+        s(r),
+        "--registry-snapshot",
+        s(&side.path().join("snap.yaml")),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert!(
+        v["summary"]["errors"].as_u64().unwrap() >= 6,
+        "{}",
+        plan.stdout
+    );
 }

@@ -40,8 +40,8 @@ pub struct TagArgs {
 /// Exit codes shared by every subcommand.
 pub mod exit {
     pub const OK: i32 = 0;
-    /// Problems found (`lint`), no tag selected (`policy eval`), or some
-    /// edits could not be made (`apply`).
+    /// Problems found (`lint`), errors reported (`plan`), no tag selected
+    /// (`policy eval`), or some edits could not be made (`apply`).
     pub const FOUND: i32 = 1;
     /// Usage or configuration error.
     pub const USAGE: i32 = 2;

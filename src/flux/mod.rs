@@ -390,7 +390,7 @@ fn read_repository(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
                 r.fail(
                     line_of(doc, "spec.exclusionList"),
                     &format!("spec.exclusionList[{i}]"),
-                    format!("invalid regular expression {p:?}: {e}"),
+                    format!("invalid regular expression {}: {e}", crate::diag::quoted(p)),
                 );
             }
         }

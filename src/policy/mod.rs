@@ -323,7 +323,10 @@ impl Policy {
                         |e| {
                             err(
                                 "spec.filterTags.pattern",
-                                format!("invalid regular expression pattern {p:?}: {e}"),
+                                format!(
+                                    "invalid regular expression pattern {}: {e}",
+                                    crate::diag::quoted(p)
+                                ),
                             )
                         },
                     )?,
@@ -346,7 +349,7 @@ impl Policy {
             let re = GoRegex::new(p).map_err(|e| {
                 err(
                     &format!("spec.exclusionList[{i}]"),
-                    format!("invalid regular expression {p:?}: {e}"),
+                    format!("invalid regular expression {}: {e}", crate::diag::quoted(p)),
                 )
             })?;
             exclusions.push(re);

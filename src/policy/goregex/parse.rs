@@ -29,9 +29,14 @@ impl GoError {
 }
 
 impl fmt::Display for GoError {
-    /// Exactly Go's `*syntax.Error` text.
+    /// Go's `*syntax.Error` text; an expression past 200 characters (Go
+    /// quotes the whole pattern for some errors) is cut with `…`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error parsing regexp: {}: `{}`", self.code, self.expr)
+        let expr = match self.expr.char_indices().nth(200) {
+            Some((cut, _)) => format!("{}…", &self.expr[..cut]),
+            None => self.expr.clone(),
+        };
+        write!(f, "error parsing regexp: {}: `{expr}`", self.code)
     }
 }
 
