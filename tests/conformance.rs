@@ -372,7 +372,6 @@ fn flux_digest_reflection_transitions() {
                 .iter()
                 .map(|t| (t.clone(), format!("sha256:{pass}-{t}")))
                 .collect(),
-            ..Default::default()
         };
         let plan = hoist::plan::plan(&files, &Config::default(), |_| Ok(&list));
         assert!(

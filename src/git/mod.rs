@@ -137,11 +137,6 @@ pub fn redact(text: &str, creds: Option<&Credentials>) -> String {
     out
 }
 
-/// Is this URL a local path or `file://` (no credentials needed)?
-pub fn is_local_url(url: &str) -> bool {
-    url.starts_with("file://") || url.starts_with('/') || url.starts_with('.')
-}
-
 /// The `scheme://host/` prefix a credential header is scoped to, so a
 /// redirect to another host never receives it.
 fn header_scope(url: &str) -> Option<String> {
@@ -294,46 +289,14 @@ impl Git {
     }
 }
 
-/// A valid branch name for a bot branch: `hoist/<env>/<policy-or-group>`,
-/// with every character Git forbids in ref names replaced by `-`.
-pub fn bot_branch(env: &str, group: &str) -> String {
-    fn clean(s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for c in s.chars() {
-            let bad = c.is_control()
-                || c.is_whitespace()
-                || matches!(
-                    c,
-                    '~' | '^' | ':' | '?' | '*' | '[' | '\\' | '/' | '@' | '{'
-                );
-            out.push(if bad { '-' } else { c });
-        }
-        let mut out = out.replace("..", "-").replace(".lock", "-lock");
-        while out.starts_with(['.', '-']) {
-            out.remove(0);
-        }
-        while out.ends_with(['.', '-']) {
-            out.pop();
-        }
-        if out.is_empty() { "x".into() } else { out }
-    }
-    format!("hoist/{}/{}", clean(env), clean(group))
-}
-
-/// Is `name` usable as a branch name? (`git check-ref-format` rules.)
+/// Is `name` usable as a branch name? Git's ref-name rules (gix's
+/// validation), and what `git check-ref-format --branch` adds: no leading
+/// `-` (an option to the `git` binary) and not `@` (its name for HEAD).
 pub fn valid_branch(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(['/', '-', '.'])
-        && !name.ends_with(['/', '.'])
-        && !name.ends_with(".lock")
-        && !name.contains("..")
-        && !name.contains("//")
-        && !name.contains("@{")
-        && !name.contains("/.")
+    !name.starts_with('-')
         && name != "@"
-        && !name
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
+        && gix::validate::reference::branch_name(format!("refs/heads/{name}").as_str().into())
+            .is_ok()
 }
 
 #[cfg(test)]
@@ -379,17 +342,15 @@ mod tests {
     }
 
     #[test]
-    fn bot_branch_names_are_valid() {
-        assert_eq!(
-            bot_branch("prod", "flux-system/api"),
-            "hoist/prod/flux-system-api"
-        );
-        for (env, g) in [("st ag", ".x..y.lock"), ("", "~^:"), ("a", "b@{c}")] {
-            let b = bot_branch(env, g);
-            assert!(valid_branch(&b), "{b}");
+    fn branch_names() {
+        for bad in [
+            "a..b", "-x", "", "a b", "x.lock", "a/", "/a", "a//b", "@", "a@{b", "HEAD", "a~1",
+            "a:b", ".a", "a/.b", "a\\b",
+        ] {
+            assert!(!valid_branch(bad), "{bad:?}");
         }
-        assert!(!valid_branch("a..b"));
-        assert!(!valid_branch("-x"));
-        assert!(valid_branch("release/v1"));
+        for good in ["release/v1", "hoist/prod/flux-system-api", "a.b", "main"] {
+            assert!(valid_branch(good), "{good:?}");
+        }
     }
 }

@@ -16,34 +16,12 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 
 pub use filter::TagFilter;
 pub use gofloat::parse_go_float;
 use goregex::GoRegex;
 pub use range::{Range, RangeError};
 pub use version::{ParseMode, Version, VersionError, compare_prerelease};
-
-/// A small, fast, non-cryptographic hasher for de-duplicating tag keys
-/// (the multiply-rotate scheme used by rustc's FxHash). Keys come from one
-/// registry's tag list, so hash flooding is not a concern worth SipHash's cost.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 /// Flux's default `exclusionList`: cosign signature tags.
 pub const DEFAULT_EXCLUSION: &str = r"^.*\.sig$";
@@ -407,8 +385,10 @@ impl Policy {
         // (key, index of the original tag) in order of the key's first appearance.
         let mut cands: Vec<(Cow<'_, str>, usize)> = Vec::with_capacity(tags.len());
         let capacity = if self.filter.is_some() { tags.len() } else { 0 };
-        let mut seen: HashMap<Cow<'_, str>, usize, BuildHasherDefault<FxHasher>> =
-            HashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default());
+        // FxHash: keys come from one registry's tag list, so hash flooding
+        // is not a concern worth SipHash's cost.
+        let mut seen: HashMap<Cow<'_, str>, usize, rustc_hash::FxBuildHasher> =
+            HashMap::with_capacity_and_hasher(capacity, rustc_hash::FxBuildHasher);
         let mut locs = self.filter.as_ref().map(TagFilter::locations);
         for (i, tag) in tags.iter().enumerate() {
             let tag = tag.as_ref();

@@ -107,15 +107,9 @@ async fn post_form(
     form: &[(&str, &str)],
     what: &str,
 ) -> Result<TokenReply, String> {
-    let body: String = form
-        .iter()
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
     let resp = http
         .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
+        .form(form)
         .send()
         .await
         .map_err(|e| format!("{what}: request failed ({})", e.without_url()))?;
@@ -136,18 +130,6 @@ fn required(token: Option<String>, missing: &str) -> Result<Secret, String> {
         .filter(|t| !t.is_empty())
         .map(Secret::new)
         .ok_or_else(|| missing.to_string())
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Step 1: an Entra access token for ACR.
@@ -318,6 +300,5 @@ mod tests {
         ));
         let e = EntraSource::from_env(&env(&[])).unwrap_err();
         assert!(e.contains("AZURE_CLIENT_SECRET"));
-        assert_eq!(urlencode("a b/c"), "a%20b%2Fc");
     }
 }

@@ -100,8 +100,18 @@ type TokenKey = (String, String, String);
 /// How to authenticate requests for one repository, learned from a challenge.
 #[derive(Clone)]
 enum Auth {
-    Basic(String),
+    /// A fixed `Authorization` header: Basic credentials, or a static
+    /// bearer token the registry takes as it is.
+    Header(Secret),
+    /// A token from the registry's token service, cached under this key.
     Token(TokenKey),
+}
+
+/// Why one attempt produced no reply.
+enum AttemptError {
+    Http(reqwest::Error),
+    /// The body passed `Options::max_body`; reading stopped there.
+    TooLarge,
 }
 
 pub struct Client {
@@ -260,7 +270,7 @@ impl Client {
         url: &str,
         accept: &str,
         auth: Option<&str>,
-    ) -> Result<Reply, reqwest::Error> {
+    ) -> Result<Reply, AttemptError> {
         let mut req = self
             .http
             .request(method.clone(), url)
@@ -270,18 +280,14 @@ impl Client {
             req = req.header(AUTHORIZATION, a);
         }
         tracing::debug!(%method, url, authenticated = auth.is_some(), "request");
-        let mut resp = req.send().await?;
+        let mut resp = req.send().await.map_err(AttemptError::Http)?;
         let status = resp.status().as_u16();
         tracing::trace!(%method, url, status, "response headers");
         let headers = resp.headers().clone();
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await? {
+        while let Some(chunk) = resp.chunk().await.map_err(AttemptError::Http)? {
             if body.len() + chunk.len() > self.opts.max_body {
-                return Ok(Reply {
-                    status: 0,
-                    headers,
-                    body: Vec::new(),
-                });
+                return Err(AttemptError::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
@@ -315,7 +321,13 @@ impl Client {
                 self.attempt(&method, url, accept, auth.as_deref()).await
             };
             let retry_in = match result {
-                Err(e) => {
+                Err(AttemptError::TooLarge) => {
+                    return Err(RegistryError::TooLarge {
+                        url: url.to_string(),
+                        limit: self.opts.max_body,
+                    });
+                }
+                Err(AttemptError::Http(e)) => {
                     if attempt >= self.opts.retries {
                         return Err(RegistryError::Transport(format!(
                             "{} after {} attempts",
@@ -324,12 +336,6 @@ impl Client {
                         )));
                     }
                     self.backoff(attempt)
-                }
-                Ok(r) if r.status == 0 => {
-                    return Err(RegistryError::TooLarge {
-                        url: url.to_string(),
-                        limit: self.opts.max_body,
-                    });
                 }
                 Ok(r) if r.status == 401 && !authenticated => {
                     authenticated = true;
@@ -404,7 +410,7 @@ impl Client {
             .cloned();
         match learned {
             None => Ok(None),
-            Some(Auth::Basic(h)) => Ok(Some(h)),
+            Some(Auth::Header(h)) => Ok(Some(h.expose().to_string())),
             Some(Auth::Token(key)) => Ok(self
                 .cached_token(&key)
                 .map(|t| format!("Bearer {}", t.expose()))),
@@ -517,7 +523,7 @@ impl Client {
                 self.learned
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(img.clone(), Auth::Basic(h.clone()));
+                    .insert(img.clone(), Auth::Header(Secret::new(h.clone())));
                 Ok(h)
             }
             Challenge::Bearer {
@@ -530,7 +536,7 @@ impl Client {
                     self.learned
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .insert(img.clone(), Auth::Basic(h.clone()));
+                        .insert(img.clone(), Auth::Header(Secret::new(h.clone())));
                     return Ok(h);
                 }
                 let scope = scope.unwrap_or_else(|| format!("repository:{}:pull", img.repository));
@@ -846,19 +852,18 @@ pub fn next_link(
                 continue;
             }
             let target = target.trim().trim_start_matches('<').trim_end_matches('>');
-            let next = if target.starts_with("http://") || target.starts_with("https://") {
-                target.to_string()
-            } else if target.starts_with('/') {
-                format!("{base}{target}")
-            } else {
-                let dir = current.rsplit_once('/').map_or(current, |(d, _)| d);
-                format!("{dir}/{target}")
-            };
-            if !next.starts_with(&format!("{base}/")) {
+            // RFC 3986 resolution against the page that carried the header.
+            let here = reqwest::Url::parse(current)
+                .map_err(|e| RegistryError::Pagination(format!("bad page URL {current}: {e}")))?;
+            let next = here.join(target).map_err(|e| {
+                RegistryError::Pagination(format!("bad Link target {target:?}: {e}"))
+            })?;
+            if next.origin() != here.origin() || !next.as_str().starts_with(base) {
                 return Err(RegistryError::Pagination(format!(
                     "Link points to another host ({next}); not followed"
                 )));
             }
+            let next = next.to_string();
             return Ok(Some(next));
         }
     }
@@ -902,6 +907,15 @@ mod tests {
         );
         assert_eq!(next_link(&h, base, cur).unwrap(), None);
         assert_eq!(next_link(&HeaderMap::new(), base, cur).unwrap(), None);
+        // A query-only reference keeps the page's path (RFC 3986).
+        h.insert(
+            LINK,
+            HeaderValue::from_static("<?last=z&n=1000>; rel=\"next\""),
+        );
+        assert_eq!(
+            next_link(&h, base, cur).unwrap().unwrap(),
+            "https://ghcr.io/v2/a/b/tags/list?last=z&n=1000"
+        );
     }
 
     #[test]

@@ -59,17 +59,9 @@ impl ImageRef {
         }
     }
 
-    pub fn is_docker_hub(&self) -> bool {
-        self.registry == DOCKER_HUB
-    }
-
     /// `*.azurecr.io` (Azure Container Registry).
     pub fn is_acr(&self) -> bool {
         self.registry.ends_with(".azurecr.io")
-    }
-
-    pub fn is_ghcr(&self) -> bool {
-        self.registry == "ghcr.io"
     }
 }
 

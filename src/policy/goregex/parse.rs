@@ -260,8 +260,7 @@ impl<'a> Parser<'a> {
                             t = &t[1..];
                         }
                         Some((min, max, after)) => {
-                            if min < 0
-                                || min > MAX_REPEAT
+                            if !(0..=MAX_REPEAT).contains(&min)
                                 || max > MAX_REPEAT
                                 || (max >= 0 && min > max)
                             {
@@ -581,12 +580,13 @@ impl<'a> Parser<'a> {
         let mut first = true;
         while t.is_empty() || !t.starts_with(']') || first {
             first = false;
-            if t.len() > 2 && t.starts_with("[:") {
-                if let Some((named, rest)) = parse_named_class(t)? {
-                    class.append(&named);
-                    t = rest;
-                    continue;
-                }
+            if t.len() > 2
+                && t.starts_with("[:")
+                && let Some((named, rest)) = parse_named_class(t)?
+            {
+                class.append(&named);
+                t = rest;
+                continue;
             }
             if let Some((u, rest)) = parse_unicode_class(t)? {
                 class.append(&u);
@@ -636,11 +636,11 @@ fn merge_last_literals(items: &mut Vec<Tree>) {
         return;
     }
     let top = items.pop().expect("two items");
-    if let (Kind::Lit { chars: add, .. }, Some(prev)) = (top.kind, items.last_mut()) {
-        if let Kind::Lit { chars, .. } = &mut prev.kind {
-            chars.extend(add);
-            prev.size = chars.len() as i64;
-        }
+    if let (Kind::Lit { chars: add, .. }, Some(prev)) = (top.kind, items.last_mut())
+        && let Kind::Lit { chars, .. } = &mut prev.kind
+    {
+        chars.extend(add);
+        prev.size = chars.len() as i64;
     }
 }
 
