@@ -49,20 +49,8 @@ pub struct RawConfig {
     pub git: GitConfig,
 }
 
-/// How hoist authenticates to a Git remote over HTTPS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum GitAuth {
-    /// `Authorization: Basic base64(x-access-token:TOKEN)` (GitHub App or
-    /// Actions token).
-    Github,
-    /// `Authorization: Basic base64(:PAT)` (Azure DevOps personal token).
-    AzureDevops,
-    /// `Authorization: Bearer TOKEN` (Azure DevOps `System.AccessToken`).
-    Bearer,
-    /// `Authorization: Basic base64(username:TOKEN)`.
-    Basic,
-}
+/// How hoist authenticates to a Git remote (defined with the Git code).
+pub use crate::git::Auth as GitAuth;
 
 /// `[git]`: where and how commits are made and pushed.
 #[derive(Debug, Clone, Default, Deserialize)]

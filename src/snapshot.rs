@@ -16,33 +16,13 @@
 //! containing a newline or `#` can never reach a manifest.
 
 use std::path::Path;
-use std::sync::LazyLock;
 
 use indexmap::IndexMap;
-use regex::Regex;
 use serde::Deserialize;
 
 use crate::diag::Diag;
 
-static DIGEST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$").expect("static regex")
-});
-
-/// OCI distribution tag grammar: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-pub fn is_valid_tag(tag: &str) -> bool {
-    let b = tag.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
-}
-
-/// OCI digest grammar (`algorithm:encoded`).
-pub fn is_valid_digest(d: &str) -> bool {
-    d.len() <= 256 && DIGEST.is_match(d)
-}
+pub use crate::registry::reference::{is_valid_digest, is_valid_tag};
 
 #[derive(Deserialize)]
 #[serde(untagged)]

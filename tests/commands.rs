@@ -250,8 +250,39 @@ fn lint_flags_markers_in_kustomization_entry_files() {
         "apps/api/image-tags.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: ghcr.io/a/api:1.0.0 # {\"$imagepolicy\": \"ns:api\"}\n",
     );
+    // A marker naming a policy that does not exist is a problem: it would
+    // never be updated.
+    let run = hoist(&["lint", "--repo", s(r)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "apps/api/image-tags.yaml:10: marker ns:api names ImagePolicy ns/api, which does not exist"
+        ),
+        "{}",
+        run.stderr
+    );
+    write(
+        r,
+        "flux/api.yaml",
+        &repo_and_policy("ns", "api", "ghcr.io/a/api", ">=1.0.0"),
+    );
     let run = hoist(&["lint", "--repo", s(r)]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // A policy with several kinds: Flux uses semver; a warning, not a failure.
+    write(
+        r,
+        "flux/api.yaml",
+        &repo_and_policy("ns", "api", "ghcr.io/a/api", ">=1.0.0")
+            .replace("    semver:", "    alphabetical: {}\n    semver:"),
+    );
+    let run = hoist(&["lint", "--repo", s(r)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ImagePolicy ns/api sets several policy kinds; Flux uses semver and ignores alphabetical"),
+        "{}",
+        run.stderr
+    );
 
     // Markers hoist may never write are problems too.
     write(

@@ -1,9 +1,6 @@
 //! `hoist apply`: plan, commit and push with compare-and-swap (see
 //! [`crate::git`]), or with `--no-commit` only write the working tree.
 
-use std::io::Write;
-use std::path::Path;
-
 use clap::Args;
 
 use super::{Fatal, exit, load_repo, plan_repo, plural, report};
@@ -52,38 +49,6 @@ pub struct ApplyArgs {
     pub auth: Option<crate::config::GitAuth>,
 }
 
-/// Replace `path` with `content` atomically: write a temporary file in the
-/// same directory, copy the permissions, fsync, rename. The file is first
-/// re-read: if it no longer holds `expected` (someone edited it while we
-/// planned) nothing is written.
-pub fn write_atomic(path: &Path, expected: &str, content: &str) -> Result<(), String> {
-    let current = std::fs::read(path).map_err(|e| format!("cannot re-read before writing: {e}"))?;
-    if current != expected.as_bytes() {
-        return Err(
-            "the file changed on disk while hoist was planning; not written (run again)".into(),
-        );
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let perms = std::fs::metadata(path)
-        .map_err(|e| e.to_string())?
-        .permissions();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".hoist-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| format!("cannot create a temporary file: {e}"))?;
-    tmp.write_all(content.as_bytes())
-        .map_err(|e| format!("cannot write: {e}"))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| format!("cannot sync: {e}"))?;
-    std::fs::set_permissions(tmp.path(), perms)
-        .map_err(|e| format!("cannot set permissions: {e}"))?;
-    tmp.persist(path)
-        .map_err(|e| format!("cannot replace the file: {}", e.error))?;
-    Ok(())
-}
-
 fn parse_auth(s: &str) -> Result<crate::config::GitAuth, String> {
     use crate::config::GitAuth;
     Ok(match s {
@@ -110,14 +75,8 @@ fn write_worktree(args: &ApplyArgs) -> Result<i32, Fatal> {
     let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let super::Planned { plan, mut diags } =
         plan_repo(&loaded, args.tags.registry_snapshot.as_deref())?;
-    let mut written = 0;
-    for f in &plan.files {
-        let path = loaded.root.join(&f.file);
-        match write_atomic(&path, &f.original, &f.updated) {
-            Ok(()) => written += 1,
-            Err(e) => diags.push(Diag::error(e).at(&f.file, None)),
-        }
-    }
+    let (written, write_diags) = crate::fleet::write(&loaded, &plan);
+    diags.extend(write_diags);
     report(&diags);
     anstream::eprintln!(
         "hoist apply: wrote {} ({})",

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{Fatal, exit, live_scan, load_repo, report};
+use super::report as report_diags;
+use super::{Fatal, exit, load_repo};
 use crate::diag::Diag;
-use crate::plan::{collect_objects, decide};
+use crate::observe::{ImageReport, live_scan, report};
+use crate::plan::collect_objects;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -30,43 +32,17 @@ pub fn run(args: &ScanArgs) -> Result<i32, Fatal> {
     let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let (objects, mut diags) = collect_objects(&loaded.files, &loaded.config);
     diags.extend(loaded.diags.iter().cloned());
-    let (tags, scan_diags) = live_scan(&loaded.config, &objects)?;
+    let (tags, scan_diags) =
+        live_scan(&loaded.config, &objects, &super::scan_progress()).map_err(Fatal::usage)?;
     diags.extend(scan_diags);
-    let outcomes = decide(&objects, |img| tags.get(img));
-    let mut images: Vec<&str> = Vec::new();
-    for r in objects.repositories.iter().filter(|r| !r.suspend) {
-        if !images.contains(&r.image.as_str()) {
-            images.push(&r.image);
-        }
-    }
-    let mut rows = Vec::new();
-    for image in &images {
-        let list = tags.snapshot.get(image);
-        let policies: Vec<_> = outcomes
-            .iter()
-            .filter(|o| o.image.as_deref() == Some(*image))
-            .collect();
-        rows.push(serde_json::json!({
-            "image": image,
-            "tags": list.map(|l| l.tags.len()),
-            "error": tags.errors.get(*image),
-            "dropped": tags.dropped.get(*image).cloned().unwrap_or_default(),
-            "policies": policies.iter().map(|o| serde_json::json!({
-                "namespace": o.namespace,
-                "name": o.name,
-                "tag": o.selected.as_ref().map(|s| &s.tag),
-                "digest": o.selected.as_ref().and_then(|s| s.digest.as_ref()),
-                "error": o.error,
-            })).collect::<Vec<_>>(),
-        }));
-    }
+    let rows = report(&objects, &tags);
     match args.output {
         Output::Json => {
             let v = serde_json::json!({ "images": rows, "diagnostics": diags });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Output::Table => {
-            report(&diags);
+            report_diags(&diags);
             print_table(&rows);
         }
     }
@@ -91,45 +67,41 @@ pub fn run(args: &ScanArgs) -> Result<i32, Fatal> {
     })
 }
 
-fn print_table(rows: &[serde_json::Value]) {
+fn print_table(rows: &[ImageReport]) {
     let mut lines =
         vec![["IMAGE", "TAGS", "POLICY", "SELECTED", "DIGEST", "ERROR"].map(String::from)];
-    let s = |v: &serde_json::Value| v.as_str().map_or_else(|| "-".to_string(), str::to_string);
+    let s = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
     for r in rows {
-        let count = r["tags"]
-            .as_u64()
-            .map_or("-".to_string(), |n| n.to_string());
-        let policies = r["policies"].as_array().cloned().unwrap_or_default();
-        if policies.is_empty() {
+        let count = r.tags.map_or("-".to_string(), |n| n.to_string());
+        if r.policies.is_empty() {
             lines.push([
-                s(&r["image"]),
+                r.image.clone(),
                 count,
                 "-".into(),
                 "-".into(),
                 "-".into(),
-                s(&r["error"]),
+                s(&r.error),
             ]);
             continue;
         }
-        for p in policies {
-            let digest = s(&p["digest"]);
-            let short = if digest.len() > 19 {
-                format!("{}…", &digest[..19])
-            } else {
-                digest
+        for p in &r.policies {
+            let digest = s(&p.digest);
+            let short = match digest.char_indices().nth(19) {
+                Some((cut, _)) => format!("{}…", &digest[..cut]),
+                None => digest,
             };
-            let err = if r["error"].is_null() {
-                s(&p["error"])
+            let err = if r.error.is_some() {
+                &r.error
             } else {
-                s(&r["error"])
+                &p.error
             };
             lines.push([
-                s(&r["image"]),
+                r.image.clone(),
                 count.clone(),
-                format!("{}/{}", s(&p["namespace"]), s(&p["name"])),
-                s(&p["tag"]),
+                format!("{}/{}", p.namespace, p.name),
+                s(&p.tag),
                 short,
-                err,
+                s(err),
             ]);
         }
     }
@@ -142,12 +114,15 @@ fn print_table(rows: &[serde_json::Value]) {
                 .unwrap_or(0)
         })
         .collect();
+    let mut out = String::new();
     for l in &lines {
-        let mut out = String::new();
+        let mut line = String::new();
         for (c, cell) in l.iter().enumerate().take(5) {
-            out.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+            line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
         }
-        out.push_str(&l[5]);
-        println!("{}", out.trim_end());
+        line.push_str(&l[5]);
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
+    print!("{out}");
 }

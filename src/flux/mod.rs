@@ -278,30 +278,7 @@ fn meta(r: &mut Reader<'_>, doc: &Node) -> Meta {
     }
 }
 
-/// Is `image` a repository reference without scheme, tag or digest?
-pub fn check_image_name(image: &str) -> Result<(), String> {
-    if image.contains("://") {
-        return Err(format!("{image:?} must not include a scheme"));
-    }
-    if image.contains('@') {
-        return Err(format!("{image:?} must not include a digest"));
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    if last.contains(':') {
-        return Err(format!("{image:?} must not include a tag"));
-    }
-    let ok = !image.is_empty()
-        && image.len() <= 255
-        && image
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b));
-    if !ok {
-        return Err(format!(
-            "{image:?} is not a valid image repository (lowercase letters, digits, '.', '_', '-', '/', and ':' for a port)"
-        ));
-    }
-    Ok(())
-}
+pub use crate::registry::reference::check_image_name;
 
 /// Read one YAML document. `None` when it is not an image-automation object.
 pub fn read_document(doc: &Node, file: &str) -> Option<Result<FluxObject, Vec<Diag>>> {

@@ -248,8 +248,10 @@ pub fn remote_default_branch(git: &Git, url: &str) -> Result<String> {
                 .map(str::to_string)
         })
         .ok_or_else(|| {
-            Error::new(super::redact(
-                &format!("cannot tell the default branch of {url}; pass --branch"),
+            Error::setup(super::redact(
+                &format!(
+                    "the remote's HEAD names no branch, so the default branch of {url} is unknown; pass --branch"
+                ),
                 None,
             ))
         })

@@ -27,25 +27,53 @@ pub mod tree;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::config::GitAuth;
+/// How hoist authenticates to a Git remote over HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    /// `Authorization: Basic base64(x-access-token:TOKEN)` (GitHub App or
+    /// Actions token).
+    Github,
+    /// `Authorization: Basic base64(:PAT)` (Azure DevOps personal token).
+    AzureDevops,
+    /// `Authorization: Bearer TOKEN` (Azure DevOps `System.AccessToken`).
+    Bearer,
+    /// `Authorization: Basic base64(username:TOKEN)`.
+    Basic,
+}
 
 /// A failure talking to Git. Messages are already redacted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
+    pub kind: ErrorKind,
     pub message: String,
+}
+
+/// What a caller can do about an [`Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The run asks for something the repository does not have (no such
+    /// remote or branch, a remote HEAD that names no branch, a bad ref
+    /// name): fix the settings, retrying will not help.
+    Setup,
+    /// Git, the remote or the network failed; a later run may succeed.
+    Failed,
 }
 
 impl Error {
     pub fn new(message: impl Into<String>) -> Error {
         Error {
+            kind: ErrorKind::Failed,
             message: message.into(),
         }
     }
-}
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+    pub fn setup(message: impl Into<String>) -> Error {
+        Error {
+            kind: ErrorKind::Setup,
+            message: message.into(),
+        }
     }
 }
 
@@ -67,14 +95,14 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// Build the header GitHub / Azure DevOps expect for `token`.
-    pub fn new(kind: GitAuth, token: &str, username: Option<&str>) -> Credentials {
+    pub fn new(kind: Auth, token: &str, username: Option<&str>) -> Credentials {
         use base64::Engine;
         let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
         let value = match kind {
-            GitAuth::Github => format!("Basic {}", b64(format!("x-access-token:{token}"))),
-            GitAuth::AzureDevops => format!("Basic {}", b64(format!(":{token}"))),
-            GitAuth::Bearer => format!("Bearer {token}"),
-            GitAuth::Basic => format!(
+            Auth::Github => format!("Basic {}", b64(format!("x-access-token:{token}"))),
+            Auth::AzureDevops => format!("Basic {}", b64(format!(":{token}"))),
+            Auth::Bearer => format!("Bearer {token}"),
+            Auth::Basic => format!(
                 "Basic {}",
                 b64(format!("{}:{token}", username.unwrap_or("")))
             ),
@@ -90,10 +118,10 @@ impl Credentials {
     }
 
     /// Read the token from the environment variable `var`.
-    pub fn from_env(kind: GitAuth, var: &str, username: Option<&str>) -> Result<Credentials> {
+    pub fn from_env(kind: Auth, var: &str, username: Option<&str>) -> Result<Credentials> {
         match std::env::var(var) {
             Ok(t) if !t.trim().is_empty() => Ok(Credentials::new(kind, t.trim(), username)),
-            _ => Err(Error::new(format!(
+            _ => Err(Error::setup(format!(
                 "git.token_env names {var}, but that environment variable is empty or unset"
             ))),
         }
@@ -305,7 +333,7 @@ mod tests {
 
     #[test]
     fn credentials_are_redacted_and_scoped() {
-        let c = Credentials::new(GitAuth::Github, "ghs_secret123", None);
+        let c = Credentials::new(Auth::Github, "ghs_secret123", None);
         assert!(c.header.starts_with("Authorization: Basic "));
         let enc = c.header.rsplit(' ').next().unwrap().to_string();
         let text = format!("failed with ghs_secret123 and {enc}");
@@ -314,7 +342,7 @@ mod tests {
             "failed with [redacted] and [redacted]"
         );
         assert_eq!(format!("{c:?}"), "Credentials([redacted])");
-        let az = Credentials::new(GitAuth::AzureDevops, "pat", None);
+        let az = Credentials::new(Auth::AzureDevops, "pat", None);
         use base64::Engine;
         assert_eq!(
             az.header,
@@ -324,7 +352,7 @@ mod tests {
             )
         );
         assert_eq!(
-            Credentials::new(GitAuth::Bearer, "tok", None).header,
+            Credentials::new(Auth::Bearer, "tok", None).header,
             "Authorization: Bearer tok"
         );
         assert_eq!(

@@ -98,7 +98,7 @@ impl Workspace {
                 let url = git
                     .run(&["remote", "get-url", "--push", remote])
                     .map_err(|e| {
-                        Error::new(format!("no remote {remote:?} in {}: {e}", dir.display()))
+                        Error::setup(format!("no remote {remote:?} in {}: {e}", dir.display()))
                     })?;
                 let git = git.with_credentials(url.trim(), creds);
                 let shallow = git.run(&["rev-parse", "--is-shallow-repository"])?.trim() == "true";
@@ -167,7 +167,7 @@ impl Workspace {
                 c.rebuild()?;
                 let tip = self
                     .fetch(branch, 1)?
-                    .ok_or_else(|| Error::new(format!("the remote has no branch {branch:?}")))?;
+                    .ok_or_else(|| Error::setup(format!("the remote has no branch {branch:?}")))?;
                 tree::read(&self.repo()?, tip)
             }
             (Err(e), None) => Err(e),
@@ -185,7 +185,7 @@ impl Workspace {
                 if out.status.success() {
                     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
                 } else {
-                    Err(Error::new(format!(
+                    Err(Error::setup(format!(
                         "{} has a detached HEAD; pass --branch (or set git.branch in hoist.toml)",
                         dir.display()
                     )))
@@ -205,7 +205,7 @@ impl Workspace {
                 .map_err(|e| Error::new(format!("bad HEAD {:?}: {e}", head.trim())));
         }
         self.fetch(branch, 1)?
-            .ok_or_else(|| Error::new(format!("the remote has no branch {branch:?}")))
+            .ok_or_else(|| Error::setup(format!("the remote has no branch {branch:?}")))
     }
 
     /// Bring the checkout to the pushed commit (checkout mode only).
@@ -329,8 +329,29 @@ fn backoff(attempt: u32) {
 }
 
 /// Run the loop. `plan` sees each candidate tree (the first one may be
-/// `initial`, already read) and proposes edits, or `None` for no change.
-pub fn persist<F>(
+/// `initial`, already read) and proposes edits, or `None` for no change,
+/// along with whatever it wants to report about that tree (diagnostics,
+/// counts). The report of the last tree planned comes back whatever the
+/// outcome, so a caller can show it even when the push failed.
+pub fn persist<R, F>(
+    ws: &Workspace,
+    target: &Target,
+    initial: Option<Snapshot>,
+    mut plan: F,
+) -> (Result<(Done, Vec<String>)>, Option<R>)
+where
+    F: FnMut(&Snapshot) -> Result<(Option<Proposal>, R)>,
+{
+    let mut report = None;
+    let result = run_loop(ws, target, initial, |snap| {
+        let (proposal, r) = plan(snap)?;
+        report = Some(r);
+        Ok(proposal)
+    });
+    (result, report)
+}
+
+fn run_loop<F>(
     ws: &Workspace,
     target: &Target,
     initial: Option<Snapshot>,

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use super::challenge::{self, Challenge};
 use super::credentials::{Credential, Credentials, Secret};
 use super::reference::ImageRef;
-use crate::snapshot::{is_valid_digest, is_valid_tag};
+use super::reference::{is_valid_digest, is_valid_tag};
 
 /// Manifest media types accepted when resolving a digest.
 pub const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, \

@@ -6,6 +6,9 @@
 //! official images sit under `library/`.
 
 use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 pub const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
@@ -21,7 +24,7 @@ pub struct ImageRef {
 impl ImageRef {
     /// Parse a `spec.image` value (no scheme, tag or digest).
     pub fn parse(image: &str) -> Result<ImageRef, String> {
-        crate::flux::check_image_name(image)?;
+        check_image_name(image)?;
         let (first, rest) = match image.split_once('/') {
             Some((f, r)) => (f, Some(r)),
             None => (image, None),
@@ -69,6 +72,51 @@ impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.registry, self.repository)
     }
+}
+
+/// Is `image` a repository reference without scheme, tag or digest?
+pub fn check_image_name(image: &str) -> Result<(), String> {
+    if image.contains("://") {
+        return Err(format!("{image:?} must not include a scheme"));
+    }
+    if image.contains('@') {
+        return Err(format!("{image:?} must not include a digest"));
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') {
+        return Err(format!("{image:?} must not include a tag"));
+    }
+    let ok = !image.is_empty()
+        && image.len() <= 255
+        && image
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b));
+    if !ok {
+        return Err(format!(
+            "{image:?} is not a valid image repository (lowercase letters, digits, '.', '_', '-', '/', and ':' for a port)"
+        ));
+    }
+    Ok(())
+}
+
+static DIGEST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$").expect("static regex")
+});
+
+/// OCI distribution tag grammar: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+pub fn is_valid_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+}
+
+/// OCI digest grammar (`algorithm:encoded`).
+pub fn is_valid_digest(d: &str) -> bool {
+    d.len() <= 256 && DIGEST.is_match(d)
 }
 
 #[cfg(test)]

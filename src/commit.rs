@@ -1,0 +1,540 @@
+//! Committing a plan: settle the branches, identity, message and signing
+//! from the ImageUpdateAutomation, hoist.toml and the caller's overrides,
+//! then hand a pure "tree → proposal" function to [`crate::git::persist`].
+//!
+//! Everything `hoist apply` does short of printing, so the ladder and the
+//! bot commit the same way.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Config, GitAuth};
+use crate::diag::Diag;
+use crate::flux::ImageUpdateAutomation;
+use crate::git::persist::{self, Done, Proposal, Source, Target, Workspace};
+use crate::git::tree::{Identity, Snapshot};
+use crate::git::{self, Credentials, ErrorKind, message};
+use crate::observe::obtain_tags;
+use crate::plan::{self, Objects};
+use crate::template::Template;
+
+/// Used when neither the automation nor hoist.toml names an author.
+pub const DEFAULT_AUTHOR: (&str, &str) = ("hoist", "hoist@users.noreply.github.com");
+
+/// Where the fleet repository is.
+#[derive(Debug, Clone)]
+pub enum Repository {
+    /// A remote, kept as a bare clone under `state_dir` (the bot).
+    Url { url: String, state_dir: PathBuf },
+    /// A Git checkout (a CI job).
+    Checkout { dir: PathBuf },
+}
+
+/// What the caller decides over the repository's own settings.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// hoist.toml to use instead of the repository's.
+    pub config: Option<PathBuf>,
+    /// Tags from this snapshot file instead of the registries.
+    pub snapshot: Option<PathBuf>,
+    pub branch: Option<String>,
+    pub push_branch: Option<String>,
+    /// Checkout mode: the remote to push to.
+    pub remote: Option<String>,
+    /// Only this ImageUpdateAutomation (`namespace/name`).
+    pub automation: Option<String>,
+    pub max_attempts: Option<u32>,
+    /// Environment variable holding the HTTPS token.
+    pub token_env: Option<String>,
+    pub auth: Option<GitAuth>,
+}
+
+/// How a commit run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The automation is suspended: nothing was read or written.
+    Suspended,
+    UpToDate {
+        branch: String,
+        tip: gix::ObjectId,
+    },
+    Pushed {
+        branch: String,
+        commit: gix::ObjectId,
+        attempts: u32,
+        files: usize,
+        changes: usize,
+    },
+}
+
+/// A finished run: its outcome and everything reported on the way.
+#[derive(Debug)]
+pub struct Report {
+    pub outcome: Outcome,
+    /// Tag and planning diagnostics of the tree that was committed (or
+    /// found up to date).
+    pub diags: Vec<Diag>,
+    /// Notes from Git (e.g. a checkout that could not be fast-forwarded).
+    pub warnings: Vec<String>,
+}
+
+/// Why a run stopped.
+#[derive(Debug)]
+pub enum Failure {
+    /// Settings the repository cannot satisfy (exit 2): no such branch or
+    /// remote, a bad template, an invalid push branch.
+    Setup(Vec<Diag>),
+    /// Git, the remote or the network failed (exit 1); `diags` holds what
+    /// planning reported before.
+    Failed(Vec<Diag>),
+}
+
+impl Failure {
+    fn setup(d: Diag) -> Failure {
+        Failure::Setup(vec![d])
+    }
+
+    fn git(e: git::Error, mut before: Vec<Diag>) -> Failure {
+        before.push(Diag::error(e.message));
+        match e.kind {
+            ErrorKind::Setup => Failure::Setup(before),
+            ErrorKind::Failed => Failure::Failed(before),
+        }
+    }
+}
+
+/// The config that applies to a snapshot: `--config FILE` when given, else
+/// the snapshot's own `hoist.toml` (URL mode) or the checkout's.
+enum ConfigSource {
+    Fixed(Box<Config>),
+    FromTree,
+}
+
+impl ConfigSource {
+    /// Borrowed when fixed; parsed from the tree otherwise (each attempt
+    /// may see a new hoist.toml).
+    fn for_snapshot(&self, snap: &Snapshot) -> Result<Cow<'_, Config>, Vec<Diag>> {
+        match self {
+            ConfigSource::Fixed(c) => Ok(Cow::Borrowed(&**c)),
+            ConfigSource::FromTree => match &snap.config {
+                Some(text) => config::parse(text, "hoist.toml").map(Cow::Owned),
+                None => Ok(Cow::Owned(Config::default())),
+            },
+        }
+    }
+}
+
+/// The automation that governs this run: `--automation`, else the only
+/// active one; several active ones must agree on their branches.
+fn pick_automation<'a>(
+    objects: &'a Objects,
+    wanted: Option<&str>,
+) -> Result<Option<&'a ImageUpdateAutomation>, Diag> {
+    if let Some(w) = wanted {
+        let (ns, name) = w
+            .split_once('/')
+            .ok_or_else(|| Diag::error(format!("--automation {w:?}: expected namespace/name")))?;
+        return objects
+            .automations
+            .iter()
+            .find(|a| a.meta.namespace == ns && a.meta.name == name)
+            .map(Some)
+            .ok_or_else(|| {
+                Diag::error(format!(
+                    "no ImageUpdateAutomation {ns}/{name} in the repository"
+                ))
+            });
+    }
+    let mut active: Vec<&ImageUpdateAutomation> =
+        objects.automations.iter().filter(|a| !a.suspend).collect();
+    active
+        .sort_by(|a, b| (&a.meta.namespace, &a.meta.name).cmp(&(&b.meta.namespace, &b.meta.name)));
+    if let Some(first) = active.first()
+        && active.iter().any(|a| {
+            a.checkout_branch != first.checkout_branch || a.push_branch != first.push_branch
+        })
+    {
+        let names: Vec<String> = active
+            .iter()
+            .map(|a| format!("{}/{}", a.meta.namespace, a.meta.name))
+            .collect();
+        return Err(Diag::error(format!(
+            "ImageUpdateAutomations {} use different branches; run once per automation with --automation NS/NAME",
+            names.join(", ")
+        )));
+    }
+    Ok(active.first().copied())
+}
+
+/// Keep only the chosen automation, so only its scope is written.
+fn restrict(objects: &mut Objects, chosen: Option<&ImageUpdateAutomation>, explicit: bool) {
+    if explicit && let Some(a) = chosen {
+        let key = (a.meta.namespace.clone(), a.meta.name.clone());
+        objects
+            .automations
+            .retain(|x| (x.meta.namespace.clone(), x.meta.name.clone()) == key);
+    }
+}
+
+fn credentials(
+    o: &Overrides,
+    cfg: &Config,
+    url: Option<&str>,
+) -> Result<Option<Credentials>, Failure> {
+    let var = o.token_env.as_deref().or(cfg.git.token_env.as_deref());
+    let Some(var) = var else { return Ok(None) };
+    let kind = o.auth.or(cfg.git.auth).unwrap_or_else(|| match url {
+        Some(u) if u.contains("dev.azure.com") || u.contains(".visualstudio.com") => {
+            GitAuth::AzureDevops
+        }
+        _ => GitAuth::Github,
+    });
+    Credentials::from_env(kind, var, cfg.git.username.as_deref())
+        .map(Some)
+        .map_err(|e| Failure::setup(Diag::error(e.message).field("git.token_env")))
+}
+
+/// What planning one tree reported.
+struct Planned {
+    diags: Vec<Diag>,
+    files: usize,
+    changes: usize,
+}
+
+/// Plan, commit and push with compare-and-swap until the branch holds the
+/// plan (see [`crate::git::persist`]). `progress` hears of registry scans.
+pub fn commit(
+    repository: &Repository,
+    o: &Overrides,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<Report, Failure> {
+    // Settings needed before anything is fetched come from the overriding
+    // config, or in checkout mode from the checkout's hoist.toml.
+    let (source, config_source) = match repository {
+        Repository::Url { url, state_dir } => {
+            let cs = match &o.config {
+                Some(p) => ConfigSource::Fixed(Box::new(
+                    config::load(Path::new("."), Some(p)).map_err(Failure::Setup)?,
+                )),
+                None => ConfigSource::FromTree,
+            };
+            (
+                Source::Url {
+                    url: url.clone(),
+                    state_dir: state_dir.clone(),
+                },
+                cs,
+            )
+        }
+        Repository::Checkout { dir } => {
+            if !dir.join(".git").exists() {
+                return Err(Failure::setup(
+                    Diag::error("not a Git checkout (no .git); use --url, or --no-commit to only write files")
+                        .at(dir.display().to_string(), None),
+                ));
+            }
+            let cfg = config::load(dir, o.config.as_deref()).map_err(Failure::Setup)?;
+            let remote = o
+                .remote
+                .clone()
+                .or_else(|| cfg.git.remote.clone())
+                .unwrap_or_else(|| "origin".into());
+            (
+                Source::Checkout {
+                    dir: dir.clone(),
+                    remote,
+                },
+                ConfigSource::Fixed(Box::new(cfg)),
+            )
+        }
+    };
+    let url = match repository {
+        Repository::Url { url, .. } => Some(url.as_str()),
+        Repository::Checkout { .. } => None,
+    };
+    let pre_config = match &config_source {
+        ConfigSource::Fixed(c) => Cow::Borrowed(&**c),
+        ConfigSource::FromTree => Cow::Owned(Config::default()),
+    };
+    let creds = credentials(o, &pre_config, url)?;
+    let git_err = |e: git::Error| Failure::git(e, Vec::new());
+    let ws = Workspace::open(&source, creds).map_err(git_err)?;
+
+    // Which branch to read: override, hoist.toml, else the automation's
+    // checkout branch (known only once a tree is read), else the default.
+    let explicit_branch = o.branch.clone().or_else(|| pre_config.git.branch.clone());
+    let mut branch = match &explicit_branch {
+        Some(b) => b.clone(),
+        None => ws.default_branch().map_err(git_err)?,
+    };
+    let mut snap = read_tip(&ws, &branch)?;
+    let mut cfg = config_source.for_snapshot(&snap).map_err(Failure::Setup)?;
+    let (mut objects, _) = plan::collect_objects(&snap.files, &cfg);
+    let mut automation = pick_automation(&objects, o.automation.as_deref())
+        .map_err(Failure::setup)?
+        .cloned();
+    if explicit_branch.is_none()
+        && let Some(b) = automation.as_ref().and_then(|a| a.checkout_branch.clone())
+        && b != branch
+    {
+        branch = b;
+        snap = read_tip(&ws, &branch)?;
+        cfg = config_source.for_snapshot(&snap).map_err(Failure::Setup)?;
+        objects = plan::collect_objects(&snap.files, &cfg).0;
+        automation = pick_automation(&objects, o.automation.as_deref())
+            .map_err(Failure::setup)?
+            .cloned();
+    }
+    if automation.as_ref().is_some_and(|a| a.suspend) {
+        return Ok(Report {
+            outcome: Outcome::Suspended,
+            diags: Vec::new(),
+            warnings: Vec::new(),
+        });
+    }
+    let settings = settle(o, &cfg, automation.as_ref(), &branch)?;
+
+    // Tags are fetched once; every attempt re-plans against the same lists.
+    let (tags, tag_diags) =
+        obtain_tags(&cfg, &objects, o.snapshot.as_deref(), progress).map_err(Failure::setup)?;
+    let explicit_automation = o.automation.is_some();
+    let planner = |snap: &Snapshot| -> git::Result<(Option<Proposal>, Planned)> {
+        let cfg = config_source.for_snapshot(snap).map_err(|d| {
+            git::Error::setup(
+                d.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let (mut objects, object_diags) = plan::collect_objects(&snap.files, &cfg);
+        let chosen = settings.automation_key.as_ref().and_then(|(ns, n)| {
+            objects
+                .automations
+                .iter()
+                .find(|a| &a.meta.namespace == ns && &a.meta.name == n)
+                .cloned()
+        });
+        restrict(&mut objects, chosen.as_ref(), explicit_automation);
+        let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, |img| {
+            tags.get(img)
+        });
+        let mut diags = snap.diags.clone();
+        diags.extend(p.diagnostics.iter().cloned());
+        let planned = Planned {
+            diags,
+            files: p.files.len(),
+            changes: p.change_count(),
+        };
+        if p.files.is_empty() {
+            return Ok((None, planned));
+        }
+        let data = message::template_data(
+            settings
+                .automation_key
+                .as_ref()
+                .map(|(a, b)| (a.as_str(), b.as_str())),
+            &p.files,
+            &settings.values,
+        );
+        let trailers = message::trailers(&p.files, &p.policies);
+        let msg = message::compose(settings.template.as_ref(), &data, &trailers)
+            .map_err(|e| git::Error::setup(format!("{}: {e}", settings.template_origin)))?;
+        let proposal = Proposal {
+            edits: p
+                .files
+                .iter()
+                .map(|f| (f.file.clone(), f.updated.clone()))
+                .collect(),
+            message: msg,
+            author: settings.author.clone(),
+        };
+        Ok((Some(proposal), planned))
+    };
+    let (result, planned) = persist::persist(&ws, &settings.target, Some(snap), planner);
+    let mut diags = tag_diags;
+    let (files, changes) = match planned {
+        Some(p) => {
+            diags.extend(p.diags);
+            (p.files, p.changes)
+        }
+        None => (0, 0),
+    };
+    let (done, warnings) = result.map_err(|e| Failure::git(e, diags.clone()))?;
+    let outcome = match done {
+        Done::UpToDate { tip } => Outcome::UpToDate {
+            branch: settings.target.push_branch.clone(),
+            tip,
+        },
+        Done::Pushed {
+            commit,
+            branch,
+            attempts,
+            ..
+        } => Outcome::Pushed {
+            branch,
+            commit,
+            attempts,
+            files,
+            changes,
+        },
+    };
+    Ok(Report {
+        outcome,
+        diags,
+        warnings,
+    })
+}
+
+/// Everything a commit needs besides the tree: branches, refs, push
+/// options, identity, message template, signing.
+struct Settings {
+    target: Target,
+    author: Identity,
+    template: Option<Template>,
+    /// Where the template came from, for its errors.
+    template_origin: String,
+    values: BTreeMap<String, String>,
+    automation_key: Option<(String, String)>,
+}
+
+fn settle(
+    o: &Overrides,
+    cfg: &Config,
+    automation: Option<&ImageUpdateAutomation>,
+    branch: &str,
+) -> Result<Settings, Failure> {
+    for b in [&o.push_branch, &cfg.git.push_branch].into_iter().flatten() {
+        if !git::valid_branch(b) {
+            return Err(Failure::setup(Diag::error(format!(
+                "{b:?} is not a valid branch name"
+            ))));
+        }
+    }
+    let push_branch = o
+        .push_branch
+        .clone()
+        .or_else(|| automation.and_then(|a| a.push_branch.clone()))
+        .or_else(|| cfg.git.push_branch.clone())
+        .unwrap_or_else(|| branch.to_string());
+    let mut extra_refs = Vec::new();
+    if let Some(spec) = automation.and_then(|a| a.push_refspec.clone()) {
+        extra_refs.push(refspec_destination(&spec).map_err(Failure::setup)?);
+    }
+    let mut push_options: Vec<String> = cfg.git.push_options.clone();
+    if let Some(a) = automation {
+        push_options.extend(a.push_options.iter().map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
+        }));
+    }
+    let author = automation
+        .and_then(|a| a.author.clone())
+        .map(|a| Identity {
+            name: a.name,
+            email: a.email,
+        })
+        .or_else(|| {
+            cfg.git.author_email.clone().map(|email| Identity {
+                name: cfg
+                    .git
+                    .author_name
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_AUTHOR.0.into()),
+                email,
+            })
+        })
+        .unwrap_or(Identity {
+            name: DEFAULT_AUTHOR.0.into(),
+            email: DEFAULT_AUTHOR.1.into(),
+        });
+    // A template error names the automation (file:line) and the field.
+    let (template_text, template_origin) =
+        match automation.and_then(|a| a.message_template.clone().map(|t| (t, a))) {
+            Some((t, a)) => (
+                Some(t),
+                format!(
+                    "{}:{}: spec.git.commit.messageTemplate of ImageUpdateAutomation {}/{}",
+                    a.meta.origin.file, a.meta.origin.line, a.meta.namespace, a.meta.name
+                ),
+            ),
+            None => (
+                cfg.git.message_template.clone(),
+                "hoist.toml: git.message_template".to_string(),
+            ),
+        };
+    let template = match &template_text {
+        Some(t) => Some(Template::parse(t).map_err(|e| {
+            let d = Diag::error(format!("messageTemplate: {e}"));
+            Failure::setup(match automation {
+                Some(a) => d
+                    .at(&a.meta.origin.file, Some(a.meta.origin.line))
+                    .field("spec.git.commit.messageTemplate"),
+                None => d.field("git.message_template"),
+            })
+        })?),
+        None => None,
+    };
+    let signing = cfg.git.signing_key.clone().map(|k| {
+        (
+            k,
+            cfg.git
+                .signing_format
+                .clone()
+                .unwrap_or_else(|| "openpgp".into()),
+        )
+    });
+    let target = Target {
+        checkout_branch: branch.to_string(),
+        push_branch,
+        extra_refs,
+        push_options,
+        max_attempts: o.max_attempts.or(cfg.git.max_attempts).unwrap_or(10),
+        signing,
+        email: author.email.clone(),
+    };
+    Ok(Settings {
+        target,
+        author,
+        template,
+        template_origin,
+        values: automation
+            .map(|a| a.message_template_values.clone())
+            .unwrap_or_default(),
+        automation_key: automation.map(|a| (a.meta.namespace.clone(), a.meta.name.clone())),
+    })
+}
+
+fn read_tip(ws: &Workspace, branch: &str) -> Result<Snapshot, Failure> {
+    let tip = ws
+        .initial_tip(branch)
+        .map_err(|e| Failure::git(e, Vec::new()))?;
+    ws.read(tip, branch)
+        .map_err(|e| Failure::git(e, Vec::new()))
+}
+
+/// `push.refspec` → the destination ref hoist pushes its commit to as well.
+/// The source side must name what hoist pushes (`HEAD` or a branch).
+fn refspec_destination(spec: &str) -> Result<String, Diag> {
+    let force = spec.starts_with('+');
+    let spec = spec.trim_start_matches('+');
+    let (_, dst) = spec.split_once(':').ok_or_else(|| {
+        Diag::error(format!("push.refspec {spec:?}: expected SRC:DST"))
+            .field("spec.git.push.refspec")
+    })?;
+    if !dst.starts_with("refs/") || dst.contains('*') {
+        return Err(Diag::error(format!(
+            "push.refspec {spec:?}: the destination must be a full ref name (refs/…) without wildcards"
+        ))
+        .field("spec.git.push.refspec"));
+    }
+    Ok(if force {
+        format!("+{dst}")
+    } else {
+        dst.to_string()
+    })
+}

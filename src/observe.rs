@@ -1,0 +1,282 @@
+//! Observing for a fleet: which images its objects name, and their tags.
+//!
+//! The glue between the Flux objects ([`crate::flux`], [`crate::plan::Objects`])
+//! and the registry client ([`crate::registry`]), which knows nothing of
+//! Flux: pull Secrets and CA Secrets from the repository become plain
+//! credentials and trust roots, images become scan targets, and the
+//! results become the [`TagList`]s the pure planner reads, exactly as it
+//! reads a snapshot file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::diag::Diag;
+use crate::plan::{Objects, digest_requests};
+use crate::registry::credentials::from_dockerconfigjson;
+use crate::registry::{Client, Credentials, scan};
+use crate::snapshot::{Snapshot, TagList};
+
+/// Tag lists for every image, from a snapshot file or a live scan.
+#[derive(Debug, Default)]
+pub struct Tags {
+    pub snapshot: Snapshot,
+    /// Images whose scan failed, with the reason.
+    pub errors: BTreeMap<String, String>,
+    /// Tags the registries returned that were dropped as invalid, per image.
+    pub dropped: BTreeMap<String, Vec<String>>,
+}
+
+impl Tags {
+    pub fn get(&self, image: &str) -> Result<&TagList, String> {
+        if let Some(l) = self.snapshot.get(image) {
+            return Ok(l);
+        }
+        Err(self
+            .errors
+            .get(image)
+            .cloned()
+            .unwrap_or_else(|| format!("image {image} is not in the registry snapshot")))
+    }
+}
+
+/// Read a snapshot file, or scan the registries live. `progress` hears
+/// of each image scanned: (done, total, image).
+pub fn obtain_tags(
+    config: &Config,
+    objects: &Objects,
+    snapshot: Option<&Path>,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<(Tags, Vec<Diag>), Diag> {
+    match snapshot {
+        Some(p) => {
+            let (snapshot, diags) = Snapshot::load(p)?;
+            Ok((
+                Tags {
+                    snapshot,
+                    ..Default::default()
+                },
+                diags,
+            ))
+        }
+        None => live_scan(config, objects, progress),
+    }
+}
+
+/// Scan every (non-suspended) ImageRepository's image, then resolve the
+/// digests that digest-reflecting policies need.
+pub fn live_scan(
+    config: &Config,
+    objects: &Objects,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<(Tags, Vec<Diag>), Diag> {
+    let mut diags = Vec::new();
+    let creds = Credentials::load(config.registries.clone());
+    diags.extend(creds.warnings.iter().map(|w| Diag::warning(w.clone())));
+    let mut roots = Vec::new();
+    for r in &config.registries {
+        if let Some(ca) = &r.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                Diag::error(format!("cannot read ca_file for registry {}: {e}", r.host))
+                    .at(ca.display().to_string(), None)
+            })?;
+            if !is_pem_certificate(&String::from_utf8_lossy(&pem)) {
+                return Err(Diag::error(format!(
+                    "ca_file for registry {} is not a PEM certificate",
+                    r.host
+                ))
+                .at(ca.display().to_string(), None));
+            }
+            roots.push(pem);
+        }
+    }
+    // certSecretRef: a CA from a Secret in the repository. The client has one
+    // trust store, so the CA is trusted for this run's other registries too.
+    for r in objects.repositories.iter().filter(|r| !r.suspend) {
+        if let Some(name) = &r.cert_secret_ref
+            && let Some(pem) = objects
+                .ca_secrets
+                .get(&(r.meta.namespace.clone(), name.clone()))
+        {
+            if is_pem_certificate(pem) {
+                tracing::debug!(secret = %name, image = %r.image, "trusting the CA from certSecretRef");
+                roots.push(pem.clone().into_bytes());
+            } else {
+                diags.push(
+                    Diag::warning(format!(
+                        "Secret {}/{name}: ca.crt is not a PEM certificate; ignored",
+                        r.meta.namespace
+                    ))
+                    .at(&r.meta.origin.file, Some(r.meta.origin.line)),
+                );
+            }
+        }
+    }
+    let client = Arc::new(Client::new(creds, config.scan.options(), &roots).map_err(Diag::error)?);
+    let mut targets: Vec<scan::Target> = Vec::new();
+    for r in objects.repositories.iter().filter(|r| !r.suspend) {
+        if targets.iter().any(|t| t.image == r.image) {
+            continue;
+        }
+        let secret = match &r.secret_ref {
+            Some(name) => match objects
+                .pull_secrets
+                .get(&(r.meta.namespace.clone(), name.clone()))
+            {
+                Some(json) => match from_dockerconfigjson(json) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        diags.push(
+                            Diag::warning(format!(
+                                "Secret {}/{name} for {}: {e}; using other credential sources",
+                                r.meta.namespace, r.image
+                            ))
+                            .at(&r.meta.origin.file, Some(r.meta.origin.line)),
+                        );
+                        None
+                    }
+                },
+                // Usually the Secret lives only in the cluster: fall back quietly.
+                None => None,
+            },
+            None => None,
+        };
+        targets.push(scan::Target {
+            image: r.image.clone(),
+            insecure: r.insecure,
+            secret,
+            provider: r.provider.clone(),
+        });
+    }
+    let total = targets.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let scanned = scan::block_on(scan::scan(client.clone(), targets, |s| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(n, total, &s.image);
+    }));
+    let mut tags = Tags::default();
+    for s in scanned {
+        match s.tags {
+            Ok(list) => {
+                tags.snapshot.images.insert(
+                    s.image.clone(),
+                    TagList {
+                        tags: list,
+                        ..Default::default()
+                    },
+                );
+            }
+            Err(e) => {
+                diags.push(Diag::error(format!("{}: {e}", s.image)));
+                tags.errors.insert(s.image.clone(), e);
+            }
+        }
+        for d in &s.dropped {
+            diags.push(Diag::warning(format!(
+                "{}: dropped tag {} from the registry: not a valid OCI tag",
+                s.image,
+                crate::diag::quoted(d)
+            )));
+        }
+        if !s.dropped.is_empty() {
+            tags.dropped.insert(s.image, s.dropped);
+        }
+    }
+    let wants = digest_requests(objects, |img| tags.get(img));
+    if !wants.is_empty() {
+        for (image, tag, r) in scan::block_on(scan::digests(client, wants)) {
+            match r {
+                Ok(d) => {
+                    if let Some(l) = tags.snapshot.images.get_mut(&image) {
+                        l.digests.insert(tag, d);
+                    }
+                }
+                Err(e) => diags.push(Diag::error(format!(
+                    "{image}:{tag}: cannot resolve digest: {e}"
+                ))),
+            }
+        }
+    }
+    Ok((tags, diags))
+}
+
+/// A PEM bundle with at least one certificate whose body is valid base64.
+/// (reqwest accepts garbage here and fails later, or silently.)
+fn is_pem_certificate(pem: &str) -> bool {
+    use base64::Engine;
+    let mut found = false;
+    let mut rest = pem;
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let after = &rest[start + 27..];
+        let Some(end) = after.find("-----END CERTIFICATE-----") else {
+            return false;
+        };
+        let body: String = after[..end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if body.is_empty()
+            || base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .is_err()
+        {
+            return false;
+        }
+        found = true;
+        rest = &after[end..];
+    }
+    found
+}
+
+/// What a scan saw for one image, and what each of its policies selects.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageReport {
+    pub image: String,
+    /// How many tags were listed (`None` when the scan failed).
+    pub tags: Option<usize>,
+    pub error: Option<String>,
+    /// Tags dropped for breaking the OCI grammar.
+    pub dropped: Vec<String>,
+    pub policies: Vec<PolicyReport>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PolicyReport {
+    pub namespace: String,
+    pub name: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One report per scanned (non-suspended) image, in declaration order.
+pub fn report(objects: &Objects, tags: &Tags) -> Vec<ImageReport> {
+    let outcomes = crate::plan::decide(objects, |img| tags.get(img));
+    let mut images: Vec<&str> = Vec::new();
+    for r in objects.repositories.iter().filter(|r| !r.suspend) {
+        if !images.contains(&r.image.as_str()) {
+            images.push(&r.image);
+        }
+    }
+    images
+        .into_iter()
+        .map(|image| ImageReport {
+            image: image.to_string(),
+            tags: tags.snapshot.get(image).map(|l| l.tags.len()),
+            error: tags.errors.get(image).cloned(),
+            dropped: tags.dropped.get(image).cloned().unwrap_or_default(),
+            policies: outcomes
+                .iter()
+                .filter(|o| o.image.as_deref() == Some(image))
+                .map(|o| PolicyReport {
+                    namespace: o.namespace.clone(),
+                    name: o.name.clone(),
+                    tag: o.selected.as_ref().map(|s| s.tag.clone()),
+                    digest: o.selected.as_ref().and_then(|s| s.digest.clone()),
+                    error: o.error.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
