@@ -172,6 +172,11 @@ pub struct PolicyOutcome {
     /// The policy or its repository is suspended: no result, no failure.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub suspended: bool,
+    /// No tag list for its image (not in the snapshot given, or the scan
+    /// failed, which is reported on its own): no result, not the policy's
+    /// failure.
+    #[serde(skip)]
+    pub unobserved: bool,
     #[serde(skip)]
     pub origin: crate::flux::Origin,
 }
@@ -213,6 +218,7 @@ pub fn decide<'a>(
             labels: p.meta.labels.clone(),
             digest_reflection: p.digest_reflection,
             suspended: p.suspend,
+            unobserved: false,
             origin: p.meta.origin.clone(),
         };
         let repo = objects.repositories.iter().find(|r| {
@@ -249,7 +255,7 @@ pub fn decide<'a>(
             let mut spec = p.spec.clone();
             spec.exclusion_list = repo.exclusion_list.clone();
             let policy = Policy::from_spec(&spec).map_err(|e| e.to_string())?;
-            let list = tags_for(&repo.image)?;
+            let list = tags_for(&repo.image).inspect_err(|_| o.unobserved = true)?;
             let sel = policy.select(&list.tags).map_err(|e| e.to_string())?;
             let digest = reflect_digest(p.digest_reflection, None, &sel.tag, || {
                 list.digests.get(&sel.tag).cloned()
@@ -591,8 +597,8 @@ pub fn plan_objects<'a>(
 ) -> Plan {
     let policies = decide(objects, tags_for);
     // A policy that could not decide is an error of the run (a suspended
-    // one is not); its markers say why they were not applied.
-    for o in policies.iter().filter(|o| !o.suspended) {
+    // or unobserved one is not); its markers say why they were not applied.
+    for o in policies.iter().filter(|o| !o.suspended && !o.unobserved) {
         if let Some(e) = &o.error {
             diagnostics.push(
                 Diag::error(format!("ImagePolicy {}/{}: {e}", o.namespace, o.name))

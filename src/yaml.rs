@@ -213,6 +213,7 @@ fn count_nodes(n: &Node) -> usize {
 }
 
 /// Parse all documents into memory (small files, tests).
+#[cfg(test)]
 pub fn load_all(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut docs = Vec::new();
     for_each_document(text, |_, d| docs.push(d))?;

@@ -195,6 +195,21 @@ fn checkout_mode_pushes_and_leaves_the_worktree_at_the_pushed_commit() {
     git(&other, &["push", "-q", "origin", "main"]);
 
     let snap = write(t.path(), "snap.yaml", &snapshot_for(0, 5));
+    // A remote the checkout does not have is a settings error (exit 2).
+    let r = hoist_env(
+        &[
+            "apply",
+            "--repo",
+            s(&co),
+            "--remote",
+            "nope",
+            "--registry-snapshot",
+            s(&snap),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no remote \"nope\""), "{}", r.stderr);
     let r = hoist_env(
         &["apply", "--repo", s(&co), "--registry-snapshot", s(&snap)],
         &[],
@@ -421,13 +436,57 @@ fn bad_template_and_bad_settings_fail_before_anything_is_pushed() {
             2,
             "HOIST_TEST_UNSET_VAR",
         ),
-        (["--branch", "nope"], 1, "no branch \"nope\""),
+        (["--branch", "nope"], 2, "no branch \"nope\""),
     ] {
         let r = apply_url(&url, &state, &snapshot_for(0, 1), &extra, &[]);
         assert_eq!(r.code, code, "{extra:?}: {}", r.stderr);
         assert!(r.stderr.contains(says), "{extra:?}: {}", r.stderr);
     }
     assert_eq!(count(&bare, "main"), 1);
+
+    // A template that parses but would grow without bound when rendered:
+    // a bounded error naming the automation and the field, nothing pushed.
+    std::fs::create_dir_all(t.path().join("huge")).unwrap();
+    let bare = common::git::fleet_remote_with(
+        &t.path().join("huge"),
+        1,
+        &[(
+            "auto.yaml",
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata:\n  name: a\n  namespace: flux-system\nspec:\n  git:\n    commit:\n      messageTemplate: '{{ repeat 9223372036854775807 \"ab\" }}'\n",
+        )],
+    );
+    let r = apply_url(
+        &file_url(&bare),
+        &t.path().join("state2"),
+        &snapshot_for(0, 1),
+        &[],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "auto.yaml:1: spec.git.commit.messageTemplate of ImageUpdateAutomation flux-system/a: template line 1: repeat would build a string over 1024 KiB"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(count(&bare, "main"), 1);
+
+    // A remote whose HEAD names no branch: a settings error, with the way out.
+    git(&bare, &["symbolic-ref", "HEAD", "refs/heads/gone"]);
+    let r = apply_url(
+        &file_url(&bare),
+        &t.path().join("state3"),
+        &snapshot_for(0, 1),
+        &[],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("HEAD names no branch") && r.stderr.contains("--branch"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// A one-policy fleet whose hoist.toml commits as Signer with `signing`

@@ -72,14 +72,24 @@ fn assert_error(s: &Setup, what: &str, needle: &str) {
 fn transient_faults_are_retried() {
     let s = setup();
     assert_selected(&s, "no fault");
-    for (fault, what) in [
-        (Fault::ServerError(2), "two 500s"),
-        (Fault::TooMany(1), "429 with Retry-After"),
-        (Fault::Stall(1), "a stalled reply"),
-        (Fault::CutBody(2), "connections cut mid-body"),
+    assert_eq!(s.proxy.injected(), 0);
+    for (fault, what, n) in [
+        (Fault::ServerError(2), "two 500s", 2),
+        (Fault::TooMany(1), "429 with Retry-After", 1),
+        (Fault::Stall(1), "a stalled reply", 1),
+        (Fault::CutBody(2), "connections cut mid-body", 2),
     ] {
         s.proxy.set(fault);
         assert_selected(&s, what);
+        // The faults really reached hoist, and it asked again after each.
+        assert_eq!(s.proxy.injected(), n, "{what}: faults served");
+        assert!(
+            s.proxy
+                .tag_requests
+                .load(std::sync::atomic::Ordering::SeqCst)
+                > n,
+            "{what}: retried after the faults"
+        );
     }
 }
 
@@ -109,6 +119,7 @@ fn persistent_faults_are_clear_per_image_errors() {
     for (fault, what, needle) in cases {
         s.proxy.set(fault);
         assert_error(&s, what, needle);
+        assert!(s.proxy.injected() > 0, "{what}: no fault was served");
     }
     // Retry-After longer than hoist will wait: a clear error, not a long sleep.
     s.proxy.set(Fault::TooMany(100));

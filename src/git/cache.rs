@@ -49,7 +49,6 @@ fn slug(url: &str) -> String {
 /// A locked bare clone.
 pub struct Clone {
     pub git: Git,
-    pub url: String,
     _lock: File,
 }
 
@@ -77,11 +76,7 @@ pub fn open(state_dir: &Path, url: &str, creds: Option<Credentials>) -> Result<C
     }
     inherit(&lock);
     let git = Git::new(&dir, true).with_credentials(url, creds);
-    let clone = Clone {
-        git,
-        url: url.to_string(),
-        _lock: lock,
-    };
+    let clone = Clone { git, _lock: lock };
     if dir.join(READY).is_file() {
         remove_stale_locks(&dir);
     } else {
@@ -159,11 +154,6 @@ impl Clone {
     pub fn rebuild(&self) -> Result<()> {
         let _ = std::fs::remove_file(self.git.dir.join(READY));
         self.init()
-    }
-
-    /// Open the clone with gix.
-    pub fn repo(&self) -> Result<gix::Repository> {
-        open_repo(&self.git.dir)
     }
 }
 

@@ -208,10 +208,6 @@ impl Client {
         })
     }
 
-    pub fn options(&self) -> &Options {
-        &self.opts
-    }
-
     fn limiter(&self, host: &str) -> Arc<Semaphore> {
         let mut m = self.limits.lock().unwrap_or_else(|p| p.into_inner());
         let n = self

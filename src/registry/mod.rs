@@ -1,9 +1,10 @@
 //! Observing registries: list every tag of every image, resolve digests,
 //! authenticate the way each registry wants.
 //!
-//! This stage knows nothing about policies or files: it turns image names
-//! into tag lists ([`crate::snapshot::Snapshot`]), which the pure planner
-//! then consumes exactly as it consumes a snapshot file.
+//! This stage knows nothing about policies, Flux objects or files: it turns
+//! image names into tag lists and digests. [`crate::observe`] maps a
+//! fleet's objects onto it and its results into the tag lists the pure
+//! planner reads.
 
 pub mod challenge;
 pub mod client;
@@ -11,9 +12,8 @@ pub mod credentials;
 pub mod reference;
 pub mod scan;
 
-pub use client::{Client, Options, RegistryError};
-pub use credentials::{Credential, Credentials, RegistryConfig, Secret};
-pub use reference::ImageRef;
+pub use client::{Client, Options};
+pub use credentials::{Credential, Credentials, RegistryConfig};
 pub mod azure;
 
 /// What kind of JSON problem a reply or file had, without quoting it

@@ -41,6 +41,8 @@ pub struct Proxy {
     pub port: u16,
     pub fault: Arc<Mutex<Fault>>,
     pub tag_requests: Arc<AtomicUsize>,
+    /// Faults actually served since the last `set`.
+    pub injected: Arc<AtomicUsize>,
     /// Serve ACR's `/acr/v1/<repo>/_tags` (else 404, as other registries do).
     pub acr: Arc<std::sync::atomic::AtomicBool>,
     pub acr_requests: Arc<AtomicUsize>,
@@ -60,9 +62,10 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let fault = Arc::new(Mutex::new(Fault::None));
         let tag_requests = Arc::new(AtomicUsize::new(0));
+        let injected = Arc::new(AtomicUsize::new(0));
         let acr = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let acr_requests = Arc::new(AtomicUsize::new(0));
-        let (f, tr) = (fault.clone(), tag_requests.clone());
+        let (f, tr, inj) = (fault.clone(), tag_requests.clone(), injected.clone());
         let (acr_on, acr_n) = (acr.clone(), acr_requests.clone());
         rt.spawn(async move {
             let http = reqwest::Client::new();
@@ -70,8 +73,12 @@ impl Proxy {
                 let Ok((sock, _)) = listener.accept().await else {
                     return;
                 };
-                let (http, upstream, f, tr) =
-                    (http.clone(), upstream.clone(), f.clone(), tr.clone());
+                let (http, upstream, f, tr) = (
+                    http.clone(),
+                    upstream.clone(),
+                    f.clone(),
+                    (tr.clone(), inj.clone()),
+                );
                 let acr = (acr_on.clone(), acr_n.clone());
                 tokio::spawn(async move {
                     let _ = serve(sock, http, upstream, page, links, port, f, tr, acr).await;
@@ -82,6 +89,7 @@ impl Proxy {
             port,
             fault,
             tag_requests,
+            injected,
             acr,
             acr_requests,
             rt,
@@ -95,6 +103,12 @@ impl Proxy {
     pub fn set(&self, f: Fault) {
         *self.fault.lock().unwrap() = f;
         self.tag_requests.store(0, Ordering::SeqCst);
+        self.injected.store(0, Ordering::SeqCst);
+    }
+
+    /// How many faults were served since the last [`Proxy::set`].
+    pub fn injected(&self) -> usize {
+        self.injected.load(Ordering::SeqCst)
     }
 }
 
@@ -146,7 +160,7 @@ async fn serve(
     links: Links,
     port: u16,
     fault: Arc<Mutex<Fault>>,
-    tag_requests: Arc<AtomicUsize>,
+    (tag_requests, injected): (Arc<AtomicUsize>, Arc<AtomicUsize>),
     (acr_on, acr_n): (Arc<std::sync::atomic::AtomicBool>, Arc<AtomicUsize>),
 ) -> std::io::Result<()> {
     let Some(head) = read_head(&mut sock).await else {
@@ -175,6 +189,16 @@ async fn serve(
     let f = *fault.lock().unwrap();
     if is_tags {
         let n = tag_requests.fetch_add(1, Ordering::SeqCst);
+        let faulty = match f {
+            Fault::ServerError(k) | Fault::TooMany(k) | Fault::Stall(k) | Fault::CutBody(k) => {
+                n < k
+            }
+            Fault::Malformed | Fault::Endless => true,
+            Fault::None | Fault::LinkLoop | Fault::NoDigestHeader => false,
+        };
+        if faulty {
+            injected.fetch_add(1, Ordering::SeqCst);
+        }
         match f {
             Fault::ServerError(k) if n < k => {
                 return respond(
@@ -286,6 +310,7 @@ async fn serve(
     let end = (start + page).min(tags.len());
     let chunk = &tags[start..end];
     if f == Fault::LinkLoop {
+        injected.fetch_add(1, Ordering::SeqCst);
         out_headers.push(("Link".into(), format!("<{target}>; rel=\"next\"")));
     } else if end < tags.len() {
         let next = format!("{path}?n={page}&last={}", tags[end - 1]);
