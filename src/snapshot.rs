@@ -239,3 +239,45 @@ mod writer_tests {
         assert!(back.images.is_empty());
     }
 }
+
+/// Read a tag list, one tag per line, from a file or `-` (standard input).
+/// Blank lines are skipped; tags that break the OCI grammar are dropped
+/// with a warning naming their line.
+pub fn read_tag_list(source: &str) -> Result<(Vec<String>, Vec<Diag>), Diag> {
+    use std::io::Read;
+    let mut diags = Vec::new();
+    let (display, bytes) = if source == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Diag::error(format!("cannot read standard input: {e}")))?;
+        ("<stdin>".to_string(), buf)
+    } else {
+        let bytes = std::fs::read(source)
+            .map_err(|e| Diag::error(format!("cannot read tags: {e}")).at(source, None))?;
+        (source.to_string(), bytes)
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Diag::error("tag list is not valid UTF-8").at(&display, None))?;
+    let mut tags = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let tag = line.strip_suffix('\r').unwrap_or(line);
+        if tag.trim().is_empty() {
+            continue;
+        }
+        if is_valid_tag(tag) {
+            tags.push(tag.to_string());
+        } else {
+            let why = if tag.len() > 128 {
+                "longer than 128 characters"
+            } else {
+                "not a valid OCI tag"
+            };
+            diags.push(
+                Diag::warning(format!("dropped tag {}: {why}", crate::diag::quoted(tag)))
+                    .at(&display, Some(i + 1)),
+            );
+        }
+    }
+    Ok((tags, diags))
+}

@@ -110,6 +110,65 @@ fn policy_eval_contract() {
         "{}",
         run.stderr
     );
+
+    // Several ImagePolicies in one file: refused until --name picks one,
+    // and each gets its own repository's exclusion list.
+    let dir = tempfile::tempdir().unwrap();
+    let two = write(
+        dir.path(),
+        "two.yaml",
+        &format!(
+            "{}---\n{}",
+            repo_and_policy("ns", "low", "ghcr.io/a/low", "<2.0.0"),
+            repo_and_policy("ns", "high", "ghcr.io/a/high", ">=2.0.0")
+        ),
+    );
+    let run = hoist_stdin(
+        &["policy", "eval", "--policy", s(&two), "--tags", "-"],
+        Some("1.0.0\n2.0.0\n"),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("2 ImagePolicies in this file (ns/low, ns/high); choose one with --name"),
+        "{}",
+        run.stderr
+    );
+    for (name, want) in [("low", "1.0.0\n"), ("ns/high", "2.0.0\n")] {
+        let run = hoist_stdin(
+            &[
+                "policy",
+                "eval",
+                "--policy",
+                s(&two),
+                "--name",
+                name,
+                "--tags",
+                "-",
+            ],
+            Some("1.0.0\n2.0.0\n"),
+        );
+        assert_eq!((run.code, run.stdout.as_str()), (0, want), "{}", run.stderr);
+    }
+    let run = hoist_stdin(
+        &[
+            "policy",
+            "eval",
+            "--policy",
+            s(&two),
+            "--name",
+            "mid",
+            "--tags",
+            "-",
+        ],
+        Some("1.0.0\n"),
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("no ImagePolicy named \"mid\""),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

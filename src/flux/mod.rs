@@ -2,13 +2,14 @@
 //! YAML documents, with file:line errors that name the offending field.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use crate::diag::Diag;
 use crate::policy::{Policy, PolicySpec};
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Value, for_each_document};
 
 pub const API_GROUP: &str = "image.toolkit.fluxcd.io";
 /// Bytes that must occur in a file before we parse it for Flux objects.
@@ -599,6 +600,76 @@ pub fn normalise_dir(path: &str) -> String {
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
     parts.join("/")
+}
+
+/// The ImagePolicy of a file (the one named `want`, as NAME or NS/NAME,
+/// when the file holds several), compiled, with the exclusion list of the
+/// ImageRepository it points at when that is in the file too.
+pub fn load_policy(path: &Path, want: Option<&str>) -> Result<Policy, Vec<Diag>> {
+    let display = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| vec![Diag::error(format!("cannot read policy: {e}")).at(&display, None)])?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| vec![Diag::error("policy file is not valid UTF-8").at(&display, None)])?;
+    let mut policies = Vec::new();
+    let mut repositories = Vec::new();
+    let mut errors = Vec::new();
+    for_each_document(&text, |_, doc| match read_document(&doc, &display) {
+        Some(Ok(FluxObject::Policy(p))) => policies.push(p),
+        Some(Ok(FluxObject::Repository(r))) => repositories.push(r),
+        Some(Err(e)) => errors.extend(e),
+        _ => {}
+    })
+    .map_err(|e| {
+        vec![Diag::error(format!("invalid YAML: {}", e.message)).at(&display, Some(e.line))]
+    })?;
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let names: Vec<String> = policies
+        .iter()
+        .map(|p| format!("{}/{}", p.meta.namespace, p.meta.name))
+        .collect();
+    let matches = |p: &ImagePolicy| match want {
+        None => true,
+        Some(w) => match w.split_once('/') {
+            Some((ns, n)) => p.meta.namespace == ns && p.meta.name == n,
+            None => p.meta.name == w,
+        },
+    };
+    let mut chosen: Vec<_> = policies.into_iter().filter(|p| matches(p)).collect();
+    if chosen.len() > 1 {
+        return Err(vec![
+            Diag::error(format!(
+                "{} ImagePolicies in this file ({}); choose one with --name",
+                chosen.len(),
+                names.join(", ")
+            ))
+            .at(&display, None),
+        ]);
+    }
+    let Some(mut p) = chosen.pop() else {
+        let msg = match want {
+            Some(w) if !names.is_empty() => format!(
+                "no ImagePolicy named {w:?} in this file (it has {})",
+                names.join(", ")
+            ),
+            _ => "no ImagePolicy (image.toolkit.fluxcd.io) document in this file".to_string(),
+        };
+        return Err(vec![Diag::error(msg).at(&display, None)]);
+    };
+    // The exclusion list of the ImageRepository the policy points at.
+    p.spec.exclusion_list = repositories
+        .into_iter()
+        .find(|r| r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace)
+        .and_then(|r| r.exclusion_list);
+    Policy::from_spec(&p.spec).map_err(|e| {
+        vec![
+            Diag::error(e.message)
+                .at(&display, Some(p.meta.origin.line))
+                .field(e.field),
+        ]
+    })
 }
 
 #[cfg(test)]

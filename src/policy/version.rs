@@ -238,7 +238,12 @@ mod tests {
     #[test]
     fn tag_rule_needs_two_dots() {
         assert!(Version::parse_tag("v1.2").is_err());
-        assert!(Version::parse_tag("v2025.07.03").is_ok());
+        let v = Version::parse_tag("v2025.07.03").unwrap();
+        assert_eq!(
+            (v.major, v.minor, v.patch),
+            (2025, 7, 3),
+            "leading zeros coerced"
+        );
     }
 
     #[test]

@@ -150,16 +150,11 @@ fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
 }
 
 /// A template error, with the template line it concerns (1-based).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("template line {line}: {message}")]
 pub struct Error {
     pub line: usize,
     pub message: String,
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "template line {}: {}", self.line, self.message)
-    }
 }
 
 /// Functions hoist implements: Go's builtins and the Sprig functions seen
