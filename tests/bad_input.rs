@@ -335,3 +335,109 @@ fn hostile_repository_inputs_are_bounded_errors() {
         plan.stdout
     );
 }
+
+/// The other files a run reads — markers, hoist.toml, snapshots — at their
+/// most hostile: located errors, no panic, nothing written.
+#[test]
+fn hostile_markers_config_and_snapshots_are_bounded_errors() {
+    // A marker whose JSON nests far past any parser's recursion limit, and
+    // one with a 1 MB policy name: errors on their lines; the rest applies.
+    let (repo, side) = setup();
+    let r = repo.path();
+    let deep = format!(
+        "tag: 1.0.0 # {{\"$imagepolicy\": \"ns:app:tag\", \"x\": {}{}}}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    write(r, "deep-marker.yaml", &deep);
+    let huge = format!(
+        "tag: 1.0.0 # {{\"$imagepolicy\": \"ns:{}:tag\"}}\n",
+        "n".repeat(1 << 20)
+    );
+    write(r, "huge-marker.yaml", &huge);
+    let run = apply(r, side.path());
+    assert!(
+        run.code <= 1,
+        "{}",
+        &run.stderr[..run.stderr.len().min(2000)]
+    );
+    assert!(!run.stderr.contains("panicked"));
+    assert_eq!(read(r, "deep-marker.yaml"), deep);
+    assert_eq!(read(r, "huge-marker.yaml"), huge);
+    assert!(
+        run.stderr.contains("deep-marker.yaml:1"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(2000)]
+    );
+    assert!(
+        run.stderr.contains("huge-marker.yaml:1"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(2000)]
+    );
+    assert!(
+        run.stderr.lines().all(|l| l.len() < 2_000),
+        "a 1 MB name is cut in messages"
+    );
+    assert_eq!(
+        read(r, "good.yaml"),
+        "tag: 1.1.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n"
+    );
+
+    // hoist.toml: a glob that cannot compile, a deeply nested table.
+    for (toml, needle) in [
+        ("write_paths = [\"a/[b\"]\n", "hoist.toml"),
+        (
+            &format!("x = {}1{}\n", "[".repeat(10_000), "]".repeat(10_000)) as &str,
+            "hoist.toml",
+        ),
+    ] {
+        let (repo, side) = setup();
+        write(repo.path(), "hoist.toml", toml);
+        let run = apply(repo.path(), side.path());
+        assert_eq!(run.code, 2, "{}", &run.stderr[..run.stderr.len().min(2000)]);
+        assert!(run.stderr.contains(needle), "{}", run.stderr);
+        assert_eq!(
+            read(repo.path(), "good.yaml"),
+            GOOD,
+            "a config error writes nothing"
+        );
+    }
+
+    // Snapshots: deep nesting, a 10 MB tag, 200,000 tags of which the
+    // highest is hostile.
+    let (repo, side) = setup();
+    write(
+        side.path(),
+        "snap.yaml",
+        &format!("images: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    );
+    let run = apply(repo.path(), side.path());
+    assert_eq!(run.code, 2, "{}", &run.stderr[..run.stderr.len().min(2000)]);
+    assert!(
+        run.stderr.contains("not a registry snapshot"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(2000)]
+    );
+    let mut tags: Vec<String> = (0..200_000).map(|i| format!("\"1.0.{i}\"")).collect();
+    tags.push(format!("\"9.9.9{}\"", "x".repeat(10 << 20)));
+    write(
+        side.path(),
+        "snap.yaml",
+        &format!(
+            "images:\n  ghcr.io/a/app:\n    tags: [{}]\n",
+            tags.join(", ")
+        ),
+    );
+    let run = apply(repo.path(), side.path());
+    assert_eq!(run.code, 0, "{}", &run.stderr[..run.stderr.len().min(2000)]);
+    assert_eq!(
+        read(repo.path(), "good.yaml"),
+        "tag: 1.0.199999 # {\"$imagepolicy\": \"ns:app:tag\"}\n"
+    );
+    assert!(
+        run.stderr.contains("(10485765 bytes)"),
+        "the long tag is cut: {}",
+        &run.stderr[..run.stderr.len().min(2000)]
+    );
+    assert!(run.stderr.len() < 4_000, "{}", run.stderr.len());
+}

@@ -63,6 +63,7 @@ pub fn parse_comment(body: &str) -> Result<Option<MarkerRef>, String> {
 
 /// Parse `ns:name` with an optional `:tag`, `:name` or `:digest` suffix.
 pub fn parse_ref(value: &str) -> Result<MarkerRef, String> {
+    let shown = crate::diag::quoted(value);
     let parts: Vec<&str> = value.split(':').collect();
     let field = match parts.as_slice() {
         [_, _] => Field::Image,
@@ -71,18 +72,25 @@ pub fn parse_ref(value: &str) -> Result<MarkerRef, String> {
         [_, _, "digest"] => Field::Digest,
         [_, _, other] => {
             return Err(format!(
-                "unknown marker suffix {other:?} in {value:?}: use :tag, :name or :digest, or none"
+                "unknown marker suffix {} in {shown}: use :tag, :name or :digest, or none",
+                crate::diag::quoted(other)
             ));
         }
         _ => {
             return Err(format!(
-                "marker value {value:?} must be \"<namespace>:<policy>\" with an optional :tag, :name or :digest"
+                "marker value {shown} must be \"<namespace>:<policy>\" with an optional :tag, :name or :digest"
             ));
         }
     };
     if parts[0].is_empty() || parts[1].is_empty() {
         return Err(format!(
-            "marker value {value:?} has an empty namespace or policy name"
+            "marker value {shown} has an empty namespace or policy name"
+        ));
+    }
+    // No Kubernetes object can have a longer name, so no policy can match.
+    if parts[0].len() > 63 || parts[1].len() > 253 {
+        return Err(format!(
+            "marker value {shown} names an object longer than Kubernetes allows (namespace 63, name 253 characters)"
         ));
     }
     Ok(MarkerRef {
