@@ -69,6 +69,12 @@ fn each_broken_file_is_reported_and_left_alone_while_the_rest_applies() {
         "flux/bad-range.yaml",
         &repo_and_policy("ns", "br", "ghcr.io/a/app", ">=1.0.0 <"),
     );
+    // A marker of the invalid policy is told so, not "does not exist".
+    write(
+        r,
+        "uses-bad-range.yaml",
+        "tag: 1.0.0 # {\"$imagepolicy\": \"ns:br:tag\"}\n",
+    );
     write(
         r,
         "flux/bad-regex.yaml",
@@ -135,6 +141,7 @@ fn each_broken_file_is_reported_and_left_alone_while_the_rest_applies() {
         "flux/no-kind.yaml:7: spec.policy: no policy kind set",
         "latin1.yaml: not valid UTF-8",
         "escape.yaml: symlink points outside the repository; skipped",
+        "uses-bad-range.yaml:1: marker ns:br:tag: ImagePolicy ns/br is invalid (see its errors); not applied",
     ] {
         assert!(
             run.stderr.contains(needle),
@@ -181,6 +188,11 @@ fn malformed_snapshot_and_config_are_usage_errors() {
     assert!(
         run.stderr.contains("snap.yaml") && run.stderr.contains("not a registry snapshot"),
         "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("error: error"),
+        "said once: {}",
         run.stderr
     );
 
