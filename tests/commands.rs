@@ -123,52 +123,22 @@ fn policy_eval_contract() {
             repo_and_policy("ns", "high", "ghcr.io/a/high", ">=2.0.0")
         ),
     );
-    let run = hoist_stdin(
-        &["policy", "eval", "--policy", s(&two), "--tags", "-"],
-        Some("1.0.0\n2.0.0\n"),
-    );
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("2 ImagePolicies in this file (ns/low, ns/high); choose one with --name"),
-        "{}",
-        run.stderr
+    let eval = |name: Option<&str>, tags: &str| {
+        let mut args = vec!["policy", "eval", "--policy", s(&two), "--tags", "-"];
+        if let Some(n) = name {
+            args.extend(["--name", n]);
+        }
+        hoist_stdin(&args, Some(tags))
+    };
+    eval(None, "1.0.0\n2.0.0\n").expect(
+        2,
+        &["2 ImagePolicies in this file (ns/low, ns/high); choose one with --name"],
     );
     for (name, want) in [("low", "1.0.0\n"), ("ns/high", "2.0.0\n")] {
-        let run = hoist_stdin(
-            &[
-                "policy",
-                "eval",
-                "--policy",
-                s(&two),
-                "--name",
-                name,
-                "--tags",
-                "-",
-            ],
-            Some("1.0.0\n2.0.0\n"),
-        );
+        let run = eval(Some(name), "1.0.0\n2.0.0\n");
         assert_eq!((run.code, run.stdout.as_str()), (0, want), "{}", run.stderr);
     }
-    let run = hoist_stdin(
-        &[
-            "policy",
-            "eval",
-            "--policy",
-            s(&two),
-            "--name",
-            "mid",
-            "--tags",
-            "-",
-        ],
-        Some("1.0.0\n"),
-    );
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("no ImagePolicy named \"mid\""),
-        "{}",
-        run.stderr
-    );
+    eval(Some("mid"), "1.0.0\n").expect(2, &["no ImagePolicy named \"mid\""]);
 }
 
 #[test]
@@ -311,14 +281,9 @@ fn lint_flags_markers_in_kustomization_entry_files() {
     );
     // A marker naming a policy that does not exist is a problem: it would
     // never be updated.
-    let run = hoist(&["lint", "--repo", s(r)]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "apps/api/image-tags.yaml:10: marker ns:api names ImagePolicy ns/api, which does not exist"
-        ),
-        "{}",
-        run.stderr
+    hoist(&["lint", "--repo", s(r)]).expect(
+        1,
+        &["apps/api/image-tags.yaml:10: marker ns:api names ImagePolicy ns/api, which does not exist"],
     );
     write(
         r,
@@ -335,12 +300,9 @@ fn lint_flags_markers_in_kustomization_entry_files() {
         &repo_and_policy("ns", "api", "ghcr.io/a/api", ">=1.0.0")
             .replace("    semver:", "    alphabetical: {}\n    semver:"),
     );
-    let run = hoist(&["lint", "--repo", s(r)]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("ImagePolicy ns/api sets several policy kinds; Flux uses semver and ignores alphabetical"),
-        "{}",
-        run.stderr
+    hoist(&["lint", "--repo", s(r)]).expect(
+        0,
+        &["ImagePolicy ns/api sets several policy kinds; Flux uses semver and ignores alphabetical"],
     );
 
     // Markers hoist may never write are problems too.

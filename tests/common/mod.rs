@@ -21,6 +21,22 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Assert the exit code and that stderr says each of `needles`.
+    #[track_caller]
+    pub fn expect(&self, code: i32, needles: &[&str]) -> &Run {
+        assert_eq!(self.code, code, "exit code; stderr:\n{}", self.stderr);
+        for n in needles {
+            assert!(
+                self.stderr.contains(n),
+                "missing {n:?} in:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+}
+
 pub fn hoist(args: &[&str]) -> Run {
     hoist_stdin(args, None)
 }

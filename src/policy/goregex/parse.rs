@@ -213,20 +213,15 @@ impl<'a> Parser<'a> {
                     self.right_paren()?;
                     t = &t[1..];
                 }
-                '^' => {
-                    let text = if self.flags & ONE_LINE != 0 {
-                        r"\A"
-                    } else {
-                        "(?m:^)"
-                    };
-                    self.push_leaf(text, false)?;
-                    t = &t[1..];
-                }
-                '$' => {
-                    let text = if self.flags & ONE_LINE != 0 {
-                        r"\z"
-                    } else {
-                        "(?m:$)"
+                // Go's Perl mode is one-line unless `(?m)`: `^` and `$`
+                // then anchor the text; in multi-line mode, lines.
+                '^' | '$' => {
+                    let one_line = self.flags & ONE_LINE != 0;
+                    let text = match (c, one_line) {
+                        ('^', true) => r"\A",
+                        ('^', false) => "(?m:^)",
+                        (_, true) => r"\z",
+                        (_, false) => "(?m:$)",
                     };
                     self.push_leaf(text, false)?;
                     t = &t[1..];
