@@ -395,3 +395,18 @@ fn hoist_toml_declares_policies_and_restricts_writes() {
         run.stderr
     );
 }
+
+#[test]
+fn a_snapshot_of_nothing_round_trips_through_scan_and_plan() {
+    // A fleet without any ImageRepository: scan writes an empty snapshot,
+    // and plan reads it back (no "not a registry snapshot").
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    write(r, "apps/x.yaml", "kind: ConfigMap\nmetadata: {name: x}\n");
+    let snap = r.join("snap.yaml");
+    hoist(&["scan", "--repo", s(r), "--save-snapshot", s(&snap)])
+        .expect(0, &["snapshot of 0 images written"]);
+    assert!(common::read(r, "snap.yaml").ends_with("images: {}\n"));
+    hoist(&["plan", "--repo", s(r), "--registry-snapshot", s(&snap), "--exit-code"])
+        .expect(0, &["no changes"]);
+}
