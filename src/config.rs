@@ -47,6 +47,10 @@ pub struct RawConfig {
     pub scan: ScanConfig,
     #[serde(default)]
     pub git: GitConfig,
+    #[serde(default)]
+    pub forge: Option<crate::ladder::config::RawForge>,
+    #[serde(default)]
+    pub environment: Vec<crate::ladder::config::RawEnvironment>,
 }
 
 /// How hoist authenticates to a Git remote (defined with the Git code).
@@ -187,6 +191,8 @@ pub struct Config {
     pub registries: Vec<crate::registry::RegistryConfig>,
     pub scan: ScanConfig,
     pub git: GitConfig,
+    /// `[forge]` and `[[environment]]`: empty without them.
+    pub ladder: crate::ladder::Ladder,
 }
 
 impl Config {
@@ -326,6 +332,12 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
         );
     }
     cfg.git = raw.git;
+    match crate::ladder::config::validate(raw.forge, raw.environment, display, &|span| {
+        line_at(text, span.start)
+    }) {
+        Ok(l) => cfg.ladder = l,
+        Err(e) => errors.extend(e),
+    }
     if errors.is_empty() {
         Ok(cfg)
     } else {

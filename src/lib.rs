@@ -8,6 +8,7 @@ pub(crate) mod diff;
 pub(crate) mod fleet;
 pub mod flux;
 pub(crate) mod git;
+pub mod ladder;
 pub(crate) mod lint;
 pub(crate) mod observe;
 pub mod plan;

@@ -22,7 +22,8 @@ use hoist::cli::{self, Fatal};
     hoist apply --repo . --registry-snapshot snap.yaml --no-commit\n  \
     hoist apply --url https://github.com/acme/fleet.git --token-env GITHUB_TOKEN\n  \
     hoist policy eval --policy policy.yaml --tags tags.txt --explain\n  \
-    hoist lint --repo .\n\n\
+    hoist lint --repo .\n  \
+    hoist config check --repo .\n\n\
     Exit codes: 0 ok, 1 problems or errors found, 2 usage or configuration error, 3 changes pending (plan --exit-code)."
 )]
 struct Cli {
@@ -53,6 +54,9 @@ enum Command {
     Lint(cli::lint::LintArgs),
     /// List tags from the registries and show what each policy selects.
     Scan(cli::scan::ScanArgs),
+    /// Work with hoist.toml.
+    #[command(subcommand)]
+    Config(cli::config::ConfigCommand),
 }
 
 /// Logs go to stderr. Whatever the filter, the HTTP and TLS libraries are
@@ -109,6 +113,7 @@ fn main() {
         Command::Policy(c) => cli::policy::run(c),
         Command::Lint(a) => cli::lint::run(a),
         Command::Scan(a) => cli::scan::run(a),
+        Command::Config(c) => cli::config::run(c),
     };
     let code = match result {
         Ok(code) => code,

@@ -407,6 +407,59 @@ fn a_snapshot_of_nothing_round_trips_through_scan_and_plan() {
     hoist(&["scan", "--repo", s(r), "--save-snapshot", s(&snap)])
         .expect(0, &["snapshot of 0 images written"]);
     assert!(common::read(r, "snap.yaml").ends_with("images: {}\n"));
-    hoist(&["plan", "--repo", s(r), "--registry-snapshot", s(&snap), "--exit-code"])
-        .expect(0, &["no changes"]);
+    hoist(&[
+        "plan",
+        "--repo",
+        s(r),
+        "--registry-snapshot",
+        s(&snap),
+        "--exit-code",
+    ])
+    .expect(0, &["no changes"]);
+}
+
+#[test]
+fn config_check_validates_the_ladder_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let marker = "tag: 1.0.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n";
+    for env in ["dev", "staging", "prod"] {
+        write(r, &format!("clusters/{env}/image-tags.yaml"), marker);
+    }
+    write(r, "legacy/image-tags.yaml", marker);
+    let ladder = "[forge]\nkind = \"github\"\nrepository = \"acme/fleet\"\ntoken_env = \"GITHUB_TOKEN\"\n\n\
+        [[environment]]\nname = \"dev\"\npaths = [\"clusters/dev/**\"]\n\n\
+        [[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\nmode = \"auto-merge\"\npromote_from = \"dev\"\n\n\
+        [[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\nmode = \"pull-request\"\npromote_from = \"staging\"\n";
+    write(r, "hoist.toml", ladder);
+    hoist(&["config", "check", "--repo", s(r)]).expect(
+        0,
+        &[
+            "hoist config check: ok (3 environments: dev (push) → staging (auto-merge, from dev) → prod (pull-request, from staging))",
+            "warning: legacy/image-tags.yaml: has markers but is in no environment's paths",
+        ],
+    );
+    // Globs that differ but claim the same file.
+    write(
+        r,
+        "hoist.toml",
+        &ladder.replace(
+            "paths = [\"clusters/prod/**\"]",
+            "paths = [\"clusters/*/image-tags.yaml\"]",
+        ),
+    );
+    hoist(&["config", "check", "--repo", s(r)]).expect(
+        1,
+        &["clusters/dev/image-tags.yaml is in the paths of several environments (dev, prod)"],
+    );
+    // A config error names the line and the field, exit 2.
+    write(
+        r,
+        "hoist.toml",
+        &ladder.replace("promote_from = \"staging\"", "promote_from = \"stg\""),
+    );
+    hoist(&["config", "check", "--repo", s(r)]).expect(
+        2,
+        &["hoist.toml:20: environment[2].promote_from: environment \"prod\": promote_from names unknown environment \"stg\""],
+    );
 }

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod commit;
+pub mod config;
 pub mod lint;
 pub mod plan;
 pub mod policy;

@@ -20,10 +20,57 @@ pub struct TagFilter {
 #[derive(Debug, Clone, PartialEq)]
 enum Piece {
     Text(String),
+    Group(GroupRef),
+}
+
+/// A group a Go expansion template refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupRef {
     /// `$3` / `${3}`.
     Number(usize),
     /// `$name` / `${name}`: the first group of that name that matched.
     Name(String),
+}
+
+/// A Go `Regexp.Expand` template (`extract`, `tag_rewrite.to`), parsed once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpandTemplate(Vec<Piece>);
+
+impl ExpandTemplate {
+    pub fn parse(template: &str) -> ExpandTemplate {
+        ExpandTemplate(parse_template(template))
+    }
+
+    /// The groups the template names, in order.
+    pub fn references(&self) -> impl Iterator<Item = &GroupRef> {
+        self.0.iter().filter_map(|p| match p {
+            Piece::Group(g) => Some(g),
+            Piece::Text(_) => None,
+        })
+    }
+
+    /// Expand with `group` giving each reference's text (`None`: empty).
+    pub fn expand<'s>(&self, group: impl Fn(&GroupRef) -> Option<&'s str>) -> String {
+        let mut out = String::new();
+        for piece in &self.0 {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Group(g) => out.push_str(group(g).unwrap_or("")),
+            }
+        }
+        out
+    }
+}
+
+impl GoRegex {
+    /// The index of the group `r` names in a match, as Go's `Expand`
+    /// resolves it (`participated(i)`: did group `i` take part).
+    pub fn group_index(&self, r: &GroupRef, participated: impl Fn(usize) -> bool) -> Option<usize> {
+        match r {
+            GroupRef::Number(n) => Some(*n),
+            GroupRef::Name(name) => self.named_group(name, participated),
+        }
+    }
 }
 
 impl TagFilter {
@@ -52,25 +99,21 @@ impl TagFilter {
             return self.pattern.is_match(tag).then_some(Cow::Borrowed(tag));
         };
         self.pattern.regex().captures_read(locs, tag)?;
-        let group = |piece: &Piece| -> Option<&'t str> {
-            let i = match piece {
-                Piece::Number(n) => *n,
-                Piece::Name(name) => self.pattern.named_group(name, |i| locs.get(i).is_some())?,
-                Piece::Text(_) => return None,
-            };
+        let group = |r: &GroupRef| -> Option<&'t str> {
+            let i = self.pattern.group_index(r, |i| locs.get(i).is_some())?;
             locs.get(i).map(|(s, e)| &tag[s..e])
         };
         if let [only] = pieces.as_slice() {
             return Some(match only {
                 Piece::Text(t) => Cow::Owned(t.clone()),
-                other => Cow::Borrowed(group(other).unwrap_or("")),
+                Piece::Group(r) => Cow::Borrowed(group(r).unwrap_or("")),
             });
         }
         let mut out = String::new();
         for piece in pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                other => out.push_str(group(other).unwrap_or("")),
+                Piece::Group(r) => out.push_str(group(r).unwrap_or("")),
             }
         }
         Some(Cow::Owned(out))
@@ -111,10 +154,10 @@ fn parse_template(template: &str) -> Vec<Piece> {
         if !text.is_empty() {
             pieces.push(Piece::Text(std::mem::take(&mut text)));
         }
-        pieces.push(match group_number(name) {
-            Some(n) => Piece::Number(n),
-            None => Piece::Name(name.to_string()),
-        });
+        pieces.push(Piece::Group(match group_number(name) {
+            Some(n) => GroupRef::Number(n),
+            None => GroupRef::Name(name.to_string()),
+        }));
     }
     text.push_str(rest);
     if !text.is_empty() || pieces.is_empty() {

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 
-pub use filter::TagFilter;
+pub use filter::{ExpandTemplate, GroupRef, TagFilter};
 pub use gofloat::parse_go_float;
 use goregex::GoRegex;
 pub use range::{Range, RangeError};

@@ -1,0 +1,63 @@
+//! The promotion ladder: environments from dev to prod, each taking a
+//! policy's choice or what the rung below runs, landing it by push,
+//! auto-merged pull request, or a pull request a human approves.
+//!
+//! Today: the configuration and its validation (`hoist config check`).
+//! Next: promotion decisions (pure, feeding the same setter edits as
+//! `plan`), then the run loop over [`crate::commit`] and the forges.
+
+pub mod config;
+
+pub use config::{Forge, ForgeKind, Group, Ladder, MergeMethod, Mode, Rung};
+
+use crate::diag::Diag;
+use crate::fleet::Fleet;
+
+/// What `hoist config check` finds beyond the config's own errors, without
+/// any network: files claimed by several rungs (an error) and marker files
+/// outside every rung (a warning: `hoist run` will never update them).
+pub fn check(fleet: &Fleet) -> Vec<Diag> {
+    let ladder = &fleet.config.ladder;
+    if ladder.is_empty() {
+        return Vec::new();
+    }
+    let display = fleet.config.path.as_deref().unwrap_or("hoist.toml");
+    let marker_files: Vec<&str> = fleet
+        .files
+        .iter()
+        .filter(|f| f.has_markers)
+        .map(|f| f.rel.as_str())
+        .collect();
+    let mut out = ladder.overlaps(marker_files.iter().copied(), display);
+    for f in marker_files {
+        if !ladder.rungs.iter().any(|r| r.owns(f)) {
+            out.push(
+                Diag::warning(
+                    "has markers but is in no environment's paths; `hoist run` will not update it",
+                )
+                .at(f, None),
+            );
+        }
+    }
+    out
+}
+
+/// One line per rung: `dev (push) → staging (auto-merge, from dev) → …`.
+pub fn describe(ladder: &Ladder) -> String {
+    ladder
+        .rungs
+        .iter()
+        .map(|r| {
+            let mode = match r.mode {
+                Mode::Push => "push",
+                Mode::AutoMerge => "auto-merge",
+                Mode::PullRequest => "pull-request",
+            };
+            match &r.promote_from {
+                Some(src) => format!("{} ({mode}, from {src})", r.name),
+                None => format!("{} ({mode})", r.name),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
