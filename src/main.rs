@@ -57,6 +57,9 @@ enum Command {
     /// Work with hoist.toml.
     #[command(subcommand)]
     Config(cli::config::ConfigCommand),
+    /// Show the promotion ladder: per image, what each environment runs,
+    /// what would move next, and what blocks it (reads only).
+    Ladder(cli::ladder::LadderArgs),
 }
 
 /// Logs go to stderr. Whatever the filter, the HTTP and TLS libraries are
@@ -114,6 +117,7 @@ fn main() {
         Command::Lint(a) => cli::lint::run(a),
         Command::Scan(a) => cli::scan::run(a),
         Command::Config(c) => cli::config::run(c),
+        Command::Ladder(a) => cli::ladder::run(a),
     };
     let code = match result {
         Ok(code) => code,

@@ -340,14 +340,14 @@ fn value_of(field: Field, s: &Selected) -> String {
 /// markers of that policy: the image name, tag and digest. This is hoist's
 /// stand-in for the previous `status.latestRef` Flux keeps in the cluster.
 #[derive(Debug, Default, Clone)]
-struct Recorded {
-    image: Option<String>,
-    tag: Option<String>,
-    digest: Option<String>,
+pub(crate) struct Recorded {
+    pub(crate) image: Option<String>,
+    pub(crate) tag: Option<String>,
+    pub(crate) digest: Option<String>,
 }
 
 impl Recorded {
-    fn add(&mut self, field: Field, value: &str) {
+    pub(crate) fn add(&mut self, field: Field, value: &str) {
         match field {
             Field::Tag => self.tag = Some(value.to_string()),
             Field::Digest => self.digest = Some(value.to_string()),

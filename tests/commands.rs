@@ -463,3 +463,76 @@ fn config_check_validates_the_ladder_offline() {
         &["hoist.toml:20: environment[2].promote_from: environment \"prod\": promote_from names unknown environment \"stg\""],
     );
 }
+
+#[test]
+fn ladder_shows_what_each_rung_runs_and_what_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    // One image; prod's policy points at the same ImageRepository.
+    let flux = format!(
+        "{}---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: api-prod, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: api}}\n  policy: {{semver: {{range: '>=1.0.0'}}}}\n",
+        repo_and_policy("ns", "api", "ghcr.io/a/api", ">=1.0.0")
+    );
+    write(r, "flux/api.yaml", &flux);
+    write(
+        r,
+        "clusters/dev/tags.yaml",
+        "api: 1.0.0 # {\"$imagepolicy\": \"ns:api:tag\"}\n",
+    );
+    write(
+        r,
+        "clusters/prod/tags.yaml",
+        "api: 1.0.0 # {\"$imagepolicy\": \"ns:api-prod:tag\"}\n",
+    );
+    write(
+        r,
+        "hoist.toml",
+        "[[environment]]\nname = \"dev\"\npaths = [\"clusters/dev/**\"]\n\n[[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\npromote_from = \"dev\"\nrequire_same_digest = true\n",
+    );
+    let snap = write(
+        r,
+        "snap.yaml",
+        "images:\n  ghcr.io/a/api:\n    tags:\n      1.0.0: \"sha256:6745aaad46d795c9836632e1fb62f24b7e7f4c843144da8e47a5465c411a14be\"\n      1.1.0: \"sha256:8745aaad46d795c9836632e1fb62f24b7e7f4c843144da8e47a5465c411a14be\"\n",
+    );
+    let run = hoist(&["ladder", "--repo", s(r), "--registry-snapshot", s(&snap)]);
+    run.expect(0, &[]);
+    assert_eq!(
+        run.stdout,
+        "IMAGE          DEV            PROD\nghcr.io/a/api  1.0.0 → 1.1.0  1.0.0 → 1.1.0\n"
+    );
+    // A tag the registry does not have blocks prod only; exit 1.
+    write(
+        r,
+        "snap.yaml",
+        "images:\n  ghcr.io/a/api:\n    tags:\n      1.0.0: \"sha256:6745aaad46d795c9836632e1fb62f24b7e7f4c843144da8e47a5465c411a14be\"\n      1.1.0: \"sha256:8745aaad46d795c9836632e1fb62f24b7e7f4c843144da8e47a5465c411a14be\"\n",
+    );
+    write(
+        r,
+        "clusters/dev/tags.yaml",
+        "api: 0.9.0 # {\"$imagepolicy\": \"ns:api:tag\"}\n",
+    );
+    write(
+        r,
+        "flux/api.yaml",
+        &flux.replace(">=1.0.0\"\n---", "<0.0.1\"\n---"),
+    );
+    let run = hoist(&["ladder", "--repo", s(r), "--registry-snapshot", s(&snap)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("blocked on prod: ns/api-prod: ghcr.io/a/api:0.9.0 is not in the registry"),
+        "{}",
+        run.stdout
+    );
+    let json = hoist(&[
+        "ladder",
+        "--repo",
+        s(r),
+        "--registry-snapshot",
+        s(&snap),
+        "--output",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["rungs"][1]["blocked"][0]["policy"], "api-prod");
+}

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod commit;
 pub mod config;
+pub mod ladder;
 pub mod lint;
 pub mod plan;
 pub mod policy;

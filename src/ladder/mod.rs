@@ -2,13 +2,16 @@
 //! policy's choice or what the rung below runs, landing it by push,
 //! auto-merged pull request, or a pull request a human approves.
 //!
-//! Today: the configuration and its validation (`hoist config check`).
-//! Next: promotion decisions (pure, feeding the same setter edits as
-//! `plan`), then the run loop over [`crate::commit`] and the forges.
+//! Today: the configuration and its validation (`hoist config check`), and
+//! the promotion decisions ([`promote`], pure, feeding the same setter
+//! edits as `plan`) behind `hoist ladder`. Next: the run loop over
+//! [`crate::commit`] and the forges.
 
 pub mod config;
+pub mod promote;
 
 pub use config::{Forge, ForgeKind, Group, Ladder, MergeMethod, Mode, Rung};
+pub use promote::{Blocked, Promotion, RungPlan, plan_ladder};
 
 use crate::diag::Diag;
 use crate::fleet::Fleet;

@@ -1,0 +1,116 @@
+//! `hoist ladder`: the whole ladder at a glance — per image, what each
+//! rung runs, what would move next, and what blocks it. Reads only.
+
+use clap::{Args, ValueEnum};
+
+use super::{Fatal, exit, load_repo, report, scan_progress};
+use crate::ladder::{RungPlan, plan_ladder};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LadderArgs {
+    #[command(flatten)]
+    pub target: super::RepoArgs,
+    #[command(flatten)]
+    pub tags: super::TagArgs,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
+    let fleet = load_repo(&args.target.repo, args.target.config.as_deref())?;
+    if fleet.config.ladder.is_empty() {
+        return Err(Fatal::usage(crate::diag::Diag::error(
+            "no [[environment]] in hoist.toml: there is no ladder to show (see docs/configuration.md)",
+        )));
+    }
+    let (objects, mut diags) = crate::plan::collect_objects(&fleet.files, &fleet.config);
+    diags.extend(fleet.diags.iter().cloned());
+    diags.extend(crate::ladder::check(&fleet));
+    let (tags, tag_diags) = crate::observe::obtain_tags(
+        &fleet.config,
+        &objects,
+        args.tags.registry_snapshot.as_deref(),
+        &scan_progress(),
+    )
+    .map_err(Fatal::usage)?;
+    diags.extend(tag_diags);
+    let plans = plan_ladder(
+        &fleet.config.ladder,
+        &fleet.files,
+        &objects,
+        &fleet.config,
+        |img| tags.get(img),
+    );
+    for p in &plans {
+        diags.extend(p.diagnostics.iter().cloned());
+    }
+    let blocked = plans.iter().map(|p| p.blocked.len()).sum::<usize>();
+    match args.output {
+        Output::Json => {
+            let v = serde_json::json!({ "rungs": plans, "diagnostics": diags });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Output::Text => {
+            report(&diags);
+            print!("{}", table(&plans));
+        }
+    }
+    let errors = diags.iter().any(|d| d.is_error());
+    Ok(if errors || blocked > 0 {
+        exit::FOUND
+    } else {
+        exit::OK
+    })
+}
+
+/// One row per image: what each rung runs, `→` where it would move; then
+/// one line per blocked image.
+fn table(plans: &[RungPlan]) -> String {
+    let mut images: Vec<&String> = plans.iter().flat_map(|p| p.runs.keys()).collect();
+    images.sort();
+    images.dedup();
+    let mut rows = vec![
+        std::iter::once("IMAGE".to_string())
+            .chain(plans.iter().map(|p| p.rung.to_uppercase()))
+            .collect::<Vec<_>>(),
+    ];
+    for image in images {
+        let mut row = vec![image.clone()];
+        for p in plans {
+            row.push(match p.runs.get(image) {
+                None => "-".into(),
+                Some((was, now)) if was == now => was.clone(),
+                Some((was, now)) => format!("{was} → {now}"),
+            });
+        }
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}", w = *w))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    for p in plans {
+        for b in &p.blocked {
+            out.push_str(&format!(
+                "blocked on {}: {}/{}: {}\n",
+                p.rung, b.namespace, b.policy, b.reason
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,359 @@
+//! Promotion decisions, rung by rung. Pure: files + objects + tag lists in,
+//! one plan per rung out.
+//!
+//! A policy rung's markers take their policies' choices, exactly as
+//! `hoist apply` does. A promotion rung's markers take what the source rung
+//! runs: for each marker, its policy's ImageRepository names the image; the
+//! source rung's markers of the same image hold the value to promote. That
+//! value goes through `tag_rewrite`, must exist in the registry and, with
+//! `require_same_digest`, be the very same image; a check that fails blocks
+//! that image on that rung (reported, never written) while the others
+//! proceed. Promotion is one more way to *decide*: the result feeds the same
+//! setter edits as `plan`.
+//!
+//! Rungs run in ladder order over an in-memory copy of the files, so a
+//! promotion reads its source as the earlier rungs left it: with no gates,
+//! a new dev build reaches the prod plan in one pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::config::{Ladder, Rung};
+use crate::config::Config;
+use crate::diag::Diag;
+use crate::flux::{DigestReflection, ImagePolicy};
+use crate::plan::{FileChange, Objects, PolicyOutcome, Recorded, Selected, decide, mutate};
+use crate::repo::SourceFile;
+use crate::setters;
+use crate::snapshot::TagList;
+
+/// One image promoted on a rung.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Promotion {
+    pub namespace: String,
+    pub policy: String,
+    pub image: String,
+    /// The tag the source rung runs.
+    pub from_tag: String,
+    /// The tag this rung gets (after `tag_rewrite`).
+    pub to_tag: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The `sha` group of `tag_rewrite.from`, when it has one: the source
+    /// commit the build came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_commit: Option<String>,
+}
+
+/// An image a rung cannot take, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocked {
+    pub namespace: String,
+    pub policy: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    pub reason: String,
+}
+
+/// What one rung would do.
+#[derive(Debug, Serialize)]
+pub struct RungPlan {
+    pub rung: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promote_from: Option<String>,
+    pub files: Vec<FileChange>,
+    pub promotions: Vec<Promotion>,
+    pub blocked: Vec<Blocked>,
+    /// What each marked image runs on this rung before and after (image →
+    /// (before, after)); `after` equals `before` when nothing moves.
+    pub runs: BTreeMap<String, (String, String)>,
+    pub diagnostics: Vec<Diag>,
+}
+
+impl RungPlan {
+    pub fn change_count(&self) -> usize {
+        self.files
+            .iter()
+            .flat_map(|f| &f.objects)
+            .map(|o| o.changes.len())
+            .sum()
+    }
+}
+
+/// Plan every rung in ladder order.
+pub fn plan_ladder<'a>(
+    ladder: &Ladder,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Vec<RungPlan> {
+    let mut current: Vec<SourceFile> = files.to_vec();
+    let chosen = decide(objects, &tags_for);
+    let mut out = Vec::new();
+    for rung in &ladder.rungs {
+        let mine: Vec<SourceFile> = current
+            .iter()
+            .filter(|f| f.has_markers && rung.owns(&f.rel))
+            .cloned()
+            .collect();
+        let before = runs(&mine, objects);
+        let mut promotions = Vec::new();
+        let mut blocked = Vec::new();
+        let outcomes = match rung.promote_from.as_deref().and_then(|s| ladder.rung(s)) {
+            None => chosen.clone(),
+            Some(source) => {
+                let from: Vec<&SourceFile> = current
+                    .iter()
+                    .filter(|f| f.has_markers && source.owns(&f.rel))
+                    .collect();
+                promote(
+                    rung,
+                    &source.name,
+                    &from,
+                    &mine,
+                    objects,
+                    &chosen,
+                    &tags_for,
+                    &mut promotions,
+                    &mut blocked,
+                )
+            }
+        };
+        let (changes, diagnostics) = mutate(&mine, objects, &outcomes, config);
+        // Later rungs read this rung as it is after its edits.
+        for c in &changes {
+            if let Some(f) = current.iter_mut().find(|f| f.rel == c.file) {
+                f.text = c.updated.clone();
+            }
+        }
+        let edited: Vec<SourceFile> = current
+            .iter()
+            .filter(|f| f.has_markers && rung.owns(&f.rel))
+            .cloned()
+            .collect();
+        let after = runs(&edited, objects);
+        let runs = before
+            .into_iter()
+            .map(|(image, was)| {
+                let now = after.get(&image).cloned().unwrap_or_else(|| was.clone());
+                (image, (was, now))
+            })
+            .collect();
+        out.push(RungPlan {
+            rung: rung.name.clone(),
+            promote_from: rung.promote_from.clone(),
+            files: changes,
+            promotions,
+            blocked,
+            runs,
+            diagnostics,
+        });
+    }
+    out
+}
+
+/// The policy a marker names, and the image its repository declares.
+fn image_of<'o>(objects: &'o Objects, ns: &str, name: &str) -> Option<(&'o ImagePolicy, &'o str)> {
+    let p = objects
+        .policies
+        .iter()
+        .find(|p| p.meta.namespace == ns && p.meta.name == name)?;
+    let r = objects
+        .repositories
+        .iter()
+        .find(|r| r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace)?;
+    Some((p, r.image.as_str()))
+}
+
+/// What each image runs in `files`: the tag (with `@digest` when one is
+/// recorded) read from its markers, per image, first document first.
+fn runs(files: &[SourceFile], objects: &Objects) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (image, r) in recorded(files, objects) {
+        if let Some(tag) = r.tag {
+            let v = match r.digest.filter(|d| !d.is_empty()) {
+                Some(d) => format!("{tag}@{d}"),
+                None => tag,
+            };
+            out.entry(image).or_insert(v);
+        }
+    }
+    out
+}
+
+/// Recorded state per (image, document), in file order.
+fn recorded(files: &[SourceFile], objects: &Objects) -> Vec<(String, Recorded)> {
+    let mut out: Vec<(String, Recorded)> = Vec::new();
+    for f in files {
+        let Ok(scan) = setters::scan(&f.text) else {
+            continue;
+        };
+        let mut per_doc: BTreeMap<(setters::ObjectId, String), Recorded> = BTreeMap::new();
+        let mut order = Vec::new();
+        for s in &scan.setters {
+            let m = &s.marker;
+            let Some((_, image)) = image_of(objects, &m.namespace, &m.name) else {
+                continue;
+            };
+            let key = (s.object.clone(), image.to_string());
+            if !per_doc.contains_key(&key) {
+                order.push(key.clone());
+            }
+            per_doc.entry(key).or_default().add(m.field, &s.value);
+        }
+        for key in order {
+            if let Some(r) = per_doc.remove(&key) {
+                out.push((key.1, r));
+            }
+        }
+    }
+    out
+}
+
+/// Outcomes for a promotion rung: each policy marked in `mine` gets the
+/// source rung's value for its image, or is blocked with the reason.
+#[allow(clippy::too_many_arguments)]
+fn promote<'a>(
+    rung: &Rung,
+    source: &str,
+    from: &[&SourceFile],
+    mine: &[SourceFile],
+    objects: &Objects,
+    chosen: &[PolicyOutcome],
+    tags_for: &impl Fn(&str) -> Result<&'a TagList, String>,
+    promotions: &mut Vec<Promotion>,
+    blocked: &mut Vec<Blocked>,
+) -> Vec<PolicyOutcome> {
+    let from_files: Vec<SourceFile> = from.iter().map(|f| (*f).clone()).collect();
+    let mut source_runs: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+    for (image, r) in recorded(&from_files, objects) {
+        if let Some(tag) = r.tag {
+            source_runs
+                .entry(image)
+                .or_insert((tag, r.digest.filter(|d| !d.is_empty())));
+        }
+    }
+    let mut marked: BTreeSet<(String, String)> = BTreeSet::new();
+    for f in mine {
+        if let Ok(scan) = setters::scan(&f.text) {
+            for s in scan.setters {
+                marked.insert((s.marker.namespace, s.marker.name));
+            }
+        }
+    }
+    let mut outcomes: Vec<PolicyOutcome> = chosen.to_vec();
+    for (ns, name) in marked {
+        let Some(slot) = outcomes
+            .iter_mut()
+            .find(|o| o.namespace == ns && o.name == name)
+        else {
+            continue;
+        };
+        let Some((policy, image)) = image_of(objects, &ns, &name) else {
+            continue;
+        };
+        let mut block = |reason: String, slot: &mut PolicyOutcome| {
+            slot.selected = None;
+            slot.reference = None;
+            slot.error = Some(format!("blocked on {}: {reason}", rung.name));
+            slot.unobserved = false;
+            blocked.push(Blocked {
+                namespace: ns.clone(),
+                policy: name.clone(),
+                image: Some(image.to_string()),
+                reason,
+            });
+        };
+        let Some((from_tag, from_digest)) = source_runs.get(image).cloned() else {
+            block(
+                format!("{source} has no marker of image {image} to promote"),
+                slot,
+            );
+            continue;
+        };
+        let to_tag = match &rung.tag_rewrite {
+            None => from_tag.clone(),
+            Some(rw) => match rw.apply(&from_tag) {
+                Some(t) => t,
+                None => {
+                    block(
+                        format!(
+                            "{source} runs {image}:{from_tag}, which tag_rewrite.from {:?} does not match",
+                            rw.from.as_str()
+                        ),
+                        slot,
+                    );
+                    continue;
+                }
+            },
+        };
+        let list = match tags_for(image) {
+            Ok(l) => l,
+            Err(e) => {
+                block(format!("no tag list for {image}: {e}"), slot);
+                continue;
+            }
+        };
+        if !list.tags.contains(&to_tag) {
+            block(
+                format!("{image}:{to_tag} is not in the registry (promoted from {from_tag})"),
+                slot,
+            );
+            continue;
+        }
+        let to_digest = list.digests.get(&to_tag).cloned();
+        if rung.require_same_digest {
+            let src = from_digest
+                .clone()
+                .or_else(|| list.digests.get(&from_tag).cloned());
+            match (&src, &to_digest) {
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some(b)) => {
+                    block(
+                        format!(
+                            "{image}:{to_tag} is not the same image as {from_tag} on {source} (digest {b}, not {a})"
+                        ),
+                        slot,
+                    );
+                    continue;
+                }
+                _ => {
+                    block(
+                        format!(
+                            "require_same_digest: the digest of {image}:{from_tag} or :{to_tag} is unknown"
+                        ),
+                        slot,
+                    );
+                    continue;
+                }
+            }
+        }
+        let digest = (policy.digest_reflection != DigestReflection::Never)
+            .then(|| to_digest.clone())
+            .flatten();
+        let selected = Selected {
+            image: image.to_string(),
+            tag: to_tag.clone(),
+            digest: digest.clone(),
+        };
+        slot.reference = Some(selected.reference());
+        slot.selected = Some(selected);
+        slot.error = None;
+        slot.image = Some(image.to_string());
+        promotions.push(Promotion {
+            namespace: ns.clone(),
+            policy: name.clone(),
+            image: image.to_string(),
+            source_commit: rung
+                .tag_rewrite
+                .as_ref()
+                .and_then(|rw| rw.group(&from_tag, "sha")),
+            from_tag,
+            to_tag,
+            digest: to_digest,
+        });
+    }
+    outcomes
+}

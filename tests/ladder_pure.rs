@@ -1,0 +1,184 @@
+//! Ladder planning is pure: files + tag lists in, one plan per rung out.
+//! A new dev build reaches prod in one pass; a digest mismatch blocks one
+//! image on one rung while the other image still moves.
+
+use hoist::ladder::plan_ladder;
+use hoist::repo::source_file;
+use hoist::snapshot::TagList;
+
+fn file(rel: &str, text: &str) -> hoist::repo::SourceFile {
+    source_file(rel.into(), rel.into(), text.as_bytes().to_vec())
+        .unwrap()
+        .expect("file holds a marker or a Flux object")
+}
+
+fn objects() -> String {
+    let mut y = String::new();
+    for app in ["api", "web"] {
+        y.push_str(&format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: {app}, namespace: ns}}\nspec: {{image: ghcr.io/a/{app}, interval: 1m}}\n---\n\
+             apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: {app}-dev, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: {app}}}\n  filterTags: {{pattern: '^dev-[0-9a-f]+-(?P<ts>\\d+)$', extract: '$ts'}}\n  policy: {{numerical: {{order: asc}}}}\n---\n"
+        ));
+        for env in ["staging", "prod"] {
+            y.push_str(&format!(
+                "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: {app}-{env}, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: {app}}}\n  policy: {{semver: {{range: '>=1.0.0'}}}}\n---\n"
+            ));
+        }
+    }
+    y
+}
+
+fn tags(env: &str, api: &str, web: &str) -> String {
+    let suffix = if env == "dev" {
+        "-dev".to_string()
+    } else {
+        format!("-{env}")
+    };
+    format!(
+        "api: {api} # {{\"$imagepolicy\": \"ns:api{suffix}:tag\"}}\nweb: {web} # {{\"$imagepolicy\": \"ns:web{suffix}:tag\"}}\n"
+    )
+}
+
+const LADDER: &str = "[[environment]]\nname = \"dev\"\npaths = [\"clusters/dev/**\"]\n\n\
+    [[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\npromote_from = \"staging\"\n\n\
+    [[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\npromote_from = \"dev\"\n\
+    tag_rewrite = { from = '^dev-(?P<sha>[0-9a-f]{7})-\\d+$', to = 'staging-$sha' }\nrequire_same_digest = true\n";
+
+fn list(pairs: &[(&str, &str)]) -> TagList {
+    TagList {
+        tags: pairs.iter().map(|(t, _)| t.to_string()).collect(),
+        digests: pairs
+            .iter()
+            .map(|(t, d)| (t.to_string(), format!("sha256:{}", d.repeat(64 / d.len()))))
+            .collect(),
+    }
+}
+
+#[test]
+fn a_new_build_climbs_the_whole_ladder_in_one_pass() {
+    let config = hoist::config::parse(LADDER, "hoist.toml").unwrap();
+    let files = vec![
+        file("flux/objects.yaml", &objects()),
+        file(
+            "clusters/dev/image-tags.yaml",
+            &tags("dev", "dev-aaaaaaa-1", "dev-1111111-1"),
+        ),
+        file(
+            "clusters/staging/image-tags.yaml",
+            &tags("staging", "staging-aaaaaaa", "staging-1111111"),
+        ),
+        file(
+            "clusters/prod/image-tags.yaml",
+            &tags("prod", "staging-aaaaaaa", "staging-1111111"),
+        ),
+    ];
+    let api = list(&[
+        ("dev-aaaaaaa-1", "a"),
+        ("dev-bbbbbbb-2", "b"),
+        ("staging-aaaaaaa", "a"),
+        ("staging-bbbbbbb", "b"),
+    ]);
+    // web's staging build was rebuilt: same name, another image.
+    let web = list(&[
+        ("dev-1111111-1", "1"),
+        ("dev-2222222-2", "2"),
+        ("staging-1111111", "1"),
+        ("staging-2222222", "9"),
+    ]);
+    let tags_for = |img: &str| match img {
+        "ghcr.io/a/api" => Ok(&api),
+        "ghcr.io/a/web" => Ok(&web),
+        other => Err(format!("no tags for {other}")),
+    };
+    let plans = plan_ladder(&config.ladder, &files, &collect(&files), &config, tags_for);
+    let names: Vec<&str> = plans.iter().map(|p| p.rung.as_str()).collect();
+    assert_eq!(names, ["dev", "staging", "prod"]);
+
+    let dev = &plans[0];
+    assert_eq!(
+        dev.runs["ghcr.io/a/api"],
+        ("dev-aaaaaaa-1".into(), "dev-bbbbbbb-2".into())
+    );
+    assert_eq!(
+        dev.runs["ghcr.io/a/web"],
+        ("dev-1111111-1".into(), "dev-2222222-2".into())
+    );
+
+    let staging = &plans[1];
+    assert_eq!(
+        staging.runs["ghcr.io/a/api"],
+        ("staging-aaaaaaa".into(), "staging-bbbbbbb".into())
+    );
+    assert_eq!(staging.promotions.len(), 1, "{:?}", staging.promotions);
+    let p = &staging.promotions[0];
+    assert_eq!(
+        (
+            p.policy.as_str(),
+            p.from_tag.as_str(),
+            p.to_tag.as_str(),
+            p.source_commit.as_deref()
+        ),
+        (
+            "api-staging",
+            "dev-bbbbbbb-2",
+            "staging-bbbbbbb",
+            Some("bbbbbbb")
+        )
+    );
+    // web is blocked on staging only: the rewritten tag is another image.
+    assert_eq!(staging.blocked.len(), 1);
+    assert_eq!(staging.blocked[0].policy, "web-staging");
+    assert!(
+        staging.blocked[0]
+            .reason
+            .contains("staging-2222222 is not the same image as dev-2222222-2"),
+        "{}",
+        staging.blocked[0].reason
+    );
+    assert_eq!(
+        staging.runs["ghcr.io/a/web"].0,
+        staging.runs["ghcr.io/a/web"].1
+    );
+    assert!(
+        staging
+            .diagnostics
+            .iter()
+            .any(|d| d.to_string().contains("blocked on staging")),
+        "{:?}",
+        staging.diagnostics
+    );
+
+    // prod reads staging as staging left it: api moves in the same pass.
+    let prod = &plans[2];
+    assert_eq!(
+        prod.runs["ghcr.io/a/api"],
+        ("staging-aaaaaaa".into(), "staging-bbbbbbb".into())
+    );
+    assert_eq!(prod.runs["ghcr.io/a/web"].0, prod.runs["ghcr.io/a/web"].1);
+    assert!(prod.blocked.is_empty(), "{:?}", prod.blocked);
+    let text = &prod.files[0].updated;
+    assert!(text.contains("api: staging-bbbbbbb #"), "{text}");
+    assert!(text.contains("web: staging-1111111 #"), "{text}");
+
+    // Planning again on the result changes nothing: convergent.
+    let after: Vec<_> = files
+        .iter()
+        .map(|f| {
+            let updated = plans
+                .iter()
+                .flat_map(|p| &p.files)
+                .find(|c| c.file == f.rel)
+                .map_or(f.text.to_string(), |c| c.updated.to_string());
+            file(&f.rel, &updated)
+        })
+        .collect();
+    let again = plan_ladder(&config.ladder, &after, &collect(&after), &config, tags_for);
+    assert!(
+        again.iter().all(|p| p.files.is_empty()),
+        "a second pass moves nothing"
+    );
+}
+
+fn collect(files: &[hoist::repo::SourceFile]) -> hoist::plan::Objects {
+    hoist::plan::collect_objects(files, &hoist::config::Config::default()).0
+}
