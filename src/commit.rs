@@ -202,6 +202,16 @@ struct Planned {
     changes: usize,
 }
 
+/// What one commit covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every marker, by its policy (`hoist apply`).
+    Policies,
+    /// The markers of one ladder rung, decided as the ladder decides
+    /// (policies, or promotion from the rung below).
+    Rung(String),
+}
+
 /// Plan, commit and push with compare-and-swap until the branch holds the
 /// plan (see [`crate::git::persist`]). `progress` hears of registry scans.
 pub fn commit(
@@ -209,182 +219,273 @@ pub fn commit(
     o: &Overrides,
     progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> Result<Report, Failure> {
-    // Settings needed before anything is fetched come from the overriding
-    // config, or in checkout mode from the checkout's hoist.toml.
-    let (source, config_source) = match repository {
-        Repository::Url { url, state_dir } => {
-            let cs = match &o.config {
-                Some(p) => ConfigSource::Fixed(Box::new(
-                    config::load(Path::new("."), Some(p)).map_err(Failure::Setup)?,
-                )),
-                None => ConfigSource::FromTree,
-            };
-            (
-                Source::Url {
-                    url: url.clone(),
-                    state_dir: state_dir.clone(),
-                },
-                cs,
-            )
-        }
-        Repository::Checkout { dir } => {
-            if !dir.join(".git").exists() {
-                return Err(Failure::setup(
-                    Diag::error("not a Git checkout (no .git); use --url, or --no-commit to only write files")
-                        .at(dir.display().to_string(), None),
-                ));
-            }
-            let cfg = config::load(dir, o.config.as_deref()).map_err(Failure::Setup)?;
-            let remote = o
-                .remote
-                .clone()
-                .or_else(|| cfg.git.remote.clone())
-                .unwrap_or_else(|| "origin".into());
-            (
-                Source::Checkout {
-                    dir: dir.clone(),
-                    remote,
-                },
-                ConfigSource::Fixed(Box::new(cfg)),
-            )
-        }
-    };
-    let url = match repository {
-        Repository::Url { url, .. } => Some(url.as_str()),
-        Repository::Checkout { .. } => None,
-    };
-    let pre_config = match &config_source {
-        ConfigSource::Fixed(c) => Cow::Borrowed(&**c),
-        ConfigSource::FromTree => Cow::Owned(Config::default()),
-    };
-    let creds = credentials(o, &pre_config, url)?;
-    let git_err = |e: git::Error| Failure::git(e, Vec::new());
-    let ws = Workspace::open(&source, creds).map_err(git_err)?;
-
-    // Which branch to read: override, hoist.toml, else the automation's
-    // checkout branch (known only once a tree is read), else the default.
-    let explicit_branch = o.branch.clone().or_else(|| pre_config.git.branch.clone());
-    let mut branch = match &explicit_branch {
-        Some(b) => b.clone(),
-        None => ws.default_branch().map_err(git_err)?,
-    };
-    let mut snap = read_tip(&ws, &branch)?;
-    let mut cfg = config_source.for_snapshot(&snap).map_err(Failure::Setup)?;
-    let (mut objects, _) = plan::collect_objects(&snap.files, &cfg);
-    let mut automation = pick_automation(&objects, o.automation.as_deref())
-        .map_err(Failure::setup)?
-        .cloned();
-    if explicit_branch.is_none()
-        && let Some(b) = automation.as_ref().and_then(|a| a.checkout_branch.clone())
-        && b != branch
-    {
-        branch = b;
-        snap = read_tip(&ws, &branch)?;
-        cfg = config_source.for_snapshot(&snap).map_err(Failure::Setup)?;
-        objects = plan::collect_objects(&snap.files, &cfg).0;
-        automation = pick_automation(&objects, o.automation.as_deref())
-            .map_err(Failure::setup)?
-            .cloned();
-    }
-    if automation.as_ref().is_some_and(|a| a.suspend) {
-        return Ok(Report {
+    match Session::open(repository, o, progress)? {
+        None => Ok(Report {
             outcome: Outcome::Suspended,
             diags: Vec::new(),
             warnings: Vec::new(),
-        });
+        }),
+        Some(mut s) => s.commit(&Scope::Policies),
     }
-    let settings = settle(o, &cfg, automation.as_ref(), &branch)?;
+}
 
-    // Tags are fetched once; every attempt re-plans against the same lists.
-    let (tags, tag_diags) =
-        obtain_tags(&cfg, &objects, o.snapshot.as_deref(), progress).map_err(Failure::setup)?;
-    let explicit_automation = o.automation.is_some();
-    let planner = |snap: &Snapshot| -> git::Result<(Option<Proposal>, Planned)> {
-        let cfg = config_source.for_snapshot(snap).map_err(|d| {
-            git::Error::setup(
-                d.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
-        let (mut objects, object_diags) = plan::collect_objects(&snap.files, &cfg);
-        let chosen = settings.automation_key.as_ref().and_then(|(ns, n)| {
-            objects
-                .automations
-                .iter()
-                .find(|a| &a.meta.namespace == ns && &a.meta.name == n)
-                .cloned()
-        });
-        restrict(&mut objects, chosen.as_ref(), explicit_automation);
-        let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, |img| {
-            tags.get(img)
-        });
-        let mut diags = snap.diags.clone();
-        diags.extend(p.diagnostics.iter().cloned());
-        let planned = Planned {
+/// An opened repository with its settings and tag lists: several commits
+/// (one per rung) share one clone, one registry scan.
+pub struct Session {
+    ws: Workspace,
+    config_source: ConfigSource,
+    settings: Settings,
+    tags: crate::observe::Tags,
+    tag_diags: Vec<Diag>,
+    explicit_automation: bool,
+    /// The tree read while opening, planned on by the first commit.
+    first: Option<Snapshot>,
+}
+
+impl Session {
+    /// Open the repository, settle branches and identity, read the tags.
+    /// `None` when the automation is suspended.
+    pub fn open(
+        repository: &Repository,
+        o: &Overrides,
+        progress: &(dyn Fn(usize, usize, &str) + Sync),
+    ) -> Result<Option<Session>, Failure> {
+        // Settings needed before anything is fetched come from the
+        // overriding config, or in checkout mode from the checkout's
+        // hoist.toml.
+        let (source, config_source) = match repository {
+            Repository::Url { url, state_dir } => {
+                let cs = match &o.config {
+                    Some(p) => ConfigSource::Fixed(Box::new(
+                        config::load(Path::new("."), Some(p)).map_err(Failure::Setup)?,
+                    )),
+                    None => ConfigSource::FromTree,
+                };
+                (
+                    Source::Url {
+                        url: url.clone(),
+                        state_dir: state_dir.clone(),
+                    },
+                    cs,
+                )
+            }
+            Repository::Checkout { dir } => {
+                if !dir.join(".git").exists() {
+                    return Err(Failure::setup(
+                        Diag::error("not a Git checkout (no .git); use --url, or --no-commit to only write files")
+                            .at(dir.display().to_string(), None),
+                    ));
+                }
+                let cfg = config::load(dir, o.config.as_deref()).map_err(Failure::Setup)?;
+                let remote = o
+                    .remote
+                    .clone()
+                    .or_else(|| cfg.git.remote.clone())
+                    .unwrap_or_else(|| "origin".into());
+                (
+                    Source::Checkout {
+                        dir: dir.clone(),
+                        remote,
+                    },
+                    ConfigSource::Fixed(Box::new(cfg)),
+                )
+            }
+        };
+        let url = match repository {
+            Repository::Url { url, .. } => Some(url.as_str()),
+            Repository::Checkout { .. } => None,
+        };
+        let pre_config = match &config_source {
+            ConfigSource::Fixed(c) => Cow::Borrowed(&**c),
+            ConfigSource::FromTree => Cow::Owned(Config::default()),
+        };
+        let creds = credentials(o, &pre_config, url)?;
+        let git_err = |e: git::Error| Failure::git(e, Vec::new());
+        let ws = Workspace::open(&source, creds).map_err(git_err)?;
+
+        // Which branch to read: override, hoist.toml, else the automation's
+        // checkout branch (known only once a tree is read), else the default.
+        let explicit_branch = o.branch.clone().or_else(|| pre_config.git.branch.clone());
+        let mut branch = match &explicit_branch {
+            Some(b) => b.clone(),
+            None => ws.default_branch().map_err(git_err)?,
+        };
+        let mut snap = read_tip(&ws, &branch)?;
+        let mut cfg = config_source.for_snapshot(&snap).map_err(Failure::Setup)?;
+        let (mut objects, _) = plan::collect_objects(&snap.files, &cfg);
+        let mut automation = pick_automation(&objects, o.automation.as_deref())
+            .map_err(Failure::setup)?
+            .cloned();
+        if explicit_branch.is_none()
+            && let Some(b) = automation.as_ref().and_then(|a| a.checkout_branch.clone())
+            && b != branch
+        {
+            branch = b;
+            snap = read_tip(&ws, &branch)?;
+            cfg = config_source.for_snapshot(&snap).map_err(Failure::Setup)?;
+            objects = plan::collect_objects(&snap.files, &cfg).0;
+            automation = pick_automation(&objects, o.automation.as_deref())
+                .map_err(Failure::setup)?
+                .cloned();
+        }
+        if automation.as_ref().is_some_and(|a| a.suspend) {
+            return Ok(None);
+        }
+        let settings = settle(o, &cfg, automation.as_ref(), &branch)?;
+        // Tags are fetched once; every attempt re-plans against the same lists.
+        let (tags, tag_diags) =
+            obtain_tags(&cfg, &objects, o.snapshot.as_deref(), progress).map_err(Failure::setup)?;
+        drop(cfg);
+        Ok(Some(Session {
+            ws,
+            config_source,
+            settings,
+            tags,
+            tag_diags,
+            explicit_automation: o.automation.is_some(),
+            first: Some(snap),
+        }))
+    }
+
+    /// The ladder of the repository as first read.
+    pub fn ladder(&self) -> Result<crate::ladder::Ladder, Failure> {
+        let snap = self.first.as_ref();
+        match (&self.config_source, snap) {
+            (ConfigSource::Fixed(c), _) => Ok(c.ladder.clone()),
+            (ConfigSource::FromTree, Some(s)) => Ok(self
+                .config_source
+                .for_snapshot(s)
+                .map_err(Failure::Setup)?
+                .ladder
+                .clone()),
+            (ConfigSource::FromTree, None) => Ok(crate::ladder::Ladder::default()),
+        }
+    }
+
+    /// Commit and push the edits `scope` covers, planning again on the new
+    /// tip whenever the branch moved.
+    pub fn commit(&mut self, scope: &Scope) -> Result<Report, Failure> {
+        let settings = &self.settings;
+        let tags = &self.tags;
+        let config_source = &self.config_source;
+        let explicit_automation = self.explicit_automation;
+        let planner = |snap: &Snapshot| -> git::Result<(Option<Proposal>, Planned)> {
+            let cfg = config_source.for_snapshot(snap).map_err(|d| {
+                git::Error::setup(
+                    d.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })?;
+            let (mut objects, object_diags) = plan::collect_objects(&snap.files, &cfg);
+            let chosen = settings.automation_key.as_ref().and_then(|(ns, n)| {
+                objects
+                    .automations
+                    .iter()
+                    .find(|a| &a.meta.namespace == ns && &a.meta.name == n)
+                    .cloned()
+            });
+            restrict(&mut objects, chosen.as_ref(), explicit_automation);
+            let (files, policies, mut diags, environment) = match scope {
+                Scope::Policies => {
+                    let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, |img| {
+                        tags.get(img)
+                    });
+                    (p.files, p.policies, p.diagnostics, None)
+                }
+                Scope::Rung(name) => {
+                    let plans = crate::ladder::plan_ladder(
+                        &cfg.ladder,
+                        &snap.files,
+                        &objects,
+                        &cfg,
+                        |img| tags.get(img),
+                    );
+                    let Some(p) = plans.into_iter().find(|p| &p.rung == name) else {
+                        return Err(git::Error::setup(format!(
+                            "no environment {name:?} in hoist.toml"
+                        )));
+                    };
+                    let mut d = object_diags;
+                    d.extend(p.diagnostics);
+                    // Trailers then carry each marker's new value.
+                    (p.files, Vec::new(), d, Some(name.clone()))
+                }
+            };
+            let mut all = snap.diags.clone();
+            all.append(&mut diags);
+            let planned = Planned {
+                diags: all,
+                files: files.len(),
+                changes: files
+                    .iter()
+                    .flat_map(|f| &f.objects)
+                    .map(|o| o.changes.len())
+                    .sum(),
+            };
+            if files.is_empty() {
+                return Ok((None, planned));
+            }
+            let data = message::template_data(
+                settings
+                    .automation_key
+                    .as_ref()
+                    .map(|(a, b)| (a.as_str(), b.as_str())),
+                &files,
+                &settings.values,
+            );
+            let trailers = message::trailers(&files, &policies);
+            let mut msg = message::compose(settings.template.as_ref(), &data, &trailers)
+                .map_err(|e| git::Error::setup(format!("{}: {e}", settings.template_origin)))?;
+            if let Some(env) = &environment {
+                msg.push_str(&format!("Hoist-Environment: {env}\n"));
+            }
+            let proposal = Proposal {
+                edits: files
+                    .iter()
+                    .map(|f| (f.file.clone(), f.updated.clone()))
+                    .collect(),
+                message: msg,
+                author: settings.author.clone(),
+            };
+            Ok((Some(proposal), planned))
+        };
+        let (result, planned) =
+            persist::persist(&self.ws, &settings.target, self.first.take(), planner);
+        let mut diags = std::mem::take(&mut self.tag_diags);
+        let (files, changes) = match planned {
+            Some(p) => {
+                diags.extend(p.diags);
+                (p.files, p.changes)
+            }
+            None => (0, 0),
+        };
+        let (done, warnings) = result.map_err(|e| Failure::git(e, diags.clone()))?;
+        let outcome = match done {
+            Done::UpToDate { tip } => Outcome::UpToDate {
+                branch: settings.target.push_branch.clone(),
+                tip,
+            },
+            Done::Pushed {
+                commit,
+                branch,
+                attempts,
+                ..
+            } => Outcome::Pushed {
+                branch,
+                commit,
+                attempts,
+                files,
+                changes,
+            },
+        };
+        Ok(Report {
+            outcome,
             diags,
-            files: p.files.len(),
-            changes: p.change_count(),
-        };
-        if p.files.is_empty() {
-            return Ok((None, planned));
-        }
-        let data = message::template_data(
-            settings
-                .automation_key
-                .as_ref()
-                .map(|(a, b)| (a.as_str(), b.as_str())),
-            &p.files,
-            &settings.values,
-        );
-        let trailers = message::trailers(&p.files, &p.policies);
-        let msg = message::compose(settings.template.as_ref(), &data, &trailers)
-            .map_err(|e| git::Error::setup(format!("{}: {e}", settings.template_origin)))?;
-        let proposal = Proposal {
-            edits: p
-                .files
-                .iter()
-                .map(|f| (f.file.clone(), f.updated.clone()))
-                .collect(),
-            message: msg,
-            author: settings.author.clone(),
-        };
-        Ok((Some(proposal), planned))
-    };
-    let (result, planned) = persist::persist(&ws, &settings.target, Some(snap), planner);
-    let mut diags = tag_diags;
-    let (files, changes) = match planned {
-        Some(p) => {
-            diags.extend(p.diags);
-            (p.files, p.changes)
-        }
-        None => (0, 0),
-    };
-    let (done, warnings) = result.map_err(|e| Failure::git(e, diags.clone()))?;
-    let outcome = match done {
-        Done::UpToDate { tip } => Outcome::UpToDate {
-            branch: settings.target.push_branch.clone(),
-            tip,
-        },
-        Done::Pushed {
-            commit,
-            branch,
-            attempts,
-            ..
-        } => Outcome::Pushed {
-            branch,
-            commit,
-            attempts,
-            files,
-            changes,
-        },
-    };
-    Ok(Report {
-        outcome,
-        diags,
-        warnings,
-    })
+            warnings,
+        })
+    }
 }
 
 /// Everything a commit needs besides the tree: branches, refs, push

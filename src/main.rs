@@ -60,6 +60,9 @@ enum Command {
     /// Show the promotion ladder: per image, what each environment runs,
     /// what would move next, and what blocks it (reads only).
     Ladder(cli::ladder::LadderArgs),
+    /// Carry builds up the ladder: each environment in order, push rungs
+    /// committed with compare-and-swap (--dry-run: print, write nothing).
+    Run(cli::run::RunArgs),
 }
 
 /// Logs go to stderr. Whatever the filter, the HTTP and TLS libraries are
@@ -118,6 +121,7 @@ fn main() {
         Command::Scan(a) => cli::scan::run(a),
         Command::Config(c) => cli::config::run(c),
         Command::Ladder(a) => cli::ladder::run(a),
+        Command::Run(a) => cli::run::run(a),
     };
     let code = match result {
         Ok(code) => code,

@@ -15,6 +15,17 @@ pub struct ApplyArgs {
     /// Only write the files into the working tree; do not commit or push.
     #[arg(long, conflicts_with = "url")]
     pub no_commit: bool,
+    #[command(flatten)]
+    pub git: GitArgs,
+    /// Branch to push to (default: the automation's push.branch, else the
+    /// checkout branch).
+    #[arg(long)]
+    pub push_branch: Option<String>,
+}
+
+/// Where and how to commit (apply, run).
+#[derive(Debug, Args)]
+pub struct GitArgs {
     /// Work on this remote instead of a local checkout: hoist keeps a bare
     /// clone under --state-dir and never checks files out.
     #[arg(long, value_name = "URL")]
@@ -23,10 +34,6 @@ pub struct ApplyArgs {
     /// checked-out branch or the remote's default branch).
     #[arg(long)]
     pub branch: Option<String>,
-    /// Branch to push to (default: the automation's push.branch, else the
-    /// checkout branch).
-    #[arg(long)]
-    pub push_branch: Option<String>,
     /// Checkout mode: the remote to push to (default: git.remote, else origin).
     #[arg(long)]
     pub remote: Option<String>,
@@ -47,6 +54,42 @@ pub struct ApplyArgs {
     /// (default: git.auth, else by host).
     #[arg(long, value_name = "KIND", value_parser = parse_auth)]
     pub auth: Option<crate::config::GitAuth>,
+}
+
+impl GitArgs {
+    /// The repository and the overrides these flags give.
+    pub fn request(
+        &self,
+        target: &super::RepoArgs,
+        tags: &super::TagArgs,
+        push_branch: Option<String>,
+    ) -> (crate::commit::Repository, crate::commit::Overrides) {
+        use crate::commit::{Overrides, Repository};
+        let repository = match &self.url {
+            Some(url) => Repository::Url {
+                url: url.clone(),
+                state_dir: self
+                    .state_dir
+                    .clone()
+                    .unwrap_or_else(crate::git::cache::default_state_dir),
+            },
+            None => Repository::Checkout {
+                dir: target.repo.clone(),
+            },
+        };
+        let overrides = Overrides {
+            config: target.config.clone(),
+            snapshot: tags.registry_snapshot.clone(),
+            branch: self.branch.clone(),
+            push_branch,
+            remote: self.remote.clone(),
+            automation: self.automation.clone(),
+            max_attempts: self.max_attempts,
+            token_env: self.token_env.clone(),
+            auth: self.auth,
+        };
+        (repository, overrides)
+    }
 }
 
 fn parse_auth(s: &str) -> Result<crate::config::GitAuth, String> {

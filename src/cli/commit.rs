@@ -3,42 +3,16 @@
 
 use super::apply::ApplyArgs;
 use super::{Fatal, exit, plural, report, scan_progress};
-use crate::commit::{self, Failure, Outcome, Overrides, Repository};
+use crate::commit::{self, Failure, Outcome};
 use crate::diag::Diag;
 
 pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
-    let repository = match &args.url {
-        Some(url) => Repository::Url {
-            url: url.clone(),
-            state_dir: args
-                .state_dir
-                .clone()
-                .unwrap_or_else(crate::git::cache::default_state_dir),
-        },
-        None => Repository::Checkout {
-            dir: args.target.repo.clone(),
-        },
-    };
-    let overrides = Overrides {
-        config: args.target.config.clone(),
-        snapshot: args.tags.registry_snapshot.clone(),
-        branch: args.branch.clone(),
-        push_branch: args.push_branch.clone(),
-        remote: args.remote.clone(),
-        automation: args.automation.clone(),
-        max_attempts: args.max_attempts,
-        token_env: args.token_env.clone(),
-        auth: args.auth,
-    };
+    let (repository, overrides) =
+        args.git
+            .request(&args.target, &args.tags, args.push_branch.clone());
     let r = match commit::commit(&repository, &overrides, &scan_progress()) {
         Ok(r) => r,
-        Err(Failure::Setup(diags)) => return Err(diags.into()),
-        Err(Failure::Failed(diags)) => {
-            return Err(Fatal {
-                code: exit::FOUND,
-                diags,
-            });
-        }
+        Err(f) => return Err(fatal(f)),
     };
     report(&r.diags);
     for w in &r.warnings {
@@ -78,6 +52,17 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
     })
 }
 
-fn short(id: &gix::ObjectId) -> String {
+/// A failed commit run: setup problems exit 2, the rest 1.
+pub fn fatal(f: Failure) -> Fatal {
+    match f {
+        Failure::Setup(diags) => diags.into(),
+        Failure::Failed(diags) => Fatal {
+            code: exit::FOUND,
+            diags,
+        },
+    }
+}
+
+pub fn short(id: &gix::ObjectId) -> String {
     id.to_string()[..12].to_string()
 }

@@ -121,7 +121,14 @@ pub fn plan_ladder<'a>(
                 )
             }
         };
-        let (changes, diagnostics) = mutate(&mine, objects, &outcomes, config);
+        let (changes, mut diagnostics) = mutate(&mine, objects, &outcomes, config);
+        // A blocked image is a failure of the run (the others still move).
+        for b in &blocked {
+            diagnostics.push(Diag::error(format!(
+                "environment {:?}: {}/{}: {}",
+                rung.name, b.namespace, b.policy, b.reason
+            )));
+        }
         // Later rungs read this rung as it is after its edits.
         for c in &changes {
             if let Some(f) = current.iter_mut().find(|f| f.rel == c.file) {

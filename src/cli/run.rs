@@ -1,0 +1,197 @@
+//! `hoist run`: carry builds up the ladder, rung by rung in ladder order.
+//!
+//! Push rungs commit to the base branch with compare-and-swap, each rung
+//! its own commit, so a promotion reads its source as the rungs below left
+//! it. Pull-request rungs (auto-merge, pull-request) need the forge
+//! clients, which come next: for now they are reported as not run.
+
+use clap::{Args, ValueEnum};
+
+use super::apply::GitArgs;
+use super::commit::{fatal, short};
+use super::{Fatal, diff_style, exit, load_repo, plural, report, scan_progress};
+use crate::commit::{Outcome, Scope, Session};
+use crate::diag::Diag;
+use crate::ladder::{Mode, plan_ladder};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: super::RepoArgs,
+    #[command(flatten)]
+    pub tags: super::TagArgs,
+    #[command(flatten)]
+    pub git: GitArgs,
+    /// Print every rung's diff and promotions; write nothing anywhere.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
+    if args.dry_run {
+        return dry_run(args);
+    }
+    let (repository, overrides) = args.git.request(&args.target, &args.tags, None);
+    let Some(mut session) =
+        Session::open(&repository, &overrides, &scan_progress()).map_err(fatal)?
+    else {
+        anstream::eprintln!("hoist run: the ImageUpdateAutomation is suspended; nothing to do");
+        return Ok(exit::OK);
+    };
+    let ladder = session.ladder().map_err(fatal)?;
+    if ladder.is_empty() {
+        return Err(Fatal::usage(Diag::error(
+            "no [[environment]] in hoist.toml: nothing for `hoist run` to climb (use `hoist apply`, or see docs/configuration.md)",
+        )));
+    }
+    let mut problems = false;
+    let mut results = Vec::new();
+    for rung in &ladder.rungs {
+        if rung.mode != Mode::Push {
+            problems = true;
+            report(&[Diag::warning(format!(
+                "environment {:?}: mode {:?} opens pull requests, which this build of hoist does not do yet; not run",
+                rung.name, rung.mode
+            ))]);
+            results.push(serde_json::json!({ "environment": rung.name, "outcome": "not-run" }));
+            continue;
+        }
+        let r = match session.commit(&Scope::Rung(rung.name.clone())) {
+            Ok(r) => r,
+            Err(f) => {
+                // A failed rung is reported; the rungs above it still try
+                // (they promote from what the remote really holds).
+                let f = fatal(f);
+                report(&f.diags);
+                problems = true;
+                results.push(serde_json::json!({ "environment": rung.name, "outcome": "failed" }));
+                continue;
+            }
+        };
+        report(&r.diags);
+        for w in &r.warnings {
+            report(&[Diag::warning(w.clone())]);
+        }
+        problems |= r.diags.iter().any(Diag::is_error);
+        let line = match &r.outcome {
+            Outcome::Suspended => "suspended".to_string(),
+            Outcome::UpToDate { branch, tip } => {
+                format!("{branch} is up to date at {}", short(tip))
+            }
+            Outcome::Pushed {
+                branch,
+                commit,
+                changes,
+                files,
+                ..
+            } => format!(
+                "pushed {} to {branch} ({}, {})",
+                short(commit),
+                plural(*changes, "change"),
+                plural(*files, "file")
+            ),
+        };
+        anstream::eprintln!("hoist run: {}: {line}", rung.name);
+        results.push(serde_json::json!({ "environment": rung.name, "outcome": line }));
+    }
+    if args.output == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "environments": results }))
+                .unwrap_or_default()
+        );
+    }
+    Ok(if problems { exit::FOUND } else { exit::OK })
+}
+
+/// Plan every rung on the working tree and print what would happen.
+fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
+    if args.git.url.is_some() {
+        return Err(Fatal::usage(Diag::error(
+            "--dry-run reads a checkout (--repo); with --url, clone it first",
+        )));
+    }
+    let fleet = load_repo(&args.target.repo, args.target.config.as_deref())?;
+    if fleet.config.ladder.is_empty() {
+        return Err(Fatal::usage(Diag::error(
+            "no [[environment]] in hoist.toml: nothing for `hoist run` to climb",
+        )));
+    }
+    let (objects, mut diags) = crate::plan::collect_objects(&fleet.files, &fleet.config);
+    diags.extend(fleet.diags.iter().cloned());
+    let (tags, tag_diags) = crate::observe::obtain_tags(
+        &fleet.config,
+        &objects,
+        args.tags.registry_snapshot.as_deref(),
+        &scan_progress(),
+    )
+    .map_err(Fatal::usage)?;
+    diags.extend(tag_diags);
+    let plans = plan_ladder(
+        &fleet.config.ladder,
+        &fleet.files,
+        &objects,
+        &fleet.config,
+        |i| tags.get(i),
+    );
+    for p in &plans {
+        diags.extend(p.diagnostics.iter().cloned());
+    }
+    let blocked: usize = plans.iter().map(|p| p.blocked.len()).sum();
+    if args.output == Output::Json {
+        let v = serde_json::json!({ "dry_run": true, "rungs": plans, "diagnostics": diags });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        report(&diags);
+        for p in &plans {
+            let rung = fleet.config.ladder.rung(&p.rung);
+            let mode = rung.map_or(Mode::Push, |r| r.mode);
+            anstream::println!(
+                "# {} ({mode:?}): {}",
+                p.rung,
+                if p.files.is_empty() {
+                    "no changes".to_string()
+                } else {
+                    format!(
+                        "{} in {}",
+                        plural(p.change_count(), "change"),
+                        plural(p.files.len(), "file")
+                    )
+                }
+            );
+            for pr in &p.promotions {
+                anstream::println!(
+                    "#   {}: {} ← {} ({})",
+                    pr.image,
+                    pr.to_tag,
+                    pr.from_tag,
+                    pr.digest.as_deref().unwrap_or("digest unknown")
+                );
+            }
+            for b in &p.blocked {
+                anstream::println!("#   blocked: {}/{}: {}", b.namespace, b.policy, b.reason);
+            }
+            for f in &p.files {
+                anstream::print!(
+                    "{}",
+                    crate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
+                );
+            }
+        }
+        anstream::eprintln!("hoist run --dry-run: nothing was written");
+    }
+    let errors = diags.iter().any(Diag::is_error);
+    Ok(if errors || blocked > 0 {
+        exit::FOUND
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,170 @@
+//! `hoist run` against a real Git remote: push rungs climb the ladder in
+//! one run, each its own compare-and-swap commit, and a second run is a
+//! no-op. Pull-request rungs are reported as not run (forge support next).
+
+mod common;
+use common::git::{bare_from, count, file_url, git, show};
+use common::*;
+
+const FLUX: &str = "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: api, namespace: ns}\nspec: {image: 127.0.0.1:1/api, interval: 1m}\n---\n\
+apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {name: api-dev, namespace: ns}\nspec:\n  imageRepositoryRef: {name: api}\n  filterTags: {pattern: '^dev-[0-9a-f]+-(?P<ts>\\d+)$', extract: '$ts'}\n  policy: {numerical: {order: asc}}\n---\n\
+apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {name: api-staging, namespace: ns}\nspec:\n  imageRepositoryRef: {name: api}\n  policy: {semver: {range: '>=1.0.0'}}\n";
+
+const LADDER: &str = "write_paths = [\"clusters/**/image-tags.yaml\"]\n\n\
+[[environment]]\nname = \"dev\"\npaths = [\"clusters/dev/**\"]\n\n\
+[[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\npromote_from = \"dev\"\n\
+tag_rewrite = { from = '^dev-(?P<sha>[0-9a-f]{7})-\\d+$', to = 'staging-$sha' }\nrequire_same_digest = true\n";
+
+fn snapshot(dir: &std::path::Path, builds: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut y = String::from("images:\n  127.0.0.1:1/api:\n    tags:\n");
+    for (tag, d) in builds {
+        y.push_str(&format!("      {tag}: \"sha256:{}\"\n", d.repeat(64)));
+    }
+    write(dir, "snap.yaml", &y)
+}
+
+#[test]
+fn push_rungs_climb_in_one_run_and_a_rerun_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    write(&content, "flux/api.yaml", FLUX);
+    write(&content, "hoist.toml", LADDER);
+    write(
+        &content,
+        "clusters/dev/image-tags.yaml",
+        "api: dev-aaaaaaa-1 # {\"$imagepolicy\": \"ns:api-dev:tag\"}\n",
+    );
+    write(
+        &content,
+        "clusters/staging/image-tags.yaml",
+        "api: staging-aaaaaaa # {\"$imagepolicy\": \"ns:api-staging:tag\"}\n",
+    );
+    let bare = bare_from(t.path(), "fleet", &content);
+    let url = file_url(&bare);
+    let state = t.path().join("state");
+    let snap = snapshot(
+        t.path(),
+        &[
+            ("dev-aaaaaaa-1", "a"),
+            ("dev-bbbbbbb-2", "b"),
+            ("staging-aaaaaaa", "a"),
+            ("staging-bbbbbbb", "b"),
+        ],
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--url",
+            &url,
+            "--state-dir",
+            s(&state),
+            "--registry-snapshot",
+            s(&snap),
+        ];
+        args.extend(extra);
+        hoist(&args)
+    };
+
+    // --dry-run writes nothing (it reads a checkout).
+    let co = t.path().join("co");
+    git(t.path(), &["clone", "-q", &url, s(&co)]);
+    let dry = hoist(&[
+        "run",
+        "--dry-run",
+        "--repo",
+        s(&co),
+        "--registry-snapshot",
+        s(&snap),
+    ]);
+    dry.expect(0, &["nothing was written"]);
+    assert!(
+        dry.stdout.contains("# staging (Push): 1 change in 1 file"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains("127.0.0.1:1/api: staging-bbbbbbb ← dev-bbbbbbb-2"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(count(&bare, "main"), 1);
+
+    run(&[]).expect(0, &["hoist run: dev: pushed", "hoist run: staging: pushed"]);
+    assert_eq!(count(&bare, "main"), 3, "one commit per rung");
+    assert!(
+        show(&bare, "main", "clusters/dev/image-tags.yaml").starts_with("api: dev-bbbbbbb-2 #")
+    );
+    assert!(
+        show(&bare, "main", "clusters/staging/image-tags.yaml")
+            .starts_with("api: staging-bbbbbbb #")
+    );
+    let log = git(&bare, &["log", "--format=%B%x00", "main"]);
+    assert!(log.contains("Hoist-Environment: staging"), "{log}");
+    assert!(log.contains("Hoist-Environment: dev"), "{log}");
+
+    // Nothing new: nothing committed.
+    run(&[]).expect(
+        0,
+        &["dev: main is up to date", "staging: main is up to date"],
+    );
+    assert_eq!(count(&bare, "main"), 3);
+}
+
+#[test]
+fn a_digest_mismatch_blocks_the_promotion_and_pr_rungs_are_not_run_yet() {
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    write(&content, "flux/api.yaml", FLUX);
+    write(
+        &content,
+        "hoist.toml",
+        &format!(
+            "{LADDER}\n[forge]\nkind = \"github\"\nrepository = \"acme/fleet\"\n\n[[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\npromote_from = \"staging\"\nmode = \"pull-request\"\n"
+        ),
+    );
+    write(
+        &content,
+        "clusters/dev/image-tags.yaml",
+        "api: dev-aaaaaaa-1 # {\"$imagepolicy\": \"ns:api-dev:tag\"}\n",
+    );
+    write(
+        &content,
+        "clusters/staging/image-tags.yaml",
+        "api: staging-aaaaaaa # {\"$imagepolicy\": \"ns:api-staging:tag\"}\n",
+    );
+    let bare = bare_from(t.path(), "fleet", &content);
+    // staging-bbbbbbb was rebuilt: not the image dev runs.
+    let snap = snapshot(
+        t.path(),
+        &[
+            ("dev-aaaaaaa-1", "a"),
+            ("dev-bbbbbbb-2", "b"),
+            ("staging-aaaaaaa", "a"),
+            ("staging-bbbbbbb", "c"),
+        ],
+    );
+    let r = hoist(&[
+        "run",
+        "--url",
+        &file_url(&bare),
+        "--state-dir",
+        s(&t.path().join("state")),
+        "--registry-snapshot",
+        s(&snap),
+    ]);
+    r.expect(
+        1,
+        &[
+            "hoist run: dev: pushed",
+            "blocked on staging",
+            "staging-bbbbbbb is not the same image as dev-bbbbbbb-2",
+            "environment \"prod\": mode PullRequest opens pull requests",
+        ],
+    );
+    assert_eq!(count(&bare, "main"), 2, "dev moved; staging did not");
+    assert!(
+        show(&bare, "main", "clusters/staging/image-tags.yaml")
+            .starts_with("api: staging-aaaaaaa #")
+    );
+}
