@@ -182,3 +182,79 @@ fn a_new_build_climbs_the_whole_ladder_in_one_pass() {
 fn collect(files: &[hoist::repo::SourceFile]) -> hoist::plan::Objects {
     hoist::plan::collect_objects(files, &hoist::config::Config::default()).0
 }
+
+#[test]
+fn pull_request_text_tells_a_reviewer_everything_and_fits_the_forge() {
+    use hoist::ladder::body::{self, AZURE_DEVOPS_LIMITS, GITHUB_LIMITS, Limits};
+    let config = hoist::config::parse(LADDER, "hoist.toml").unwrap();
+    let files = vec![
+        file("flux/objects.yaml", &objects()),
+        file(
+            "clusters/dev/image-tags.yaml",
+            &tags("dev", "dev-aaaaaaa-1", "dev-1111111-1"),
+        ),
+        file(
+            "clusters/staging/image-tags.yaml",
+            &tags("staging", "staging-aaaaaaa", "staging-1111111"),
+        ),
+        file(
+            "clusters/prod/image-tags.yaml",
+            &tags("prod", "staging-aaaaaaa", "staging-1111111"),
+        ),
+    ];
+    let api = list(&[("dev-bbbbbbb-2", "b"), ("staging-bbbbbbb", "b")]);
+    let web = list(&[("dev-2222222-2", "2"), ("staging-2222222", "9")]);
+    let tags_for = |img: &str| match img {
+        "ghcr.io/a/api" => Ok(&api),
+        _ => Ok(&web),
+    };
+    let plans = plan_ladder(&config.ladder, &files, &collect(&files), &config, tags_for);
+    let rung = config.ladder.rung("staging").unwrap();
+    let (title, text) = body::render(rung, &plans[1], GITHUB_LIMITS);
+    assert_eq!(title, "hoist(staging): api staging-bbbbbbb");
+    for needle in [
+        "with what **dev** runs",
+        "| `ghcr.io/a/api` | `staging-aaaaaaa` | `staging-bbbbbbb` | `sha256:bbbb",
+        "| `bbbbbbb` |",
+        "`clusters/staging/image-tags.yaml:1` (ns:api-staging:tag): `staging-aaaaaaa` → `staging-bbbbbbb`",
+        "Not in this change (blocked):",
+        "ns/web-staging: ghcr.io/a/web:staging-2222222 is not the same image",
+        "What this rung requires: nothing; hoist commits it directly.",
+        "Rollback: revert the merge commit, or set these values back:",
+        "- `clusters/staging/image-tags.yaml:1`: `staging-aaaaaaa`",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let rec = body::parse_record(&text).unwrap();
+    assert_eq!(rec.environment, "staging");
+    assert!(rec.complete);
+    assert_eq!(rec.changes, body::record(&plans[1]));
+    // Azure DevOps' 4,000 characters, and a tiny limit: the body fits, the
+    // record still parses, the cut is announced.
+    for limits in [
+        AZURE_DEVOPS_LIMITS,
+        Limits {
+            title: 30,
+            body: 700,
+        },
+    ] {
+        let (title, text) = body::render(rung, &plans[1], limits);
+        assert!(title.chars().count() <= limits.title, "{title}");
+        assert!(
+            text.chars().count() <= limits.body,
+            "{} > {}",
+            text.chars().count(),
+            limits.body
+        );
+        assert!(body::parse_record(&text).is_some(), "{text}");
+    }
+    let (_, tiny) = body::render(
+        rung,
+        &plans[1],
+        Limits {
+            title: 30,
+            body: 700,
+        },
+    );
+    assert!(tiny.contains("cut to fit the forge's limit"), "{tiny}");
+}

@@ -7,6 +7,7 @@
 //! edits as `plan`) behind `hoist ladder`. Next: the run loop over
 //! [`crate::commit`] and the forges.
 
+pub mod body;
 pub mod config;
 pub mod promote;
 

@@ -1,0 +1,181 @@
+//! Pull request titles and bodies for a rung's change: what a reviewer
+//! needs (image, old → new, digest, source commit, what the rung
+//! requires, how to roll back) and, hidden in an HTML comment, a
+//! machine-readable record of every marker's old and new value for later
+//! rollback commands. Pure text; the forge only posts it.
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{Mode, Rung};
+use super::promote::RungPlan;
+
+/// GitHub: title 256, body 65,536 characters.
+pub const GITHUB_LIMITS: Limits = Limits {
+    title: 256,
+    body: 65_536,
+};
+/// Azure DevOps: title 256 (sic: 400 in places; 256 is safe everywhere),
+/// description 4,000 characters.
+pub const AZURE_DEVOPS_LIMITS: Limits = Limits {
+    title: 256,
+    body: 4_000,
+};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub title: usize,
+    pub body: usize,
+}
+
+/// One marker's change, as recorded in the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordEntry {
+    pub file: String,
+    pub line: usize,
+    pub setter: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// The machine-readable part of a body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub environment: String,
+    pub changes: Vec<RecordEntry>,
+    /// False when the forge's limit left room for only some changes (the
+    /// commit on the PR branch always holds them all).
+    pub complete: bool,
+}
+
+const RECORD_START: &str = "<!-- hoist:record ";
+const RECORD_END: &str = " -->";
+
+/// The marker changes of a rung plan, in file order.
+pub fn record(plan: &RungPlan) -> Vec<RecordEntry> {
+    plan.files
+        .iter()
+        .flat_map(|f| {
+            f.objects.iter().flat_map(move |o| {
+                o.changes.iter().map(move |c| RecordEntry {
+                    file: f.file.clone(),
+                    line: c.line,
+                    setter: c.setter.clone(),
+                    old: c.old.clone(),
+                    new: c.new.clone(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// The record a body carries, if any (for rollback commands).
+pub fn parse_record(body: &str) -> Option<Record> {
+    let start = body.find(RECORD_START)? + RECORD_START.len();
+    let end = start + body[start..].find(RECORD_END)?;
+    serde_json::from_str(&body[start..end]).ok()
+}
+
+/// Title and body for `plan` on `rung`, within `limits`. The human part is
+/// cut first (with a note); the record is never cut.
+pub fn render(rung: &Rung, plan: &RungPlan, limits: Limits) -> (String, String) {
+    let entries = record(plan);
+    let title = title(rung, plan, limits.title);
+    let mut human = String::new();
+    human.push_str(&format!("hoist updates **{}**", rung.name));
+    match &rung.promote_from {
+        Some(src) => human.push_str(&format!(" with what **{src}** runs.\n\n")),
+        None => human.push_str(" to what its image policies select.\n\n"),
+    }
+    if !plan.promotions.is_empty() {
+        human.push_str("| image | from | to | digest | source commit |\n|---|---|---|---|---|\n");
+        for p in &plan.promotions {
+            human.push_str(&format!(
+                "| `{}` | `{}` | `{}` | `{}` | {} |\n",
+                p.image,
+                plan.runs.get(&p.image).map_or("-", |(was, _)| was.as_str()),
+                p.to_tag,
+                p.digest.as_deref().unwrap_or("unknown"),
+                p.source_commit
+                    .as_deref()
+                    .map_or("-".to_string(), |c| format!("`{c}`")),
+            ));
+        }
+        human.push('\n');
+    }
+    human.push_str("Changes:\n\n");
+    for e in &entries {
+        human.push_str(&format!(
+            "- `{}:{}` ({}): `{}` → `{}`\n",
+            e.file, e.line, e.setter, e.old, e.new
+        ));
+    }
+    if !plan.blocked.is_empty() {
+        human.push_str("\nNot in this change (blocked):\n\n");
+        for b in &plan.blocked {
+            human.push_str(&format!("- {}/{}: {}\n", b.namespace, b.policy, b.reason));
+        }
+    }
+    human.push_str("\nWhat this rung requires: ");
+    human.push_str(match rung.mode {
+        Mode::Push => "nothing; hoist commits it directly.\n",
+        Mode::AutoMerge => "its checks; hoist merges it as soon as they pass.\n",
+        Mode::PullRequest => "an approving review; hoist never merges it.\n",
+    });
+    human.push_str("\nRollback: revert the merge commit, or set these values back:\n\n");
+    for e in &entries {
+        human.push_str(&format!("- `{}:{}`: `{}`\n", e.file, e.line, e.old));
+    }
+    // The record gets at most half the room; past that it keeps the
+    // first changes and says it is incomplete.
+    let mut kept = entries.clone();
+    let record = loop {
+        let r = Record {
+            environment: rung.name.clone(),
+            complete: kept.len() == entries.len(),
+            changes: kept.clone(),
+        };
+        let text = format!(
+            "\n{RECORD_START}{}{RECORD_END}\n",
+            serde_json::to_string(&r).unwrap_or_default()
+        );
+        if text.chars().count() <= limits.body / 2 || kept.is_empty() {
+            break text;
+        }
+        kept.truncate(kept.len() / 2);
+    };
+    let room = limits.body.saturating_sub(record.chars().count());
+    let human = cut(
+        &human,
+        room,
+        "\n\n*(cut to fit the forge's limit; the full list is in the commit)*\n",
+    );
+    (title, format!("{human}{record}"))
+}
+
+fn title(rung: &Rung, plan: &RungPlan, max: usize) -> String {
+    let moves: Vec<String> = plan
+        .runs
+        .iter()
+        .filter(|(_, (was, now))| was != now)
+        .map(|(image, (_, now))| {
+            let short = image.rsplit('/').next().unwrap_or(image);
+            format!("{short} {}", now.split('@').next().unwrap_or(now))
+        })
+        .collect();
+    let what = match moves.as_slice() {
+        [] => "no image changes".to_string(),
+        [one] => one.clone(),
+        more => format!("{} images ({})", more.len(), more.join(", ")),
+    };
+    cut(&format!("hoist({}): {what}", rung.name), max, "…")
+}
+
+/// Cut `text` to at most `max` characters, ending with `note` when cut.
+fn cut(text: &str, max: usize, note: &str) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(note.chars().count());
+    let at = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+    format!("{}{note}", &text[..at])
+}
