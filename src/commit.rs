@@ -210,6 +210,13 @@ pub enum Scope {
     /// The markers of one ladder rung, decided as the ladder decides
     /// (policies, or promotion from the rung below).
     Rung(String),
+    /// One explicit promotion: `to` takes what `from` runs (only `image`,
+    /// when given).
+    Promotion {
+        from: String,
+        to: String,
+        image: Option<String>,
+    },
 }
 
 /// Plan, commit and push with compare-and-swap until the branch holds the
@@ -411,6 +418,22 @@ impl Session {
                     d.extend(p.diagnostics);
                     // Trailers then carry each marker's new value.
                     (p.files, Vec::new(), d, Some(name.clone()))
+                }
+                Scope::Promotion { from, to, image } => {
+                    let p = crate::ladder::plan_promotion(
+                        &cfg.ladder,
+                        from,
+                        to,
+                        image.as_deref(),
+                        &snap.files,
+                        &objects,
+                        &cfg,
+                        |img| tags.get(img),
+                    )
+                    .map_err(git::Error::setup)?;
+                    let mut d = object_diags;
+                    d.extend(p.diagnostics);
+                    (p.files, Vec::new(), d, Some(to.clone()))
                 }
             };
             let mut all = snap.diags.clone();

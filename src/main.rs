@@ -63,6 +63,9 @@ enum Command {
     /// Carry builds up the ladder: each environment in order, push rungs
     /// committed with compare-and-swap (--dry-run: print, write nothing).
     Run(cli::run::RunArgs),
+    /// Promote what one environment runs to another, now (push rungs;
+    /// --dry-run: print, write nothing).
+    Promote(cli::promote::PromoteArgs),
 }
 
 /// Logs go to stderr. Whatever the filter, the HTTP and TLS libraries are
@@ -122,6 +125,7 @@ fn main() {
         Command::Config(c) => cli::config::run(c),
         Command::Ladder(a) => cli::ladder::run(a),
         Command::Run(a) => cli::run::run(a),
+        Command::Promote(a) => cli::promote::run(a),
     };
     let code = match result {
         Ok(code) => code,

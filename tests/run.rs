@@ -168,3 +168,86 @@ fn a_digest_mismatch_blocks_the_promotion_and_pr_rungs_are_not_run_yet() {
             .starts_with("api: staging-aaaaaaa #")
     );
 }
+
+#[test]
+fn promote_moves_one_image_between_any_two_rungs_now() {
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    // api and web, dev → staging → prod; prod normally promotes from staging.
+    let flux = FLUX.to_string()
+        + "---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {name: api-prod, namespace: ns}\nspec:\n  imageRepositoryRef: {name: api}\n  policy: {semver: {range: '>=1.0.0'}}\n"
+        + &FLUX.replace("api", "web")
+        + "---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {name: web-prod, namespace: ns}\nspec:\n  imageRepositoryRef: {name: web}\n  policy: {semver: {range: '>=1.0.0'}}\n";
+    write(&content, "flux/apps.yaml", &flux);
+    write(
+        &content,
+        "hoist.toml",
+        &format!(
+            "{LADDER}\n[[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\npromote_from = \"staging\"\n"
+        ),
+    );
+    let tags = |env: &str, api: &str, web: &str| {
+        let p = if env == "dev" { "dev" } else { env };
+        format!(
+            "api: {api} # {{\"$imagepolicy\": \"ns:api-{p}:tag\"}}\nweb: {web} # {{\"$imagepolicy\": \"ns:web-{p}:tag\"}}\n"
+        )
+    };
+    write(
+        &content,
+        "clusters/dev/image-tags.yaml",
+        &tags("dev", "dev-bbbbbbb-2", "dev-2222222-2"),
+    );
+    write(
+        &content,
+        "clusters/staging/image-tags.yaml",
+        &tags("staging", "staging-aaaaaaa", "staging-1111111"),
+    );
+    write(
+        &content,
+        "clusters/prod/image-tags.yaml",
+        &tags("prod", "staging-aaaaaaa", "staging-1111111"),
+    );
+    let bare = bare_from(t.path(), "fleet", &content);
+    let mut y = String::from("images:\n");
+    for img in ["api", "web"] {
+        y.push_str(&format!("  127.0.0.1:1/{img}:\n    tags:\n"));
+        for tag in [
+            "dev-bbbbbbb-2",
+            "dev-2222222-2",
+            "staging-aaaaaaa",
+            "staging-1111111",
+        ] {
+            y.push_str(&format!("      {tag}: \"sha256:{}\"\n", "a".repeat(64)));
+        }
+    }
+    let snap = write(t.path(), "snap.yaml", &y);
+    let url = file_url(&bare);
+    let state = t.path().join("state");
+    let promote = |extra: &[&str]| {
+        let mut args = vec![
+            "promote",
+            "--url",
+            &url,
+            "--state-dir",
+            s(&state),
+            "--registry-snapshot",
+            s(&snap),
+        ];
+        args.extend(extra);
+        hoist(&args)
+    };
+    // Straight from dev to prod (skipping staging), only api; prod has no
+    // tag_rewrite, so dev's tag itself is promoted.
+    promote(&["--from", "dev", "--to", "prod", "--image", "api"])
+        .expect(0, &["hoist promote: dev → prod: pushed"]);
+    let prod = show(&bare, "main", "clusters/prod/image-tags.yaml");
+    assert!(prod.starts_with("api: dev-bbbbbbb-2 #"), "{prod}");
+    assert!(prod.contains("web: staging-1111111 #"), "web stays: {prod}");
+    assert_eq!(count(&bare, "main"), 2);
+    // Again: nothing to do.
+    promote(&["--from", "dev", "--to", "prod", "--image", "api"])
+        .expect(0, &["prod already runs what dev runs"]);
+    assert_eq!(count(&bare, "main"), 2);
+    // Unknown environments are usage errors naming the known ones.
+    promote(&["--from", "dev", "--to", "qa"]).expect(2, &["no environment \"qa\""]);
+}

@@ -9,6 +9,7 @@ pub mod ladder;
 pub mod lint;
 pub mod plan;
 pub mod policy;
+pub mod promote;
 pub mod run;
 pub mod scan;
 

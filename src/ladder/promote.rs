@@ -91,74 +91,179 @@ pub fn plan_ladder<'a>(
 ) -> Vec<RungPlan> {
     let mut current: Vec<SourceFile> = files.to_vec();
     let chosen = decide(objects, &tags_for);
-    let mut out = Vec::new();
-    for rung in &ladder.rungs {
-        let mine: Vec<SourceFile> = current
+    ladder
+        .rungs
+        .iter()
+        .map(|rung| {
+            let source = rung.promote_from.as_deref().and_then(|s| ladder.rung(s));
+            plan_rung(
+                rung,
+                source,
+                None,
+                &mut current,
+                objects,
+                config,
+                &chosen,
+                &tags_for,
+            )
+        })
+        .collect()
+}
+
+/// One explicit promotion (`hoist promote --from A --to B [--image X]`):
+/// rung `to` takes what `from` runs now, whatever `to`'s own settings say
+/// about its source; with `image`, only that image moves.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_promotion<'a>(
+    ladder: &Ladder,
+    from: &str,
+    to: &str,
+    image: Option<&str>,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Result<RungPlan, String> {
+    let known = || {
+        ladder
+            .rungs
             .iter()
-            .filter(|f| f.has_markers && rung.owns(&f.rel))
-            .cloned()
-            .collect();
-        let before = runs(&mine, objects);
-        let mut promotions = Vec::new();
-        let mut blocked = Vec::new();
-        let outcomes = match rung.promote_from.as_deref().and_then(|s| ladder.rung(s)) {
-            None => chosen.clone(),
-            Some(source) => {
-                let from: Vec<&SourceFile> = current
-                    .iter()
-                    .filter(|f| f.has_markers && source.owns(&f.rel))
-                    .collect();
-                promote(
-                    rung,
-                    &source.name,
-                    &from,
-                    &mine,
-                    objects,
-                    &chosen,
-                    &tags_for,
-                    &mut promotions,
-                    &mut blocked,
-                )
-            }
-        };
-        let (changes, mut diagnostics) = mutate(&mine, objects, &outcomes, config);
-        // A blocked image is a failure of the run (the others still move).
-        for b in &blocked {
-            diagnostics.push(Diag::error(format!(
-                "environment {:?}: {}/{}: {}",
-                rung.name, b.namespace, b.policy, b.reason
-            )));
-        }
-        // Later rungs read this rung as it is after its edits.
-        for c in &changes {
-            if let Some(f) = current.iter_mut().find(|f| f.rel == c.file) {
-                f.text = c.updated.clone();
-            }
-        }
-        let edited: Vec<SourceFile> = current
-            .iter()
-            .filter(|f| f.has_markers && rung.owns(&f.rel))
-            .cloned()
-            .collect();
-        let after = runs(&edited, objects);
-        let runs = before
-            .into_iter()
-            .map(|(image, was)| {
-                let now = after.get(&image).cloned().unwrap_or_else(|| was.clone());
-                (image, (was, now))
-            })
-            .collect();
-        out.push(RungPlan {
-            rung: rung.name.clone(),
-            promote_from: rung.promote_from.clone(),
-            files: changes,
-            promotions,
-            blocked,
-            runs,
-            diagnostics,
-        });
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let source = ladder
+        .rung(from)
+        .ok_or_else(|| format!("no environment {from:?} (environments: {})", known()))?;
+    let mut target = ladder
+        .rung(to)
+        .ok_or_else(|| format!("no environment {to:?} (environments: {})", known()))?
+        .clone();
+    if from == to {
+        return Err(format!("--from and --to both name {from:?}"));
     }
-    out
+    target.promote_from = Some(from.to_string());
+    let mut current = files.to_vec();
+    let chosen = decide(objects, &tags_for);
+    Ok(plan_rung(
+        &target,
+        Some(source),
+        image,
+        &mut current,
+        objects,
+        config,
+        &chosen,
+        &tags_for,
+    ))
+}
+
+/// Does `image` (as written in `spec.image`) answer to `wanted` (the whole
+/// name, or its last path component)?
+fn image_matches(image: &str, wanted: &str) -> bool {
+    image == wanted || image.rsplit('/').next() == Some(wanted)
+}
+
+/// Plan one rung over `current`, then leave `current` as the rung leaves
+/// it, for the rungs above.
+#[allow(clippy::too_many_arguments)]
+fn plan_rung<'a>(
+    rung: &Rung,
+    source: Option<&Rung>,
+    only_image: Option<&str>,
+    current: &mut [SourceFile],
+    objects: &Objects,
+    config: &Config,
+    chosen: &[PolicyOutcome],
+    tags_for: &impl Fn(&str) -> Result<&'a TagList, String>,
+) -> RungPlan {
+    let mine: Vec<SourceFile> = current
+        .iter()
+        .filter(|f| f.has_markers && rung.owns(&f.rel))
+        .cloned()
+        .collect();
+    let before = runs(&mine, objects);
+    let mut promotions = Vec::new();
+    let mut blocked = Vec::new();
+    let mut outcomes = match source {
+        None => chosen.to_vec(),
+        Some(source) => {
+            let from: Vec<&SourceFile> = current
+                .iter()
+                .filter(|f| f.has_markers && source.owns(&f.rel))
+                .collect();
+            promote(
+                rung,
+                &source.name,
+                &from,
+                &mine,
+                objects,
+                chosen,
+                tags_for,
+                only_image,
+                &mut promotions,
+                &mut blocked,
+            )
+        }
+    };
+    if let Some(wanted) = only_image {
+        // Every other image keeps what it runs: its policies "select" the
+        // recorded value, so their markers stay as they are.
+        for (image, r) in recorded(&mine, objects) {
+            if image_matches(&image, wanted) {
+                continue;
+            }
+            for o in outcomes
+                .iter_mut()
+                .filter(|o| o.image.as_deref() == Some(image.as_str()))
+            {
+                let Some(tag) = r.tag.clone() else { continue };
+                let selected = Selected {
+                    image: image.clone(),
+                    tag,
+                    digest: r.digest.clone().filter(|d| !d.is_empty()),
+                };
+                o.reference = Some(selected.reference());
+                o.selected = Some(selected);
+                o.error = None;
+            }
+        }
+    }
+    let (changes, mut diagnostics) = mutate(&mine, objects, &outcomes, config);
+    // A blocked image is a failure of the run (the others still move).
+    for b in &blocked {
+        diagnostics.push(Diag::error(format!(
+            "environment {:?}: {}/{}: {}",
+            rung.name, b.namespace, b.policy, b.reason
+        )));
+    }
+    // Later rungs read this rung as it is after its edits.
+    for c in &changes {
+        if let Some(f) = current.iter_mut().find(|f| f.rel == c.file) {
+            f.text = c.updated.clone();
+        }
+    }
+    let edited: Vec<SourceFile> = current
+        .iter()
+        .filter(|f| f.has_markers && rung.owns(&f.rel))
+        .cloned()
+        .collect();
+    let after = runs(&edited, objects);
+    let runs = before
+        .into_iter()
+        .map(|(image, was)| {
+            let now = after.get(&image).cloned().unwrap_or_else(|| was.clone());
+            (image, (was, now))
+        })
+        .collect();
+    RungPlan {
+        rung: rung.name.clone(),
+        promote_from: rung.promote_from.clone(),
+        files: changes,
+        promotions,
+        blocked,
+        runs,
+        diagnostics,
+    }
 }
 
 /// The policy a marker names, and the image its repository declares.
@@ -230,6 +335,7 @@ fn promote<'a>(
     objects: &Objects,
     chosen: &[PolicyOutcome],
     tags_for: &impl Fn(&str) -> Result<&'a TagList, String>,
+    only_image: Option<&str>,
     promotions: &mut Vec<Promotion>,
     blocked: &mut Vec<Blocked>,
 ) -> Vec<PolicyOutcome> {
@@ -261,6 +367,9 @@ fn promote<'a>(
         let Some((policy, image)) = image_of(objects, &ns, &name) else {
             continue;
         };
+        if only_image.is_some_and(|w| !image_matches(image, w)) {
+            continue;
+        }
         let mut block = |reason: String, slot: &mut PolicyOutcome| {
             slot.selected = None;
             slot.reference = None;

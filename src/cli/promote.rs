@@ -1,0 +1,142 @@
+//! `hoist promote --from ENV --to ENV [--image NAME]`: one explicit
+//! promotion, whatever the target rung's settings say about timing or
+//! source (for pipelines now, PR comment commands later).
+
+use clap::Args;
+
+use super::apply::GitArgs;
+use super::commit::{fatal, short};
+use super::{Fatal, diff_style, exit, load_repo, plural, report, scan_progress};
+use crate::commit::{Outcome, Scope, Session};
+use crate::diag::Diag;
+use crate::ladder::{Mode, plan_promotion};
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The environment whose running images are promoted.
+    #[arg(long, value_name = "ENV")]
+    pub from: String,
+    /// The environment that takes them.
+    #[arg(long, value_name = "ENV")]
+    pub to: String,
+    /// Only this image (as in spec.image, or its last path component).
+    #[arg(long, value_name = "NAME")]
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub target: super::RepoArgs,
+    #[command(flatten)]
+    pub tags: super::TagArgs,
+    #[command(flatten)]
+    pub git: GitArgs,
+    /// Print the diff and the promotions; write nothing anywhere.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
+    if args.dry_run {
+        return dry_run(args);
+    }
+    let (repository, overrides) = args.git.request(&args.target, &args.tags, None);
+    let Some(mut session) =
+        Session::open(&repository, &overrides, &scan_progress()).map_err(fatal)?
+    else {
+        anstream::eprintln!("hoist promote: the ImageUpdateAutomation is suspended; nothing to do");
+        return Ok(exit::OK);
+    };
+    let ladder = session.ladder().map_err(fatal)?;
+    let Some(rung) = ladder.rung(&args.to) else {
+        return Err(Fatal::usage(Diag::error(format!(
+            "no environment {:?} in hoist.toml",
+            args.to
+        ))));
+    };
+    if rung.mode != Mode::Push {
+        return Err(Fatal {
+            code: exit::FOUND,
+            diags: vec![Diag::error(format!(
+                "environment {:?} lands changes by pull request, which this build of hoist does not open yet",
+                args.to
+            ))],
+        });
+    }
+    let r = session
+        .commit(&Scope::Promotion {
+            from: args.from.clone(),
+            to: args.to.clone(),
+            image: args.image.clone(),
+        })
+        .map_err(fatal)?;
+    report(&r.diags);
+    match &r.outcome {
+        Outcome::Pushed {
+            branch,
+            commit,
+            changes,
+            ..
+        } => anstream::eprintln!(
+            "hoist promote: {} → {}: pushed {} to {branch} ({})",
+            args.from,
+            args.to,
+            short(commit),
+            plural(*changes, "change")
+        ),
+        Outcome::UpToDate { branch, .. } => anstream::eprintln!(
+            "hoist promote: {} already runs what {} runs ({branch} unchanged)",
+            args.to,
+            args.from
+        ),
+        Outcome::Suspended => {}
+    }
+    Ok(if r.diags.iter().any(Diag::is_error) {
+        exit::FOUND
+    } else {
+        exit::OK
+    })
+}
+
+fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
+    if args.git.url.is_some() {
+        return Err(Fatal::usage(Diag::error(
+            "--dry-run reads a checkout (--repo); with --url, clone it first",
+        )));
+    }
+    let fleet = load_repo(&args.target.repo, args.target.config.as_deref())?;
+    let (objects, mut diags) = crate::plan::collect_objects(&fleet.files, &fleet.config);
+    let (tags, tag_diags) = crate::observe::obtain_tags(
+        &fleet.config,
+        &objects,
+        args.tags.registry_snapshot.as_deref(),
+        &scan_progress(),
+    )
+    .map_err(Fatal::usage)?;
+    diags.extend(tag_diags);
+    let p = plan_promotion(
+        &fleet.config.ladder,
+        &args.from,
+        &args.to,
+        args.image.as_deref(),
+        &fleet.files,
+        &objects,
+        &fleet.config,
+        |i| tags.get(i),
+    )
+    .map_err(|e| Fatal::usage(Diag::error(e)))?;
+    diags.extend(p.diagnostics.iter().cloned());
+    report(&diags);
+    for pr in &p.promotions {
+        anstream::println!("# {}: {} ← {}", pr.image, pr.to_tag, pr.from_tag);
+    }
+    for f in &p.files {
+        anstream::print!(
+            "{}",
+            crate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
+        );
+    }
+    anstream::eprintln!("hoist promote --dry-run: nothing was written");
+    Ok(if diags.iter().any(Diag::is_error) {
+        exit::FOUND
+    } else {
+        exit::OK
+    })
+}
