@@ -441,11 +441,7 @@ impl Session {
             let planned = Planned {
                 diags: all,
                 files: files.len(),
-                changes: files
-                    .iter()
-                    .flat_map(|f| &f.objects)
-                    .map(|o| o.changes.len())
-                    .sum(),
+                changes: plan::change_count(&files),
             };
             if files.is_empty() {
                 return Ok((None, planned));

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config};
 use crate::diag::Diag;
-use crate::observe::obtain_tags;
-use crate::plan::{Plan, collect_objects, plan_objects};
+use crate::observe::{Tags, obtain_tags};
+use crate::plan::{Objects, Plan, collect_objects, plan_objects};
 use crate::repo::{self, SourceFile};
 
 /// A walked repository.
@@ -44,6 +44,20 @@ pub struct Planned {
     pub plan: Plan,
     /// Walk, registry and planning diagnostics, in that order.
     pub diags: Vec<Diag>,
+}
+
+/// The fleet's Flux objects and the tag lists of their images (from a
+/// snapshot file, or the registries), with everything reported on the way.
+pub fn observe(
+    fleet: &Fleet,
+    snapshot: Option<&Path>,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<(Objects, Tags, Vec<Diag>), Diag> {
+    let (objects, mut diags) = collect_objects(&fleet.files, &fleet.config);
+    diags.extend(fleet.diags.iter().cloned());
+    let (tags, tag_diags) = obtain_tags(&fleet.config, &objects, snapshot, progress)?;
+    diags.extend(tag_diags);
+    Ok((objects, tags, diags))
 }
 
 /// Objects → tags (a snapshot file, or the registries) → plan.

@@ -318,12 +318,17 @@ pub struct Plan {
 
 impl Plan {
     pub fn change_count(&self) -> usize {
-        self.files
-            .iter()
-            .flat_map(|f| &f.objects)
-            .map(|o| o.changes.len())
-            .sum()
+        change_count(&self.files)
     }
+}
+
+/// How many markers `files` change.
+pub fn change_count(files: &[FileChange]) -> usize {
+    files
+        .iter()
+        .flat_map(|f| &f.objects)
+        .map(|o| o.changes.len())
+        .sum()
 }
 
 /// The value a marker should hold once the digest is decided.

@@ -57,21 +57,7 @@ fn list(pairs: &[(&str, &str)]) -> TagList {
 #[test]
 fn a_new_build_climbs_the_whole_ladder_in_one_pass() {
     let config = hoist::config::parse(LADDER, "hoist.toml").unwrap();
-    let files = vec![
-        file("flux/objects.yaml", &objects()),
-        file(
-            "clusters/dev/image-tags.yaml",
-            &tags("dev", "dev-aaaaaaa-1", "dev-1111111-1"),
-        ),
-        file(
-            "clusters/staging/image-tags.yaml",
-            &tags("staging", "staging-aaaaaaa", "staging-1111111"),
-        ),
-        file(
-            "clusters/prod/image-tags.yaml",
-            &tags("prod", "staging-aaaaaaa", "staging-1111111"),
-        ),
-    ];
+    let files = fleet_files();
     let api = list(&[
         ("dev-aaaaaaa-1", "a"),
         ("dev-bbbbbbb-2", "b"),
@@ -179,15 +165,10 @@ fn a_new_build_climbs_the_whole_ladder_in_one_pass() {
     );
 }
 
-fn collect(files: &[hoist::repo::SourceFile]) -> hoist::plan::Objects {
-    hoist::plan::collect_objects(files, &hoist::config::Config::default()).0
-}
-
-#[test]
-fn pull_request_text_tells_a_reviewer_everything_and_fits_the_forge() {
-    use hoist::ladder::body::{self, AZURE_DEVOPS_LIMITS, GITHUB_LIMITS, Limits};
-    let config = hoist::config::parse(LADDER, "hoist.toml").unwrap();
-    let files = vec![
+/// Objects plus each rung's image-tags file: dev runs the `aaaaaaa` /
+/// `1111111` builds, staging and prod their staging tags.
+fn fleet_files() -> Vec<hoist::repo::SourceFile> {
+    vec![
         file("flux/objects.yaml", &objects()),
         file(
             "clusters/dev/image-tags.yaml",
@@ -201,7 +182,18 @@ fn pull_request_text_tells_a_reviewer_everything_and_fits_the_forge() {
             "clusters/prod/image-tags.yaml",
             &tags("prod", "staging-aaaaaaa", "staging-1111111"),
         ),
-    ];
+    ]
+}
+
+fn collect(files: &[hoist::repo::SourceFile]) -> hoist::plan::Objects {
+    hoist::plan::collect_objects(files, &hoist::config::Config::default()).0
+}
+
+#[test]
+fn pull_request_text_tells_a_reviewer_everything_and_fits_the_forge() {
+    use hoist::ladder::body::{self, AZURE_DEVOPS_LIMITS, GITHUB_LIMITS, Limits};
+    let config = hoist::config::parse(LADDER, "hoist.toml").unwrap();
+    let files = fleet_files();
     let api = list(&[("dev-bbbbbbb-2", "b"), ("staging-bbbbbbb", "b")]);
     let web = list(&[("dev-2222222-2", "2"), ("staging-2222222", "9")]);
     let tags_for = |img: &str| match img {

@@ -15,6 +15,46 @@ const LADDER: &str = "write_paths = [\"clusters/**/image-tags.yaml\"]\n\n\
 [[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\npromote_from = \"dev\"\n\
 tag_rewrite = { from = '^dev-(?P<sha>[0-9a-f]{7})-\\d+$', to = 'staging-$sha' }\nrequire_same_digest = true\n";
 
+/// A remote holding the api objects, `hoist_toml`, and dev and staging
+/// running the `aaaaaaa` build.
+fn api_fleet(dir: &std::path::Path, hoist_toml: &str) -> std::path::PathBuf {
+    let content = dir.join("content");
+    write(&content, "flux/api.yaml", FLUX);
+    write(&content, "hoist.toml", hoist_toml);
+    write(
+        &content,
+        "clusters/dev/image-tags.yaml",
+        "api: dev-aaaaaaa-1 # {\"$imagepolicy\": \"ns:api-dev:tag\"}\n",
+    );
+    write(
+        &content,
+        "clusters/staging/image-tags.yaml",
+        "api: staging-aaaaaaa # {\"$imagepolicy\": \"ns:api-staging:tag\"}\n",
+    );
+    bare_from(dir, "fleet", &content)
+}
+
+/// `hoist <cmd> --url URL --state-dir STATE --registry-snapshot SNAP …`.
+fn on_remote(
+    cmd: &str,
+    url: &str,
+    state: &std::path::Path,
+    snap: &std::path::Path,
+    extra: &[&str],
+) -> Run {
+    let mut args = vec![
+        cmd,
+        "--url",
+        url,
+        "--state-dir",
+        s(state),
+        "--registry-snapshot",
+        s(snap),
+    ];
+    args.extend(extra);
+    hoist(&args)
+}
+
 fn snapshot(dir: &std::path::Path, builds: &[(&str, &str)]) -> std::path::PathBuf {
     let mut y = String::from("images:\n  127.0.0.1:1/api:\n    tags:\n");
     for (tag, d) in builds {
@@ -26,20 +66,7 @@ fn snapshot(dir: &std::path::Path, builds: &[(&str, &str)]) -> std::path::PathBu
 #[test]
 fn push_rungs_climb_in_one_run_and_a_rerun_changes_nothing() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    write(&content, "flux/api.yaml", FLUX);
-    write(&content, "hoist.toml", LADDER);
-    write(
-        &content,
-        "clusters/dev/image-tags.yaml",
-        "api: dev-aaaaaaa-1 # {\"$imagepolicy\": \"ns:api-dev:tag\"}\n",
-    );
-    write(
-        &content,
-        "clusters/staging/image-tags.yaml",
-        "api: staging-aaaaaaa # {\"$imagepolicy\": \"ns:api-staging:tag\"}\n",
-    );
-    let bare = bare_from(t.path(), "fleet", &content);
+    let bare = api_fleet(t.path(), LADDER);
     let url = file_url(&bare);
     let state = t.path().join("state");
     let snap = snapshot(
@@ -51,19 +78,7 @@ fn push_rungs_climb_in_one_run_and_a_rerun_changes_nothing() {
             ("staging-bbbbbbb", "b"),
         ],
     );
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "--url",
-            &url,
-            "--state-dir",
-            s(&state),
-            "--registry-snapshot",
-            s(&snap),
-        ];
-        args.extend(extra);
-        hoist(&args)
-    };
+    let run = |extra: &[&str]| on_remote("run", &url, &state, &snap, extra);
 
     // --dry-run writes nothing (it reads a checkout).
     let co = t.path().join("co");
@@ -114,26 +129,12 @@ fn push_rungs_climb_in_one_run_and_a_rerun_changes_nothing() {
 #[test]
 fn a_digest_mismatch_blocks_the_promotion_and_pr_rungs_are_not_run_yet() {
     let t = tempfile::tempdir().unwrap();
-    let content = t.path().join("content");
-    write(&content, "flux/api.yaml", FLUX);
-    write(
-        &content,
-        "hoist.toml",
+    let bare = api_fleet(
+        t.path(),
         &format!(
             "{LADDER}\n[forge]\nkind = \"github\"\nrepository = \"acme/fleet\"\n\n[[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\npromote_from = \"staging\"\nmode = \"pull-request\"\n"
         ),
     );
-    write(
-        &content,
-        "clusters/dev/image-tags.yaml",
-        "api: dev-aaaaaaa-1 # {\"$imagepolicy\": \"ns:api-dev:tag\"}\n",
-    );
-    write(
-        &content,
-        "clusters/staging/image-tags.yaml",
-        "api: staging-aaaaaaa # {\"$imagepolicy\": \"ns:api-staging:tag\"}\n",
-    );
-    let bare = bare_from(t.path(), "fleet", &content);
     // staging-bbbbbbb was rebuilt: not the image dev runs.
     let snap = snapshot(
         t.path(),
@@ -144,15 +145,7 @@ fn a_digest_mismatch_blocks_the_promotion_and_pr_rungs_are_not_run_yet() {
             ("staging-bbbbbbb", "c"),
         ],
     );
-    let r = hoist(&[
-        "run",
-        "--url",
-        &file_url(&bare),
-        "--state-dir",
-        s(&t.path().join("state")),
-        "--registry-snapshot",
-        s(&snap),
-    ]);
+    let r = on_remote("run", &file_url(&bare), &t.path().join("state"), &snap, &[]);
     r.expect(
         1,
         &[
@@ -223,19 +216,7 @@ fn promote_moves_one_image_between_any_two_rungs_now() {
     let snap = write(t.path(), "snap.yaml", &y);
     let url = file_url(&bare);
     let state = t.path().join("state");
-    let promote = |extra: &[&str]| {
-        let mut args = vec![
-            "promote",
-            "--url",
-            &url,
-            "--state-dir",
-            s(&state),
-            "--registry-snapshot",
-            s(&snap),
-        ];
-        args.extend(extra);
-        hoist(&args)
-    };
+    let promote = |extra: &[&str]| on_remote("promote", &url, &state, &snap, extra);
     // Straight from dev to prod (skipping staging), only api; prod has no
     // tag_rewrite, so dev's tag itself is promoted.
     promote(&["--from", "dev", "--to", "prod", "--image", "api"])

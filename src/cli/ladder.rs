@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::{Fatal, exit, load_repo, report, scan_progress};
+use super::{Fatal, exit, observe_repo, report};
 use crate::ladder::{RungPlan, plan_ladder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -23,23 +23,13 @@ pub struct LadderArgs {
 }
 
 pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
-    let fleet = load_repo(&args.target.repo, args.target.config.as_deref())?;
+    let (fleet, objects, tags, mut diags) = observe_repo(&args.target, &args.tags)?;
     if fleet.config.ladder.is_empty() {
         return Err(Fatal::usage(crate::diag::Diag::error(
             "no [[environment]] in hoist.toml: there is no ladder to show (see docs/configuration.md)",
         )));
     }
-    let (objects, mut diags) = crate::plan::collect_objects(&fleet.files, &fleet.config);
-    diags.extend(fleet.diags.iter().cloned());
     diags.extend(crate::ladder::check(&fleet));
-    let (tags, tag_diags) = crate::observe::obtain_tags(
-        &fleet.config,
-        &objects,
-        args.tags.registry_snapshot.as_deref(),
-        &scan_progress(),
-    )
-    .map_err(Fatal::usage)?;
-    diags.extend(tag_diags);
     let plans = plan_ladder(
         &fleet.config.ladder,
         &fleet.files,

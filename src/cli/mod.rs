@@ -120,6 +120,35 @@ pub fn scan_progress() -> impl Fn(usize, usize, &str) + Sync {
     }
 }
 
+/// Load the repository and observe it (objects, tags), as usage errors.
+pub fn observe_repo(
+    target: &RepoArgs,
+    tags: &TagArgs,
+) -> Result<(Fleet, crate::plan::Objects, Tags, Vec<Diag>), Fatal> {
+    let fleet = load_repo(&target.repo, target.config.as_deref())?;
+    let (objects, t, diags) =
+        fleet::observe(&fleet, tags.registry_snapshot.as_deref(), &scan_progress())
+            .map_err(Fatal::usage)?;
+    Ok((fleet, objects, t, diags))
+}
+
+/// Open a commit session for `what` (run, promote); `None` when the
+/// automation is suspended (already said).
+pub fn open_session(
+    git: &apply::GitArgs,
+    target: &RepoArgs,
+    tags: &TagArgs,
+    what: &str,
+) -> Result<Option<crate::commit::Session>, Fatal> {
+    let (repository, overrides) = git.request(target, tags, None);
+    let session = crate::commit::Session::open(&repository, &overrides, &scan_progress())
+        .map_err(commit::fatal)?;
+    if session.is_none() {
+        anstream::eprintln!("hoist {what}: the ImageUpdateAutomation is suspended; nothing to do");
+    }
+    Ok(session)
+}
+
 /// Walked repo + tags → plan.
 pub fn plan_repo(loaded: &Fleet, snapshot: Option<&Path>) -> Result<Planned, Fatal> {
     fleet::plan(loaded, snapshot, &scan_progress()).map_err(Fatal::usage)

@@ -6,8 +6,8 @@ use clap::Args;
 
 use super::apply::GitArgs;
 use super::commit::{fatal, short};
-use super::{Fatal, diff_style, exit, load_repo, plural, report, scan_progress};
-use crate::commit::{Outcome, Scope, Session};
+use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
+use crate::commit::{Outcome, Scope};
 use crate::diag::Diag;
 use crate::ladder::{Mode, plan_promotion};
 
@@ -37,11 +37,7 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
     if args.dry_run {
         return dry_run(args);
     }
-    let (repository, overrides) = args.git.request(&args.target, &args.tags, None);
-    let Some(mut session) =
-        Session::open(&repository, &overrides, &scan_progress()).map_err(fatal)?
-    else {
-        anstream::eprintln!("hoist promote: the ImageUpdateAutomation is suspended; nothing to do");
+    let Some(mut session) = open_session(&args.git, &args.target, &args.tags, "promote")? else {
         return Ok(exit::OK);
     };
     let ladder = session.ladder().map_err(fatal)?;
@@ -101,16 +97,7 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
             "--dry-run reads a checkout (--repo); with --url, clone it first",
         )));
     }
-    let fleet = load_repo(&args.target.repo, args.target.config.as_deref())?;
-    let (objects, mut diags) = crate::plan::collect_objects(&fleet.files, &fleet.config);
-    let (tags, tag_diags) = crate::observe::obtain_tags(
-        &fleet.config,
-        &objects,
-        args.tags.registry_snapshot.as_deref(),
-        &scan_progress(),
-    )
-    .map_err(Fatal::usage)?;
-    diags.extend(tag_diags);
+    let (fleet, objects, tags, mut diags) = observe_repo(&args.target, &args.tags)?;
     let p = plan_promotion(
         &fleet.config.ladder,
         &args.from,

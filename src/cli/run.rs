@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 
 use super::apply::GitArgs;
 use super::commit::{fatal, short};
-use super::{Fatal, diff_style, exit, load_repo, plural, report, scan_progress};
-use crate::commit::{Outcome, Scope, Session};
+use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
+use crate::commit::{Outcome, Scope};
 use crate::diag::Diag;
 use crate::ladder::{Mode, plan_ladder};
 
@@ -39,11 +39,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     if args.dry_run {
         return dry_run(args);
     }
-    let (repository, overrides) = args.git.request(&args.target, &args.tags, None);
-    let Some(mut session) =
-        Session::open(&repository, &overrides, &scan_progress()).map_err(fatal)?
-    else {
-        anstream::eprintln!("hoist run: the ImageUpdateAutomation is suspended; nothing to do");
+    let Some(mut session) = open_session(&args.git, &args.target, &args.tags, "run")? else {
         return Ok(exit::OK);
     };
     let ladder = session.ladder().map_err(fatal)?;
@@ -119,22 +115,12 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
             "--dry-run reads a checkout (--repo); with --url, clone it first",
         )));
     }
-    let fleet = load_repo(&args.target.repo, args.target.config.as_deref())?;
+    let (fleet, objects, tags, mut diags) = observe_repo(&args.target, &args.tags)?;
     if fleet.config.ladder.is_empty() {
         return Err(Fatal::usage(Diag::error(
             "no [[environment]] in hoist.toml: nothing for `hoist run` to climb",
         )));
     }
-    let (objects, mut diags) = crate::plan::collect_objects(&fleet.files, &fleet.config);
-    diags.extend(fleet.diags.iter().cloned());
-    let (tags, tag_diags) = crate::observe::obtain_tags(
-        &fleet.config,
-        &objects,
-        args.tags.registry_snapshot.as_deref(),
-        &scan_progress(),
-    )
-    .map_err(Fatal::usage)?;
-    diags.extend(tag_diags);
     let plans = plan_ladder(
         &fleet.config.ladder,
         &fleet.files,

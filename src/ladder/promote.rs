@@ -73,11 +73,7 @@ pub struct RungPlan {
 
 impl RungPlan {
     pub fn change_count(&self) -> usize {
-        self.files
-            .iter()
-            .flat_map(|f| &f.objects)
-            .map(|o| o.changes.len())
-            .sum()
+        crate::plan::change_count(&self.files)
     }
 }
 
