@@ -369,6 +369,24 @@ impl Session {
         }
     }
 
+    /// Every rung's plan on the tree as first read, without committing
+    /// or pushing anything (`hoist run --dry-run --url`).
+    pub fn preview_ladder(&self) -> Result<(Vec<crate::ladder::RungPlan>, Vec<Diag>), Failure> {
+        let Some(snap) = self.first.as_ref() else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let cfg = self
+            .config_source
+            .for_snapshot(snap)
+            .map_err(Failure::Setup)?;
+        let (objects, mut diags) = plan::collect_objects(&snap.files, &cfg);
+        diags.splice(0..0, self.tag_diags.iter().cloned());
+        let plans = crate::ladder::plan_ladder(&cfg.ladder, &snap.files, &objects, &cfg, |img| {
+            self.tags.get(img)
+        });
+        Ok((plans, diags))
+    }
+
     /// Commit and push the edits `scope` covers, planning again on the new
     /// tip whenever the branch moved.
     pub fn commit(&mut self, scope: &Scope) -> Result<Report, Failure> {

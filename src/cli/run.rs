@@ -108,26 +108,33 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     Ok(if problems { exit::FOUND } else { exit::OK })
 }
 
-/// Plan every rung on the working tree and print what would happen.
+/// Plan every rung and print what would happen: on the working tree
+/// (`--repo`), or on the remote's tip (`--url`, read into the clone cache;
+/// nothing is pushed).
 fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
-    if args.git.url.is_some() {
-        return Err(Fatal::usage(Diag::error(
-            "--dry-run reads a checkout (--repo); with --url, clone it first",
-        )));
-    }
-    let (fleet, objects, tags, mut diags) = observe_repo(&args.target, &args.tags)?;
-    if fleet.config.ladder.is_empty() {
+    let (ladder, plans, mut diags) = if args.git.url.is_some() {
+        let Some(session) = open_session(&args.git, &args.target, &args.tags, "run")? else {
+            return Ok(exit::OK);
+        };
+        let ladder = session.ladder().map_err(fatal)?;
+        let (plans, diags) = session.preview_ladder().map_err(fatal)?;
+        (ladder, plans, diags)
+    } else {
+        let (fleet, objects, tags, diags) = observe_repo(&args.target, &args.tags)?;
+        let plans = plan_ladder(
+            &fleet.config.ladder,
+            &fleet.files,
+            &objects,
+            &fleet.config,
+            |i| tags.get(i),
+        );
+        (fleet.config.ladder, plans, diags)
+    };
+    if ladder.is_empty() {
         return Err(Fatal::usage(Diag::error(
             "no [[environment]] in hoist.toml: nothing for `hoist run` to climb",
         )));
     }
-    let plans = plan_ladder(
-        &fleet.config.ladder,
-        &fleet.files,
-        &objects,
-        &fleet.config,
-        |i| tags.get(i),
-    );
     for p in &plans {
         diags.extend(p.diagnostics.iter().cloned());
     }
@@ -138,7 +145,7 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
     } else {
         report(&diags);
         for p in &plans {
-            let rung = fleet.config.ladder.rung(&p.rung);
+            let rung = ladder.rung(&p.rung);
             let mode = rung.map_or(Mode::Push, |r| r.mode);
             anstream::println!(
                 "# {} ({mode:?}): {}",
