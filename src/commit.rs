@@ -340,8 +340,13 @@ impl Session {
         }
         let settings = settle(o, &cfg, automation.as_ref(), &branch)?;
         // Tags are fetched once; every attempt re-plans against the same lists.
-        let (tags, tag_diags) =
+        let (mut tags, mut tag_diags) =
             obtain_tags(&cfg, &objects, o.snapshot.as_deref(), progress).map_err(Failure::setup)?;
+        if !cfg.ladder.is_empty() {
+            // Resolve, once, the digests the ladder's promotions will need.
+            let (_, more) = crate::observe::plan_ladder(&cfg, &objects, &snap.files, &mut tags);
+            tag_diags.extend(more);
+        }
         drop(cfg);
         Ok(Some(Session {
             ws,

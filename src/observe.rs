@@ -26,6 +26,9 @@ pub struct Tags {
     pub errors: BTreeMap<String, String>,
     /// Tags the registries returned that were dropped as invalid, per image.
     pub dropped: BTreeMap<String, Vec<String>>,
+    /// Read from the registries (not a snapshot): missing digests can be
+    /// asked for.
+    pub live: bool,
 }
 
 impl Tags {
@@ -64,13 +67,9 @@ pub fn obtain_tags(
     }
 }
 
-/// Scan every (non-suspended) ImageRepository's image, then resolve the
-/// digests that digest-reflecting policies need.
-pub fn live_scan(
-    config: &Config,
-    objects: &Objects,
-    progress: &(dyn Fn(usize, usize, &str) + Sync),
-) -> Result<(Tags, Vec<Diag>), Diag> {
+/// The registry client for a fleet: hoist.toml's registries and CAs, and
+/// the CAs of `certSecretRef` Secrets in the repository.
+fn client_for(config: &Config, objects: &Objects) -> Result<(Arc<Client>, Vec<Diag>), Diag> {
     let mut diags = Vec::new();
     let creds = Credentials::load(config.registries.clone());
     diags.extend(creds.warnings.iter().map(|w| Diag::warning(w.clone())));
@@ -114,6 +113,17 @@ pub fn live_scan(
         }
     }
     let client = Arc::new(Client::new(creds, config.scan.options(), &roots).map_err(Diag::error)?);
+    Ok((client, diags))
+}
+
+/// Scan every (non-suspended) ImageRepository's image, then resolve the
+/// digests that digest-reflecting policies need.
+pub fn live_scan(
+    config: &Config,
+    objects: &Objects,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<(Tags, Vec<Diag>), Diag> {
+    let (client, mut diags) = client_for(config, objects)?;
     let mut targets: Vec<scan::Target> = Vec::new();
     for r in objects.repositories.iter().filter(|r| !r.suspend) {
         if targets.iter().any(|t| t.image == r.image) {
@@ -155,7 +165,10 @@ pub fn live_scan(
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(n, total, &s.image);
     }));
-    let mut tags = Tags::default();
+    let mut tags = Tags {
+        live: true,
+        ..Default::default()
+    };
     for s in scanned {
         match s.tags {
             Ok(list) => {
@@ -279,4 +292,75 @@ pub fn report(objects: &Objects, tags: &Tags) -> Vec<ImageReport> {
                 .collect(),
         })
         .collect()
+}
+
+/// Ask the registries for the digests of `(image, tag)` pairs the tag
+/// lists lack (a live scan only resolves those policies reflect).
+pub fn resolve_digests(
+    config: &Config,
+    objects: &Objects,
+    tags: &mut Tags,
+    wants: &[(String, String)],
+) -> Result<Vec<Diag>, Diag> {
+    let wants: Vec<(String, bool, String)> = wants
+        .iter()
+        .filter(|(image, tag)| {
+            tags.snapshot
+                .get(image)
+                .is_some_and(|l| !l.digests.contains_key(tag))
+        })
+        .map(|(image, tag)| {
+            let insecure = objects
+                .repositories
+                .iter()
+                .any(|r| r.image == *image && r.insecure);
+            (image.clone(), insecure, tag.clone())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if wants.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (client, mut diags) = client_for(config, objects)?;
+    for (image, tag, r) in scan::block_on(scan::digests(client, wants)) {
+        match r {
+            Ok(d) => {
+                if let Some(l) = tags.snapshot.images.get_mut(&image) {
+                    l.digests.insert(tag, d);
+                }
+            }
+            Err(e) => diags.push(Diag::error(format!(
+                "{image}:{tag}: cannot resolve digest: {e}"
+            ))),
+        }
+    }
+    Ok(diags)
+}
+
+/// Plan the ladder; against live registries, resolve the digests the
+/// promotions need (`require_same_digest`, digest reflection) and plan
+/// again with them.
+pub fn plan_ladder(
+    config: &Config,
+    objects: &Objects,
+    files: &[crate::repo::SourceFile],
+    tags: &mut Tags,
+) -> (Vec<crate::ladder::RungPlan>, Vec<Diag>) {
+    let plan = |tags: &Tags| {
+        crate::ladder::plan_ladder(&config.ladder, files, objects, config, |img| tags.get(img))
+    };
+    let plans = plan(tags);
+    let wants: Vec<(String, String)> = plans
+        .iter()
+        .flat_map(|p| p.digests_wanted.iter().cloned())
+        .collect();
+    if !tags.live || wants.is_empty() {
+        return (plans, Vec::new());
+    }
+    let diags = match resolve_digests(config, objects, tags, &wants) {
+        Ok(d) => d,
+        Err(d) => vec![d],
+    };
+    (plan(tags), diags)
 }

@@ -713,3 +713,54 @@ fn static_bearer_token_and_creds_store() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stdout.contains("store-pass-42") && !run.stderr.contains("store-pass-42"));
 }
+
+/// The ladder against a live registry: a promotion with
+/// `require_same_digest` asks the registry for the digests it compares
+/// (a scan alone resolves only what policies reflect).
+#[test]
+fn ladder_promotions_resolve_their_digests_live() {
+    let reg = Registry::start(None);
+    // One image under both names: the same digest.
+    let digest = reg.push("acme/api", &tags(&["dev-aaaaaaa-1", "staging-aaaaaaa"]));
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let image = format!("{}/acme/api", reg.host());
+    write(
+        r,
+        "flux/api.yaml",
+        &format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: api, namespace: ns}}\nspec: {{image: {image}, interval: 1m, insecure: true}}\n---\n\
+             apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: api-dev, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: api}}\n  filterTags: {{pattern: '^dev-[0-9a-f]+-(?P<ts>\\d+)$', extract: '$ts'}}\n  policy: {{numerical: {{order: asc}}}}\n---\n\
+             apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: api-staging, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: api}}\n  policy: {{semver: {{range: '>=1.0.0'}}}}\n"
+        ),
+    );
+    write(
+        r,
+        "clusters/dev/tags.yaml",
+        "api: dev-aaaaaaa-1 # {\"$imagepolicy\": \"ns:api-dev:tag\"}\n",
+    );
+    write(
+        r,
+        "clusters/staging/tags.yaml",
+        "api: staging-0000000 # {\"$imagepolicy\": \"ns:api-staging:tag\"}\n",
+    );
+    write(
+        r,
+        "hoist.toml",
+        "[[environment]]\nname = \"dev\"\npaths = [\"clusters/dev/**\"]\n\n[[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\npromote_from = \"dev\"\ntag_rewrite = { from = '^dev-(?P<sha>[0-9a-f]{7})-\\d+$', to = 'staging-$sha' }\nrequire_same_digest = true\n",
+    );
+    let run = hoist(&["ladder", "--repo", s(r), "--output", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stderr, run.stdout);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let staging = &v["rungs"][1];
+    assert_eq!(
+        staging["promotions"][0]["to_tag"], "staging-aaaaaaa",
+        "{staging}"
+    );
+    assert_eq!(staging["promotions"][0]["digest"], digest.as_str());
+    assert_eq!(
+        staging["blocked"].as_array().map(Vec::len),
+        Some(0),
+        "{staging}"
+    );
+}

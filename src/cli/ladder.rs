@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 
 use super::{Fatal, exit, observe_repo, report};
-use crate::ladder::{RungPlan, plan_ladder};
+use crate::ladder::RungPlan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -23,20 +23,16 @@ pub struct LadderArgs {
 }
 
 pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
-    let (fleet, objects, tags, mut diags) = observe_repo(&args.target, &args.tags)?;
+    let (fleet, objects, mut tags, mut diags) = observe_repo(&args.target, &args.tags)?;
     if fleet.config.ladder.is_empty() {
         return Err(Fatal::usage(crate::diag::Diag::error(
             "no [[environment]] in hoist.toml: there is no ladder to show (see docs/configuration.md)",
         )));
     }
     diags.extend(crate::ladder::check(&fleet));
-    let plans = plan_ladder(
-        &fleet.config.ladder,
-        &fleet.files,
-        &objects,
-        &fleet.config,
-        |img| tags.get(img),
-    );
+    let (plans, digest_diags) =
+        crate::observe::plan_ladder(&fleet.config, &objects, &fleet.files, &mut tags);
+    diags.extend(digest_diags);
     for p in &plans {
         diags.extend(p.diagnostics.iter().cloned());
     }

@@ -12,7 +12,7 @@ use super::commit::{fatal, short};
 use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
 use crate::commit::{Outcome, Scope};
 use crate::diag::Diag;
-use crate::ladder::{Mode, plan_ladder};
+use crate::ladder::Mode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -120,14 +120,10 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
         let (plans, diags) = session.preview_ladder().map_err(fatal)?;
         (ladder, plans, diags)
     } else {
-        let (fleet, objects, tags, diags) = observe_repo(&args.target, &args.tags)?;
-        let plans = plan_ladder(
-            &fleet.config.ladder,
-            &fleet.files,
-            &objects,
-            &fleet.config,
-            |i| tags.get(i),
-        );
+        let (fleet, objects, mut tags, mut diags) = observe_repo(&args.target, &args.tags)?;
+        let (plans, more) =
+            crate::observe::plan_ladder(&fleet.config, &objects, &fleet.files, &mut tags);
+        diags.extend(more);
         (fleet.config.ladder, plans, diags)
     };
     if ladder.is_empty() {

@@ -69,6 +69,10 @@ pub struct RungPlan {
     /// (before, after)); `after` equals `before` when nothing moves.
     pub runs: BTreeMap<String, (String, String)>,
     pub diagnostics: Vec<Diag>,
+    /// `(image, tag)` digests the decision needed but the tag lists lacked
+    /// (a live scan can resolve them, then plan again).
+    #[serde(skip)]
+    pub digests_wanted: Vec<(String, String)>,
 }
 
 impl RungPlan {
@@ -180,6 +184,7 @@ fn plan_rung<'a>(
     let before = runs(&mine, objects);
     let mut promotions = Vec::new();
     let mut blocked = Vec::new();
+    let mut wanted = Vec::new();
     let mut outcomes = match source {
         None => chosen.to_vec(),
         Some(source) => {
@@ -198,6 +203,7 @@ fn plan_rung<'a>(
                 only_image,
                 &mut promotions,
                 &mut blocked,
+                &mut wanted,
             )
         }
     };
@@ -259,6 +265,7 @@ fn plan_rung<'a>(
         blocked,
         runs,
         diagnostics,
+        digests_wanted: wanted,
     }
 }
 
@@ -334,6 +341,7 @@ fn promote<'a>(
     only_image: Option<&str>,
     promotions: &mut Vec<Promotion>,
     blocked: &mut Vec<Blocked>,
+    wanted: &mut Vec<(String, String)>,
 ) -> Vec<PolicyOutcome> {
     let from_files: Vec<SourceFile> = from.iter().map(|f| (*f).clone()).collect();
     let mut source_runs: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
@@ -416,6 +424,16 @@ fn promote<'a>(
             continue;
         }
         let to_digest = list.digests.get(&to_tag).cloned();
+        let reflects = policy.digest_reflection != DigestReflection::Never;
+        if (rung.require_same_digest || reflects) && to_digest.is_none() {
+            wanted.push((image.to_string(), to_tag.clone()));
+        }
+        if rung.require_same_digest
+            && from_digest.is_none()
+            && !list.digests.contains_key(&from_tag)
+        {
+            wanted.push((image.to_string(), from_tag.clone()));
+        }
         if rung.require_same_digest {
             let src = from_digest
                 .clone()
