@@ -202,6 +202,25 @@ struct Planned {
     changes: usize,
 }
 
+/// What one rung of `hoist run` did.
+#[derive(Debug)]
+pub enum Climbed {
+    Done(Report),
+    Failed(Failure),
+    /// Not attempted, and why.
+    NotRun(String),
+}
+
+impl Climbed {
+    /// Did the rung fail, block an image, or not run?
+    pub fn is_problem(&self) -> bool {
+        match self {
+            Climbed::Done(r) => r.diags.iter().any(Diag::is_error),
+            Climbed::Failed(_) | Climbed::NotRun(_) => true,
+        }
+    }
+}
+
 /// What one commit covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -342,7 +361,7 @@ impl Session {
         // Tags are fetched once; every attempt re-plans against the same lists.
         let (mut tags, mut tag_diags) =
             obtain_tags(&cfg, &objects, o.snapshot.as_deref(), progress).map_err(Failure::setup)?;
-        if !cfg.ladder.is_empty() {
+        if tags.is_live() && !cfg.ladder.is_empty() {
             // Resolve, once, the digests the ladder's promotions will need.
             let (_, more) = crate::observe::plan_ladder(&cfg, &objects, &snap.files, &mut tags);
             tag_diags.extend(more);
@@ -372,6 +391,31 @@ impl Session {
                 .clone()),
             (ConfigSource::FromTree, None) => Ok(crate::ladder::Ladder::default()),
         }
+    }
+
+    /// Climb the ladder: every rung in order, each push rung its own
+    /// compare-and-swap commit, so a promotion reads the rungs below as
+    /// they were pushed. A rung that fails is reported and the rungs above
+    /// still try (they promote from what the remote really holds).
+    pub fn climb(&mut self, ladder: &crate::ladder::Ladder) -> Vec<(String, Climbed)> {
+        ladder
+            .rungs
+            .iter()
+            .map(|rung| {
+                let result = if rung.mode != crate::ladder::Mode::Push {
+                    Climbed::NotRun(format!(
+                        "mode {:?} opens pull requests, which this build of hoist does not do yet",
+                        rung.mode
+                    ))
+                } else {
+                    match self.commit(&Scope::Rung(rung.name.clone())) {
+                        Ok(r) => Climbed::Done(r),
+                        Err(f) => Climbed::Failed(f),
+                    }
+                };
+                (rung.name.clone(), result)
+            })
+            .collect()
     }
 
     /// Every rung's plan on the tree as first read, without committing

@@ -19,19 +19,35 @@ use crate::registry::{Client, Credentials, scan};
 use crate::snapshot::{Snapshot, TagList};
 
 /// Tag lists for every image, from a snapshot file or a live scan.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Tags {
     pub snapshot: Snapshot,
     /// Images whose scan failed, with the reason.
     pub errors: BTreeMap<String, String>,
     /// Tags the registries returned that were dropped as invalid, per image.
     pub dropped: BTreeMap<String, Vec<String>>,
-    /// Read from the registries (not a snapshot): missing digests can be
-    /// asked for.
-    pub live: bool,
+    /// The client the tags were read with (none for a snapshot): missing
+    /// digests can be asked for on it.
+    client: Option<Arc<Client>>,
+}
+
+impl std::fmt::Debug for Tags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tags")
+            .field("snapshot", &self.snapshot)
+            .field("errors", &self.errors)
+            .field("dropped", &self.dropped)
+            .field("live", &self.is_live())
+            .finish()
+    }
 }
 
 impl Tags {
+    /// Read from the registries, not a snapshot file.
+    pub fn is_live(&self) -> bool {
+        self.client.is_some()
+    }
+
     pub fn get(&self, image: &str) -> Result<&TagList, String> {
         if let Some(l) = self.snapshot.get(image) {
             return Ok(l);
@@ -166,7 +182,7 @@ pub fn live_scan(
         progress(n, total, &s.image);
     }));
     let mut tags = Tags {
-        live: true,
+        client: Some(client.clone()),
         ..Default::default()
     };
     for s in scanned {
@@ -197,20 +213,7 @@ pub fn live_scan(
         }
     }
     let wants = digest_requests(objects, |img| tags.get(img));
-    if !wants.is_empty() {
-        for (image, tag, r) in scan::block_on(scan::digests(client, wants)) {
-            match r {
-                Ok(d) => {
-                    if let Some(l) = tags.snapshot.images.get_mut(&image) {
-                        l.digests.insert(tag, d);
-                    }
-                }
-                Err(e) => diags.push(Diag::error(format!(
-                    "{image}:{tag}: cannot resolve digest: {e}"
-                ))),
-            }
-        }
-    }
+    diags.extend(store_digests(&client, wants, &mut tags));
     Ok((tags, diags))
 }
 
@@ -294,14 +297,14 @@ pub fn report(objects: &Objects, tags: &Tags) -> Vec<ImageReport> {
         .collect()
 }
 
-/// Ask the registries for the digests of `(image, tag)` pairs the tag
-/// lists lack (a live scan only resolves those policies reflect).
+/// Ask the registries the tags came from for the digests of `(image, tag)`
+/// pairs the lists lack (a live scan only resolves those policies
+/// reflect). Nothing to ask for a snapshot.
 pub fn resolve_digests(
-    config: &Config,
     objects: &Objects,
     tags: &mut Tags,
     wants: &[(String, String)],
-) -> Result<Vec<Diag>, Diag> {
+) -> Vec<Diag> {
     let wants: Vec<(String, bool, String)> = wants
         .iter()
         .filter(|(image, tag)| {
@@ -319,11 +322,23 @@ pub fn resolve_digests(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+    let Some(client) = tags.client.clone() else {
+        return Vec::new();
+    };
+    store_digests(&client, wants, tags)
+}
+
+/// Resolve `wants` on `client` into `tags`; an error per digest that fails.
+fn store_digests(
+    client: &Arc<Client>,
+    wants: Vec<(String, bool, String)>,
+    tags: &mut Tags,
+) -> Vec<Diag> {
+    let mut diags = Vec::new();
     if wants.is_empty() {
-        return Ok(Vec::new());
+        return diags;
     }
-    let (client, mut diags) = client_for(config, objects)?;
-    for (image, tag, r) in scan::block_on(scan::digests(client, wants)) {
+    for (image, tag, r) in scan::block_on(scan::digests(client.clone(), wants)) {
         match r {
             Ok(d) => {
                 if let Some(l) = tags.snapshot.images.get_mut(&image) {
@@ -335,7 +350,7 @@ pub fn resolve_digests(
             ))),
         }
     }
-    Ok(diags)
+    diags
 }
 
 /// Plan the ladder; against live registries, resolve the digests the
@@ -355,12 +370,9 @@ pub fn plan_ladder(
         .iter()
         .flat_map(|p| p.digests_wanted.iter().cloned())
         .collect();
-    if !tags.live || wants.is_empty() {
+    if !tags.is_live() || wants.is_empty() {
         return (plans, Vec::new());
     }
-    let diags = match resolve_digests(config, objects, tags, &wants) {
-        Ok(d) => d,
-        Err(d) => vec![d],
-    };
+    let diags = resolve_digests(objects, tags, &wants);
     (plan(tags), diags)
 }

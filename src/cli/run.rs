@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use super::apply::GitArgs;
 use super::commit::{fatal, short};
 use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
-use crate::commit::{Outcome, Scope};
+use crate::commit::{Climbed, Failure, Outcome};
 use crate::diag::Diag;
 use crate::ladder::Mode;
 
@@ -48,55 +48,31 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
             "no [[environment]] in hoist.toml: nothing for `hoist run` to climb (use `hoist apply`, or see docs/configuration.md)",
         )));
     }
-    let mut problems = false;
+    let climbed = session.climb(&ladder);
     let mut results = Vec::new();
-    for rung in &ladder.rungs {
-        if rung.mode != Mode::Push {
-            problems = true;
-            report(&[Diag::warning(format!(
-                "environment {:?}: mode {:?} opens pull requests, which this build of hoist does not do yet; not run",
-                rung.name, rung.mode
-            ))]);
-            results.push(serde_json::json!({ "environment": rung.name, "outcome": "not-run" }));
-            continue;
-        }
-        let r = match session.commit(&Scope::Rung(rung.name.clone())) {
-            Ok(r) => r,
-            Err(f) => {
-                // A failed rung is reported; the rungs above it still try
-                // (they promote from what the remote really holds).
-                let f = fatal(f);
-                report(&f.diags);
-                problems = true;
-                results.push(serde_json::json!({ "environment": rung.name, "outcome": "failed" }));
-                continue;
+    for (env, c) in &climbed {
+        let line = match c {
+            Climbed::NotRun(why) => {
+                report(&[Diag::warning(format!(
+                    "environment {env:?}: {why}; not run"
+                ))]);
+                "not-run".to_string()
+            }
+            Climbed::Failed(f) => {
+                report(failure_diags(f));
+                "failed".to_string()
+            }
+            Climbed::Done(r) => {
+                report(&r.diags);
+                for w in &r.warnings {
+                    report(&[Diag::warning(w.clone())]);
+                }
+                let line = describe(&r.outcome);
+                anstream::eprintln!("hoist run: {env}: {line}");
+                line
             }
         };
-        report(&r.diags);
-        for w in &r.warnings {
-            report(&[Diag::warning(w.clone())]);
-        }
-        problems |= r.diags.iter().any(Diag::is_error);
-        let line = match &r.outcome {
-            Outcome::Suspended => "suspended".to_string(),
-            Outcome::UpToDate { branch, tip } => {
-                format!("{branch} is up to date at {}", short(tip))
-            }
-            Outcome::Pushed {
-                branch,
-                commit,
-                changes,
-                files,
-                ..
-            } => format!(
-                "pushed {} to {branch} ({}, {})",
-                short(commit),
-                plural(*changes, "change"),
-                plural(*files, "file")
-            ),
-        };
-        anstream::eprintln!("hoist run: {}: {line}", rung.name);
-        results.push(serde_json::json!({ "environment": rung.name, "outcome": line }));
+        results.push(serde_json::json!({ "environment": env, "outcome": line }));
     }
     if args.output == Output::Json {
         println!(
@@ -105,7 +81,34 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
                 .unwrap_or_default()
         );
     }
+    let problems = climbed.iter().any(|(_, c)| c.is_problem());
     Ok(if problems { exit::FOUND } else { exit::OK })
+}
+
+fn failure_diags(f: &Failure) -> &[Diag] {
+    match f {
+        Failure::Setup(d) | Failure::Failed(d) => d,
+    }
+}
+
+/// One line for a rung's outcome.
+fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Suspended => "suspended".to_string(),
+        Outcome::UpToDate { branch, tip } => format!("{branch} is up to date at {}", short(tip)),
+        Outcome::Pushed {
+            branch,
+            commit,
+            changes,
+            files,
+            ..
+        } => format!(
+            "pushed {} to {branch} ({}, {})",
+            short(commit),
+            plural(*changes, "change"),
+            plural(*files, "file")
+        ),
+    }
 }
 
 /// Plan every rung and print what would happen: on the working tree
