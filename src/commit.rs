@@ -66,6 +66,11 @@ pub enum Outcome {
         files: usize,
         changes: usize,
     },
+    /// A bot branch already holds the change at `head` (nothing pushed).
+    Holds {
+        branch: String,
+        head: gix::ObjectId,
+    },
 }
 
 /// A finished run: its outcome and everything reported on the way.
@@ -77,6 +82,9 @@ pub struct Report {
     pub diags: Vec<Diag>,
     /// Notes from Git (e.g. a checkout that could not be fast-forwarded).
     pub warnings: Vec<String>,
+    /// The rung's plan on the last tree planned (ladder scopes only): what
+    /// a pull request body and a status describe.
+    pub plan: Option<crate::ladder::RungPlan>,
 }
 
 /// Why a run stopped.
@@ -200,25 +208,7 @@ struct Planned {
     diags: Vec<Diag>,
     files: usize,
     changes: usize,
-}
-
-/// What one rung of `hoist run` did.
-#[derive(Debug)]
-pub enum Climbed {
-    Done(Report),
-    Failed(Failure),
-    /// Not attempted, and why.
-    NotRun(String),
-}
-
-impl Climbed {
-    /// Did the rung fail, block an image, or not run?
-    pub fn is_problem(&self) -> bool {
-        match self {
-            Climbed::Done(r) => r.diags.iter().any(Diag::is_error),
-            Climbed::Failed(_) | Climbed::NotRun(_) => true,
-        }
-    }
+    rung: Option<crate::ladder::RungPlan>,
 }
 
 /// What one commit covers.
@@ -226,9 +216,10 @@ impl Climbed {
 pub enum Scope {
     /// Every marker, by its policy (`hoist apply`).
     Policies,
-    /// The markers of one ladder rung, decided as the ladder decides
-    /// (policies, or promotion from the rung below).
-    Rung(String),
+    /// The markers of one ladder rung (only `image`'s, when given),
+    /// decided as the ladder decides: policies, or promotion from the rung
+    /// below as the base branch has it now.
+    Rung { name: String, image: Option<String> },
     /// One explicit promotion: `to` takes what `from` runs (only `image`,
     /// when given).
     Promotion {
@@ -250,6 +241,7 @@ pub fn commit(
             outcome: Outcome::Suspended,
             diags: Vec::new(),
             warnings: Vec::new(),
+            plan: None,
         }),
         Some(mut s) => s.commit(&Scope::Policies),
     }
@@ -393,31 +385,6 @@ impl Session {
         }
     }
 
-    /// Climb the ladder: every rung in order, each push rung its own
-    /// compare-and-swap commit, so a promotion reads the rungs below as
-    /// they were pushed. A rung that fails is reported and the rungs above
-    /// still try (they promote from what the remote really holds).
-    pub fn climb(&mut self, ladder: &crate::ladder::Ladder) -> Vec<(String, Climbed)> {
-        ladder
-            .rungs
-            .iter()
-            .map(|rung| {
-                let result = if rung.mode != crate::ladder::Mode::Push {
-                    Climbed::NotRun(format!(
-                        "mode {:?} opens pull requests, which this build of hoist does not do yet",
-                        rung.mode
-                    ))
-                } else {
-                    match self.commit(&Scope::Rung(rung.name.clone())) {
-                        Ok(r) => Climbed::Done(r),
-                        Err(f) => Climbed::Failed(f),
-                    }
-                };
-                (rung.name.clone(), result)
-            })
-            .collect()
-    }
-
     /// Every rung's plan on the tree as first read, without committing
     /// or pushing anything (`hoist run --dry-run --url`).
     pub fn preview_ladder(&self) -> Result<(Vec<crate::ladder::RungPlan>, Vec<Diag>), Failure> {
@@ -436,9 +403,42 @@ impl Session {
         Ok((plans, diags))
     }
 
+    /// The branch push rungs commit to and pull requests merge into.
+    pub fn base_branch(&self) -> &str {
+        &self.settings.target.push_branch
+    }
+
     /// Commit and push the edits `scope` covers, planning again on the new
     /// tip whenever the branch moved.
     pub fn commit(&mut self, scope: &Scope) -> Result<Report, Failure> {
+        let target = self.settings.target.clone();
+        self.commit_to(scope, &target)
+    }
+
+    /// Propose the edits `scope` covers on the bot branch `branch`: one
+    /// hoist commit on top of the base branch, pushed with compare-and-swap
+    /// (replacing hoist's own earlier proposal, never anyone else's
+    /// commit). `UpToDate` means the base branch needs no change; `Holds`
+    /// that `branch` already proposes exactly this change.
+    pub fn propose(&mut self, scope: &Scope, branch: &str) -> Result<Report, Failure> {
+        if !git::valid_branch(branch) || branch.len() > 250 {
+            return Err(Failure::setup(Diag::error(format!(
+                "{branch:?} is not a usable branch name (valid ref, at most 250 bytes)"
+            ))));
+        }
+        let mut target = self.settings.target.clone();
+        target.checkout_branch = target.push_branch.clone();
+        target.push_branch = branch.to_string();
+        target.extra_refs.clear();
+        target.refuse_foreign = true;
+        let mut report = self.commit_to(scope, &target)?;
+        if let Outcome::UpToDate { branch: b, .. } = &mut report.outcome {
+            *b = target.checkout_branch.clone();
+        }
+        Ok(report)
+    }
+
+    fn commit_to(&mut self, scope: &Scope, target: &Target) -> Result<Report, Failure> {
         let settings = &self.settings;
         let tags = &self.tags;
         let config_source = &self.config_source;
@@ -461,30 +461,28 @@ impl Session {
                     .cloned()
             });
             restrict(&mut objects, chosen.as_ref(), explicit_automation);
-            let (files, policies, mut diags, environment) = match scope {
+            let (files, policies, mut diags, environment, rung) = match scope {
                 Scope::Policies => {
                     let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, |img| {
                         tags.get(img)
                     });
-                    (p.files, p.policies, p.diagnostics, None)
+                    (p.files, p.policies, p.diagnostics, None, None)
                 }
-                Scope::Rung(name) => {
-                    let plans = crate::ladder::plan_ladder(
+                Scope::Rung { name, image } => {
+                    let p = crate::ladder::plan_one(
                         &cfg.ladder,
+                        name,
+                        image.as_deref(),
                         &snap.files,
                         &objects,
                         &cfg,
                         |img| tags.get(img),
-                    );
-                    let Some(p) = plans.into_iter().find(|p| &p.rung == name) else {
-                        return Err(git::Error::setup(format!(
-                            "no environment {name:?} in hoist.toml"
-                        )));
-                    };
+                    )
+                    .map_err(git::Error::setup)?;
                     let mut d = object_diags;
-                    d.extend(p.diagnostics);
+                    d.extend(p.diagnostics.iter().cloned());
                     // Trailers then carry each marker's new value.
-                    (p.files, Vec::new(), d, Some(name.clone()))
+                    (p.files.clone(), Vec::new(), d, Some(name.clone()), Some(p))
                 }
                 Scope::Promotion { from, to, image } => {
                     let p = crate::ladder::plan_promotion(
@@ -499,8 +497,8 @@ impl Session {
                     )
                     .map_err(git::Error::setup)?;
                     let mut d = object_diags;
-                    d.extend(p.diagnostics);
-                    (p.files, Vec::new(), d, Some(to.clone()))
+                    d.extend(p.diagnostics.iter().cloned());
+                    (p.files.clone(), Vec::new(), d, Some(to.clone()), Some(p))
                 }
             };
             let mut all = snap.diags.clone();
@@ -509,6 +507,7 @@ impl Session {
                 diags: all,
                 files: files.len(),
                 changes: plan::change_count(&files),
+                rung,
             };
             if files.is_empty() {
                 return Ok((None, planned));
@@ -537,21 +536,24 @@ impl Session {
             };
             Ok((Some(proposal), planned))
         };
-        let (result, planned) =
-            persist::persist(&self.ws, &settings.target, self.first.take(), planner);
+        let (result, planned) = persist::persist(&self.ws, target, self.first.take(), planner);
         let mut diags = std::mem::take(&mut self.tag_diags);
-        let (files, changes) = match planned {
+        let (files, changes, rung_plan) = match planned {
             Some(p) => {
                 diags.extend(p.diags);
-                (p.files, p.changes)
+                (p.files, p.changes, p.rung)
             }
-            None => (0, 0),
+            None => (0, 0, None),
         };
         let (done, warnings) = result.map_err(|e| Failure::git(e, diags.clone()))?;
         let outcome = match done {
             Done::UpToDate { tip } => Outcome::UpToDate {
-                branch: settings.target.push_branch.clone(),
+                branch: target.push_branch.clone(),
                 tip,
+            },
+            Done::Holds { tip } => Outcome::Holds {
+                branch: target.push_branch.clone(),
+                head: tip,
             },
             Done::Pushed {
                 commit,
@@ -570,6 +572,7 @@ impl Session {
             outcome,
             diags,
             warnings,
+            plan: rung_plan,
         })
     }
 }
@@ -683,6 +686,7 @@ fn settle(
         max_attempts: o.max_attempts.or(cfg.git.max_attempts).unwrap_or(10),
         signing,
         email: author.email.clone(),
+        refuse_foreign: false,
     };
     Ok(Settings {
         target,

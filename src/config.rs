@@ -51,6 +51,9 @@ pub struct RawConfig {
     pub forge: Option<crate::ladder::config::RawForge>,
     #[serde(default)]
     pub environment: Vec<crate::ladder::config::RawEnvironment>,
+    /// Image → the forge repository its builds come from (changelogs).
+    #[serde(default)]
+    pub source_repository: BTreeMap<String, String>,
 }
 
 /// How hoist authenticates to a Git remote (defined with the Git code).
@@ -338,6 +341,25 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
         Ok(l) => cfg.ladder = l,
         Err(e) => errors.extend(e),
     }
+    for (image, repo) in &raw.source_repository {
+        if let Err(e) = check_image_name(image) {
+            errors.push(
+                Diag::error(e)
+                    .at(display, find_line(image))
+                    .field(format!("source_repository.{image:?}")),
+            );
+        }
+        if repo.split('/').count() < 2 || repo.split('/').any(str::is_empty) {
+            errors.push(
+                Diag::error(format!(
+                    "{repo:?} is not a repository (expected owner/repo, or org/project/repo on Azure DevOps)"
+                ))
+                .at(display, find_line(repo))
+                .field(format!("source_repository.{image:?}")),
+            );
+        }
+    }
+    cfg.ladder.sources = raw.source_repository;
     if errors.is_empty() {
         Ok(cfg)
     } else {

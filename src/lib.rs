@@ -1,12 +1,14 @@
 //! hoist: git-native image automation, compatible with Flux's image policies
 //! and setter markers.
 pub mod cli;
+pub(crate) mod climb;
 pub(crate) mod commit;
 pub mod config;
 pub mod diag;
 pub(crate) mod diff;
 pub(crate) mod fleet;
 pub mod flux;
+pub(crate) mod forge;
 pub(crate) mod git;
 pub mod ladder;
 pub(crate) mod lint;

@@ -1,6 +1,6 @@
 //! `hoist run` against a real Git remote: push rungs climb the ladder in
 //! one run, each its own compare-and-swap commit, and a second run is a
-//! no-op. Pull-request rungs are reported as not run (forge support next).
+//! no-op. Pull-request rungs are tested with the fake forge (tests/forge.rs).
 
 mod common;
 use common::git::{bare_from, count, file_url, git, show};
@@ -125,14 +125,9 @@ fn push_rungs_climb_in_one_run_and_a_rerun_changes_nothing() {
 }
 
 #[test]
-fn a_digest_mismatch_blocks_the_promotion_and_pr_rungs_are_not_run_yet() {
+fn a_digest_mismatch_blocks_the_promotion() {
     let t = tempfile::tempdir().unwrap();
-    let bare = api_fleet(
-        t.path(),
-        &format!(
-            "{LADDER}\n[forge]\nkind = \"github\"\nrepository = \"acme/fleet\"\n\n[[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\npromote_from = \"staging\"\nmode = \"pull-request\"\n"
-        ),
-    );
+    let bare = api_fleet(t.path(), LADDER);
     // staging-bbbbbbb was rebuilt: not the image dev runs.
     let snap = snapshot(
         t.path(),
@@ -150,7 +145,6 @@ fn a_digest_mismatch_blocks_the_promotion_and_pr_rungs_are_not_run_yet() {
             "hoist run: dev: pushed",
             "blocked on staging",
             "staging-bbbbbbb is not the same image as dev-bbbbbbb-2",
-            "environment \"prod\": mode PullRequest opens pull requests",
         ],
     );
     assert_eq!(count(&bare, "main"), 2, "dev moved; staging did not");

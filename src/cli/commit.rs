@@ -24,7 +24,10 @@ pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
                 "hoist apply: the ImageUpdateAutomation is suspended; nothing to do"
             );
         }
-        Outcome::UpToDate { branch, tip } => {
+        Outcome::UpToDate { branch, tip }
+        | Outcome::Holds {
+            branch, head: tip, ..
+        } => {
             anstream::eprintln!("hoist apply: {branch} is up to date at {}", short(&tip));
         }
         Outcome::Pushed {

@@ -5,11 +5,11 @@
 use clap::Args;
 
 use super::apply::GitArgs;
-use super::commit::{fatal, short};
-use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
-use crate::commit::{Outcome, Scope};
+use super::commit::fatal;
+use super::{Fatal, diff_style, exit, observe_repo, open_session, report};
+use crate::commit::Scope;
 use crate::diag::Diag;
-use crate::ladder::{Mode, plan_promotion};
+use crate::ladder::plan_promotion;
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
@@ -47,44 +47,23 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
             args.to
         ))));
     };
-    if rung.mode != Mode::Push {
-        return Err(Fatal {
-            code: exit::FOUND,
-            diags: vec![Diag::error(format!(
-                "environment {:?} lands changes by pull request, which this build of hoist does not open yet",
-                args.to
-            ))],
-        });
-    }
-    let r = session
-        .commit(&Scope::Promotion {
-            from: args.from.clone(),
-            to: args.to.clone(),
-            image: args.image.clone(),
-        })
-        .map_err(fatal)?;
-    report(&r.diags);
-    match &r.outcome {
-        Outcome::Pushed {
-            branch,
-            commit,
-            changes,
-            ..
-        } => anstream::eprintln!(
-            "hoist promote: {} → {}: pushed {} to {branch} ({})",
-            args.from,
-            args.to,
-            short(commit),
-            plural(*changes, "change")
-        ),
-        Outcome::UpToDate { branch, .. } => anstream::eprintln!(
-            "hoist promote: {} already runs what {} runs ({branch} unchanged)",
-            args.to,
-            args.from
-        ),
-        Outcome::Suspended => {}
-    }
-    Ok(if r.diags.iter().any(Diag::is_error) {
+    let scope = Scope::Promotion {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        image: args.image.clone(),
+    };
+    let mut forges = crate::climb::Forges::new(&ladder);
+    let climbed = crate::climb::land(
+        &mut session,
+        &mut forges,
+        &ladder,
+        rung,
+        &scope,
+        args.image.as_deref(),
+    );
+    let what = format!("{} → {}", args.from, args.to);
+    super::run::print_climbed("promote", &what, &climbed);
+    Ok(if climbed.is_problem() {
         exit::FOUND
     } else {
         exit::OK

@@ -1,16 +1,14 @@
 //! `hoist run`: carry builds up the ladder, rung by rung in ladder order.
 //!
-//! Push rungs commit to the base branch with compare-and-swap, each rung
-//! its own commit, so a promotion reads its source as the rungs below left
-//! it. Pull-request rungs (auto-merge, pull-request) need the forge
-//! clients, which come next: for now they are reported as not run.
+//! The loop itself is `crate::climb`; this file parses flags and prints.
 
 use clap::{Args, ValueEnum};
 
 use super::apply::GitArgs;
 use super::commit::{fatal, short};
 use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
-use crate::commit::{Climbed, Failure, Outcome};
+use crate::climb::Climbed;
+use crate::commit::{Failure, Outcome};
 use crate::diag::Diag;
 use crate::ladder::Mode;
 
@@ -48,31 +46,15 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
             "no [[environment]] in hoist.toml: nothing for `hoist run` to climb (use `hoist apply`, or see docs/configuration.md)",
         )));
     }
-    let climbed = session.climb(&ladder);
+    let climbed = crate::climb::climb(&mut session, &ladder);
     let mut results = Vec::new();
     for (env, c) in &climbed {
-        let line = match c {
-            Climbed::NotRun(why) => {
-                report(&[Diag::warning(format!(
-                    "environment {env:?}: {why}; not run"
-                ))]);
-                "not-run".to_string()
-            }
-            Climbed::Failed(f) => {
-                report(failure_diags(f));
-                "failed".to_string()
-            }
-            Climbed::Done(r) => {
-                report(&r.diags);
-                for w in &r.warnings {
-                    report(&[Diag::warning(w.clone())]);
-                }
-                let line = describe(&r.outcome);
-                anstream::eprintln!("hoist run: {env}: {line}");
-                line
-            }
+        let line = print_climbed("run", env, c);
+        let actions = match c {
+            Climbed::Done { actions, .. } => serde_json::to_value(actions).unwrap_or_default(),
+            _ => serde_json::json!([]),
         };
-        results.push(serde_json::json!({ "environment": env, "outcome": line }));
+        results.push(serde_json::json!({ "environment": env, "outcome": line, "forge": actions }));
     }
     if args.output == Output::Json {
         println!(
@@ -83,6 +65,35 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     }
     let problems = climbed.iter().any(|(_, c)| c.is_problem());
     Ok(if problems { exit::FOUND } else { exit::OK })
+}
+
+/// Report what one rung did (`hoist <cmd>: <env>: …` on stderr); returns
+/// the outcome's one-line summary.
+pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
+    match c {
+        Climbed::NotRun(why) => {
+            report(&[Diag::warning(format!(
+                "environment {env:?}: {why}; not run"
+            ))]);
+            "not-run".to_string()
+        }
+        Climbed::Failed(f) => {
+            report(failure_diags(f));
+            "failed".to_string()
+        }
+        Climbed::Done { report: r, actions } => {
+            report(&r.diags);
+            for w in &r.warnings {
+                report(&[Diag::warning(w.clone())]);
+            }
+            let line = describe(&r.outcome);
+            anstream::eprintln!("hoist {cmd}: {env}: {line}");
+            for a in actions {
+                anstream::eprintln!("hoist {cmd}: {env}: {a}");
+            }
+            line
+        }
+    }
 }
 
 fn failure_diags(f: &Failure) -> &[Diag] {
@@ -96,6 +107,9 @@ fn describe(o: &Outcome) -> String {
     match o {
         Outcome::Suspended => "suspended".to_string(),
         Outcome::UpToDate { branch, tip } => format!("{branch} is up to date at {}", short(tip)),
+        Outcome::Holds { branch, head } => {
+            format!("{branch} already holds this change at {}", short(head))
+        }
         Outcome::Pushed {
             branch,
             commit,

@@ -42,6 +42,10 @@ pub struct Target {
     pub signing: Option<(String, String)>,
     /// hoist's committer email: how its own commits are recognised.
     pub email: String,
+    /// A push branch with commits that are not hoist's is left alone (an
+    /// error) instead of built upon: bot branches of pull requests, where
+    /// a human's commit must never be force-replaced.
+    pub refuse_foreign: bool,
 }
 
 /// What the planner proposes for one tree.
@@ -57,6 +61,9 @@ pub struct Proposal {
 pub enum Done {
     /// Nothing to change on `tip`.
     UpToDate { tip: ObjectId },
+    /// The push branch (separate from the checkout branch) already holds
+    /// exactly this change at `tip`.
+    Holds { tip: ObjectId },
     /// `commit` is now the tip of `branch` on the remote.
     Pushed {
         commit: ObjectId,
@@ -263,6 +270,33 @@ fn only_hoist_commits(repo: &gix::Repository, tip: ObjectId, base: ObjectId, ema
     true
 }
 
+/// Does the push branch's tip `p` already hold the proposed change? Yes
+/// when its tree is the planned tree, or when it is one commit that makes
+/// exactly these edits on its parent: the base branch moving on since
+/// (other files, other people's merges) does not make hoist rewrite its
+/// branch — a pull request under review keeps its head.
+fn holds(
+    repo: &gix::Repository,
+    p: ObjectId,
+    planned: ObjectId,
+    edits: &[(String, Arc<String>)],
+) -> Result<bool> {
+    let tip_tree = tree::tree_of(repo, p)?;
+    if tip_tree == planned {
+        return Ok(true);
+    }
+    let Some((_, _, parents)) = tree::commit_info(repo, p) else {
+        return Ok(false);
+    };
+    let [parent] = parents.as_slice() else {
+        return Ok(false);
+    };
+    let Ok(before) = tree::read(repo, *parent) else {
+        return Ok(false);
+    };
+    Ok(tree::write_tree(repo, &before, edits).is_ok_and(|t| t == tip_tree))
+}
+
 /// Create the commit object, signed by the git binary when configured.
 fn make_commit(
     ws: &Workspace,
@@ -389,6 +423,12 @@ where
                 Some(p) if only_hoist_commits(&repo, p, checkout_tip, &target.email) => {
                     (checkout_tip, Expect::At(p), Some(p))
                 }
+                Some(_) if target.refuse_foreign => {
+                    return Err(Error::new(format!(
+                        "{} has commits that are not hoist's; hoist leaves the branch alone (merge or delete it to let hoist continue)",
+                        target.push_branch
+                    )));
+                }
                 Some(p) => {
                     tracing::info!(branch = %target.push_branch, "the push branch has commits that are not hoist's; building on top of them");
                     (p, Expect::At(p), Some(p))
@@ -421,10 +461,9 @@ where
             return Ok((Done::UpToDate { tip: base }, warnings));
         }
         if let Some(p) = existing
-            && tree::tree_of(&repo, p)? == tree_id
+            && holds(&repo, p, tree_id, &proposal.edits)?
         {
-            // The push branch already holds exactly this change.
-            return Ok((Done::UpToDate { tip: p }, warnings));
+            return Ok((Done::Holds { tip: p }, warnings));
         }
         let commit = make_commit(ws, &repo, tree_id, base, &proposal, target.signing.as_ref())?;
         let req = push::Request {

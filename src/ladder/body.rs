@@ -78,6 +78,12 @@ pub fn parse_record(body: &str) -> Option<Record> {
 /// Title and body for `plan` on `rung`, within `limits`. The human part is
 /// cut first (with a note); the record is never cut.
 pub fn render(rung: &Rung, plan: &RungPlan, limits: Limits) -> (String, String) {
+    render_with(rung, plan, limits, "")
+}
+
+/// [`render`] with `extra` (Markdown: source commits, changelogs) placed
+/// before the rollback section.
+pub fn render_with(rung: &Rung, plan: &RungPlan, limits: Limits, extra: &str) -> (String, String) {
     let entries = record(plan);
     let title = title(rung, plan, limits.title);
     let mut human = String::new();
@@ -115,6 +121,10 @@ pub fn render(rung: &Rung, plan: &RungPlan, limits: Limits) -> (String, String) 
             human.push_str(&format!("- {}/{}: {}\n", b.namespace, b.policy, b.reason));
         }
     }
+    if !extra.is_empty() {
+        human.push('\n');
+        human.push_str(extra);
+    }
     human.push_str("\nWhat this rung requires: ");
     human.push_str(match rung.mode {
         Mode::Push => "nothing; hoist commits it directly.\n",
@@ -150,6 +160,45 @@ pub fn render(rung: &Rung, plan: &RungPlan, limits: Limits) -> (String, String) 
         "\n\n*(cut to fit the forge's limit; the full list is in the commit)*\n",
     );
     (title, format!("{human}{record}"))
+}
+
+/// The one-line description of a commit status for `plan`:
+/// `staging-1a2b3c4 ← dev-1a2b3c4, same digest` for one promotion.
+pub fn status_line(rung: &Rung, plan: &RungPlan) -> String {
+    let same = if rung.require_same_digest {
+        ", same digest"
+    } else {
+        ""
+    };
+    match plan.promotions.as_slice() {
+        [one] => format!("{} ← {}{same}", one.to_tag, one.from_tag),
+        [] => {
+            let moves: Vec<String> = plan
+                .runs
+                .iter()
+                .filter(|(_, (was, now))| was != now)
+                .map(|(image, (_, now))| {
+                    let short = image.rsplit('/').next().unwrap_or(image);
+                    format!("{short} {}", now.split('@').next().unwrap_or(now))
+                })
+                .collect();
+            match moves.as_slice() {
+                [] => format!("{} is up to date", rung.name),
+                [one] => one.clone(),
+                more => format!("{} images by policy", more.len()),
+            }
+        }
+        more => format!(
+            "{} images ← {}{}",
+            more.len(),
+            rung.promote_from.as_deref().unwrap_or("source"),
+            if rung.require_same_digest {
+                ", same digests"
+            } else {
+                ""
+            }
+        ),
+    }
 }
 
 fn title(rung: &Rung, plan: &RungPlan, max: usize) -> String {

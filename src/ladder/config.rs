@@ -214,6 +214,9 @@ impl Rung {
 pub struct Ladder {
     pub forge: Option<Forge>,
     pub rungs: Vec<Rung>,
+    /// `[source_repository]`: image → the repository its builds come
+    /// from, for changelogs and commit links in pull request bodies.
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 impl Ladder {
@@ -466,7 +469,11 @@ pub fn validate(
         }
     };
     if errors.is_empty() {
-        Ok(Ladder { forge, rungs })
+        Ok(Ladder {
+            forge,
+            rungs,
+            sources: Default::default(),
+        })
     } else {
         Err(errors)
     }

@@ -110,6 +110,38 @@ pub fn plan_ladder<'a>(
         .collect()
 }
 
+/// One rung on the files as they are, for a run that lands rung after rung:
+/// unlike [`plan_ladder`], the rungs before it are not replayed in memory —
+/// a rung whose pull request has not merged yet has not changed what the
+/// next rung promotes. With `image`, only that image moves.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_one<'a>(
+    ladder: &Ladder,
+    name: &str,
+    image: Option<&str>,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Result<RungPlan, String> {
+    let rung = ladder
+        .rung(name)
+        .ok_or_else(|| format!("no environment {name:?} in hoist.toml"))?;
+    let source = rung.promote_from.as_deref().and_then(|s| ladder.rung(s));
+    let mut current = files.to_vec();
+    let chosen = decide(objects, &tags_for);
+    Ok(plan_rung(
+        rung,
+        source,
+        image,
+        &mut current,
+        objects,
+        config,
+        &chosen,
+        &tags_for,
+    ))
+}
+
 /// One explicit promotion (`hoist promote --from A --to B [--image X]`):
 /// rung `to` takes what `from` runs now, whatever `to`'s own settings say
 /// about its source; with `image`, only that image moves.

@@ -1,0 +1,582 @@
+//! `hoist run`'s loop: every rung of the ladder in order, each landing its
+//! change the way its mode says.
+//!
+//! - `push`: a compare-and-swap commit on the base branch.
+//! - `auto-merge`: a commit on the bot branch `hoist/<env>`, a pull request
+//!   from it, and a merge (the forge's auto-merge, or a merge at once when
+//!   the pull request is already mergeable).
+//! - `pull-request`: the same pull request, left for a human.
+//!
+//! Every step is idempotent, so a rerun (or a run racing another) converges:
+//! the bot branch is only pushed when its change differs
+//! ([`Session::propose`]), a pull request is found before one is opened
+//! and the forge's "already exists" answer is taken as "use that one", a
+//! title or body is only written when it differs, and a status only when
+//! the head lacks it. A pull request whose change the base branch no longer
+//! needs is closed with a comment.
+//!
+//! A promotion reads its source rung from the base branch as the rungs
+//! before it left it: a push or a merge lands before the next rung plans.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::commit::{Failure, Outcome, Report, Scope, Session};
+use crate::diag::Diag;
+use crate::forge::{self, Forge, Merge, NewPull, Status, StatusState};
+use crate::ladder::body::{self, AZURE_DEVOPS_LIMITS, GITHUB_LIMITS};
+use crate::ladder::config::ForgeKind;
+use crate::ladder::{Ladder, Mode, Rung, RungPlan};
+
+/// What one rung of `hoist run` did.
+#[derive(Debug)]
+pub enum Climbed {
+    Done {
+        report: Report,
+        actions: Vec<Action>,
+    },
+    Failed(Failure),
+    /// Not attempted, and why.
+    NotRun(String),
+}
+
+impl Climbed {
+    /// Did the rung fail, block an image, or not run?
+    pub fn is_problem(&self) -> bool {
+        match self {
+            Climbed::Done { report, .. } => report.diags.iter().any(Diag::is_error),
+            Climbed::Failed(_) | Climbed::NotRun(_) => true,
+        }
+    }
+}
+
+/// What hoist did on the forge for a rung.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    Opened {
+        number: u64,
+        url: String,
+        branch: String,
+    },
+    Updated {
+        number: u64,
+        url: String,
+    },
+    Unchanged {
+        number: u64,
+        url: String,
+    },
+    Merged {
+        number: u64,
+    },
+    AutoMerge {
+        number: u64,
+    },
+    AwaitingReview {
+        number: u64,
+        url: String,
+    },
+    Closed {
+        number: u64,
+        reason: String,
+    },
+    Status {
+        sha: String,
+        context: String,
+        description: String,
+    },
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Opened {
+                number,
+                url,
+                branch,
+            } => write!(f, "opened pull request #{number} from {branch} ({url})"),
+            Action::Updated { number, url } => write!(f, "updated pull request #{number} ({url})"),
+            Action::Unchanged { number, url } => {
+                write!(f, "pull request #{number} is up to date ({url})")
+            }
+            Action::Merged { number } => write!(f, "merged pull request #{number}"),
+            Action::AutoMerge { number } => write!(
+                f,
+                "pull request #{number} merges itself once its checks pass"
+            ),
+            Action::AwaitingReview { number, url } => {
+                write!(f, "pull request #{number} awaits review ({url})")
+            }
+            Action::Closed { number, reason } => {
+                write!(f, "closed pull request #{number}: {reason}")
+            }
+            Action::Status {
+                sha,
+                context,
+                description,
+            } => write!(
+                f,
+                "status {context} on {}: {description}",
+                &sha[..sha.len().min(7)]
+            ),
+        }
+    }
+}
+
+/// The branch a rung's pull request comes from: `hoist/<env>`, or with
+/// one pull request per image `hoist/<env>/<image path>` (the image name
+/// without its registry host).
+pub fn bot_branch(rung: &Rung, image: Option<&str>) -> String {
+    match image {
+        None => format!("hoist/{}", rung.name),
+        Some(image) => {
+            let path = match image.split_once('/') {
+                Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
+                _ => image,
+            };
+            format!("hoist/{}/{path}", rung.name)
+        }
+    }
+}
+
+/// Forge clients, opened on first use, one per repository.
+pub struct Forges<'a> {
+    ladder: &'a Ladder,
+    open: HashMap<String, Box<dyn Forge>>,
+}
+
+impl<'a> Forges<'a> {
+    pub fn new(ladder: &'a Ladder) -> Forges<'a> {
+        Forges {
+            ladder,
+            open: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, repository: Option<&str>) -> forge::Result<Option<&dyn Forge>> {
+        let Some(cfg) = &self.ladder.forge else {
+            return Ok(None);
+        };
+        let key = repository.unwrap_or(&cfg.repository).to_string();
+        if !self.open.contains_key(&key) {
+            let client = forge::open(cfg, repository)?;
+            self.open.insert(key.clone(), client);
+        }
+        Ok(self.open.get(&key).map(|b| &**b))
+    }
+}
+
+/// Climb `ladder` on `session`'s repository. One entry per rung, or per
+/// rung and image for `group = "image"` (named `env/image`).
+pub fn climb(session: &mut Session, ladder: &Ladder) -> Vec<(String, Climbed)> {
+    let mut forges = Forges::new(ladder);
+    // Which images each rung has markers for (group = "image"); the
+    // markers do not move during a run.
+    let images: HashMap<String, Vec<String>> = session
+        .preview_ladder()
+        .map(|(plans, _)| {
+            plans
+                .into_iter()
+                .map(|p| (p.rung, p.runs.into_keys().collect()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for rung in &ladder.rungs {
+        if rung.repository.is_some() {
+            out.push((
+                rung.name.clone(),
+                Climbed::NotRun(
+                    "environments in another repository are not supported by this build of hoist yet"
+                        .into(),
+                ),
+            ));
+            continue;
+        }
+        let per_image = rung.mode != Mode::Push && rung.group == crate::ladder::Group::Image;
+        if per_image {
+            for image in images.get(&rung.name).into_iter().flatten() {
+                let scope = Scope::Rung {
+                    name: rung.name.clone(),
+                    image: Some(image.clone()),
+                };
+                let c = land(session, &mut forges, ladder, rung, &scope, Some(image));
+                out.push((format!("{}/{image}", rung.name), c));
+            }
+        } else {
+            let scope = Scope::Rung {
+                name: rung.name.clone(),
+                image: None,
+            };
+            let c = land(session, &mut forges, ladder, rung, &scope, None);
+            out.push((rung.name.clone(), c));
+        }
+    }
+    out
+}
+
+/// Land `scope` on `rung` the way its mode says: a push, or a pull request
+/// (merged at once for `auto-merge`). `image` names the pull request's
+/// image for `group = "image"`.
+pub fn land(
+    session: &mut Session,
+    forges: &mut Forges<'_>,
+    ladder: &Ladder,
+    rung: &Rung,
+    scope: &Scope,
+    image: Option<&str>,
+) -> Climbed {
+    match rung.mode {
+        Mode::Push => push_rung(session, forges, rung, scope),
+        Mode::AutoMerge | Mode::PullRequest => propose_rung(
+            session,
+            forges,
+            ladder,
+            rung,
+            scope,
+            &bot_branch(rung, image),
+        ),
+    }
+}
+
+fn forge_failure(e: forge::Error) -> Failure {
+    let d = vec![Diag::error(e.message.clone())];
+    if e.setup {
+        Failure::Setup(d)
+    } else {
+        Failure::Failed(d)
+    }
+}
+
+fn push_rung(
+    session: &mut Session,
+    forges: &mut Forges<'_>,
+    rung: &Rung,
+    scope: &Scope,
+) -> Climbed {
+    let mut report = match session.commit(scope) {
+        Ok(r) => r,
+        Err(f) => return Climbed::Failed(f),
+    };
+    let mut actions = Vec::new();
+    if let Outcome::Pushed { commit, .. } = &report.outcome
+        && let Some(plan) = &report.plan
+    {
+        let status = rung_status(rung, plan, None);
+        let posted = forges.get(None).and_then(|f| match f {
+            Some(f) => ensure_status(f, &commit.to_string(), &status, &mut actions),
+            None => Ok(()),
+        });
+        if let Err(e) = posted {
+            report.diags.push(Diag::error(format!(
+                "environment {:?}: pushed, but the status was not posted: {e}",
+                rung.name
+            )));
+        }
+    }
+    Climbed::Done { report, actions }
+}
+
+fn rung_status(rung: &Rung, plan: &RungPlan, url: Option<&str>) -> Status {
+    Status {
+        context: format!("hoist/{}", rung.name),
+        state: StatusState::Success,
+        description: body::status_line(rung, plan),
+        target_url: url.map(str::to_string),
+    }
+}
+
+/// Post `status` on `sha` unless hoist's latest status there says the same.
+fn ensure_status(
+    f: &dyn Forge,
+    sha: &str,
+    status: &Status,
+    actions: &mut Vec<Action>,
+) -> forge::Result<()> {
+    let description = forge::short_description(&status.description);
+    let have = f.statuses(sha)?;
+    let latest = have.iter().find(|s| s.context == status.context);
+    if latest.is_some_and(|s| s.state == status.state && s.description == description) {
+        return Ok(());
+    }
+    f.post_status(sha, status)?;
+    actions.push(Action::Status {
+        sha: sha.to_string(),
+        context: status.context.clone(),
+        description,
+    });
+    Ok(())
+}
+
+fn propose_rung(
+    session: &mut Session,
+    forges: &mut Forges<'_>,
+    ladder: &Ladder,
+    rung: &Rung,
+    scope: &Scope,
+    branch: &str,
+) -> Climbed {
+    let f = match forges.get(rung.repository.as_deref()) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return Climbed::NotRun(format!("mode {:?} needs [forge] in hoist.toml", rung.mode));
+        }
+        Err(e) => return Climbed::Failed(forge_failure(e)),
+    };
+    let branch = branch.to_string();
+    let base = session.base_branch().to_string();
+    let mut report = match session.propose(scope, &branch) {
+        Ok(r) => r,
+        Err(fail) => return Climbed::Failed(fail),
+    };
+    let mut actions = Vec::new();
+    let limits = match ladder.forge.as_ref().map(|c| c.kind) {
+        Some(ForgeKind::AzureDevops) => AZURE_DEVOPS_LIMITS,
+        _ => GITHUB_LIMITS,
+    };
+    let result = (|| -> forge::Result<()> {
+        let head = match &report.outcome {
+            Outcome::Pushed { commit, .. } => commit.to_string(),
+            Outcome::Holds { head, .. } => head.to_string(),
+            Outcome::UpToDate { .. } => {
+                if let Some(pr) = f.find_open(&branch, &base)?
+                    && still_not_needed(session, scope, &branch)
+                {
+                    let reason = format!(
+                        "{base} already has what this pull request proposed (merged by hand, or superseded)"
+                    );
+                    f.close(&pr, &format!("hoist: {reason}; closing it."))?;
+                    actions.push(Action::Closed {
+                        number: pr.number,
+                        reason,
+                    });
+                }
+                return Ok(());
+            }
+            Outcome::Suspended => return Ok(()),
+        };
+        let Some(plan) = report.plan.as_ref() else {
+            return Ok(());
+        };
+        let existing = f.find_open(&branch, &base)?;
+        // An open pull request whose record already says exactly this
+        // change needs no new text: skip the changelog calls.
+        let same_change = existing.as_ref().is_some_and(|pr| {
+            body::parse_record(&pr.body).is_some_and(|r| {
+                r.complete && r.environment == rung.name && r.changes == body::record(plan)
+            })
+        });
+        let mut pr = match existing {
+            Some(pr) if same_change => {
+                actions.push(Action::Unchanged {
+                    number: pr.number,
+                    url: pr.url.clone(),
+                });
+                pr
+            }
+            existing => {
+                let extra = changelog(f, ladder, rung, plan);
+                let (title, text) = body::render_with(rung, plan, limits, &extra);
+                match existing {
+                    Some(pr) if pr.title == title && pr.body == text => {
+                        actions.push(Action::Unchanged {
+                            number: pr.number,
+                            url: pr.url.clone(),
+                        });
+                        pr
+                    }
+                    Some(pr) => {
+                        let pr = f.update(&pr, &title, &text)?;
+                        actions.push(Action::Updated {
+                            number: pr.number,
+                            url: pr.url.clone(),
+                        });
+                        pr
+                    }
+                    None => {
+                        let pr = f.create(&NewPull {
+                            head: &branch,
+                            base: &base,
+                            title: &title,
+                            body: &text,
+                            labels: &rung.labels,
+                            reviewers: &rung.reviewers,
+                        })?;
+                        // `create` hands back a concurrent run's pull
+                        // request when one beat it: "opened" only if it
+                        // is this text.
+                        if pr.title == title && pr.body == text {
+                            actions.push(Action::Opened {
+                                number: pr.number,
+                                url: pr.url.clone(),
+                                branch: branch.clone(),
+                            });
+                            pr
+                        } else {
+                            let pr = f.update(&pr, &title, &text)?;
+                            actions.push(Action::Updated {
+                                number: pr.number,
+                                url: pr.url.clone(),
+                            });
+                            pr
+                        }
+                    }
+                }
+            }
+        };
+        // The forge may not have caught up with the push yet: merge and
+        // report on what hoist pushed.
+        pr.head_sha = head.clone();
+        let status = rung_status(rung, plan, Some(&pr.url));
+        ensure_status(f, &head, &status, &mut actions)?;
+        match rung.mode {
+            Mode::AutoMerge => match f.merge(&pr, rung.merge_method)? {
+                Merge::Merged { .. } => actions.push(Action::Merged { number: pr.number }),
+                Merge::Scheduled => actions.push(Action::AutoMerge { number: pr.number }),
+                Merge::Refused(why) => report.diags.push(Diag::error(format!(
+                    "environment {:?}: pull request #{} was not merged: {why}",
+                    rung.name, pr.number
+                ))),
+            },
+            Mode::PullRequest => actions.push(Action::AwaitingReview {
+                number: pr.number,
+                url: pr.url.clone(),
+            }),
+            Mode::Push => {}
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        report.diags.push(Diag::error(format!(
+            "environment {:?}: {}",
+            rung.name, e.message
+        )));
+    }
+    Climbed::Done { report, actions }
+}
+
+/// Before closing a pull request as no longer needed, plan once more on
+/// the base branch's newest tip: a run racing this one may have just moved
+/// the rung below, making the pull request needed after all.
+fn still_not_needed(session: &mut Session, scope: &Scope, branch: &str) -> bool {
+    matches!(
+        session.propose(scope, branch).map(|r| r.outcome),
+        Ok(Outcome::UpToDate { .. })
+    )
+}
+
+/// The source-commit section of a body: per promoted image with a
+/// `[source_repository]`, a link to the commit it was built from and the
+/// commits since the build this rung ran before (the forge's compare API;
+/// a compare link when it cannot list them).
+fn changelog(f: &dyn Forge, ladder: &Ladder, rung: &Rung, plan: &RungPlan) -> String {
+    const MAX_LINES: usize = 20;
+    let mut out = String::new();
+    for p in &plan.promotions {
+        let Some(new) = &p.source_commit else {
+            continue;
+        };
+        let Some(src) = ladder.sources.get(&p.image) else {
+            out.push_str(&format!(
+                "`{}` is built from commit `{new}` (set `[source_repository]` for a link and changelog).\n",
+                p.image
+            ));
+            continue;
+        };
+        out.push_str(&format!(
+            "`{}` is built from [`{}`]({}) of {src}.\n",
+            p.image,
+            &new[..new.len().min(12)],
+            f.commit_url(src, new)
+        ));
+        let old = plan
+            .runs
+            .get(&p.image)
+            .and_then(|(was, _)| old_commit(rung, was));
+        let Some(old) = old.filter(|o| o != new) else {
+            continue;
+        };
+        let link = f.compare_url(src, &old, new);
+        match f.compare(src, &old, new) {
+            Ok(Some(commits)) if !commits.is_empty() => {
+                out.push_str(&format!("\nChanges since `{old}` ([compare]({link})):\n\n"));
+                for c in commits.iter().rev().take(MAX_LINES) {
+                    out.push_str(&format!(
+                        "- `{}` {} ({})\n",
+                        &c.sha[..c.sha.len().min(7)],
+                        c.title,
+                        c.author
+                    ));
+                }
+                if commits.len() > MAX_LINES {
+                    out.push_str(&format!("- … and {} more\n", commits.len() - MAX_LINES));
+                }
+            }
+            Ok(_) => out.push_str(&format!("Changes: [{old}…{new}]({link})\n")),
+            Err(e) => {
+                tracing::warn!(error = %e, "no changelog; linking the comparison instead");
+                out.push_str(&format!("Changes: [{old}…{new}]({link})\n"));
+            }
+        }
+    }
+    out
+}
+
+/// The commit a tag this rung ran was built from: the `sha` group of the
+/// rung's `tag_rewrite.from` when the tag matches it, else the first
+/// `-`/`_`/`.`-separated part of 7–40 hex digits with a letter in it.
+fn old_commit(rung: &Rung, tag: &str) -> Option<String> {
+    let tag = tag.split('@').next().unwrap_or(tag);
+    if let Some(sha) = rung.tag_rewrite.as_ref().and_then(|r| r.group(tag, "sha")) {
+        return Some(sha);
+    }
+    tag.split(['-', '_', '.'])
+        .find(|p| {
+            (7..=40).contains(&p.len())
+                && p.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                && p.bytes().any(|b| b.is_ascii_alphabetic())
+        })
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_commits_from_tags() {
+        let ladder = crate::config::parse(
+            "[[environment]]\nname = \"dev\"\npaths = [\"d/**\"]\n[[environment]]\nname = \"staging\"\npaths = [\"s/**\"]\npromote_from = \"dev\"\ntag_rewrite = { from = '^dev-(?P<sha>[0-9a-f]{7})-\\d+$', to = 'staging-$sha' }\n",
+            "hoist.toml",
+        )
+        .unwrap()
+        .ladder;
+        let staging = ladder.rung("staging").unwrap();
+        assert_eq!(
+            old_commit(staging, "dev-abc1234-7").as_deref(),
+            Some("abc1234")
+        );
+        assert_eq!(
+            old_commit(staging, "staging-abc1234").as_deref(),
+            Some("abc1234")
+        );
+        assert_eq!(old_commit(staging, "v1.2.3"), None);
+        assert_eq!(old_commit(staging, "20240101-1234567"), None);
+        assert_eq!(bot_branch(staging, None), "hoist/staging");
+        assert_eq!(
+            bot_branch(staging, Some("ghcr.io/acme/api")),
+            "hoist/staging/acme/api"
+        );
+        assert_eq!(
+            bot_branch(staging, Some("127.0.0.1:5000/api")),
+            "hoist/staging/api"
+        );
+        assert_eq!(
+            bot_branch(staging, Some("acme/api")),
+            "hoist/staging/acme/api"
+        );
+    }
+}
