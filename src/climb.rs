@@ -168,6 +168,70 @@ impl<'a> Forges<'a> {
     }
 }
 
+/// Where the fleet is, as the forge reports it.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub url: String,
+    pub branch: String,
+    /// The forge's token variable, for Git over HTTPS too.
+    pub token_env: Option<String>,
+    pub auth: Option<crate::config::GitAuth>,
+}
+
+/// The repository `hoist run` works on when given neither a checkout nor
+/// a URL: the clone URL and default branch the forge reports for
+/// `[forge] repository` (GitHub `clone_url`, Azure DevOps `remoteUrl`).
+/// `None` without `[forge]`.
+pub fn locate(cfg: &crate::config::Config) -> forge::Result<Option<Located>> {
+    let Some(f) = &cfg.ladder.forge else {
+        return Ok(None);
+    };
+    let info = forge::open(f, None)?.repository()?;
+    if info.clone_url.is_empty() {
+        return Err(forge::Error::new(format!(
+            "the forge reports no clone URL for {}",
+            f.repository
+        )));
+    }
+    let (token_env, auth) = match &f.auth {
+        Some(crate::ladder::config::ForgeAuth::Token { env }) => (
+            Some(env.clone()),
+            Some(match f.kind {
+                ForgeKind::Github => crate::config::GitAuth::Github,
+                ForgeKind::AzureDevops => crate::config::GitAuth::AzureDevops,
+            }),
+        ),
+        _ => (None, None),
+    };
+    Ok(Some(Located {
+        url: info.clone_url,
+        branch: info.default_branch,
+        token_env,
+        auth,
+    }))
+}
+
+/// hoist's open pull requests on the ladder's forge, with the environment
+/// each belongs to (from its branch, `hoist/<env>[/<image>]`).
+pub fn open_pulls(ladder: &Ladder) -> forge::Result<Vec<(String, forge::PullRequest)>> {
+    let mut forges = Forges::new(ladder);
+    let Some(f) = forges.get(None)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for pr in f.list_open("hoist/")? {
+        let rest = pr.head_branch.trim_start_matches("hoist/");
+        if let Some(rung) = ladder
+            .rungs
+            .iter()
+            .find(|r| rest == r.name || rest.starts_with(&format!("{}/", r.name)))
+        {
+            out.push((rung.name.clone(), pr));
+        }
+    }
+    Ok(out)
+}
+
 /// Climb `ladder` on `session`'s repository. One entry per rung, or per
 /// rung and image for `group = "image"` (named `env/image`).
 pub fn climb(session: &mut Session, ladder: &Ladder) -> Vec<(String, Climbed)> {

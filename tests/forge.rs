@@ -42,7 +42,7 @@ impl Kind {
     }
 }
 
-fn ladder(kind: Kind, forge_url: &str, image: &str) -> String {
+fn ladder(kind: Kind, forge_url: &str, image: &str, prod_extra: &str) -> String {
     let k = match kind {
         Kind::GitHub => "github",
         Kind::Azure => "azure-devops",
@@ -55,7 +55,7 @@ fn ladder(kind: Kind, forge_url: &str, image: &str) -> String {
 [[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\nmode = \"auto-merge\"\nmerge_method = \"squash\"\npromote_from = \"dev\"\n\
 tag_rewrite = {{ from = '^dev-(?P<sha>[0-9a-f]{{7}})-\\d+$', to = 'staging-$sha' }}\nrequire_same_digest = true\nlabels = [\"promotion\"]\n\n\
 [[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\nmode = \"pull-request\"\npromote_from = \"staging\"\n\
-tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\nrequire_same_digest = true\nreviewers = [\"alice\"]\nlabels = [\"promotion\", \"prod\"]\n",
+tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\nrequire_same_digest = true\nreviewers = [\"alice\"]\nlabels = [\"promotion\", \"prod\"]\n{prod_extra}",
         kind.repo(),
         kind.source(),
     )
@@ -90,29 +90,47 @@ struct World {
     forge: FakeForge,
     bare: std::path::PathBuf,
     shas: Vec<String>,
+    images: Vec<&'static str>,
     kind: Kind,
 }
 
 impl World {
-    /// A fleet on `kind` where every rung runs build 1.
+    /// A fleet on `kind` with the image `api` where every rung runs build 1.
     fn new(kind: Kind) -> World {
+        World::with(kind, &["api"], "")
+    }
+
+    /// A fleet on `kind` with `images` (all built from one source
+    /// repository) where every rung runs build 1; `prod_extra` is added to
+    /// prod's `[[environment]]`.
+    fn with(kind: Kind, images: &[&'static str], prod_extra: &str) -> World {
         let t = tempfile::tempdir().unwrap();
         let forge = FakeForge::start();
         let (src, shas) = source_repo(t.path(), 3);
         let content = t.path().join("content");
-        write(&content, "flux/api.yaml", &flux("api", IMAGE));
-        write(&content, "hoist.toml", &ladder(kind, &forge.url(), IMAGE));
+        let objects: Vec<String> = images
+            .iter()
+            .map(|name| flux(name, &format!("127.0.0.1:1/{name}")))
+            .collect();
+        write(&content, "flux/apps.yaml", &objects.join("---\n"));
+        write(
+            &content,
+            "hoist.toml",
+            &ladder(kind, &forge.url(), IMAGE, prod_extra),
+        );
         let s1 = &shas[0];
         for (env, tag) in [
             ("dev", format!("dev-{s1}-1")),
             ("staging", format!("staging-{s1}")),
             ("prod", format!("prod-{s1}")),
         ] {
-            write(
-                &content,
-                &format!("clusters/{env}/image-tags.yaml"),
-                &format!("api: {tag} # {{\"$imagepolicy\": \"ns:api-{env}:tag\"}}\n"),
-            );
+            let mut y = String::new();
+            for name in images {
+                y.push_str(&format!(
+                    "{name}: {tag} # {{\"$imagepolicy\": \"ns:{name}-{env}:tag\"}}\n"
+                ));
+            }
+            write(&content, &format!("clusters/{env}/image-tags.yaml"), &y);
         }
         let bare = bare_from(t.path(), "fleet", &content);
         forge.add_repo(kind.repo(), &bare);
@@ -122,29 +140,41 @@ impl World {
             forge,
             bare,
             shas,
+            images: images.to_vec(),
             kind,
         }
     }
 
-    /// A snapshot with builds 1..=n of every rung's tags, digests equal
-    /// along each build.
-    fn snapshot(&self, n: usize, tweak: &[(&str, char)]) -> std::path::PathBuf {
-        let mut y = format!("images:\n  {IMAGE}:\n    tags:\n");
-        for (i, sha) in self.shas.iter().take(n).enumerate() {
-            let d = char::from(b'a' + i as u8);
-            for tag in [
-                format!("dev-{sha}-{}", i + 1),
-                format!("staging-{sha}"),
-                format!("prod-{sha}"),
-            ] {
-                let d = tweak.iter().find(|(t, _)| *t == tag).map_or(d, |(_, c)| *c);
-                y.push_str(&format!(
-                    "      {tag}: \"sha256:{}\"\n",
-                    d.to_string().repeat(64)
-                ));
+    /// A snapshot with builds 1..=n of every rung's tags of every image,
+    /// digests equal along each build; each `(image, tag)` of `rebuilt`
+    /// gets another digest.
+    fn snapshot(&self, n: usize, rebuilt: &[(&str, &str)]) -> std::path::PathBuf {
+        let mut y = String::from("images:\n");
+        for name in &self.images {
+            y.push_str(&format!("  127.0.0.1:1/{name}:\n    tags:\n"));
+            for (i, sha) in self.shas.iter().take(n).enumerate() {
+                for tag in [
+                    format!("dev-{sha}-{}", i + 1),
+                    format!("staging-{sha}"),
+                    format!("prod-{sha}"),
+                ] {
+                    let d = if rebuilt.contains(&(*name, tag.as_str())) {
+                        'f'
+                    } else {
+                        char::from(b'a' + i as u8)
+                    };
+                    y.push_str(&format!(
+                        "      {tag}: \"sha256:{}\"\n",
+                        d.to_string().repeat(64)
+                    ));
+                }
             }
         }
-        write(self.t.path(), &format!("snap-{n}.yaml"), &y)
+        write(
+            self.t.path(),
+            &format!("snap-{n}-{}.yaml", rebuilt.len()),
+            &y,
+        )
     }
 
     fn run(&self, snap: &std::path::Path, extra: &[&str]) -> Run {
@@ -164,12 +194,28 @@ impl World {
     }
 
     fn main_has(&self, env: &str, tag: &str) -> bool {
-        show(
+        self.has("main", env, "api", tag)
+    }
+
+    /// Does `rev` run `tag` for `image` in `env`?
+    fn has(&self, rev: &str, env: &str, image: &str, tag: &str) -> bool {
+        show(&self.bare, rev, &format!("clusters/{env}/image-tags.yaml"))
+            .lines()
+            .any(|l| l.starts_with(&format!("{image}: {tag} #")))
+    }
+
+    fn branches(&self) -> Vec<String> {
+        git(
             &self.bare,
-            "main",
-            &format!("clusters/{env}/image-tags.yaml"),
+            &["for-each-ref", "--format=%(refname:short)", "refs/heads"],
         )
-        .starts_with(&format!("api: {tag} #"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    fn pulls(&self) -> Vec<common::forge::Pull> {
+        self.forge.repo(self.kind.repo()).pulls
     }
 }
 
@@ -196,10 +242,7 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
         w.main_has("prod", &format!("prod-{s1}")),
         "prod waits for a human"
     );
-    assert!(
-        show(&w.bare, "hoist/prod", "clusters/prod/image-tags.yaml")
-            .starts_with(&format!("api: prod-{s2} #"))
-    );
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
     let fleet = w.forge.repo(kind.repo());
     assert_eq!(fleet.pulls.len(), 2);
     assert_eq!(fleet.pulls[0].state, State::Merged);
@@ -275,10 +318,7 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
     let prod = fleet.pulls.iter().find(|p| p.number == 2).unwrap();
     assert_eq!(prod.title, format!("hoist(prod): api prod-{s3}"));
     assert!(prod.body.contains("feature number 3") && prod.body.contains("feature number 2"));
-    assert!(
-        show(&w.bare, "hoist/prod", "clusters/prod/image-tags.yaml")
-            .starts_with(&format!("api: prod-{s3} #"))
-    );
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s3}")));
     assert!(w.main_has("staging", &format!("staging-{s3}")));
 }
 
@@ -290,4 +330,315 @@ fn github_ladder_push_merge_propose_and_converge() {
 #[test]
 fn azure_devops_ladder_push_merge_propose_and_converge() {
     climb_twice_then_a_newer_build(Kind::Azure);
+}
+
+#[test]
+fn dry_run_prints_branches_bodies_and_statuses_and_writes_nothing() {
+    let w = World::new(Kind::GitHub);
+    let s2 = &w.shas[1];
+    let before = git(&w.bare, &["for-each-ref"]);
+    let r = w.run(&w.snapshot(2, &[]), &["--dry-run"]);
+    r.expect(0, &["hoist run --dry-run: nothing was written"]);
+    for needle in [
+        format!("#   status hoist/dev: success: api dev-{s2}-2"),
+        format!(
+            "#   pull request from hoist/staging into the base branch and merge it: hoist(staging): api staging-{s2}"
+        ),
+        format!(
+            "#   pull request from hoist/prod into the base branch for review: hoist(prod): api prod-{s2}"
+        ),
+        format!("#   status hoist/prod: success: prod-{s2} ← staging-{s2}, same digest"),
+        "#   | Rollback".to_string(),
+    ] {
+        assert!(
+            r.stdout.contains(&needle),
+            "no {needle:?} in:\n{}",
+            r.stdout
+        );
+    }
+    assert_eq!(w.forge.calls(), Vec::<(String, String)>::new());
+    assert_eq!(git(&w.bare, &["for-each-ref"]), before);
+}
+
+/// Two images; staging's rebuilt `web` tag is not dev's image: web stops
+/// at staging with a clear report, api climbs on; prod opens one pull
+/// request per image (`group = "image"`).
+fn one_blocked_image_and_one_that_moves(kind: Kind) {
+    let w = World::with(kind, &["api", "web"], "group = \"image\"\n");
+    let s2 = w.shas[1].clone();
+    let staging_web = format!("staging-{s2}");
+    let r = w.run(&w.snapshot(2, &[("web", staging_web.as_str())]), &[]);
+    r.expect(
+        1,
+        &[
+            "blocked on staging",
+            &format!("staging-{s2} is not the same image as dev-{s2}-2"),
+            "hoist run: staging: merged pull request #1",
+            "hoist run: prod/127.0.0.1:1/api: opened pull request #2 from hoist/prod/api",
+        ],
+    );
+    assert!(w.has("main", "staging", "api", &format!("staging-{s2}")));
+    assert!(w.has("main", "staging", "web", &format!("staging-{}", w.shas[0])));
+    assert!(w.has("main", "dev", "web", &format!("dev-{s2}-2")));
+    let pulls = w.pulls();
+    assert_eq!(pulls.len(), 2);
+    assert!(pulls[0].body.contains("Not in this change (blocked)"));
+    assert_eq!(pulls[1].head, "hoist/prod/api");
+    assert!(w.branches().contains(&"hoist/prod/api".to_string()));
+    assert!(!w.branches().iter().any(|b| b.starts_with("hoist/prod/web")));
+}
+
+#[test]
+fn github_a_digest_mismatch_blocks_one_image_while_another_proceeds() {
+    one_blocked_image_and_one_that_moves(Kind::GitHub);
+}
+
+#[test]
+fn azure_devops_a_digest_mismatch_blocks_one_image_while_another_proceeds() {
+    one_blocked_image_and_one_that_moves(Kind::Azure);
+}
+
+#[test]
+fn two_runs_at_once_end_as_one_run_would() {
+    for kind in [Kind::GitHub, Kind::Azure] {
+        let w = World::new(kind);
+        let snap = w.snapshot(2, &[]);
+        let url = file_url(&w.bare);
+        let children: Vec<_> = (0..2)
+            .map(|i| {
+                let state = w.t.path().join(format!("state-{i}"));
+                let mut cmd = hoist_command();
+                cmd.args([
+                    "run",
+                    "--url",
+                    &url,
+                    "--state-dir",
+                    s(&state),
+                    "--registry-snapshot",
+                    s(&snap),
+                ])
+                .env("HOIST_TEST_FORGE_TOKEN", TOKEN)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+                cmd.spawn().unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let pulls = w.pulls();
+        for head in ["hoist/staging", "hoist/prod"] {
+            assert_eq!(
+                pulls.iter().filter(|p| p.head == head).count(),
+                1,
+                "one pull request from {head}: {pulls:#?}"
+            );
+        }
+        assert!(w.main_has("staging", &format!("staging-{}", w.shas[1])));
+        let prod = pulls.iter().find(|p| p.head == "hoist/prod").unwrap();
+        assert_eq!(prod.state, State::Open);
+        assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{}", w.shas[1])));
+        // And a third run finds nothing to do.
+        w.forge.reset_calls();
+        w.run(&snap, &[]).expect(0, &[]);
+        assert_eq!(w.forge.writes(), Vec::<(String, String)>::new());
+    }
+}
+
+#[test]
+fn github_faults_are_retried_or_worked_around_without_duplicates() {
+    let w = World::new(Kind::GitHub);
+    w.forge.fail(
+        "POST",
+        "/repos/acme/fleet/pulls",
+        502,
+        serde_json::json!({ "message": "Server Error" }),
+        &[],
+        1,
+    );
+    w.forge.fail(
+        "GET",
+        "/repos/acme/fleet/pulls",
+        403,
+        serde_json::json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." }),
+        &[("retry-after", "1")],
+        1,
+    );
+    w.forge.fail(
+        "PUT",
+        "/merge",
+        409,
+        serde_json::json!({ "message": "Head branch was modified. Review and try the merge again." }),
+        &[],
+        1,
+    );
+    w.forge
+        .configure("acme/fleet", |r| r.allow_auto_merge = false);
+    let r = w.run(&w.snapshot(2, &[]), &[]);
+    r.expect(
+        0,
+        &[
+            "hoist run: staging: merged pull request #1",
+            "hoist run: prod: opened pull request #2",
+        ],
+    );
+    let calls = w.forge.calls();
+    let n = |m: &str, p: &str| calls.iter().filter(|(cm, cp)| cm == m && cp == p).count();
+    assert_eq!(
+        n("POST", "/repos/acme/fleet/pulls"),
+        3,
+        "502 retried once, then prod"
+    );
+    assert_eq!(
+        n("PUT", "/repos/acme/fleet/pulls/1/merge"),
+        2,
+        "409 retried once"
+    );
+    assert_eq!(
+        n("POST", "/graphql"),
+        1,
+        "auto-merge refused, merged over REST"
+    );
+    assert_eq!(w.pulls().len(), 2);
+    assert!(w.main_has("staging", &format!("staging-{}", w.shas[1])));
+}
+
+#[test]
+fn azure_devops_faults_are_retried_without_duplicates() {
+    let w = World::new(Kind::Azure);
+    w.forge.fail(
+        "POST",
+        "/git/repositories/fleet/pullrequests",
+        503,
+        serde_json::Value::Null,
+        &[],
+        1,
+    );
+    w.forge.fail(
+        "GET",
+        "/git/repositories/fleet/pullrequests",
+        429,
+        serde_json::json!({ "message": "TF400733: The request has been throttled" }),
+        &[("retry-after", "1")],
+        1,
+    );
+    let r = w.run(&w.snapshot(2, &[]), &[]);
+    r.expect(0, &["hoist run: staging: merged pull request #1"]);
+    assert_eq!(w.pulls().len(), 2);
+}
+
+#[test]
+fn a_required_check_holds_the_auto_merge_and_the_rungs_above() {
+    let w = World::new(Kind::GitHub);
+    w.forge
+        .configure("acme/fleet", |r| r.required = vec!["ci/build".into()]);
+    let snap = w.snapshot(2, &[]);
+    let r = w.run(&snap, &[]);
+    r.expect(
+        0,
+        &[
+            "hoist run: staging: pull request #1 merges itself once its checks pass",
+            "hoist run: prod: main is up to date",
+        ],
+    );
+    assert!(w.main_has("staging", &format!("staging-{}", w.shas[0])));
+    assert_eq!(w.pulls().len(), 1);
+    // CI passes: the forge merges; the next run carries the build to prod.
+    let head = git(&w.bare, &["rev-parse", "hoist/staging"])
+        .trim()
+        .to_string();
+    w.forge
+        .post_status("acme/fleet", &head, "ci/build", "success");
+    assert_eq!(w.pulls()[0].state, State::Merged);
+    w.run(&snap, &[])
+        .expect(0, &["hoist run: prod: opened pull request #2"]);
+}
+
+#[test]
+fn a_human_commit_on_a_bot_branch_is_left_alone_and_reported() {
+    let w = World::new(Kind::GitHub);
+    w.run(&w.snapshot(2, &[]), &[]).expect(0, &[]);
+    // Someone adds a commit to the prod pull request's branch.
+    let work = w.t.path().join("human");
+    git(
+        w.t.path(),
+        &["clone", "-q", "-b", "hoist/prod", s(&w.bare), s(&work)],
+    );
+    write(&work, "clusters/prod/NOTES.md", "reviewed\n");
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "notes"]);
+    git(&work, &["push", "-q", "origin", "hoist/prod"]);
+    let human = git(&work, &["rev-parse", "HEAD"]).trim().to_string();
+    let r = w.run(&w.snapshot(3, &[]), &[]);
+    r.expect(
+        1,
+        &["hoist/prod has commits that are not hoist's; hoist leaves the branch alone"],
+    );
+    assert_eq!(git(&w.bare, &["rev-parse", "hoist/prod"]).trim(), human);
+    assert!(
+        w.main_has("staging", &format!("staging-{}", w.shas[2])),
+        "the rungs below still moved"
+    );
+}
+
+#[test]
+fn a_pull_request_no_longer_needed_is_closed_with_a_comment() {
+    let w = World::new(Kind::GitHub);
+    let snap = w.snapshot(2, &[]);
+    w.run(&snap, &[]).expect(0, &[]);
+    // Someone makes prod's change by hand on main.
+    let work = w.t.path().join("human");
+    git(w.t.path(), &["clone", "-q", s(&w.bare), s(&work)]);
+    let s2 = &w.shas[1];
+    write(
+        &work,
+        "clusters/prod/image-tags.yaml",
+        &format!("api: prod-{s2} # {{\"$imagepolicy\": \"ns:api-prod:tag\"}}\n"),
+    );
+    git(&work, &["commit", "-qam", "prod by hand"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    w.run(&snap, &[])
+        .expect(0, &["hoist run: prod: closed pull request #2"]);
+    let prod = &w.pulls()[1];
+    assert_eq!(prod.state, State::Closed);
+    assert!(prod.comments[0].contains("main already has what this pull request proposed"));
+    assert!(!w.branches().contains(&"hoist/prod".to_string()));
+}
+
+#[test]
+fn without_url_or_checkout_the_forge_names_the_repository() {
+    let w = World::new(Kind::GitHub);
+    let cfg = w.t.path().join("hoist.toml");
+    std::fs::write(&cfg, show(&w.bare, "main", "hoist.toml")).unwrap();
+    let empty = w.t.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let state = w.t.path().join("state");
+    let snap = w.snapshot(2, &[]);
+    let r = hoist_env(
+        &[
+            "run",
+            "--repo",
+            s(&empty),
+            "--config",
+            s(&cfg),
+            "--state-dir",
+            s(&state),
+            "--registry-snapshot",
+            s(&snap),
+        ],
+        &[("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string())],
+    );
+    r.expect(
+        0,
+        &[
+            "hoist run: dev: pushed",
+            "hoist run: prod: opened pull request #2",
+        ],
+    );
+    assert!(w.main_has("dev", &format!("dev-{}-2", w.shas[1])));
 }

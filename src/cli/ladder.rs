@@ -20,6 +20,9 @@ pub struct LadderArgs {
     pub tags: super::TagArgs,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Do not ask the forge for open pull requests (offline).
+    #[arg(long)]
+    pub no_forge: bool,
 }
 
 pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
@@ -37,14 +40,47 @@ pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
         diags.extend(p.diagnostics.iter().cloned());
     }
     let blocked = plans.iter().map(|p| p.blocked.len()).sum::<usize>();
+    let pulls = if args.no_forge {
+        Vec::new()
+    } else {
+        match crate::climb::open_pulls(&fleet.config.ladder) {
+            Ok(p) => p,
+            Err(e) => {
+                diags.push(crate::diag::Diag::warning(format!(
+                    "open pull requests unknown: {e}"
+                )));
+                Vec::new()
+            }
+        }
+    };
     match args.output {
         Output::Json => {
-            let v = serde_json::json!({ "rungs": plans, "diagnostics": diags });
+            let prs: Vec<serde_json::Value> = pulls
+                .iter()
+                .map(|(env, p)| {
+                    serde_json::json!({ "environment": env, "number": p.number, "title": p.title,
+                        "branch": p.head_branch, "url": p.url, "auto_merge": p.auto_merge })
+                })
+                .collect();
+            let v =
+                serde_json::json!({ "rungs": plans, "pull_requests": prs, "diagnostics": diags });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Output::Text => {
             report(&diags);
             print!("{}", table(&plans));
+            if !pulls.is_empty() {
+                println!("\nOpen pull requests:");
+                for (env, p) in &pulls {
+                    println!(
+                        "  {env}: #{} {}{} {}",
+                        p.number,
+                        p.title,
+                        if p.auto_merge { " (auto-merge)" } else { "" },
+                        p.url
+                    );
+                }
+            }
         }
     }
     let errors = diags.iter().any(|d| d.is_error());

@@ -10,7 +10,7 @@ use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report}
 use crate::climb::Climbed;
 use crate::commit::{Failure, Outcome};
 use crate::diag::Diag;
-use crate::ladder::Mode;
+use crate::ladder::{Mode, RungPlan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -65,6 +65,38 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     }
     let problems = climbed.iter().any(|(_, c)| c.is_problem());
     Ok(if problems { exit::FOUND } else { exit::OK })
+}
+
+/// What a rung would write besides its diff: the status, and for a
+/// pull-request rung its branch, title and body.
+fn print_landing(ladder: &crate::ladder::Ladder, rung: &crate::ladder::Rung, p: &RungPlan) {
+    use crate::ladder::body;
+    if ladder.forge.is_some() {
+        anstream::println!(
+            "#   status hoist/{}: success: {}",
+            rung.name,
+            body::status_line(rung, p)
+        );
+    }
+    if rung.mode == Mode::Push {
+        return;
+    }
+    let limits = match ladder.forge.as_ref().map(|f| f.kind) {
+        Some(crate::ladder::ForgeKind::AzureDevops) => body::AZURE_DEVOPS_LIMITS,
+        _ => body::GITHUB_LIMITS,
+    };
+    let (title, text) = body::render(rung, p, limits);
+    let what = match rung.mode {
+        Mode::AutoMerge => "and merge it",
+        _ => "for review",
+    };
+    anstream::println!(
+        "#   pull request from {} into the base branch {what}: {title}",
+        crate::climb::bot_branch(rung, None)
+    );
+    for line in text.lines() {
+        anstream::println!("#   | {line}");
+    }
 }
 
 /// Report what one rung did (`hoist <cmd>: <env>: …` on stderr); returns
@@ -184,6 +216,11 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
             }
             for b in &p.blocked {
                 anstream::println!("#   blocked: {}/{}: {}", b.namespace, b.policy, b.reason);
+            }
+            if let Some(rung) = rung
+                && !p.files.is_empty()
+            {
+                print_landing(&ladder, rung, p);
             }
             for f in &p.files {
                 anstream::print!(

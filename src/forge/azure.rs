@@ -29,7 +29,6 @@ pub struct AzureDevOps {
     org_url: String,
     project: String,
     repo: String,
-    repository: String,
     me: std::sync::OnceLock<String>,
 }
 
@@ -64,7 +63,6 @@ impl AzureDevOps {
             org_url,
             project: project.to_string(),
             repo: repo.to_string(),
-            repository: repository.to_string(),
             me: std::sync::OnceLock::new(),
         })
     }
@@ -189,10 +187,6 @@ fn split_context(context: &str) -> (&str, &str) {
 }
 
 impl Forge for AzureDevOps {
-    fn name(&self) -> String {
-        format!("Azure DevOps {}", self.repository)
-    }
-
     fn repository(&self) -> Result<RepoInfo> {
         let v = self
             .http

@@ -191,10 +191,6 @@ fn pull(v: &Value) -> Result<PullRequest> {
 }
 
 impl Forge for GitHub {
-    fn name(&self) -> String {
-        format!("GitHub {}", self.repository)
-    }
-
     fn repository(&self) -> Result<RepoInfo> {
         let v = self
             .http

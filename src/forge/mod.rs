@@ -150,8 +150,6 @@ pub struct CommitSummary {
 
 /// One repository on one forge.
 pub trait Forge: Send + Sync {
-    /// "GitHub acme/fleet": how errors and reports name it.
-    fn name(&self) -> String;
     fn repository(&self) -> Result<RepoInfo>;
     /// The open pull request from `head` into `base`, if any.
     fn find_open(&self, head: &str, base: &str) -> Result<Option<PullRequest>>;

@@ -1228,3 +1228,17 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
         _ => ado_error(404, "NotFoundException", "The resource cannot be found."),
     }
 }
+
+impl FakeForge {
+    /// A status posted by someone else (CI), as over the API: it may let
+    /// an auto-merge pull request merge.
+    pub fn post_status(&self, repo: &str, sha: &str, context: &str, state: &str) {
+        let mut st = self.inner.lock().unwrap();
+        let r = st.repos.get_mut(repo).unwrap();
+        r.statuses
+            .entry(sha.to_string())
+            .or_default()
+            .push(json!({ "state": state, "context": context, "description": "" }));
+        run_auto_merges(r);
+    }
+}
