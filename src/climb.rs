@@ -424,77 +424,88 @@ fn propose_rung(
         let Some(plan) = report.plan.as_ref() else {
             return Ok(());
         };
+        let fresh = matches!(report.outcome, Outcome::Pushed { .. });
         let existing = f.find_open(&branch, &base)?;
         // An open pull request whose record already says exactly this
-        // change needs no new text: skip the changelog calls.
+        // change needs no new text: no changelog calls, no update.
         let same_change = existing.as_ref().is_some_and(|pr| {
             body::parse_record(&pr.body).is_some_and(|r| {
                 r.complete && r.environment == rung.name && r.changes == body::record(plan)
             })
         });
-        let mut pr = match existing {
-            Some(pr) if same_change => {
+        let text = match &existing {
+            Some(_) if same_change => None,
+            _ => {
+                let extra = changelog(f, ladder, rung, plan);
+                let (title, text) = body::render_with(rung, plan, limits, &extra);
+                match &existing {
+                    Some(pr) if pr.title == title && pr.body == text => None,
+                    _ => Some((title, text)),
+                }
+            }
+        };
+        // The status goes first: a pull request that exists unchanged on
+        // an unmoved head therefore already has it (a crash in between
+        // leaves the pull request unwritten, and the next run posts both).
+        let status = rung_status(rung, plan, existing.as_ref().map(|p| p.url.as_str()));
+        if fresh {
+            f.post_status(&head, &status)?;
+            actions.push(Action::Status {
+                sha: head.clone(),
+                context: status.context.clone(),
+                description: forge::short_description(&status.description),
+            });
+        } else if existing.is_none() || text.is_some() {
+            ensure_status(f, &head, &status, &mut actions)?;
+        }
+        let mut pr = match (existing, text) {
+            (Some(pr), None) => {
                 actions.push(Action::Unchanged {
                     number: pr.number,
                     url: pr.url.clone(),
                 });
                 pr
             }
-            existing => {
-                let extra = changelog(f, ladder, rung, plan);
-                let (title, text) = body::render_with(rung, plan, limits, &extra);
-                match existing {
-                    Some(pr) if pr.title == title && pr.body == text => {
-                        actions.push(Action::Unchanged {
-                            number: pr.number,
-                            url: pr.url.clone(),
-                        });
-                        pr
-                    }
-                    Some(pr) => {
-                        let pr = f.update(&pr, &title, &text)?;
-                        actions.push(Action::Updated {
-                            number: pr.number,
-                            url: pr.url.clone(),
-                        });
-                        pr
-                    }
-                    None => {
-                        let pr = f.create(&NewPull {
-                            head: &branch,
-                            base: &base,
-                            title: &title,
-                            body: &text,
-                            labels: &rung.labels,
-                            reviewers: &rung.reviewers,
-                        })?;
-                        // `create` hands back a concurrent run's pull
-                        // request when one beat it: "opened" only if it
-                        // is this text.
-                        if pr.title == title && pr.body == text {
-                            actions.push(Action::Opened {
-                                number: pr.number,
-                                url: pr.url.clone(),
-                                branch: branch.clone(),
-                            });
-                            pr
-                        } else {
-                            let pr = f.update(&pr, &title, &text)?;
-                            actions.push(Action::Updated {
-                                number: pr.number,
-                                url: pr.url.clone(),
-                            });
-                            pr
-                        }
-                    }
+            (Some(pr), Some((title, text))) => {
+                let pr = f.update(&pr, &title, &text)?;
+                actions.push(Action::Updated {
+                    number: pr.number,
+                    url: pr.url.clone(),
+                });
+                pr
+            }
+            (None, text) => {
+                let (title, text) = text.unwrap_or_default();
+                let pr = f.create(&NewPull {
+                    head: &branch,
+                    base: &base,
+                    title: &title,
+                    body: &text,
+                    labels: &rung.labels,
+                    reviewers: &rung.reviewers,
+                })?;
+                // `create` hands back a concurrent run's pull request when
+                // one beat it: "opened" only if it carries this text.
+                if pr.title == title && pr.body == text {
+                    actions.push(Action::Opened {
+                        number: pr.number,
+                        url: pr.url.clone(),
+                        branch: branch.clone(),
+                    });
+                    pr
+                } else {
+                    let pr = f.update(&pr, &title, &text)?;
+                    actions.push(Action::Updated {
+                        number: pr.number,
+                        url: pr.url.clone(),
+                    });
+                    pr
                 }
             }
         };
-        // The forge may not have caught up with the push yet: merge and
-        // report on what hoist pushed.
+        // The forge may not have caught up with the push yet: merge what
+        // hoist pushed.
         pr.head_sha = head.clone();
-        let status = rung_status(rung, plan, Some(&pr.url));
-        ensure_status(f, &head, &status, &mut actions)?;
         match rung.mode {
             Mode::AutoMerge => match f.merge(&pr, rung.merge_method)? {
                 Merge::Merged { .. } => actions.push(Action::Merged { number: pr.number }),

@@ -48,6 +48,8 @@ pub struct Overrides {
     /// Environment variable holding the HTTPS token.
     pub token_env: Option<String>,
     pub auth: Option<GitAuth>,
+    /// Write nothing anywhere (previews): no registry tags are created.
+    pub read_only: bool,
 }
 
 /// How a commit run ended.
@@ -354,8 +356,15 @@ impl Session {
         let (mut tags, mut tag_diags) =
             obtain_tags(&cfg, &objects, o.snapshot.as_deref(), progress).map_err(Failure::setup)?;
         if tags.is_live() && !cfg.ladder.is_empty() {
-            // Resolve, once, the digests the ladder's promotions will need.
-            let (_, more) = crate::observe::plan_ladder(&cfg, &objects, &snap.files, &mut tags);
+            // Resolve, once, the digests the ladder's promotions will need,
+            // and create the tags `create_tag` asks for.
+            let creation = if o.read_only {
+                crate::observe::TagCreation::Preview
+            } else {
+                crate::observe::TagCreation::Create
+            };
+            let (_, more) =
+                crate::observe::plan_ladder(&cfg, &objects, &snap.files, &mut tags, creation);
             tag_diags.extend(more);
         }
         drop(cfg);

@@ -353,26 +353,89 @@ fn store_digests(
     diags
 }
 
+/// What to do about tags `create_tag` promotions lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagCreation {
+    /// Create them in the registry (a live run that writes).
+    Create,
+    /// Plan as if they existed, and say so (previews: nothing is written).
+    Preview,
+}
+
 /// Plan the ladder; against live registries, resolve the digests the
 /// promotions need (`require_same_digest`, digest reflection) and plan
-/// again with them.
+/// again with them. Tags `create_tag` asks for are created (or, for a
+/// preview, assumed) and the ladder planned once more.
 pub fn plan_ladder(
     config: &Config,
     objects: &Objects,
     files: &[crate::repo::SourceFile],
     tags: &mut Tags,
+    creation: TagCreation,
 ) -> (Vec<crate::ladder::RungPlan>, Vec<Diag>) {
     let plan = |tags: &Tags| {
         crate::ladder::plan_ladder(&config.ladder, files, objects, config, |img| tags.get(img))
     };
-    let plans = plan(tags);
+    let mut plans = plan(tags);
+    let mut diags = Vec::new();
     let wants: Vec<(String, String)> = plans
         .iter()
         .flat_map(|p| p.digests_wanted.iter().cloned())
         .collect();
-    if !tags.is_live() || wants.is_empty() {
-        return (plans, Vec::new());
+    if tags.is_live() && !wants.is_empty() {
+        diags.extend(resolve_digests(objects, tags, &wants));
+        plans = plan(tags);
     }
-    let diags = resolve_digests(objects, tags, &wants);
+    let creates: std::collections::BTreeSet<(String, String, String)> = plans
+        .iter()
+        .flat_map(|p| p.tags_to_create.iter().cloned())
+        .collect();
+    if creates.is_empty() || (creation == TagCreation::Create && !tags.is_live()) {
+        return (plans, diags);
+    }
+    for (image, from, to) in creates {
+        let known = tags
+            .snapshot
+            .get(&image)
+            .and_then(|l| l.digests.get(&from).cloned());
+        let digest = match (creation, tags.client.clone()) {
+            (TagCreation::Preview, _) | (_, None) => {
+                diags.push(Diag::warning(format!(
+                    "{image}:{to} does not exist; create_tag would create it from {from}"
+                )));
+                known
+            }
+            (TagCreation::Create, Some(client)) => {
+                let insecure = objects
+                    .repositories
+                    .iter()
+                    .any(|r| r.image == image && r.insecure);
+                let r = crate::registry::reference::ImageRef::parse(&image)
+                    .map_err(|e| e.to_string())
+                    .and_then(|img| {
+                        scan::block_on(client.retag(&img, insecure, &from, &to))
+                            .map_err(|e| e.to_string())
+                    });
+                match r {
+                    Ok(d) => {
+                        tracing::info!(%image, %from, %to, digest = %d, "created tag (create_tag)");
+                        Some(d)
+                    }
+                    Err(e) => {
+                        diags.push(Diag::error(format!(
+                            "{image}:{to}: create_tag could not create it from {from}: {e}"
+                        )));
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Some(list) = tags.snapshot.images.get_mut(&image) {
+            list.tags.push(to.clone());
+            if let Some(d) = digest {
+                list.digests.insert(to, d);
+            }
+        }
+    }
     (plan(tags), diags)
 }

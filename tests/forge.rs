@@ -12,7 +12,7 @@ const IMAGE: &str = "127.0.0.1:1/api";
 
 fn flux(name: &str, image: &str) -> String {
     let mut y = format!(
-        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: {name}, namespace: ns}}\nspec: {{image: {image}, interval: 1m}}\n---\n\
+        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: {name}, namespace: ns}}\nspec: {{image: {image}, interval: 1m, insecure: true}}\n---\n\
 apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: {name}-dev, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: {name}}}\n  filterTags: {{pattern: '^dev-[0-9a-f]+-(?P<ts>\\d+)$', extract: '$ts'}}\n  policy: {{numerical: {{order: asc}}}}\n"
     );
     for env in ["staging", "prod"] {
@@ -104,19 +104,33 @@ impl World {
     /// repository) where every rung runs build 1; `prod_extra` is added to
     /// prod's `[[environment]]`.
     fn with(kind: Kind, images: &[&'static str], prod_extra: &str) -> World {
+        World::at("127.0.0.1:1", kind, images, prod_extra, "")
+    }
+
+    /// [`World::with`], images in `registry`, `config` added to hoist.toml.
+    fn at(
+        registry: &str,
+        kind: Kind,
+        images: &[&'static str],
+        prod_extra: &str,
+        config: &str,
+    ) -> World {
         let t = tempfile::tempdir().unwrap();
         let forge = FakeForge::start();
         let (src, shas) = source_repo(t.path(), 3);
         let content = t.path().join("content");
         let objects: Vec<String> = images
             .iter()
-            .map(|name| flux(name, &format!("127.0.0.1:1/{name}")))
+            .map(|name| flux(name, &format!("{registry}/{name}")))
             .collect();
         write(&content, "flux/apps.yaml", &objects.join("---\n"));
         write(
             &content,
             "hoist.toml",
-            &ladder(kind, &forge.url(), IMAGE, prod_extra),
+            &format!(
+                "{}\n{config}",
+                ladder(kind, &forge.url(), &format!("{registry}/api"), prod_extra)
+            ),
         );
         let s1 = &shas[0];
         for (env, tag) in [
@@ -178,19 +192,21 @@ impl World {
     }
 
     fn run(&self, snap: &std::path::Path, extra: &[&str]) -> Run {
+        let mut args = vec!["--registry-snapshot", s(snap)];
+        args.extend(extra);
+        self.run_live(&args, &[])
+    }
+
+    /// `hoist run` on the fleet's remote, tags from the registries unless
+    /// `extra` says otherwise.
+    fn run_live(&self, extra: &[&str], env: &[(&str, String)]) -> Run {
         let state = self.t.path().join("state");
         let url = file_url(&self.bare);
-        let mut args = vec![
-            "run",
-            "--url",
-            &url,
-            "--state-dir",
-            s(&state),
-            "--registry-snapshot",
-            s(snap),
-        ];
+        let mut args = vec!["run", "--url", &url, "--state-dir", s(&state)];
         args.extend(extra);
-        hoist_env(&args, &[("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string())])
+        let mut env = env.to_vec();
+        env.push(("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string()));
+        hoist_env(&args, &env)
     }
 
     fn main_has(&self, env: &str, tag: &str) -> bool {
@@ -641,4 +657,93 @@ fn without_url_or_checkout_the_forge_names_the_repository() {
         ],
     );
     assert!(w.main_has("dev", &format!("dev-{}-2", w.shas[1])));
+}
+
+/// The whole ladder against the real registry (GHCR-style token auth with
+/// push rights): prod's tag does not exist yet, and `create_tag` puts
+/// staging's manifest under it, so the prod pull request promotes the very
+/// same image.
+fn on_the_real_registry(kind: Kind) {
+    let dir = tempfile::tempdir().unwrap();
+    let ts = std::sync::Arc::new(common::token::TokenService::start(
+        dir.path(),
+        &[("octocat", "ghp_secretPAT123")],
+        &[],
+    ));
+    let reg = common::registry::Registry::start_token(ts.clone());
+    let config = format!(
+        "[[registry]]\nhost = \"{}\"\nusername_env = \"REG_USER\"\npassword_env = \"REG_PASS\"\n",
+        reg.host()
+    );
+    let w = World::at(&reg.host(), kind, &["api"], "create_tag = true\n", &config);
+    let [s1, s2] = [&w.shas[0], &w.shas[1]];
+    let t = |v: &[String]| v.to_vec();
+    reg.push_build(
+        "api",
+        &t(&[
+            format!("dev-{s1}-1"),
+            format!("staging-{s1}"),
+            format!("prod-{s1}"),
+        ]),
+        "1",
+    );
+    let d2 = reg.push_build(
+        "api",
+        &t(&[format!("dev-{s2}-2"), format!("staging-{s2}")]),
+        "2",
+    );
+    let creds = [
+        ("REG_USER", "octocat".to_string()),
+        ("REG_PASS", "ghp_secretPAT123".to_string()),
+    ];
+    let r = w.run_live(&[], &creds);
+    r.expect(
+        0,
+        &[
+            "hoist run: dev: pushed",
+            "hoist run: staging: merged pull request #1",
+            "hoist run: prod: opened pull request #2",
+        ],
+    );
+    assert!(!r.stderr.contains("ghp_secretPAT123"));
+    let prod = &w.pulls()[1];
+    assert!(
+        prod.body.contains(&d2),
+        "prod promotes build 2's digest:\n{}",
+        prod.body
+    );
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
+    // The registry now has prod's tag, on build 2's manifest.
+    let out = std::process::Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--creds",
+            "octocat:ghp_secretPAT123",
+            "--format",
+            "{{.Digest}}",
+            &format!("docker://{}/api:prod-{s2}", reg.host()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        d2,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A rerun writes nothing anywhere.
+    w.forge.reset_calls();
+    w.run_live(&[], &creds).expect(0, &[]);
+    assert_eq!(w.forge.writes(), Vec::<(String, String)>::new());
+}
+
+#[test]
+fn github_ladder_on_the_real_registry_with_create_tag() {
+    on_the_real_registry(Kind::GitHub);
+}
+
+#[test]
+fn azure_devops_ladder_on_the_real_registry_with_create_tag() {
+    on_the_real_registry(Kind::Azure);
 }

@@ -87,6 +87,7 @@ impl GitArgs {
             max_attempts: self.max_attempts,
             token_env: self.token_env.clone(),
             auth: self.auth,
+            read_only: false,
         };
         (repository, overrides)
     }

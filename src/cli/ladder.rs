@@ -33,8 +33,13 @@ pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
         )));
     }
     diags.extend(crate::ladder::check(&fleet));
-    let (plans, digest_diags) =
-        crate::observe::plan_ladder(&fleet.config, &objects, &fleet.files, &mut tags);
+    let (plans, digest_diags) = crate::observe::plan_ladder(
+        &fleet.config,
+        &objects,
+        &fleet.files,
+        &mut tags,
+        crate::observe::TagCreation::Preview,
+    );
     diags.extend(digest_diags);
     for p in &plans {
         diags.extend(p.diagnostics.iter().cloned());

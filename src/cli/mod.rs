@@ -139,8 +139,10 @@ pub fn open_session(
     target: &RepoArgs,
     tags: &TagArgs,
     what: &str,
+    read_only: bool,
 ) -> Result<Option<crate::commit::Session>, Fatal> {
     let (mut repository, mut overrides) = git.request(target, tags, None);
+    overrides.read_only = read_only;
     if git.url.is_none()
         && !target.repo.join(".git").exists()
         && let Some(path) = &target.config

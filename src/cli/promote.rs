@@ -37,7 +37,8 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
     if args.dry_run {
         return dry_run(args);
     }
-    let Some(mut session) = open_session(&args.git, &args.target, &args.tags, "promote")? else {
+    let Some(mut session) = open_session(&args.git, &args.target, &args.tags, "promote", false)?
+    else {
         return Ok(exit::OK);
     };
     let ladder = session.ladder().map_err(fatal)?;

@@ -37,7 +37,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     if args.dry_run {
         return dry_run(args);
     }
-    let Some(mut session) = open_session(&args.git, &args.target, &args.tags, "run")? else {
+    let Some(mut session) = open_session(&args.git, &args.target, &args.tags, "run", false)? else {
         return Ok(exit::OK);
     };
     let ladder = session.ladder().map_err(fatal)?;
@@ -162,7 +162,7 @@ fn describe(o: &Outcome) -> String {
 /// nothing is pushed).
 fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
     let (ladder, plans, mut diags) = if args.git.url.is_some() {
-        let Some(session) = open_session(&args.git, &args.target, &args.tags, "run")? else {
+        let Some(session) = open_session(&args.git, &args.target, &args.tags, "run", true)? else {
             return Ok(exit::OK);
         };
         let ladder = session.ladder().map_err(fatal)?;
@@ -170,8 +170,13 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
         (ladder, plans, diags)
     } else {
         let (fleet, objects, mut tags, mut diags) = observe_repo(&args.target, &args.tags)?;
-        let (plans, more) =
-            crate::observe::plan_ladder(&fleet.config, &objects, &fleet.files, &mut tags);
+        let (plans, more) = crate::observe::plan_ladder(
+            &fleet.config,
+            &objects,
+            &fleet.files,
+            &mut tags,
+            crate::observe::TagCreation::Preview,
+        );
         diags.extend(more);
         (fleet.config.ladder, plans, diags)
     };

@@ -73,6 +73,11 @@ pub struct RungPlan {
     /// (a live scan can resolve them, then plan again).
     #[serde(skip)]
     pub digests_wanted: Vec<(String, String)>,
+    /// `(image, from, to)`: rewritten tags missing from the registry that
+    /// `create_tag` asks hoist to create from the source tag (a live run
+    /// creates them, then plans again).
+    #[serde(skip)]
+    pub tags_to_create: Vec<(String, String, String)>,
 }
 
 impl RungPlan {
@@ -214,9 +219,7 @@ fn plan_rung<'a>(
         .cloned()
         .collect();
     let before = runs(&mine, objects);
-    let mut promotions = Vec::new();
-    let mut blocked = Vec::new();
-    let mut wanted = Vec::new();
+    let mut found = Found::default();
     let mut outcomes = match source {
         None => chosen.to_vec(),
         Some(source) => {
@@ -233,9 +236,7 @@ fn plan_rung<'a>(
                 chosen,
                 tags_for,
                 only_image,
-                &mut promotions,
-                &mut blocked,
-                &mut wanted,
+                &mut found,
             )
         }
     };
@@ -262,6 +263,12 @@ fn plan_rung<'a>(
             }
         }
     }
+    let Found {
+        promotions,
+        blocked,
+        wanted,
+        to_create,
+    } = found;
     let (changes, mut diagnostics) = mutate(&mine, objects, &outcomes, config);
     // A blocked image is a failure of the run (the others still move).
     for b in &blocked {
@@ -298,6 +305,7 @@ fn plan_rung<'a>(
         runs,
         diagnostics,
         digests_wanted: wanted,
+        tags_to_create: to_create,
     }
 }
 
@@ -359,6 +367,15 @@ fn recorded(files: &[SourceFile], objects: &Objects) -> Vec<(String, Recorded)> 
     out
 }
 
+/// What promoting found besides the outcomes.
+#[derive(Default)]
+struct Found {
+    promotions: Vec<Promotion>,
+    blocked: Vec<Blocked>,
+    wanted: Vec<(String, String)>,
+    to_create: Vec<(String, String, String)>,
+}
+
 /// Outcomes for a promotion rung: each policy marked in `mine` gets the
 /// source rung's value for its image, or is blocked with the reason.
 #[allow(clippy::too_many_arguments)]
@@ -371,10 +388,14 @@ fn promote<'a>(
     chosen: &[PolicyOutcome],
     tags_for: &impl Fn(&str) -> Result<&'a TagList, String>,
     only_image: Option<&str>,
-    promotions: &mut Vec<Promotion>,
-    blocked: &mut Vec<Blocked>,
-    wanted: &mut Vec<(String, String)>,
+    out: &mut Found,
 ) -> Vec<PolicyOutcome> {
+    let Found {
+        promotions,
+        blocked,
+        wanted,
+        to_create,
+    } = out;
     let from_files: Vec<SourceFile> = from.iter().map(|f| (*f).clone()).collect();
     let mut source_runs: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
     for (image, r) in recorded(&from_files, objects) {
@@ -448,6 +469,19 @@ fn promote<'a>(
                 continue;
             }
         };
+        if !list.tags.contains(&to_tag) && rung.create_tag {
+            to_create.push((image.to_string(), from_tag.clone(), to_tag.clone()));
+            if from_digest.is_none() && !list.digests.contains_key(&from_tag) {
+                wanted.push((image.to_string(), from_tag.clone()));
+            }
+            block(
+                format!(
+                    "{image}:{to_tag} is not in the registry (promoted from {from_tag}); create_tag creates it only against a live registry"
+                ),
+                slot,
+            );
+            continue;
+        }
         if !list.tags.contains(&to_tag) {
             block(
                 format!("{image}:{to_tag} is not in the registry (promoted from {from_tag})"),

@@ -266,6 +266,7 @@ impl Client {
         url: &str,
         accept: &str,
         auth: Option<&str>,
+        body: Option<&(String, Vec<u8>)>,
     ) -> Result<Reply, AttemptError> {
         let mut req = self
             .http
@@ -274,6 +275,11 @@ impl Client {
             .timeout(self.opts.timeout);
         if let Some(a) = auth {
             req = req.header(AUTHORIZATION, a);
+        }
+        if let Some((content_type, bytes)) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
+                .body(bytes.clone());
         }
         tracing::debug!(%method, url, authenticated = auth.is_some(), "request");
         let mut resp = req.send().await.map_err(AttemptError::Http)?;
@@ -303,6 +309,18 @@ impl Client {
         url: &str,
         accept: &str,
     ) -> Result<Reply, RegistryError> {
+        self.send(img, method, url, accept, None).await
+    }
+
+    /// [`Client::fetch`] with a request body (`content type`, bytes).
+    async fn send(
+        &self,
+        img: &ImageRef,
+        method: Method,
+        url: &str,
+        accept: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<Reply, RegistryError> {
         let limiter = self.limiter(&img.registry);
         let mut auth = self.known_auth(img).await?;
         let mut authenticated = false;
@@ -314,7 +332,8 @@ impl Client {
                     .await
                     .map_err(|_| RegistryError::Transport("scan cancelled".into()))?;
                 self.pace(&img.registry).await;
-                self.attempt(&method, url, accept, auth.as_deref()).await
+                self.attempt(&method, url, accept, auth.as_deref(), body.as_ref())
+                    .await
             };
             let retry_in = match result {
                 Err(AttemptError::TooLarge) => {
@@ -776,6 +795,63 @@ impl Client {
             .map(|b| format!("{b:02x}"))
             .collect();
         Ok(format!("sha256:{hex}"))
+    }
+}
+
+impl Client {
+    /// Put `img:from`'s manifest under the tag `to` as well (the same
+    /// bytes, so the same digest): `create_tag` of a promotion. Needs push
+    /// rights; the registry's challenge asks for them and the token flow
+    /// follows. Returns the digest.
+    pub async fn retag(
+        &self,
+        img: &ImageRef,
+        insecure: bool,
+        from: &str,
+        to: &str,
+    ) -> Result<String, RegistryError> {
+        let base = format!(
+            "{}/v2/{}/manifests",
+            self.base_url(img, insecure),
+            img.repository
+        );
+        let url = format!("{base}/{from}");
+        let get = self.fetch(img, Method::GET, &url, MANIFEST_TYPES).await?;
+        if get.status != 200 {
+            return Err(RegistryError::Status {
+                url,
+                status: get.status,
+                detail: excerpt(&get.body),
+            });
+        }
+        let content_type = get
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+            .to_string();
+        let digest: String = Sha256::digest(&get.body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let put_url = format!("{base}/{to}");
+        let put = self
+            .send(
+                img,
+                Method::PUT,
+                &put_url,
+                MANIFEST_TYPES,
+                Some((content_type, get.body)),
+            )
+            .await?;
+        if put.status != 201 && put.status != 200 {
+            return Err(RegistryError::Status {
+                url: put_url,
+                status: put.status,
+                detail: excerpt(&put.body),
+            });
+        }
+        Ok(format!("sha256:{digest}"))
     }
 }
 

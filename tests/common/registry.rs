@@ -239,6 +239,11 @@ impl Registry {
 
     /// Push one small image under every tag in `tags`; returns its digest.
     pub fn push(&self, repo: &str, tags: &[String]) -> String {
+        self.push_build(repo, tags, "")
+    }
+
+    /// `push` of an image whose content differs per `build`.
+    pub fn push_build(&self, repo: &str, tags: &[String], build: &str) -> String {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -247,7 +252,7 @@ impl Registry {
         rt.block_on(async {
             let c = self.client();
             let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-            let layer = format!("layer of {repo}").into_bytes();
+            let layer = format!("layer of {repo}{build}").into_bytes();
             let cd = self.upload_blob(&c, repo, config).await;
             let ld = self.upload_blob(&c, repo, &layer).await;
             let manifest = format!(

@@ -1,6 +1,6 @@
 //! A token service like `ghcr.io/token`: `GET /token?service=S&scope=repository:NAME:pull`
 //! with optional Basic credentials (username + PAT) returns a JWT that the
-//! real registry verifies (ES256, `x5c` chain to a self-signed root it trusts).
+//! real registry verifies (users get the pull and push they ask for) (ES256, `x5c` chain to a self-signed root it trusts).
 //! Anonymous callers get pull access to public repositories only.
 #![allow(dead_code)]
 
@@ -237,10 +237,15 @@ fn answer(
                     r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#.into(),
                 );
             }
-            (
-                decoded.split(':').next().unwrap_or("").to_string(),
-                vec!["pull"],
-            )
+            // Users may pull and push (as a PAT with write:packages).
+            let asked: Vec<&str> = scope
+                .split(':')
+                .nth(2)
+                .unwrap_or("pull")
+                .split(',')
+                .filter(|a| *a == "pull" || *a == "push")
+                .collect();
+            (decoded.split(':').next().unwrap_or("").to_string(), asked)
         }
         None if public.contains(&repo) => ("anonymous".into(), vec!["pull"]),
         None => ("anonymous".into(), vec![]),
