@@ -232,53 +232,131 @@ pub fn open_pulls(ladder: &Ladder) -> forge::Result<Vec<(String, forge::PullRequ
     Ok(out)
 }
 
-/// Climb `ladder` on `session`'s repository. One entry per rung, or per
-/// rung and image for `group = "image"` (named `env/image`).
+/// Climb `ladder` on `session`'s repository (and the repositories rungs
+/// name). One entry per rung, or per rung and image for `group = "image"`
+/// (named `env/image`).
 pub fn climb(session: &mut Session, ladder: &Ladder) -> Vec<(String, Climbed)> {
     let mut forges = Forges::new(ladder);
     // Which images each rung has markers for (group = "image"); the
     // markers do not move during a run.
-    let images: HashMap<String, Vec<String>> = session
-        .preview_ladder()
-        .map(|(plans, _)| {
-            plans
-                .into_iter()
-                .map(|p| (p.rung, p.runs.into_keys().collect()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut images = rung_images(session);
+    let config = session.config();
+    let mut siblings: HashMap<String, Session> = HashMap::new();
     let mut out = Vec::new();
     for rung in &ladder.rungs {
-        if rung.repository.is_some() {
-            out.push((
-                rung.name.clone(),
-                Climbed::NotRun(
-                    "environments in another repository are not supported by this build of hoist yet"
-                        .into(),
-                ),
-            ));
-            continue;
+        // A rung in another repository works on a session of its own.
+        if let Some(repo) = &rung.repository
+            && !siblings.contains_key(repo)
+        {
+            match open_sibling(session, &mut forges, repo, config.as_ref()) {
+                Ok(s) => {
+                    images.extend(rung_images(&s));
+                    siblings.insert(repo.clone(), s);
+                }
+                Err(c) => {
+                    out.push((rung.name.clone(), c));
+                    continue;
+                }
+            }
         }
+        // A source rung in another repository: read what it runs there.
+        let source_rung = rung.promote_from.as_deref().and_then(|s| ladder.rung(s));
+        let source = match source_rung {
+            Some(src) if src.repository != rung.repository => {
+                let holder = match &src.repository {
+                    None => Some(&*session),
+                    Some(r) => siblings.get(r),
+                };
+                match holder.map(|h| h.rung_runs(&src.name)) {
+                    Some(Ok(runs)) => Some(runs),
+                    Some(Err(f)) => {
+                        out.push((rung.name.clone(), Climbed::Failed(f)));
+                        continue;
+                    }
+                    None => {
+                        out.push((
+                            rung.name.clone(),
+                            Climbed::NotRun(format!(
+                                "its source {:?} lives in a repository hoist could not open",
+                                src.name
+                            )),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            _ => None,
+        };
+        let here: &mut Session = match &rung.repository {
+            None => &mut *session,
+            Some(r) => match siblings.get_mut(r) {
+                Some(s) => s,
+                None => continue,
+            },
+        };
         let per_image = rung.mode != Mode::Push && rung.group == crate::ladder::Group::Image;
         if per_image {
-            for image in images.get(&rung.name).into_iter().flatten() {
+            for image in images.get(&rung.name).cloned().unwrap_or_default() {
                 let scope = Scope::Rung {
                     name: rung.name.clone(),
                     image: Some(image.clone()),
+                    source: source.clone(),
                 };
-                let c = land(session, &mut forges, ladder, rung, &scope, Some(image));
+                let c = land(here, &mut forges, ladder, rung, &scope, Some(&image));
                 out.push((format!("{}/{image}", rung.name), c));
             }
         } else {
             let scope = Scope::Rung {
                 name: rung.name.clone(),
                 image: None,
+                source,
             };
-            let c = land(session, &mut forges, ladder, rung, &scope, None);
+            let c = land(here, &mut forges, ladder, rung, &scope, None);
             out.push((rung.name.clone(), c));
         }
     }
     out
+}
+
+/// The images each rung of `session`'s repository has markers for.
+fn rung_images(session: &Session) -> HashMap<String, Vec<String>> {
+    session
+        .preview_ladder()
+        .map(|(plans, _)| {
+            plans
+                .into_iter()
+                .filter(|p| !p.runs.is_empty())
+                .map(|p| (p.rung, p.runs.into_keys().collect()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Open the repository `repo` names on the forge, governed by the main
+/// repository's configuration.
+fn open_sibling(
+    main: &Session,
+    forges: &mut Forges<'_>,
+    repo: &str,
+    config: Result<&crate::config::Config, &Failure>,
+) -> Result<Session, Climbed> {
+    let config = config.map_err(|_| {
+        Climbed::NotRun("the main repository's hoist.toml could not be read".into())
+    })?;
+    let f = match forges.get(Some(repo)) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return Err(Climbed::NotRun(format!(
+                "repository {repo:?} needs [forge] in hoist.toml"
+            )));
+        }
+        Err(e) => return Err(Climbed::Failed(forge_failure(e))),
+    };
+    let info = f
+        .repository()
+        .map_err(|e| Climbed::Failed(forge_failure(e)))?;
+    main.open_sibling(&info.clone_url, Some(&info.default_branch), config)
+        .map_err(Climbed::Failed)
 }
 
 /// Land `scope` on `rung` the way its mode says: a push, or a pull request

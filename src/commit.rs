@@ -221,7 +221,12 @@ pub enum Scope {
     /// The markers of one ladder rung (only `image`'s, when given),
     /// decided as the ladder decides: policies, or promotion from the rung
     /// below as the base branch has it now.
-    Rung { name: String, image: Option<String> },
+    Rung {
+        name: String,
+        image: Option<String>,
+        /// What the source rung runs, when it lives in another repository.
+        source: Option<crate::ladder::SourceRuns>,
+    },
     /// One explicit promotion: `to` takes what `from` runs (only `image`,
     /// when given).
     Promotion {
@@ -260,6 +265,8 @@ pub struct Session {
     explicit_automation: bool,
     /// The tree read while opening, planned on by the first commit.
     first: Option<Snapshot>,
+    /// Where cached clones live (URL mode), for sibling sessions.
+    state_dir: Option<PathBuf>,
 }
 
 impl Session {
@@ -376,6 +383,10 @@ impl Session {
             tag_diags,
             explicit_automation: o.automation.is_some(),
             first: Some(snap),
+            state_dir: match repository {
+                Repository::Url { state_dir, .. } => Some(state_dir.clone()),
+                Repository::Checkout { .. } => None,
+            },
         }))
     }
 
@@ -410,6 +421,89 @@ impl Session {
             self.tags.get(img)
         });
         Ok((plans, diags))
+    }
+
+    /// The configuration that governs this session (as first read).
+    pub fn config(&self) -> Result<Config, Failure> {
+        match (&self.config_source, self.first.as_ref()) {
+            (ConfigSource::Fixed(c), _) => Ok((**c).clone()),
+            (ConfigSource::FromTree, Some(s)) => Ok(self
+                .config_source
+                .for_snapshot(s)
+                .map_err(Failure::Setup)?
+                .into_owned()),
+            (ConfigSource::FromTree, None) => Ok(Config::default()),
+        }
+    }
+
+    /// A session on another repository of the same ladder (a rung with
+    /// its own `repository`): `config` governs it, the tag lists are this
+    /// session's, the Git credentials and identity too; its base branch is
+    /// `branch`, else the remote's default.
+    pub fn open_sibling(
+        &self,
+        url: &str,
+        branch: Option<&str>,
+        config: &Config,
+    ) -> Result<Session, Failure> {
+        let git_err = |e: git::Error| Failure::git(e, Vec::new());
+        let source = Source::Url {
+            url: url.to_string(),
+            state_dir: self
+                .state_dir
+                .clone()
+                .unwrap_or_else(git::cache::default_state_dir),
+        };
+        let ws = Workspace::open(&source, self.ws.git.credentials().cloned()).map_err(git_err)?;
+        let branch = match branch {
+            Some(b) => b.to_string(),
+            None => ws.default_branch().map_err(git_err)?,
+        };
+        let snap = read_tip(&ws, &branch)?;
+        let mut target = self.settings.target.clone();
+        target.checkout_branch = branch.clone();
+        target.push_branch = branch;
+        target.extra_refs.clear();
+        Ok(Session {
+            ws,
+            config_source: ConfigSource::Fixed(Box::new(config.clone())),
+            settings: Settings {
+                target,
+                author: self.settings.author.clone(),
+                template: self.settings.template.clone(),
+                template_origin: self.settings.template_origin.clone(),
+                values: self.settings.values.clone(),
+                automation_key: None,
+            },
+            tags: self.tags.clone(),
+            tag_diags: Vec::new(),
+            explicit_automation: false,
+            first: Some(snap),
+            state_dir: self.state_dir.clone(),
+        })
+    }
+
+    /// What rung `name` runs on the base branch's tip now.
+    pub fn rung_runs(&self, name: &str) -> Result<crate::ladder::SourceRuns, Failure> {
+        let git_err = |e: git::Error| Failure::git(e, Vec::new());
+        let branch = &self.settings.target.push_branch;
+        let tip = self.ws.fetch(branch, 1).map_err(git_err)?.ok_or_else(|| {
+            Failure::Failed(vec![Diag::error(format!(
+                "the remote has no branch {branch:?}"
+            ))])
+        })?;
+        let snap = self.ws.read(tip, branch).map_err(git_err)?;
+        let cfg = self
+            .config_source
+            .for_snapshot(&snap)
+            .map_err(Failure::Setup)?;
+        let (objects, _) = plan::collect_objects(&snap.files, &cfg);
+        Ok(crate::ladder::rung_runs(
+            &cfg.ladder,
+            name,
+            &snap.files,
+            &objects,
+        ))
     }
 
     /// The branch push rungs commit to and pull requests merge into.
@@ -477,11 +571,16 @@ impl Session {
                     });
                     (p.files, p.policies, p.diagnostics, None, None)
                 }
-                Scope::Rung { name, image } => {
+                Scope::Rung {
+                    name,
+                    image,
+                    source,
+                } => {
                     let p = crate::ladder::plan_one(
                         &cfg.ladder,
                         name,
                         image.as_deref(),
+                        source.as_ref(),
                         &snap.files,
                         &objects,
                         &cfg,
@@ -588,6 +687,7 @@ impl Session {
 
 /// Everything a commit needs besides the tree: branches, refs, push
 /// options, identity, message template, signing.
+#[derive(Clone)]
 struct Settings {
     target: Target,
     author: Identity,

@@ -19,7 +19,7 @@ use crate::registry::{Client, Credentials, scan};
 use crate::snapshot::{Snapshot, TagList};
 
 /// Tag lists for every image, from a snapshot file or a live scan.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Tags {
     pub snapshot: Snapshot,
     /// Images whose scan failed, with the reason.

@@ -747,3 +747,188 @@ fn github_ladder_on_the_real_registry_with_create_tag() {
 fn azure_devops_ladder_on_the_real_registry_with_create_tag() {
     on_the_real_registry(Kind::Azure);
 }
+
+#[test]
+fn a_github_app_signs_in_with_its_private_key() {
+    let w = World::new(Kind::GitHub);
+    let dir = w.t.path();
+    let key = dir.join("app.pem");
+    let ok = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out", s(&key), "2048"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let public = std::process::Command::new("openssl")
+        .args([
+            "rsa",
+            "-in",
+            s(&key),
+            "-RSAPublicKey_out",
+            "-outform",
+            "DER",
+        ])
+        .output()
+        .unwrap();
+    assert!(public.status.success());
+    w.forge.set_app("31337", public.stdout);
+    // The same fleet, with app credentials instead of a token.
+    let cfg = show(&w.bare, "main", "hoist.toml").replace(
+        "token_env = \"HOIST_TEST_FORGE_TOKEN\"",
+        "app_id_env = \"APP_ID\"\nprivate_key_env = \"APP_KEY\"",
+    );
+    let cfg_path = write(dir, "app.toml", &cfg);
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let r = w.run(&w.snapshot(2, &[]), &["--config", s(&cfg_path)]);
+    // Without the app's variables: a clear setup error, nothing written.
+    r.expect(
+        1,
+        &["forge.app_id_env names APP_ID, but that environment variable is empty or unset"],
+    );
+    let state = dir.join("state-app");
+    let url = file_url(&w.bare);
+    let snap = w.snapshot(2, &[]);
+    let r = hoist_env(
+        &[
+            "run",
+            "--url",
+            &url,
+            "--state-dir",
+            s(&state),
+            "--registry-snapshot",
+            s(&snap),
+            "--config",
+            s(&cfg_path),
+        ],
+        &[("APP_ID", "31337".to_string()), ("APP_KEY", pem.clone())],
+    );
+    r.expect(0, &["hoist run: prod: opened pull request"]);
+    assert_eq!(
+        w.forge.installation_tokens().len(),
+        1,
+        "one token per run and repository"
+    );
+    assert!(!r.stderr.contains("BEGIN RSA PRIVATE KEY") && !r.stderr.contains("ghs_installation"));
+    // A wrong key is refused by the forge with its own words.
+    let other = dir.join("other.pem");
+    std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out", s(&other), "2048"])
+        .output()
+        .unwrap();
+    let r = hoist_env(
+        &[
+            "run",
+            "--url",
+            &url,
+            "--state-dir",
+            s(&state),
+            "--registry-snapshot",
+            s(&snap),
+            "--config",
+            s(&cfg_path),
+        ],
+        &[
+            ("APP_ID", "31337".to_string()),
+            ("APP_KEY", std::fs::read_to_string(&other).unwrap()),
+        ],
+    );
+    r.expect(1, &["finding the app's installation on acme/fleet: 401 A JSON web token could not be decoded"]);
+}
+
+#[test]
+fn a_rung_in_a_second_repository() {
+    let t = tempfile::tempdir().unwrap();
+    let forge = FakeForge::start();
+    let (src, shas) = source_repo(t.path(), 2);
+    let [s1, s2] = [&shas[0], &shas[1]];
+    // The fleet holds dev and prod; staging's cluster has its own repository.
+    let fleet = t.path().join("fleet-content");
+    let cfg = ladder(Kind::GitHub, &forge.url(), IMAGE, "").replace(
+        "name = \"staging\"\n",
+        "name = \"staging\"\nrepository = \"acme/cluster-staging\"\n",
+    );
+    write(&fleet, "hoist.toml", &cfg);
+    write(&fleet, "flux/apps.yaml", &flux("api", IMAGE));
+    for (env, tag) in [
+        ("dev", format!("dev-{s1}-1")),
+        ("prod", format!("prod-{s1}")),
+    ] {
+        write(
+            &fleet,
+            &format!("clusters/{env}/image-tags.yaml"),
+            &format!("api: {tag} # {{\"$imagepolicy\": \"ns:api-{env}:tag\"}}\n"),
+        );
+    }
+    let staging = t.path().join("staging-content");
+    write(&staging, "flux/apps.yaml", &flux("api", IMAGE));
+    write(
+        &staging,
+        "clusters/staging/image-tags.yaml",
+        &format!("api: staging-{s1} # {{\"$imagepolicy\": \"ns:api-staging:tag\"}}\n"),
+    );
+    let a = bare_from(t.path(), "fleet", &fleet);
+    let b = bare_from(t.path(), "cluster-staging", &staging);
+    forge.add_repo("acme/fleet", &a);
+    forge.add_repo("acme/cluster-staging", &b);
+    forge.add_repo("acme/api", &src);
+    let mut y = format!("images:\n  {IMAGE}:\n    tags:\n");
+    for (i, sha) in shas.iter().enumerate() {
+        let d = char::from(b'a' + i as u8).to_string().repeat(64);
+        for tag in [
+            format!("dev-{sha}-{}", i + 1),
+            format!("staging-{sha}"),
+            format!("prod-{sha}"),
+        ] {
+            y.push_str(&format!("      {tag}: \"sha256:{d}\"\n"));
+        }
+    }
+    let snap = write(t.path(), "snap.yaml", &y);
+    let state = t.path().join("state");
+    let run = || {
+        hoist_env(
+            &[
+                "run",
+                "--url",
+                &file_url(&a),
+                "--state-dir",
+                s(&state),
+                "--registry-snapshot",
+                s(&snap),
+            ],
+            &[("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string())],
+        )
+    };
+    run().expect(
+        0,
+        &[
+            "hoist run: dev: pushed",
+            "hoist run: staging: merged pull request #1",
+            "hoist run: prod: opened pull request #2",
+        ],
+    );
+    let staging_pulls = forge.repo("acme/cluster-staging").pulls;
+    assert_eq!(staging_pulls.len(), 1);
+    assert_eq!(staging_pulls[0].state, State::Merged);
+    assert!(
+        show(&b, "main", "clusters/staging/image-tags.yaml")
+            .starts_with(&format!("api: staging-{s2} #"))
+    );
+    let fleet_pulls = forge.repo("acme/fleet").pulls;
+    assert_eq!(fleet_pulls.len(), 1);
+    assert_eq!(fleet_pulls[0].head, "hoist/prod");
+    assert!(
+        show(&a, "hoist/prod", "clusters/prod/image-tags.yaml")
+            .starts_with(&format!("api: prod-{s2} #"))
+    );
+    assert!(
+        git(&a, &["for-each-ref", "refs/heads/hoist/staging"]).is_empty(),
+        "staging's branch lives in its own repository"
+    );
+    // Nothing new: nothing written in either repository.
+    forge.reset_calls();
+    run().expect(0, &[]);
+    assert_eq!(forge.writes(), Vec::<(String, String)>::new());
+}

@@ -12,7 +12,9 @@ pub mod config;
 pub mod promote;
 
 pub use config::{Forge, ForgeKind, Group, Ladder, MergeMethod, Mode, Rung};
-pub use promote::{Blocked, Promotion, RungPlan, plan_ladder, plan_one, plan_promotion};
+pub use promote::{
+    Blocked, Promotion, RungPlan, SourceRuns, plan_ladder, plan_one, plan_promotion, rung_runs,
+};
 
 use crate::diag::Diag;
 use crate::fleet::Fleet;

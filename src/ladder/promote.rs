@@ -103,7 +103,7 @@ pub fn plan_ladder<'a>(
             let source = rung.promote_from.as_deref().and_then(|s| ladder.rung(s));
             plan_rung(
                 rung,
-                source,
+                source.map(|s| (s, None)),
                 None,
                 &mut current,
                 objects,
@@ -115,15 +115,51 @@ pub fn plan_ladder<'a>(
         .collect()
 }
 
+/// What a rung runs: image → (tag, digest when recorded), first marker of
+/// each image first.
+pub type SourceRuns = BTreeMap<String, (String, Option<String>)>;
+
+/// What rung `name` runs in `files`: the source of a promotion whose
+/// source rung lives in another repository.
+pub fn rung_runs(
+    ladder: &Ladder,
+    name: &str,
+    files: &[SourceFile],
+    objects: &Objects,
+) -> SourceRuns {
+    let Some(rung) = ladder.rung(name) else {
+        return SourceRuns::new();
+    };
+    let mine: Vec<SourceFile> = files
+        .iter()
+        .filter(|f| f.has_markers && rung.owns(&f.rel))
+        .cloned()
+        .collect();
+    collect_runs(&mine, objects)
+}
+
+fn collect_runs(files: &[SourceFile], objects: &Objects) -> SourceRuns {
+    let mut out = SourceRuns::new();
+    for (image, r) in recorded(files, objects) {
+        if let Some(tag) = r.tag {
+            out.entry(image)
+                .or_insert((tag, r.digest.filter(|d| !d.is_empty())));
+        }
+    }
+    out
+}
+
 /// One rung on the files as they are, for a run that lands rung after rung:
 /// unlike [`plan_ladder`], the rungs before it are not replayed in memory —
 /// a rung whose pull request has not merged yet has not changed what the
-/// next rung promotes. With `image`, only that image moves.
+/// next rung promotes. With `image`, only that image moves. `source`
+/// gives what the source rung runs when it lives in another repository.
 #[allow(clippy::too_many_arguments)]
 pub fn plan_one<'a>(
     ladder: &Ladder,
     name: &str,
     image: Option<&str>,
+    source_runs: Option<&SourceRuns>,
     files: &[SourceFile],
     objects: &Objects,
     config: &Config,
@@ -137,7 +173,7 @@ pub fn plan_one<'a>(
     let chosen = decide(objects, &tags_for);
     Ok(plan_rung(
         rung,
-        source,
+        source.map(|s| (s, source_runs)),
         image,
         &mut current,
         objects,
@@ -184,7 +220,7 @@ pub fn plan_promotion<'a>(
     let chosen = decide(objects, &tags_for);
     Ok(plan_rung(
         &target,
-        Some(source),
+        Some((source, None)),
         image,
         &mut current,
         objects,
@@ -205,7 +241,7 @@ fn image_matches(image: &str, wanted: &str) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn plan_rung<'a>(
     rung: &Rung,
-    source: Option<&Rung>,
+    source: Option<(&Rung, Option<&SourceRuns>)>,
     only_image: Option<&str>,
     current: &mut [SourceFile],
     objects: &Objects,
@@ -222,15 +258,20 @@ fn plan_rung<'a>(
     let mut found = Found::default();
     let mut outcomes = match source {
         None => chosen.to_vec(),
-        Some(source) => {
-            let from: Vec<&SourceFile> = current
+        Some((source, given)) => {
+            let from: Vec<SourceFile> = current
                 .iter()
                 .filter(|f| f.has_markers && source.owns(&f.rel))
+                .cloned()
                 .collect();
+            let source_runs = match given {
+                Some(runs) => runs.clone(),
+                None => collect_runs(&from, objects),
+            };
             promote(
                 rung,
                 &source.name,
-                &from,
+                &source_runs,
                 &mine,
                 objects,
                 chosen,
@@ -382,7 +423,7 @@ struct Found {
 fn promote<'a>(
     rung: &Rung,
     source: &str,
-    from: &[&SourceFile],
+    source_runs: &SourceRuns,
     mine: &[SourceFile],
     objects: &Objects,
     chosen: &[PolicyOutcome],
@@ -396,15 +437,6 @@ fn promote<'a>(
         wanted,
         to_create,
     } = out;
-    let from_files: Vec<SourceFile> = from.iter().map(|f| (*f).clone()).collect();
-    let mut source_runs: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
-    for (image, r) in recorded(&from_files, objects) {
-        if let Some(tag) = r.tag {
-            source_runs
-                .entry(image)
-                .or_insert((tag, r.digest.filter(|d| !d.is_empty())));
-        }
-    }
     let mut marked: BTreeSet<(String, String)> = BTreeSet::new();
     for f in mine {
         if let Ok(scan) = setters::scan(&f.text) {

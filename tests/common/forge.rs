@@ -71,6 +71,10 @@ struct Fault {
 
 #[derive(Default)]
 struct Inner {
+    /// A GitHub App: its id and public key (PKCS#1 DER).
+    app: Option<(String, Vec<u8>)>,
+    /// Installation tokens issued to the app.
+    installation_tokens: Vec<String>,
     repos: BTreeMap<String, Repo>,
     calls: Vec<(String, String)>,
     faults: Vec<Fault>,
@@ -237,6 +241,16 @@ impl FakeForge {
         );
     }
 
+    /// Act as GitHub for the app `app_id` whose public key (PKCS#1 DER)
+    /// is `key`.
+    pub fn set_app(&self, app_id: &str, key: Vec<u8>) {
+        self.inner.lock().unwrap().app = Some((app_id.to_string(), key));
+    }
+
+    pub fn installation_tokens(&self) -> Vec<String> {
+        self.inner.lock().unwrap().installation_tokens.clone()
+    }
+
     pub fn configure(&self, name: &str, f: impl FnOnce(&mut Repo)) {
         f(self.inner.lock().unwrap().repos.get_mut(name).unwrap());
     }
@@ -380,14 +394,87 @@ fn handle(req: &Request, port: u16, inner: &Mutex<Inner>) -> Response {
     if req.path.contains("/_apis/") {
         return azure(&mut st, req, port);
     }
-    match req.auth.as_deref() {
-        Some(a) if a == format!("Bearer {TOKEN}") || a == format!("token {TOKEN}") => {}
-        _ => return gh_error(401, "Bad credentials"),
+    if req.path.ends_with("/installation") || req.path.starts_with("/app/") {
+        return app_route(&mut st, req);
+    }
+    let bearer = req
+        .auth
+        .as_deref()
+        .and_then(|a| {
+            a.strip_prefix("Bearer ")
+                .or_else(|| a.strip_prefix("token "))
+        })
+        .unwrap_or("");
+    if bearer != TOKEN && !st.installation_tokens.iter().any(|t| t == bearer) {
+        return gh_error(401, "Bad credentials");
     }
     github(&mut st, req, port)
 }
 
 // ---------------------------------------------------------------- GitHub
+
+/// Check a GitHub App JWT: RS256 over `header.claims` with the app's key,
+/// `iss` the app id, not expired, at most ten minutes long.
+fn app_jwt_ok(st: &Inner, auth: Option<&str>) -> bool {
+    use base64::Engine;
+    let Some((app_id, key)) = &st.app else {
+        return false;
+    };
+    let Some(jwt) = auth.and_then(|a| a.strip_prefix("Bearer ")) else {
+        return false;
+    };
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [h, c, sig] = parts.as_slice() else {
+        return false;
+    };
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (Ok(claims), Ok(sig)) = (b64.decode(c), b64.decode(sig)) else {
+        return false;
+    };
+    let key =
+        ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, key);
+    if key.verify(format!("{h}.{c}").as_bytes(), &sig).is_err() {
+        return false;
+    }
+    let claims: Value = serde_json::from_slice(&claims).unwrap_or(Value::Null);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (iat, exp) = (
+        claims["iat"].as_u64().unwrap_or(0),
+        claims["exp"].as_u64().unwrap_or(0),
+    );
+    claims["iss"].as_str() == Some(app_id.as_str()) && exp > now && exp - iat <= 600
+}
+
+fn app_route(st: &mut Inner, req: &Request) -> Response {
+    if !app_jwt_ok(st, req.auth.as_deref()) {
+        return gh_error(401, "A JSON web token could not be decoded");
+    }
+    let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+    match (req.method.as_str(), segs.as_slice()) {
+        ("GET", ["repos", owner, name, "installation"]) => {
+            if !st.repos.contains_key(&format!("{owner}/{name}")) {
+                return gh_error(404, "Not Found");
+            }
+            reply(
+                200,
+                json!({ "id": 4242, "account": { "login": owner }, "app_id": 1 }),
+            )
+        }
+        ("POST", ["app", "installations", "4242", "access_tokens"]) => {
+            let token = format!("ghs_installation{}", st.installation_tokens.len() + 1);
+            st.installation_tokens.push(token.clone());
+            reply(
+                201,
+                json!({ "token": token, "expires_at": "2099-01-01T00:00:00Z",
+                               "permissions": { "contents": "write", "pull_requests": "write", "statuses": "write" } }),
+            )
+        }
+        _ => gh_error(404, "Not Found"),
+    }
+}
 
 fn gh_pull(name: &str, repo: &Repo, p: &Pull, port: u16) -> Value {
     let head_sha = p
