@@ -33,7 +33,7 @@ use crate::ladder::{Ladder, Mode, Rung, RungPlan};
 #[derive(Debug)]
 pub enum Climbed {
     Done {
-        report: Report,
+        report: Box<Report>,
         actions: Vec<Action>,
     },
     Failed(Failure),
@@ -418,7 +418,10 @@ fn push_rung(
             )));
         }
     }
-    Climbed::Done { report, actions }
+    Climbed::Done {
+        report: Box::new(report),
+        actions,
+    }
 }
 
 fn rung_status(rung: &Rung, plan: &RungPlan, url: Option<&str>) -> Status {
@@ -452,6 +455,8 @@ fn ensure_status(
     Ok(())
 }
 
+/// [`propose_once`], again (at most twice more) when another writer
+/// changed the pull request meanwhile: the new plan sees what it did.
 fn propose_rung(
     session: &mut Session,
     forges: &mut Forges<'_>,
@@ -460,18 +465,42 @@ fn propose_rung(
     scope: &Scope,
     branch: &str,
 ) -> Climbed {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match propose_once(session, forges, ladder, rung, scope, branch) {
+            Err(_) if attempt < 3 => {
+                tracing::info!(env = %rung.name, "the pull request changed meanwhile; planning again");
+            }
+            Err(c) | Ok(c) => return c,
+        }
+    }
+}
+
+/// One try at a pull-request rung; `Err` when a concurrent writer raced it.
+fn propose_once(
+    session: &mut Session,
+    forges: &mut Forges<'_>,
+    ladder: &Ladder,
+    rung: &Rung,
+    scope: &Scope,
+    branch: &str,
+) -> Result<Climbed, Climbed> {
     let f = match forges.get(rung.repository.as_deref()) {
         Ok(Some(f)) => f,
         Ok(None) => {
-            return Climbed::NotRun(format!("mode {:?} needs [forge] in hoist.toml", rung.mode));
+            return Ok(Climbed::NotRun(format!(
+                "mode {:?} needs [forge] in hoist.toml",
+                rung.mode
+            )));
         }
-        Err(e) => return Climbed::Failed(forge_failure(e)),
+        Err(e) => return Ok(Climbed::Failed(forge_failure(e))),
     };
     let branch = branch.to_string();
     let base = session.base_branch().to_string();
     let mut report = match session.propose(scope, &branch) {
         Ok(r) => r,
-        Err(fail) => return Climbed::Failed(fail),
+        Err(fail) => return Ok(Climbed::Failed(fail)),
     };
     let mut actions = Vec::new();
     let limits = match ladder.forge.as_ref().map(|c| c.kind) {
@@ -601,13 +630,18 @@ fn propose_rung(
         }
         Ok(())
     })();
+    let raced = matches!(&result, Err(e) if e.raced);
     if let Err(e) = result {
         report.diags.push(Diag::error(format!(
             "environment {:?}: {}",
             rung.name, e.message
         )));
     }
-    Climbed::Done { report, actions }
+    let done = Climbed::Done {
+        report: Box::new(report),
+        actions,
+    };
+    if raced { Err(done) } else { Ok(done) }
 }
 
 /// Before closing a pull request as no longer needed, plan once more on

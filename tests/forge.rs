@@ -932,3 +932,45 @@ fn a_rung_in_a_second_repository() {
     run().expect(0, &[]);
     assert_eq!(forge.writes(), Vec::<(String, String)>::new());
 }
+
+#[test]
+fn bad_forge_replies_are_clear_errors_and_a_rerun_converges() {
+    let w = World::new(Kind::GitHub);
+    let snap = w.snapshot(2, &[]);
+    // A proxy's HTML page where JSON belongs.
+    w.forge.fail_raw(
+        "GET",
+        "/repos/acme/fleet/pulls",
+        200,
+        "<html><body>502 Bad Gateway</body></html>",
+        1,
+    );
+    // The status write is refused after staging's branch was pushed: the
+    // run stops there for staging, as a crash would.
+    w.forge.fail(
+        "POST",
+        "/statuses/",
+        422,
+        serde_json::json!({ "message": "Validation Failed" }),
+        &[],
+        1,
+    );
+    let r = w.run(&snap, &[]);
+    r.expect(
+        1,
+        &["GET /repos/acme/fleet/pulls: 200: the reply is not JSON"],
+    );
+    assert!(!r.stderr.contains("panicked"));
+    assert!(!r.stderr.contains(TOKEN));
+    // The rerun finishes the job: one pull request per environment.
+    w.run(&snap, &[]).expect(0, &[]);
+    w.run(&snap, &[])
+        .expect(0, &["hoist run: prod: pull request #2 is up to date"]);
+    let pulls = w.pulls();
+    assert_eq!(pulls.len(), 2, "{pulls:#?}");
+    assert!(w.main_has("staging", &format!("staging-{}", w.shas[1])));
+    let head = git(&w.bare, &["rev-parse", "hoist/prod"])
+        .trim()
+        .to_string();
+    assert_eq!(w.forge.repo("acme/fleet").statuses[&head].len(), 1);
+}

@@ -62,8 +62,27 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
         &scope,
         args.image.as_deref(),
     );
-    let what = format!("{} → {}", args.from, args.to);
-    super::run::print_climbed("promote", &what, &climbed);
+    match &climbed {
+        crate::climb::Climbed::Done { report: r, actions }
+            if actions.is_empty()
+                && matches!(r.outcome, crate::commit::Outcome::UpToDate { .. }) =>
+        {
+            report(&r.diags);
+            let branch = match &r.outcome {
+                crate::commit::Outcome::UpToDate { branch, .. } => branch.as_str(),
+                _ => "",
+            };
+            anstream::eprintln!(
+                "hoist promote: {} already runs what {} runs ({branch} unchanged)",
+                args.to,
+                args.from
+            );
+        }
+        c => {
+            let what = format!("{} → {}", args.from, args.to);
+            super::run::print_climbed("promote", &what, c);
+        }
+    }
     Ok(if climbed.is_problem() {
         exit::FOUND
     } else {

@@ -253,7 +253,7 @@ impl Forge for AzureDevOps {
             200 | 201 => self.pull(&r.json),
             409 if r.message().contains("TF401179") || r.message().contains("already exists") => {
                 self.find_open(new.head, new.base)?.ok_or_else(|| {
-                    Error::new(format!(
+                    Error::raced(format!(
                         "{}: Azure DevOps says a pull request from {} exists, but lists none",
                         self.http.who, new.head
                     ))

@@ -259,7 +259,7 @@ impl Forge for GitHub {
             422 if r.message().contains("already exists") => {
                 // Another run opened it a moment ago: use that one.
                 return self.find_open(new.head, new.base)?.ok_or_else(|| {
-                    Error::new(format!(
+                    Error::raced(format!(
                         "{}: GitHub says a pull request from {} exists, but lists none",
                         self.http.who, new.head
                     ))

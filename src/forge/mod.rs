@@ -23,6 +23,9 @@ pub struct Error {
     /// The configuration cannot work (missing token, unknown repository):
     /// exit 2 rather than 1.
     pub setup: bool,
+    /// Another writer changed the pull request under hoist's feet (it said
+    /// "already exists" and then was gone): plan again and retry.
+    pub raced: bool,
 }
 
 impl Error {
@@ -30,20 +33,28 @@ impl Error {
         Error {
             message: message.into(),
             setup: false,
+            raced: false,
         }
     }
 
     pub fn setup(message: impl Into<String>) -> Error {
         Error {
-            message: message.into(),
             setup: true,
+            ..Error::new(message)
+        }
+    }
+
+    pub fn raced(message: impl Into<String>) -> Error {
+        Error {
+            raced: true,
+            ..Error::new(message)
         }
     }
 
     fn context(self, what: impl fmt::Display) -> Error {
         Error {
             message: format!("{what}: {}", self.message),
-            setup: self.setup,
+            ..self
         }
     }
 }

@@ -61,6 +61,8 @@ pub struct Repo {
 }
 
 struct Fault {
+    /// A body sent as it is (not JSON), instead of `body`.
+    raw: Option<String>,
     method: String,
     path_contains: String,
     status: u16,
@@ -107,6 +109,7 @@ struct Response {
     status: u16,
     body: Value,
     headers: Vec<(String, String)>,
+    raw: Option<String>,
 }
 
 fn reply(status: u16, body: Value) -> Response {
@@ -114,6 +117,7 @@ fn reply(status: u16, body: Value) -> Response {
         status,
         body,
         headers: Vec::new(),
+        raw: None,
     }
 }
 
@@ -271,6 +275,7 @@ impl FakeForge {
         times: usize,
     ) {
         self.inner.lock().unwrap().faults.push(Fault {
+            raw: None,
             method: method.into(),
             path_contains: path_contains.into(),
             status,
@@ -279,6 +284,26 @@ impl FakeForge {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            times,
+        });
+    }
+
+    /// Like `fail`, with a body that is not JSON.
+    pub fn fail_raw(
+        &self,
+        method: &str,
+        path_contains: &str,
+        status: u16,
+        raw: &str,
+        times: usize,
+    ) {
+        self.inner.lock().unwrap().faults.push(Fault {
+            raw: Some(raw.to_string()),
+            method: method.into(),
+            path_contains: path_contains.into(),
+            status,
+            body: Value::Null,
+            headers: Vec::new(),
             times,
         });
     }
@@ -355,10 +380,10 @@ fn serve(conn: TcpStream, port: u16, inner: &Mutex<Inner>) {
             body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
         };
         let resp = handle(&req, port, inner);
-        let body = if resp.body.is_null() {
-            String::new()
-        } else {
-            resp.body.to_string()
+        let body = match &resp.raw {
+            Some(raw) => raw.clone(),
+            None if resp.body.is_null() => String::new(),
+            None => resp.body.to_string(),
         };
         let mut head = format!(
             "HTTP/1.1 {} X\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\n",
@@ -389,6 +414,7 @@ fn handle(req: &Request, port: u16, inner: &Mutex<Inner>) -> Response {
         f.times -= 1;
         let mut r = reply(f.status, f.body.clone());
         r.headers = f.headers.clone();
+        r.raw = f.raw.clone();
         return r;
     }
     if req.path.contains("/_apis/") {
@@ -1156,7 +1182,7 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
             None => ado_error(
                 404,
                 "GitPullRequestNotFoundException",
-                &format!("TF401180: The requested pull request was not found."),
+                "TF401180: The requested pull request was not found.",
             ),
         },
         ("PATCH", ["pullrequests", n]) => {

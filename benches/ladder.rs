@@ -1,0 +1,184 @@
+//! `cargo bench --bench ladder`: `hoist run` on 200 images × 3 rungs
+//! (dev pushed; staging one auto-merged pull request per image; prod one
+//! pull request per image for review), every image with a new build,
+//! against the test suite's fake forge on loopback and a bare repository
+//! over file://. Prints wall times, forge API calls per pull request and
+//! per unchanged image, and the ratio against the git CLI pushing the same
+//! number of branches (the floor any tool pays), run in the same process
+//! tree.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::forge::{FakeForge, TOKEN};
+use common::git::{bare_from, file_url, git};
+use common::{hoist_command, s, write};
+use std::time::Instant;
+
+const IMAGES: usize = 200;
+
+fn flux(i: usize) -> String {
+    let image = format!("127.0.0.1:1/app{i}");
+    let mut y = format!(
+        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: app{i}, namespace: ns}}\nspec: {{image: {image}, interval: 1m}}\n---\n\
+apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app{i}-dev, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: app{i}}}\n  filterTags: {{pattern: '^dev-[0-9a-f]+-(?P<ts>\\d+)$', extract: '$ts'}}\n  policy: {{numerical: {{order: asc}}}}\n"
+    );
+    for env in ["staging", "prod"] {
+        y.push_str(&format!("---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app{i}-{env}, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: app{i}}}\n  policy: {{semver: {{range: '>=1.0.0'}}}}\n"));
+    }
+    y
+}
+
+fn run(url: &str, state: &std::path::Path, snap: &std::path::Path) -> (f64, String) {
+    let start = Instant::now();
+    let out = hoist_command()
+        .args([
+            "run",
+            "--url",
+            url,
+            "--state-dir",
+            s(state),
+            "--registry-snapshot",
+            s(snap),
+        ])
+        .env("HOIST_TEST_FORGE_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "hoist run failed:\n{stderr}");
+    (secs, stderr)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let forge = FakeForge::start();
+    let content = t.path().join("content");
+    let objects: Vec<String> = (0..IMAGES).map(flux).collect();
+    write(&content, "flux/apps.yaml", &objects.join("---\n"));
+    write(
+        &content,
+        "hoist.toml",
+        &format!(
+            "write_paths = [\"clusters/**/image-tags.yaml\"]\n\n\
+[forge]\nkind = \"github\"\nrepository = \"acme/fleet\"\napi_url = \"{}\"\ntoken_env = \"HOIST_TEST_FORGE_TOKEN\"\n\n\
+[[environment]]\nname = \"dev\"\npaths = [\"clusters/dev/**\"]\n\n\
+[[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\nmode = \"auto-merge\"\ngroup = \"image\"\npromote_from = \"dev\"\n\
+tag_rewrite = {{ from = '^dev-(?P<sha>[0-9a-f]{{7}})-\\d+$', to = 'staging-$sha' }}\nrequire_same_digest = true\n\n\
+[[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\nmode = \"pull-request\"\ngroup = \"image\"\npromote_from = \"staging\"\n\
+tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\nrequire_same_digest = true\nlabels = [\"promotion\"]\n",
+            forge.url()
+        ),
+    );
+    for (env, tag) in [
+        ("dev", "dev-aaaaaaa-1"),
+        ("staging", "staging-aaaaaaa"),
+        ("prod", "prod-aaaaaaa"),
+    ] {
+        let y: String = (0..IMAGES)
+            .map(|i| format!("app{i}: {tag} # {{\"$imagepolicy\": \"ns:app{i}-{env}:tag\"}}\n"))
+            .collect();
+        write(&content, &format!("clusters/{env}/image-tags.yaml"), &y);
+    }
+    let bare = bare_from(t.path(), "fleet", &content);
+    forge.add_repo("acme/fleet", &bare);
+    let mut snap = String::from("images:\n");
+    for i in 0..IMAGES {
+        snap.push_str(&format!("  127.0.0.1:1/app{i}:\n    tags:\n"));
+        for (n, (sha, d)) in [("aaaaaaa", 'a'), ("bbbbbbb", 'b')].iter().enumerate() {
+            for tag in [
+                format!("dev-{sha}-{}", n + 1),
+                format!("staging-{sha}"),
+                format!("prod-{sha}"),
+            ] {
+                snap.push_str(&format!(
+                    "      {tag}: \"sha256:{}\"\n",
+                    d.to_string().repeat(64)
+                ));
+            }
+        }
+    }
+    let snap = write(t.path(), "snap.yaml", &snap);
+    let url = file_url(&bare);
+    let state = t.path().join("state");
+
+    eprintln!("hoist run: {IMAGES} images × 3 rungs, every image with a new build…");
+    let (first, log) = run(&url, &state, &snap);
+    let calls = forge.calls();
+    let pulls = forge.repo("acme/fleet").pulls;
+    let merged = log.matches(": merged pull request #").count();
+    let opened = log.matches(": opened pull request #").count();
+    assert_eq!(
+        opened,
+        2 * IMAGES,
+        "a pull request per image on staging and prod"
+    );
+    assert_eq!(merged, IMAGES, "every staging pull request merged");
+    assert_eq!(pulls.len(), 2 * IMAGES);
+    let per_pr = calls.len() as f64 / opened as f64;
+
+    forge.reset_calls();
+    let (second, _) = run(&url, &state, &snap);
+    let rerun_calls = forge.calls().len();
+    // Unchanged image-rungs: each image on staging (nothing to move: its
+    // pull request merged) and on prod (its pull request is open, as is).
+    let per_unchanged = rerun_calls as f64 / (2 * IMAGES) as f64;
+
+    // The floor: the git CLI pushing the same number of branches (one
+    // small commit each) to the same kind of remote.
+    let work = t.path().join("peer");
+    git(t.path(), &["clone", "-q", s(&bare), s(&work)]);
+    let start = Instant::now();
+    for i in 0..(2 * IMAGES + 1) {
+        git(
+            &work,
+            &["checkout", "-q", "-B", &format!("peer/{i}"), "origin/main"],
+        );
+        write(&work, "clusters/peer.txt", &format!("{i}\n"));
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", "peer"]);
+        git(&work, &["push", "-q", "origin", &format!("peer/{i}")]);
+    }
+    let peer = start.elapsed().as_secs_f64();
+
+    println!(
+        "ladder: {IMAGES} images × 3 rungs (dev push, staging auto-merge per image, prod pull request per image)"
+    );
+    println!(
+        "  first run (401 pushes, {opened} pull requests, {merged} merges): {first:.1} s; {} forge calls, {per_pr:.2} per pull request",
+        calls.len()
+    );
+    println!(
+        "  second run (nothing new): {second:.1} s; {rerun_calls} forge calls, {per_unchanged:.2} per unchanged image-rung; writes: {}",
+        forge.writes().len()
+    );
+    println!(
+        "  peer: git CLI, {} branch commits + pushes: {peer:.1} s; hoist first run / peer = {:.2}",
+        2 * IMAGES + 1,
+        first / peer
+    );
+    let mut by_route: std::collections::BTreeMap<String, usize> = Default::default();
+    for (m, p) in &calls {
+        let route: String = p
+            .split('/')
+            .map(|seg| {
+                if seg.chars().all(|c| c.is_ascii_digit()) && !seg.is_empty() {
+                    "N"
+                } else if seg.len() == 40 && seg.chars().all(|c| c.is_ascii_hexdigit()) {
+                    "SHA"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        *by_route.entry(format!("{m} {route}")).or_default() += 1;
+    }
+    println!("  first run's calls by route:");
+    for (r, n) in by_route {
+        println!("    {n:5}  {r}");
+    }
+}
