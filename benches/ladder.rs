@@ -15,8 +15,6 @@ use common::git::{bare_from, file_url, git};
 use common::{hoist_command, s, write};
 use std::time::Instant;
 
-const IMAGES: usize = 200;
-
 fn flux(i: usize) -> String {
     let image = format!("127.0.0.1:1/app{i}");
     let mut y = format!(
@@ -54,10 +52,14 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    let images: usize = std::env::var("HOIST_BENCH_IMAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let t = tempfile::tempdir().unwrap();
     let forge = FakeForge::start();
     let content = t.path().join("content");
-    let objects: Vec<String> = (0..IMAGES).map(flux).collect();
+    let objects: Vec<String> = (0..images).map(flux).collect();
     write(&content, "flux/apps.yaml", &objects.join("---\n"));
     write(
         &content,
@@ -78,7 +80,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
         ("staging", "staging-aaaaaaa"),
         ("prod", "prod-aaaaaaa"),
     ] {
-        let y: String = (0..IMAGES)
+        let y: String = (0..images)
             .map(|i| format!("app{i}: {tag} # {{\"$imagepolicy\": \"ns:app{i}-{env}:tag\"}}\n"))
             .collect();
         write(&content, &format!("clusters/{env}/image-tags.yaml"), &y);
@@ -86,7 +88,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let bare = bare_from(t.path(), "fleet", &content);
     forge.add_repo("acme/fleet", &bare);
     let mut snap = String::from("images:\n");
-    for i in 0..IMAGES {
+    for i in 0..images {
         snap.push_str(&format!("  127.0.0.1:1/app{i}:\n    tags:\n"));
         for (n, (sha, d)) in [("aaaaaaa", 'a'), ("bbbbbbb", 'b')].iter().enumerate() {
             for tag in [
@@ -105,7 +107,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let url = file_url(&bare);
     let state = t.path().join("state");
 
-    eprintln!("hoist run: {IMAGES} images × 3 rungs, every image with a new build…");
+    eprintln!("hoist run: {images} images × 3 rungs, every image with a new build…");
     let (first, log) = run(&url, &state, &snap);
     let calls = forge.calls();
     let pulls = forge.repo("acme/fleet").pulls;
@@ -113,11 +115,11 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let opened = log.matches(": opened pull request #").count();
     assert_eq!(
         opened,
-        2 * IMAGES,
+        2 * images,
         "a pull request per image on staging and prod"
     );
-    assert_eq!(merged, IMAGES, "every staging pull request merged");
-    assert_eq!(pulls.len(), 2 * IMAGES);
+    assert_eq!(merged, images, "every staging pull request merged");
+    assert_eq!(pulls.len(), 2 * images);
     let per_pr = calls.len() as f64 / opened as f64;
 
     forge.reset_calls();
@@ -125,14 +127,14 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let rerun_calls = forge.calls().len();
     // Unchanged image-rungs: each image on staging (nothing to move: its
     // pull request merged) and on prod (its pull request is open, as is).
-    let per_unchanged = rerun_calls as f64 / (2 * IMAGES) as f64;
+    let per_unchanged = rerun_calls as f64 / (2 * images) as f64;
 
     // The floor: the git CLI pushing the same number of branches (one
     // small commit each) to the same kind of remote.
     let work = t.path().join("peer");
     git(t.path(), &["clone", "-q", s(&bare), s(&work)]);
     let start = Instant::now();
-    for i in 0..(2 * IMAGES + 1) {
+    for i in 0..(2 * images + 1) {
         git(
             &work,
             &["checkout", "-q", "-B", &format!("peer/{i}"), "origin/main"],
@@ -145,10 +147,11 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let peer = start.elapsed().as_secs_f64();
 
     println!(
-        "ladder: {IMAGES} images × 3 rungs (dev push, staging auto-merge per image, prod pull request per image)"
+        "ladder: {images} images × 3 rungs (dev push, staging auto-merge per image, prod pull request per image)"
     );
     println!(
-        "  first run (401 pushes, {opened} pull requests, {merged} merges): {first:.1} s; {} forge calls, {per_pr:.2} per pull request",
+        "  first run ({} pushes, {opened} pull requests, {merged} merges): {first:.1} s; {} forge calls, {per_pr:.2} per pull request",
+        2 * images + 1,
         calls.len()
     );
     println!(
@@ -157,9 +160,14 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     );
     println!(
         "  peer: git CLI, {} branch commits + pushes: {peer:.1} s; hoist first run / peer = {:.2}",
-        2 * IMAGES + 1,
+        2 * images + 1,
         first / peer
     );
+    if std::env::var_os("HOIST_BENCH_KEEP").is_some() {
+        // For profiling a rerun by hand (the fake forge stops with this
+        // process; a rerun needs one of its own).
+        eprintln!("kept {}", t.keep().display());
+    }
     let mut by_route: std::collections::BTreeMap<String, usize> = Default::default();
     for (m, p) in &calls {
         let route: String = p

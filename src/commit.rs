@@ -6,8 +6,10 @@
 //! bot commit the same way.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::config::{self, Config, GitAuth};
 use crate::diag::Diag;
@@ -117,19 +119,28 @@ impl Failure {
 /// The config that applies to a snapshot: `--config FILE` when given, else
 /// the snapshot's own `hoist.toml` (URL mode) or the checkout's.
 enum ConfigSource {
-    Fixed(Box<Config>),
-    FromTree,
+    Fixed(Arc<Config>),
+    /// The last text parsed, with its result: a run plans many trees and
+    /// hoist.toml rarely changes between them.
+    FromTree(RefCell<Option<(String, Arc<Config>)>>),
 }
 
 impl ConfigSource {
-    /// Borrowed when fixed; parsed from the tree otherwise (each attempt
-    /// may see a new hoist.toml).
-    fn for_snapshot(&self, snap: &Snapshot) -> Result<Cow<'_, Config>, Vec<Diag>> {
+    fn for_snapshot(&self, snap: &Snapshot) -> Result<Arc<Config>, Vec<Diag>> {
         match self {
-            ConfigSource::Fixed(c) => Ok(Cow::Borrowed(&**c)),
-            ConfigSource::FromTree => match &snap.config {
-                Some(text) => config::parse(text, "hoist.toml").map(Cow::Owned),
-                None => Ok(Cow::Owned(Config::default())),
+            ConfigSource::Fixed(c) => Ok(c.clone()),
+            ConfigSource::FromTree(memo) => match &snap.config {
+                Some(text) => {
+                    if let Some((t, c)) = memo.borrow().as_ref()
+                        && t == text
+                    {
+                        return Ok(c.clone());
+                    }
+                    let c = Arc::new(config::parse(text, "hoist.toml")?);
+                    *memo.borrow_mut() = Some((text.clone(), c.clone()));
+                    Ok(c)
+                }
+                None => Ok(Arc::new(Config::default())),
             },
         }
     }
@@ -283,10 +294,10 @@ impl Session {
         let (source, config_source) = match repository {
             Repository::Url { url, state_dir } => {
                 let cs = match &o.config {
-                    Some(p) => ConfigSource::Fixed(Box::new(
+                    Some(p) => ConfigSource::Fixed(Arc::new(
                         config::load(Path::new("."), Some(p)).map_err(Failure::Setup)?,
                     )),
-                    None => ConfigSource::FromTree,
+                    None => ConfigSource::FromTree(RefCell::new(None)),
                 };
                 (
                     Source::Url {
@@ -314,7 +325,7 @@ impl Session {
                         dir: dir.clone(),
                         remote,
                     },
-                    ConfigSource::Fixed(Box::new(cfg)),
+                    ConfigSource::Fixed(Arc::new(cfg)),
                 )
             }
         };
@@ -324,7 +335,7 @@ impl Session {
         };
         let pre_config = match &config_source {
             ConfigSource::Fixed(c) => Cow::Borrowed(&**c),
-            ConfigSource::FromTree => Cow::Owned(Config::default()),
+            ConfigSource::FromTree(_) => Cow::Owned(Config::default()),
         };
         let creds = credentials(o, &pre_config, url)?;
         let git_err = |e: git::Error| Failure::git(e, Vec::new());
@@ -395,13 +406,13 @@ impl Session {
         let snap = self.first.as_ref();
         match (&self.config_source, snap) {
             (ConfigSource::Fixed(c), _) => Ok(c.ladder.clone()),
-            (ConfigSource::FromTree, Some(s)) => Ok(self
+            (ConfigSource::FromTree(_), Some(s)) => Ok(self
                 .config_source
                 .for_snapshot(s)
                 .map_err(Failure::Setup)?
                 .ladder
                 .clone()),
-            (ConfigSource::FromTree, None) => Ok(crate::ladder::Ladder::default()),
+            (ConfigSource::FromTree(_), None) => Ok(crate::ladder::Ladder::default()),
         }
     }
 
@@ -427,12 +438,10 @@ impl Session {
     pub fn config(&self) -> Result<Config, Failure> {
         match (&self.config_source, self.first.as_ref()) {
             (ConfigSource::Fixed(c), _) => Ok((**c).clone()),
-            (ConfigSource::FromTree, Some(s)) => Ok(self
-                .config_source
-                .for_snapshot(s)
-                .map_err(Failure::Setup)?
-                .into_owned()),
-            (ConfigSource::FromTree, None) => Ok(Config::default()),
+            (ConfigSource::FromTree(_), Some(s)) => {
+                Ok((*self.config_source.for_snapshot(s).map_err(Failure::Setup)?).clone())
+            }
+            (ConfigSource::FromTree(_), None) => Ok(Config::default()),
         }
     }
 
@@ -466,7 +475,7 @@ impl Session {
         target.extra_refs.clear();
         Ok(Session {
             ws,
-            config_source: ConfigSource::Fixed(Box::new(config.clone())),
+            config_source: ConfigSource::Fixed(Arc::new(config.clone())),
             settings: Settings {
                 target,
                 author: self.settings.author.clone(),

@@ -217,14 +217,16 @@ pub fn fetch_branch(
         }
         return Err(git.failure(&args, &out));
     }
-    let tip = git.run(&[
-        "rev-parse",
-        "--verify",
-        "--quiet",
-        &format!("{local}^{{commit}}"),
-    ])?;
-    let tip = gix::ObjectId::from_hex(tip.trim().as_bytes())
-        .map_err(|e| Error::new(format!("git rev-parse printed {:?}: {e}", tip.trim())))?;
+    // Read the fetched ref in process (a `git rev-parse` would be one more
+    // process per fetch, and the ladder fetches per rung and image).
+    let repo = open_repo(&git.dir)?;
+    let mut r = repo
+        .find_reference(local.as_str())
+        .map_err(|e| Error::new(format!("cannot read {local} after fetching it: {e}")))?;
+    let tip = r
+        .peel_to_commit()
+        .map_err(|e| Error::new(format!("{local} is not a commit: {e}")))?
+        .id;
     Ok(Some(tip))
 }
 

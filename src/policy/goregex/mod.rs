@@ -81,11 +81,40 @@ pub fn translate(pattern: &str) -> Result<(String, Vec<String>), GoError> {
     parse::translate(pattern)
 }
 
+/// Compiled patterns by source. A fleet has few distinct patterns but
+/// plans them often (the ladder plans every rung, per image, on every new
+/// tip), and compiling is what costs. Bounded: at most `CACHE_ENTRIES`
+/// patterns, each of which compiled within `CACHE_PROGRAM`; the rest are
+/// compiled every time.
+static CACHE: std::sync::Mutex<Option<std::collections::HashMap<String, GoRegex>>> =
+    std::sync::Mutex::new(None);
+const CACHE_ENTRIES: usize = 64;
+const CACHE_PROGRAM: usize = 256 << 10;
+
 impl GoRegex {
     pub fn new(pattern: &str) -> Result<GoRegex, PatternError> {
+        let lock = || CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = lock().as_ref().and_then(|c| c.get(pattern)) {
+            return Ok(hit.clone());
+        }
+        let small = GoRegex::compile(pattern, CACHE_PROGRAM);
+        let re = match small {
+            Err(PatternError::TooLarge) => return GoRegex::compile(pattern, SIZE_LIMIT),
+            other => other?,
+        };
+        let mut cache = lock();
+        let cache = cache.get_or_insert_with(Default::default);
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), re.clone());
+        Ok(re)
+    }
+
+    fn compile(pattern: &str, size_limit: usize) -> Result<GoRegex, PatternError> {
         let (rust, names) = parse::translate(pattern)?;
         let re = regex::RegexBuilder::new(&rust)
-            .size_limit(SIZE_LIMIT)
+            .size_limit(size_limit)
             .dfa_size_limit(4 << 20)
             // Go allows a tree 1000 deep; the translation adds at most a
             // group per level.
