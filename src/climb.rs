@@ -296,6 +296,7 @@ pub fn climb(session: &mut Session, ladder: &Ladder) -> Vec<(String, Climbed)> {
         };
         let per_image = rung.mode != Mode::Push && rung.group == crate::ladder::Group::Image;
         if per_image {
+            here.prefetch(&format!("{}/", bot_branch(rung, None)));
             for image in images.get(&rung.name).cloned().unwrap_or_default() {
                 let scope = Scope::Rung {
                     name: rung.name.clone(),
@@ -519,6 +520,7 @@ fn propose_once(
                         "{base} already has what this pull request proposed (merged by hand, or superseded)"
                     );
                     f.close(&pr, &format!("hoist: {reason}; closing it."))?;
+                    session.invalidate();
                     actions.push(Action::Closed {
                         number: pr.number,
                         reason,
@@ -615,7 +617,10 @@ fn propose_once(
         pr.head_sha = head.clone();
         match rung.mode {
             Mode::AutoMerge => match f.merge(&pr, rung.merge_method)? {
-                Merge::Merged { .. } => actions.push(Action::Merged { number: pr.number }),
+                Merge::Merged { .. } => {
+                    session.invalidate();
+                    actions.push(Action::Merged { number: pr.number })
+                }
                 Merge::Scheduled => actions.push(Action::AutoMerge { number: pr.number }),
                 Merge::Refused(why) => report.diags.push(Diag::error(format!(
                     "environment {:?}: pull request #{} was not merged: {why}",
@@ -648,6 +653,7 @@ fn propose_once(
 /// the base branch's newest tip: a run racing this one may have just moved
 /// the rung below, making the pull request needed after all.
 fn still_not_needed(session: &mut Session, scope: &Scope, branch: &str) -> bool {
+    session.invalidate();
     matches!(
         session.propose(scope, branch).map(|r| r.outcome),
         Ok(Outcome::UpToDate { .. })

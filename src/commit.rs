@@ -515,6 +515,22 @@ impl Session {
         ))
     }
 
+    /// Fetch the base branch and every bot branch under `prefix` at once,
+    /// and plan on those tips until something moves (see
+    /// [`Workspace::prefetch`]). A failed prefetch only costs the speed-up.
+    pub fn prefetch(&self, prefix: &str) {
+        let base = self.settings.target.push_branch.clone();
+        if let Err(e) = self.ws.prefetch(&[base.as_str()], &[prefix]) {
+            tracing::debug!(error = %e, "prefetch failed");
+        }
+    }
+
+    /// The remote moved under hoist (a merge on the forge, a deleted
+    /// branch): fetch again before planning.
+    pub fn invalidate(&self) {
+        self.ws.invalidate();
+    }
+
     /// The branch push rungs commit to and pull requests merge into.
     pub fn base_branch(&self) -> &str {
         &self.settings.target.push_branch

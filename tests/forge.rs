@@ -402,6 +402,37 @@ fn one_blocked_image_and_one_that_moves(kind: Kind) {
     assert_eq!(pulls[1].head, "hoist/prod/api");
     assert!(w.branches().contains(&"hoist/prod/api".to_string()));
     assert!(!w.branches().iter().any(|b| b.starts_with("hoist/prod/web")));
+    // Again: still blocked, and nothing written.
+    w.forge.reset_calls();
+    let snap2 = w.snapshot(2, &[("web", staging_web.as_str())]);
+    w.run(&snap2, &[]).expect(1, &["blocked on staging"]);
+    assert_eq!(w.forge.writes(), Vec::<(String, String)>::new());
+    // Build 3 is clean: web catches up, api's prod pull request moves on.
+    let s3 = &w.shas[2];
+    w.run(&w.snapshot(3, &[]), &[]).expect(
+        0,
+        &[
+            "hoist run: prod/127.0.0.1:1/api: updated pull request #2",
+            "hoist run: prod/127.0.0.1:1/web: opened pull request",
+        ],
+    );
+    assert!(w.has("hoist/prod/api", "prod", "api", &format!("prod-{s3}")));
+    assert!(w.has("hoist/prod/web", "prod", "web", &format!("prod-{s3}")));
+    assert!(
+        w.has(
+            "hoist/prod/web",
+            "prod",
+            "api",
+            &format!("prod-{}", w.shas[0])
+        ),
+        "one image per pull request"
+    );
+    let open: Vec<_> = w
+        .pulls()
+        .into_iter()
+        .filter(|p| p.state == State::Open)
+        .collect();
+    assert_eq!(open.len(), 2, "{open:#?}");
 }
 
 #[test]
@@ -973,4 +1004,30 @@ fn bad_forge_replies_are_clear_errors_and_a_rerun_converges() {
         .trim()
         .to_string();
     assert_eq!(w.forge.repo("acme/fleet").statuses[&head].len(), 1);
+}
+
+#[test]
+fn github_enterprise_server_paths() {
+    let w = World::new(Kind::GitHub);
+    let url = w.forge.url();
+    let cfg = show(&w.bare, "main", "hoist.toml").replace(
+        &format!("api_url = \"{url}\""),
+        &format!("api_url = \"{url}/api/v3\""),
+    );
+    let cfg = write(w.t.path(), "ghes.toml", &cfg);
+    w.run(&w.snapshot(2, &[]), &["--config", s(&cfg)]).expect(
+        0,
+        &[
+            "hoist run: staging: merged pull request #1",
+            "hoist run: prod: opened pull request #2",
+        ],
+    );
+    let calls = w.forge.raw_paths();
+    assert!(calls.iter().any(|p| p == "/api/graphql"), "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|p| p == "/api/graphql" || p.starts_with("/api/v3/")),
+        "{calls:?}"
+    );
 }

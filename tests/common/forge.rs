@@ -77,6 +77,7 @@ struct Inner {
     app: Option<(String, Vec<u8>)>,
     /// Installation tokens issued to the app.
     installation_tokens: Vec<String>,
+    raw_paths: Vec<String>,
     repos: BTreeMap<String, Repo>,
     calls: Vec<(String, String)>,
     faults: Vec<Fault>,
@@ -99,6 +100,8 @@ impl Drop for FakeForge {
 
 struct Request {
     method: String,
+    /// The path as sent (before the Enterprise Server prefix is removed).
+    raw_path: String,
     path: String,
     query: BTreeMap<String, String>,
     auth: Option<String>,
@@ -321,6 +324,11 @@ impl FakeForge {
             .collect()
     }
 
+    /// Every path as sent, Enterprise Server prefixes included.
+    pub fn raw_paths(&self) -> Vec<String> {
+        self.inner.lock().unwrap().raw_paths.clone()
+    }
+
     pub fn reset_calls(&self) {
         self.inner.lock().unwrap().calls.clear();
     }
@@ -372,9 +380,18 @@ fn serve(conn: TcpStream, port: u16, inner: &Mutex<Inner>) {
                 (percent_decode(k), percent_decode(v))
             })
             .collect();
+        // GitHub Enterprise Server serves REST under /api/v3 and GraphQL
+        // at /api/graphql.
+        let raw_path = percent_decode(path);
+        let path = match raw_path.strip_prefix("/api/v3") {
+            Some(rest) => rest.to_string(),
+            None if raw_path == "/api/graphql" => "/graphql".to_string(),
+            None => raw_path.clone(),
+        };
         let req = Request {
             method,
-            path: percent_decode(path),
+            raw_path,
+            path,
             query,
             auth,
             body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
@@ -406,6 +423,7 @@ fn serve(conn: TcpStream, port: u16, inner: &Mutex<Inner>) {
 fn handle(req: &Request, port: u16, inner: &Mutex<Inner>) -> Response {
     let mut st = inner.lock().unwrap();
     st.calls.push((req.method.clone(), req.path.clone()));
+    st.raw_paths.push(req.raw_path.clone());
     if let Some(f) = st
         .faults
         .iter_mut()
