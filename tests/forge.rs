@@ -304,6 +304,37 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
     assert_eq!(fleet.statuses.values().map(Vec::len).sum::<usize>(), 3);
     let main_commits = count(&w.bare, "main");
 
+    // `hoist ladder` on a checkout shows the open pull request.
+    let work = w.t.path().join("checkout");
+    git(w.t.path(), &["clone", "-q", s(&w.bare), s(&work)]);
+    let r = hoist_env(
+        &[
+            "ladder",
+            "--repo",
+            s(&work),
+            "--registry-snapshot",
+            s(&snap2),
+        ],
+        &[("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string())],
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "Open pull requests:\n  prod: #2 hoist(prod): api prod-{s2} "
+        )),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let r = hoist(&[
+        "ladder",
+        "--repo",
+        s(&work),
+        "--registry-snapshot",
+        s(&snap2),
+        "--no-forge",
+    ]);
+    assert!(!r.stdout.contains("Open pull requests"));
+
     // Run 2: nothing new, nothing written anywhere.
     w.forge.reset_calls();
     let r = w.run(&snap2, &[]);

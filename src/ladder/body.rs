@@ -173,15 +173,7 @@ pub fn status_line(rung: &Rung, plan: &RungPlan) -> String {
     match plan.promotions.as_slice() {
         [one] => format!("{} ← {}{same}", one.to_tag, one.from_tag),
         [] => {
-            let moves: Vec<String> = plan
-                .runs
-                .iter()
-                .filter(|(_, (was, now))| was != now)
-                .map(|(image, (_, now))| {
-                    let short = image.rsplit('/').next().unwrap_or(image);
-                    format!("{short} {}", now.split('@').next().unwrap_or(now))
-                })
-                .collect();
+            let moves = moves(plan);
             match moves.as_slice() {
                 [] => format!("{} is up to date", rung.name),
                 [one] => one.clone(),
@@ -201,16 +193,20 @@ pub fn status_line(rung: &Rung, plan: &RungPlan) -> String {
     }
 }
 
-fn title(rung: &Rung, plan: &RungPlan, max: usize) -> String {
-    let moves: Vec<String> = plan
-        .runs
+/// `api 1.2.3` for every image that moves (last path part, tag only).
+fn moves(plan: &RungPlan) -> Vec<String> {
+    plan.runs
         .iter()
         .filter(|(_, (was, now))| was != now)
         .map(|(image, (_, now))| {
             let short = image.rsplit('/').next().unwrap_or(image);
             format!("{short} {}", now.split('@').next().unwrap_or(now))
         })
-        .collect();
+        .collect()
+}
+
+fn title(rung: &Rung, plan: &RungPlan, max: usize) -> String {
+    let moves = moves(plan);
     let what = match moves.as_slice() {
         [] => "no image changes".to_string(),
         [one] => one.clone(),

@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+use super::percent_decode;
+
 pub const TOKEN: &str = "fake-forge-token-7f3a9c";
 pub const ADO_USER: &str = "6f2e9a51-hoist-bot";
 
@@ -182,25 +184,6 @@ fn branch_sha(bare: &Path, branch: &str) -> Option<String> {
         ],
     )
     .ok()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl FakeForge {

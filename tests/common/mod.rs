@@ -221,3 +221,25 @@ pub fn scan_json(repo: &Path, env: &[(&str, String)]) -> (serde_json::Value, Run
     let v = serde_json::from_str(&run.stdout).expect("scan prints JSON");
     (v, run)
 }
+
+/// Decode a URL query component (`%XX`, `+` for space); bad escapes stay
+/// as they are.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
