@@ -559,6 +559,7 @@ impl Session {
         target.push_branch = branch.to_string();
         target.extra_refs.clear();
         target.refuse_foreign = true;
+        target.update_checkout = false;
         let mut report = self.commit_to(scope, &target)?;
         if let Outcome::UpToDate { branch: b, .. } = &mut report.outcome {
             *b = target.checkout_branch.clone();
@@ -821,6 +822,7 @@ fn settle(
         signing,
         email: author.email.clone(),
         refuse_foreign: false,
+        update_checkout: true,
     };
     Ok(Settings {
         target,

@@ -900,17 +900,20 @@ fn a_github_app_signs_in_with_its_private_key() {
     r.expect(1, &["finding the app's installation on acme/fleet: 401 A JSON web token could not be decoded"]);
 }
 
-#[test]
-fn a_rung_in_a_second_repository() {
+fn rung_in_a_second_repository(kind: Kind) {
+    let other = match kind {
+        Kind::GitHub => "acme/cluster-staging",
+        Kind::Azure => "acme/ops/cluster-staging",
+    };
     let t = tempfile::tempdir().unwrap();
     let forge = FakeForge::start();
     let (src, shas) = source_repo(t.path(), 2);
     let [s1, s2] = [&shas[0], &shas[1]];
     // The fleet holds dev and prod; staging's cluster has its own repository.
     let fleet = t.path().join("fleet-content");
-    let cfg = ladder(Kind::GitHub, &forge.url(), IMAGE, "").replace(
+    let cfg = ladder(kind, &forge.url(), IMAGE, "").replace(
         "name = \"staging\"\n",
-        "name = \"staging\"\nrepository = \"acme/cluster-staging\"\n",
+        &format!("name = \"staging\"\nrepository = \"{other}\"\n"),
     );
     write(&fleet, "hoist.toml", &cfg);
     write(&fleet, "flux/apps.yaml", &flux("api", IMAGE));
@@ -933,9 +936,9 @@ fn a_rung_in_a_second_repository() {
     );
     let a = bare_from(t.path(), "fleet", &fleet);
     let b = bare_from(t.path(), "cluster-staging", &staging);
-    forge.add_repo("acme/fleet", &a);
-    forge.add_repo("acme/cluster-staging", &b);
-    forge.add_repo("acme/api", &src);
+    forge.add_repo(kind.repo(), &a);
+    forge.add_repo(other, &b);
+    forge.add_repo(kind.source(), &src);
     let mut y = format!("images:\n  {IMAGE}:\n    tags:\n");
     for (i, sha) in shas.iter().enumerate() {
         let d = char::from(b'a' + i as u8).to_string().repeat(64);
@@ -971,14 +974,14 @@ fn a_rung_in_a_second_repository() {
             "hoist run: prod: opened pull request #2",
         ],
     );
-    let staging_pulls = forge.repo("acme/cluster-staging").pulls;
+    let staging_pulls = forge.repo(other).pulls;
     assert_eq!(staging_pulls.len(), 1);
     assert_eq!(staging_pulls[0].state, State::Merged);
     assert!(
         show(&b, "main", "clusters/staging/image-tags.yaml")
             .starts_with(&format!("api: staging-{s2} #"))
     );
-    let fleet_pulls = forge.repo("acme/fleet").pulls;
+    let fleet_pulls = forge.repo(kind.repo()).pulls;
     assert_eq!(fleet_pulls.len(), 1);
     assert_eq!(fleet_pulls[0].head, "hoist/prod");
     assert!(
@@ -993,6 +996,16 @@ fn a_rung_in_a_second_repository() {
     forge.reset_calls();
     run().expect(0, &[]);
     assert_eq!(forge.writes(), Vec::<(String, String)>::new());
+}
+
+#[test]
+fn github_a_rung_in_a_second_repository() {
+    rung_in_a_second_repository(Kind::GitHub);
+}
+
+#[test]
+fn azure_devops_a_rung_in_a_second_repository() {
+    rung_in_a_second_repository(Kind::Azure);
 }
 
 #[test]
@@ -1061,4 +1074,31 @@ fn github_enterprise_server_paths() {
             .all(|p| p == "/api/graphql" || p.starts_with("/api/v3/")),
         "{calls:?}"
     );
+}
+
+#[test]
+fn in_a_ci_checkout_the_working_tree_stays_on_its_branch() {
+    let w = World::new(Kind::GitHub);
+    let work = w.t.path().join("job");
+    git(w.t.path(), &["clone", "-q", s(&w.bare), s(&work)]);
+    let snap = w.snapshot(2, &[]);
+    let r = hoist_env(
+        &["run", "--repo", s(&work), "--registry-snapshot", s(&snap)],
+        &[("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string())],
+    );
+    r.expect(
+        0,
+        &[
+            "hoist run: dev: pushed",
+            "hoist run: staging: merged pull request #1",
+            "hoist run: prod: opened pull request #2",
+        ],
+    );
+    assert_eq!(
+        git(&work, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "main"
+    );
+    assert!(git(&work, &["status", "--porcelain"]).trim().is_empty());
+    assert!(w.main_has("staging", &format!("staging-{}", w.shas[1])));
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{}", w.shas[1])));
 }

@@ -46,6 +46,9 @@ pub struct Target {
     /// error) instead of built upon: bot branches of pull requests, where
     /// a human's commit must never be force-replaced.
     pub refuse_foreign: bool,
+    /// Checkout mode: bring the working tree to the pushed commit. Off for
+    /// bot branches: a CI job's checkout stays on its branch.
+    pub update_checkout: bool,
 }
 
 /// What the planner proposes for one tree.
@@ -584,7 +587,9 @@ where
         ws.invalidate();
         match pushed? {
             Outcome::Pushed => {
-                warnings.extend(ws.update_checkout(commit, &target.push_branch));
+                if target.update_checkout {
+                    warnings.extend(ws.update_checkout(commit, &target.push_branch));
+                }
                 return Ok((
                     Done::Pushed {
                         commit,
