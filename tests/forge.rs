@@ -1102,3 +1102,58 @@ fn in_a_ci_checkout_the_working_tree_stays_on_its_branch() {
     assert!(w.main_has("staging", &format!("staging-{}", w.shas[1])));
     assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{}", w.shas[1])));
 }
+
+#[test]
+fn promote_opens_the_pull_request_a_pull_request_rung_wants() {
+    let w = World::new(Kind::GitHub);
+    let s2 = &w.shas[1];
+    // staging already runs build 2 (someone promoted it by hand).
+    let work = w.t.path().join("human");
+    git(w.t.path(), &["clone", "-q", s(&w.bare), s(&work)]);
+    write(
+        &work,
+        "clusters/staging/image-tags.yaml",
+        &format!("api: staging-{s2} # {{\"$imagepolicy\": \"ns:api-staging:tag\"}}\n"),
+    );
+    git(&work, &["commit", "-qam", "staging by hand"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    let state = w.t.path().join("state");
+    let snap = w.snapshot(2, &[]);
+    let url = file_url(&w.bare);
+    let promote = || {
+        hoist_env(
+            &[
+                "promote",
+                "--from",
+                "staging",
+                "--to",
+                "prod",
+                "--url",
+                &url,
+                "--state-dir",
+                s(&state),
+                "--registry-snapshot",
+                s(&snap),
+            ],
+            &[("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string())],
+        )
+    };
+    promote().expect(
+        0,
+        &[
+            "hoist promote: staging → prod: opened pull request #1 from hoist/prod",
+            "awaits review",
+        ],
+    );
+    assert!(
+        w.main_has("prod", &format!("prod-{}", w.shas[0])),
+        "prod's pull request waits"
+    );
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
+    assert!(
+        w.main_has("dev", &format!("dev-{}-1", w.shas[0])),
+        "only prod was touched"
+    );
+    promote().expect(0, &["pull request #1 is up to date"]);
+    assert_eq!(w.pulls().len(), 1);
+}
