@@ -172,7 +172,8 @@ impl<'a> Forges<'a> {
 #[derive(Debug, Clone)]
 pub struct Located {
     pub url: String,
-    pub branch: String,
+    /// The forge's default branch (none for `[git] url`).
+    pub branch: Option<String>,
     /// The forge's token variable, for Git over HTTPS too.
     pub token_env: Option<String>,
     pub auth: Option<crate::config::GitAuth>,
@@ -180,11 +181,16 @@ pub struct Located {
 
 /// The repository `hoist run` works on when given neither a checkout nor
 /// a URL: the clone URL and default branch the forge reports for
-/// `[forge] repository` (GitHub `clone_url`, Azure DevOps `remoteUrl`).
-/// `None` without `[forge]`.
+/// `[forge] repository` (GitHub `clone_url`, Azure DevOps `remoteUrl`),
+/// else `[git] url`. `None` with neither.
 pub fn locate(cfg: &crate::config::Config) -> forge::Result<Option<Located>> {
     let Some(f) = &cfg.ladder.forge else {
-        return Ok(None);
+        return Ok(cfg.git.url.clone().map(|url| Located {
+            url,
+            branch: None,
+            token_env: None,
+            auth: None,
+        }));
     };
     let info = forge::open(f, None)?.repository()?;
     if info.clone_url.is_empty() {
@@ -205,7 +211,7 @@ pub fn locate(cfg: &crate::config::Config) -> forge::Result<Option<Located>> {
     };
     Ok(Some(Located {
         url: info.clone_url,
-        branch: info.default_branch,
+        branch: Some(info.default_branch).filter(|b| !b.is_empty()),
         token_env,
         auth,
     }))

@@ -63,6 +63,9 @@ pub use crate::git::Auth as GitAuth;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GitConfig {
+    /// The fleet repository's URL, for runs given neither `--url` nor a
+    /// checkout and no `[forge]` to ask.
+    pub url: Option<String>,
     /// Checkout mode: the remote to push to (default `origin`).
     pub remote: Option<String>,
     /// The branch to read (default: the automation's checkout branch, else

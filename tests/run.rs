@@ -224,3 +224,40 @@ fn promote_moves_one_image_between_any_two_rungs_now() {
     // Unknown environments are usage errors naming the known ones.
     promote(&["--from", "dev", "--to", "qa"]).expect(2, &["no environment \"qa\""]);
 }
+
+#[test]
+fn without_url_or_checkout_git_url_names_the_repository() {
+    let t = tempfile::tempdir().unwrap();
+    let bare = api_fleet(t.path(), LADDER);
+    let cfg = write(
+        t.path(),
+        "elsewhere/hoist.toml",
+        &format!("{LADDER}\n[git]\nurl = \"{}\"\n", file_url(&bare)),
+    );
+    let snap = snapshot(
+        t.path(),
+        &[
+            ("dev-aaaaaaa-1", "a"),
+            ("dev-bbbbbbb-2", "b"),
+            ("staging-aaaaaaa", "a"),
+            ("staging-bbbbbbb", "b"),
+        ],
+    );
+    let empty = t.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    hoist(&[
+        "run",
+        "--repo",
+        s(&empty),
+        "--config",
+        s(&cfg),
+        "--state-dir",
+        s(&t.path().join("state")),
+        "--registry-snapshot",
+        s(&snap),
+    ])
+    .expect(0, &["hoist run: dev: pushed", "hoist run: staging: pushed"]);
+    assert!(
+        show(&bare, "main", "clusters/dev/image-tags.yaml").starts_with("api: dev-bbbbbbb-2 #")
+    );
+}
