@@ -410,9 +410,19 @@ fn push_rung(
         Err(f) => return Climbed::Failed(f),
     };
     let mut actions = Vec::new();
-    if let Outcome::Pushed { commit, .. } = &report.outcome
-        && let Some(plan) = &report.plan
-    {
+    // A tip that is hoist's own commit for this rung may lack its status
+    // (a run that crashed after pushing): describe it again from its parent.
+    let repaired = match &report.outcome {
+        Outcome::UpToDate { tip, .. } if ladder_has_forge(forges) => session
+            .replan_own(scope, *tip, &rung.name)
+            .map(|p| (*tip, p)),
+        _ => None,
+    };
+    let target = match (&report.outcome, &report.plan) {
+        (Outcome::Pushed { commit, .. }, Some(plan)) => Some((*commit, plan)),
+        _ => repaired.as_ref().map(|(tip, plan)| (*tip, plan)),
+    };
+    if let Some((commit, plan)) = target {
         let status = rung_status(rung, plan, None);
         let posted = forges.get(None).and_then(|f| match f {
             Some(f) => ensure_status(f, &commit.to_string(), &status, &mut actions),
@@ -429,6 +439,10 @@ fn push_rung(
         report: Box::new(report),
         actions,
     }
+}
+
+fn ladder_has_forge(forges: &Forges<'_>) -> bool {
+    forges.ladder.forge.is_some()
 }
 
 fn rung_status(rung: &Rung, plan: &RungPlan, url: Option<&str>) -> Status {

@@ -567,108 +567,59 @@ impl Session {
         Ok(report)
     }
 
+    /// What hoist's own commit `commit` did for `scope`, planned again on
+    /// its parent: `None` unless `commit` is hoist's (its committer, and a
+    /// `Hoist-Environment: <env>` trailer). Lets a run describe a commit a
+    /// crashed run pushed but did not report (its status).
+    pub fn replan_own(
+        &self,
+        scope: &Scope,
+        commit: gix::ObjectId,
+        env: &str,
+    ) -> Option<crate::ladder::RungPlan> {
+        let repo = self.ws.repo().ok()?;
+        let (message, committer, parents) = git::tree::commit_info(&repo, commit)?;
+        let trailer = format!("Hoist-Environment: {env}");
+        if committer != self.settings.author.email
+            || !message.lines().any(|l| l.trim_end() == trailer)
+        {
+            return None;
+        }
+        let first = *parents.first()?;
+        let parent = match git::tree::read(&repo, first) {
+            Ok(p) => p,
+            Err(_) => {
+                // A shallow clone may lack the parent: deepen by one.
+                self.ws.fetch(&self.settings.target.push_branch, 2).ok()?;
+                git::tree::read(&self.ws.repo().ok()?, first).ok()?
+            }
+        };
+        let (_, planned) = plan_scope(
+            &self.settings,
+            &self.tags,
+            &self.config_source,
+            self.explicit_automation,
+            scope,
+            &parent,
+        )
+        .ok()?;
+        planned.rung.filter(|r| !r.files.is_empty())
+    }
+
     fn commit_to(&mut self, scope: &Scope, target: &Target) -> Result<Report, Failure> {
         let settings = &self.settings;
         let tags = &self.tags;
         let config_source = &self.config_source;
         let explicit_automation = self.explicit_automation;
-        let planner = |snap: &Snapshot| -> git::Result<(Option<Proposal>, Planned)> {
-            let cfg = config_source.for_snapshot(snap).map_err(|d| {
-                git::Error::setup(
-                    d.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
-            let (mut objects, object_diags) = plan::collect_objects(&snap.files, &cfg);
-            let chosen = settings.automation_key.as_ref().and_then(|(ns, n)| {
-                objects
-                    .automations
-                    .iter()
-                    .find(|a| &a.meta.namespace == ns && &a.meta.name == n)
-                    .cloned()
-            });
-            restrict(&mut objects, chosen.as_ref(), explicit_automation);
-            let (files, policies, mut diags, environment, rung) = match scope {
-                Scope::Policies => {
-                    let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, |img| {
-                        tags.get(img)
-                    });
-                    (p.files, p.policies, p.diagnostics, None, None)
-                }
-                Scope::Rung {
-                    name,
-                    image,
-                    source,
-                } => {
-                    let p = crate::ladder::plan_one(
-                        &cfg.ladder,
-                        name,
-                        image.as_deref(),
-                        source.as_ref(),
-                        &snap.files,
-                        &objects,
-                        &cfg,
-                        |img| tags.get(img),
-                    )
-                    .map_err(git::Error::setup)?;
-                    let mut d = object_diags;
-                    d.extend(p.diagnostics.iter().cloned());
-                    // Trailers then carry each marker's new value.
-                    (p.files.clone(), Vec::new(), d, Some(name.clone()), Some(p))
-                }
-                Scope::Promotion { from, to, image } => {
-                    let p = crate::ladder::plan_promotion(
-                        &cfg.ladder,
-                        from,
-                        to,
-                        image.as_deref(),
-                        &snap.files,
-                        &objects,
-                        &cfg,
-                        |img| tags.get(img),
-                    )
-                    .map_err(git::Error::setup)?;
-                    let mut d = object_diags;
-                    d.extend(p.diagnostics.iter().cloned());
-                    (p.files.clone(), Vec::new(), d, Some(to.clone()), Some(p))
-                }
-            };
-            let mut all = snap.diags.clone();
-            all.append(&mut diags);
-            let planned = Planned {
-                diags: all,
-                files: files.len(),
-                changes: plan::change_count(&files),
-                rung,
-            };
-            if files.is_empty() {
-                return Ok((None, planned));
-            }
-            let data = message::template_data(
-                settings
-                    .automation_key
-                    .as_ref()
-                    .map(|(a, b)| (a.as_str(), b.as_str())),
-                &files,
-                &settings.values,
-            );
-            let trailers = message::trailers(&files, &policies);
-            let mut msg = message::compose(settings.template.as_ref(), &data, &trailers)
-                .map_err(|e| git::Error::setup(format!("{}: {e}", settings.template_origin)))?;
-            if let Some(env) = &environment {
-                msg.push_str(&format!("Hoist-Environment: {env}\n"));
-            }
-            let proposal = Proposal {
-                edits: files
-                    .iter()
-                    .map(|f| (f.file.clone(), f.updated.clone()))
-                    .collect(),
-                message: msg,
-                author: settings.author.clone(),
-            };
-            Ok((Some(proposal), planned))
+        let planner = |snap: &Snapshot| {
+            plan_scope(
+                settings,
+                tags,
+                config_source,
+                explicit_automation,
+                scope,
+                snap,
+            )
         };
         let (result, planned) = persist::persist(&self.ws, target, self.first.take(), planner);
         let mut diags = std::mem::take(&mut self.tag_diags);
@@ -834,6 +785,114 @@ fn settle(
             .unwrap_or_default(),
         automation_key: automation.map(|a| (a.meta.namespace.clone(), a.meta.name.clone())),
     })
+}
+
+/// Plan `scope` on one tree: the proposal to commit (if anything changes)
+/// and what to report.
+fn plan_scope(
+    settings: &Settings,
+    tags: &crate::observe::Tags,
+    config_source: &ConfigSource,
+    explicit_automation: bool,
+    scope: &Scope,
+    snap: &Snapshot,
+) -> git::Result<(Option<Proposal>, Planned)> {
+    let cfg = config_source.for_snapshot(snap).map_err(|d| {
+        git::Error::setup(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    let (mut objects, object_diags) = plan::collect_objects(&snap.files, &cfg);
+    let chosen = settings.automation_key.as_ref().and_then(|(ns, n)| {
+        objects
+            .automations
+            .iter()
+            .find(|a| &a.meta.namespace == ns && &a.meta.name == n)
+            .cloned()
+    });
+    restrict(&mut objects, chosen.as_ref(), explicit_automation);
+    let (files, policies, mut diags, environment, rung) = match scope {
+        Scope::Policies => {
+            let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, |img| {
+                tags.get(img)
+            });
+            (p.files, p.policies, p.diagnostics, None, None)
+        }
+        Scope::Rung {
+            name,
+            image,
+            source,
+        } => {
+            let p = crate::ladder::plan_one(
+                &cfg.ladder,
+                name,
+                image.as_deref(),
+                source.as_ref(),
+                &snap.files,
+                &objects,
+                &cfg,
+                |img| tags.get(img),
+            )
+            .map_err(git::Error::setup)?;
+            let mut d = object_diags;
+            d.extend(p.diagnostics.iter().cloned());
+            // Trailers then carry each marker's new value.
+            (p.files.clone(), Vec::new(), d, Some(name.clone()), Some(p))
+        }
+        Scope::Promotion { from, to, image } => {
+            let p = crate::ladder::plan_promotion(
+                &cfg.ladder,
+                from,
+                to,
+                image.as_deref(),
+                &snap.files,
+                &objects,
+                &cfg,
+                |img| tags.get(img),
+            )
+            .map_err(git::Error::setup)?;
+            let mut d = object_diags;
+            d.extend(p.diagnostics.iter().cloned());
+            (p.files.clone(), Vec::new(), d, Some(to.clone()), Some(p))
+        }
+    };
+    let mut all = snap.diags.clone();
+    all.append(&mut diags);
+    let planned = Planned {
+        diags: all,
+        files: files.len(),
+        changes: plan::change_count(&files),
+        rung,
+    };
+    if files.is_empty() {
+        return Ok((None, planned));
+    }
+    let data = message::template_data(
+        settings
+            .automation_key
+            .as_ref()
+            .map(|(a, b)| (a.as_str(), b.as_str())),
+        &files,
+        &settings.values,
+    );
+    let trailers = message::trailers(&files, &policies);
+    let mut msg = message::compose(settings.template.as_ref(), &data, &trailers)
+        .map_err(|e| git::Error::setup(format!("{}: {e}", settings.template_origin)))?;
+    if let Some(env) = &environment {
+        msg.push_str(&format!("Hoist-Environment: {env}\n"));
+    }
+    let proposal = Proposal {
+        edits: files
+            .iter()
+            .map(|f| (f.file.clone(), f.updated.clone()))
+            .collect(),
+        message: msg,
+        author: settings.author.clone(),
+    };
+    Ok((Some(proposal), planned))
 }
 
 fn read_tip(ws: &Workspace, branch: &str) -> Result<Snapshot, Failure> {

@@ -1048,6 +1048,17 @@ fn bad_forge_replies_are_clear_errors_and_a_rerun_converges() {
         .trim()
         .to_string();
     assert_eq!(w.forge.repo("acme/fleet").statuses[&head].len(), 1);
+    // dev's status, refused in the first run, was posted by the second.
+    let dev = git(
+        &w.bare,
+        &["rev-list", "-1", "--grep", "Hoist-Environment: dev", "main"],
+    )
+    .trim()
+    .to_string();
+    let st = &w.forge.repo("acme/fleet").statuses[&dev];
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert_eq!(st[0]["context"], "hoist/dev");
+    assert_eq!(st[0]["description"], format!("api dev-{}-2", w.shas[1]));
 }
 
 #[test]
