@@ -814,19 +814,15 @@ fn plan_scope(
             .cloned()
     });
     restrict(&mut objects, chosen.as_ref(), explicit_automation);
-    let (files, policies, mut diags, environment, rung) = match scope {
-        Scope::Policies => {
-            let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, |img| {
-                tags.get(img)
-            });
-            (p.files, p.policies, p.diagnostics, None, None)
-        }
+    let tags_for = |img: &str| tags.get(img);
+    let ladder_plan = match scope {
+        Scope::Policies => None,
         Scope::Rung {
             name,
             image,
             source,
-        } => {
-            let p = crate::ladder::plan_one(
+        } => Some((
+            crate::ladder::plan_one(
                 &cfg.ladder,
                 name,
                 image.as_deref(),
@@ -834,16 +830,12 @@ fn plan_scope(
                 &snap.files,
                 &objects,
                 &cfg,
-                |img| tags.get(img),
-            )
-            .map_err(git::Error::setup)?;
-            let mut d = object_diags;
-            d.extend(p.diagnostics.iter().cloned());
-            // Trailers then carry each marker's new value.
-            (p.files.clone(), Vec::new(), d, Some(name.clone()), Some(p))
-        }
-        Scope::Promotion { from, to, image } => {
-            let p = crate::ladder::plan_promotion(
+                tags_for,
+            ),
+            name,
+        )),
+        Scope::Promotion { from, to, image } => Some((
+            crate::ladder::plan_promotion(
                 &cfg.ladder,
                 from,
                 to,
@@ -851,12 +843,22 @@ fn plan_scope(
                 &snap.files,
                 &objects,
                 &cfg,
-                |img| tags.get(img),
-            )
-            .map_err(git::Error::setup)?;
+                tags_for,
+            ),
+            to,
+        )),
+    };
+    let (files, policies, mut diags, environment, rung) = match ladder_plan {
+        None => {
+            let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, tags_for);
+            (p.files, p.policies, p.diagnostics, None, None)
+        }
+        Some((p, env)) => {
+            let p = p.map_err(git::Error::setup)?;
             let mut d = object_diags;
             d.extend(p.diagnostics.iter().cloned());
-            (p.files.clone(), Vec::new(), d, Some(to.clone()), Some(p))
+            // Trailers then carry each marker's new value.
+            (p.files.clone(), Vec::new(), d, Some(env.clone()), Some(p))
         }
     };
     let mut all = snap.diags.clone();
