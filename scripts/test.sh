@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Real parts the tests start: a registry (CNCF distribution), skopeo to
 # cross-check digests, htpasswd for Basic auth, git (with http-backend and
-# daemon, for real remotes), ssh-keygen and gpg for signed commits.
+# daemon, for real remotes), ssh-keygen and gpg for signed commits, openssl
+# for a GitHub App key.
 need=()
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
@@ -14,6 +15,7 @@ command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
