@@ -335,22 +335,37 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
     ]);
     assert!(!r.stdout.contains("Open pull requests"));
 
-    // Run 2: nothing new, nothing written anywhere.
+    // Run 2: nothing new, nothing written anywhere; `--output json` says so.
     w.forge.reset_calls();
-    let r = w.run(&snap2, &[]);
+    let r = w.run(&snap2, &["--output", "json"]);
     r.expect(0, &["hoist run: prod: pull request #2 is up to date"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let envs = v["environments"].as_array().unwrap();
+    assert_eq!(envs.len(), 3);
+    assert_eq!(envs[2]["forge"][0]["action"], "unchanged");
+    assert_eq!(envs[2]["forge"][0]["number"], 2);
+    assert!(
+        envs.iter().all(|e| e["commit"].is_null()),
+        "nothing pushed: {v}"
+    );
     assert_eq!(w.forge.writes(), Vec::<(String, String)>::new());
     assert_eq!(count(&w.bare, "main"), main_commits);
     assert_eq!(git(&w.bare, &["rev-parse", "hoist/prod"]).trim(), head);
 
     // Run 3: build 3 moves dev and staging and updates the same prod PR.
-    let r = w.run(&w.snapshot(3, &[]), &[]);
+    let r = w.run(&w.snapshot(3, &[]), &["--output", "json"]);
     r.expect(
         0,
         &[
             "hoist run: staging: merged pull request #3",
             "hoist run: prod: updated pull request #2",
         ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["environments"][2]["branch"], "hoist/prod");
+    assert_eq!(
+        v["environments"][2]["commit"],
+        git(&w.bare, &["rev-parse", "hoist/prod"]).trim()
     );
     let fleet = w.forge.repo(kind.repo());
     assert_eq!(fleet.pulls.len(), 3, "no second prod pull request");

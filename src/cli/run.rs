@@ -50,11 +50,16 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     let mut results = Vec::new();
     for (env, c) in &climbed {
         let line = print_climbed("run", env, c);
-        let actions = match c {
-            Climbed::Done { actions, .. } => serde_json::to_value(actions).unwrap_or_default(),
-            _ => serde_json::json!([]),
-        };
-        results.push(serde_json::json!({ "environment": env, "outcome": line, "forge": actions }));
+        let mut entry = serde_json::json!({ "environment": env, "outcome": line, "forge": [] });
+        if let Climbed::Done { report: r, actions } = c {
+            entry["forge"] = serde_json::to_value(actions).unwrap_or_default();
+            // The commit a rung pushed (base or bot branch), in full.
+            if let Outcome::Pushed { branch, commit, .. } = &r.outcome {
+                entry["branch"] = serde_json::json!(branch);
+                entry["commit"] = serde_json::json!(commit.to_string());
+            }
+        }
+        results.push(entry);
     }
     if args.output == Output::Json {
         println!(
