@@ -23,7 +23,9 @@ use hoist::cli::{self, Fatal};
     hoist apply --url https://github.com/acme/fleet.git --token-env GITHUB_TOKEN\n  \
     hoist policy eval --policy policy.yaml --tags tags.txt --explain\n  \
     hoist lint --repo .\n  \
-    hoist config check --repo .\n\n\
+    hoist config check --repo .\n  \
+    hoist run --url https://github.com/acme/fleet.git --dry-run\n  \
+    hoist promote --from staging --to prod --url https://github.com/acme/fleet.git\n\n\
     Exit codes: 0 ok, 1 problems or errors found, 2 usage or configuration error, 3 changes pending (plan --exit-code)."
 )]
 struct Cli {
@@ -60,11 +62,12 @@ enum Command {
     /// Show the promotion ladder: per image, what each environment runs,
     /// what would move next, and what blocks it (reads only).
     Ladder(cli::ladder::LadderArgs),
-    /// Carry builds up the ladder: each environment in order, push rungs
-    /// committed with compare-and-swap (--dry-run: print, write nothing).
+    /// Carry builds up the ladder: each environment in order, as a
+    /// compare-and-swap push, an auto-merged pull request or one for review,
+    /// with commit statuses (--dry-run: print, write nothing).
     Run(cli::run::RunArgs),
-    /// Promote what one environment runs to another, now (push rungs;
-    /// --dry-run: print, write nothing).
+    /// Promote what one environment runs to another, now, landed as the
+    /// target environment's mode says (--dry-run: print, write nothing).
     Promote(cli::promote::PromoteArgs),
 }
 

@@ -26,7 +26,8 @@ pub struct RunArgs {
     pub tags: super::TagArgs,
     #[command(flatten)]
     pub git: GitArgs,
-    /// Print every rung's diff and promotions; write nothing anywhere.
+    /// Print every rung's diff, promotions, statuses and pull request
+    /// branch, title and body; write nothing anywhere.
     #[arg(long)]
     pub dry_run: bool,
     #[arg(long, value_enum, default_value_t = Output::Text)]
