@@ -170,7 +170,7 @@ impl<'a> Forges<'a> {
 
 /// Where the fleet is, as the forge reports it.
 #[derive(Debug, Clone)]
-pub struct Located {
+struct Located {
     pub url: String,
     /// The forge's default branch (none for `[git] url`).
     pub branch: Option<String>,
@@ -183,7 +183,7 @@ pub struct Located {
 /// a URL: the clone URL and default branch the forge reports for
 /// `[forge] repository` (GitHub `clone_url`, Azure DevOps `remoteUrl`),
 /// else `[git] url`. `None` with neither.
-pub fn locate(cfg: &crate::config::Config) -> forge::Result<Option<Located>> {
+fn locate(cfg: &crate::config::Config) -> forge::Result<Option<Located>> {
     let Some(f) = &cfg.ladder.forge else {
         return Ok(cfg.git.url.clone().map(|url| Located {
             url,
@@ -215,6 +215,46 @@ pub fn locate(cfg: &crate::config::Config) -> forge::Result<Option<Located>> {
         token_env,
         auth,
     }))
+}
+
+/// Where a run works when it has no `--url`: a checkout at `dir` stays
+/// as it is; otherwise the forge (or `[git] url`) from the hoist.toml at
+/// `dir` or `config` names the repository, its default branch, and the
+/// token Git uses (unless `[git]` or the caller chose). With none of them,
+/// nothing changes (opening the checkout then says what is missing).
+pub fn settle_repository(
+    dir: &std::path::Path,
+    config: Option<&std::path::Path>,
+    state_dir: Option<std::path::PathBuf>,
+    repository: &mut crate::commit::Repository,
+    overrides: &mut crate::commit::Overrides,
+) -> Result<(), Vec<Diag>> {
+    if dir.join(".git").exists() {
+        return Ok(());
+    }
+    let cfg = crate::config::load(dir, config)?;
+    let found = locate(&cfg).map_err(|e| {
+        vec![Diag::error(format!(
+            "no --url and {} is not a Git checkout; asking the forge for the repository failed: {e}",
+            dir.display()
+        ))]
+    })?;
+    let Some(found) = found else {
+        return Ok(());
+    };
+    tracing::info!(url = %found.url, "the configuration names the repository");
+    *repository = crate::commit::Repository::Url {
+        url: found.url,
+        state_dir: state_dir.unwrap_or_else(crate::git::cache::default_state_dir),
+    };
+    if overrides.branch.is_none() && cfg.git.branch.is_none() {
+        overrides.branch = found.branch;
+    }
+    if overrides.token_env.is_none() && cfg.git.token_env.is_none() {
+        overrides.token_env = found.token_env;
+        overrides.auth = overrides.auth.or(found.auth);
+    }
+    Ok(())
 }
 
 /// hoist's open pull requests on the ladder's forge, with the environment
@@ -698,10 +738,11 @@ fn changelog(f: &dyn Forge, ladder: &Ladder, rung: &Rung, plan: &RungPlan) -> St
             ));
             continue;
         };
+        // From a tag in the repository: cut by characters, never by bytes.
+        let short: String = new.chars().take(12).collect();
         out.push_str(&format!(
-            "`{}` is built from [`{}`]({}) of {src}.\n",
+            "`{}` is built from [`{short}`]({}) of {src}.\n",
             p.image,
-            &new[..new.len().min(12)],
             f.commit_url(src, new)
         ));
         let old = plan
@@ -716,12 +757,9 @@ fn changelog(f: &dyn Forge, ladder: &Ladder, rung: &Rung, plan: &RungPlan) -> St
             Ok(Some(commits)) if !commits.is_empty() => {
                 out.push_str(&format!("\nChanges since `{old}` ([compare]({link})):\n\n"));
                 for c in commits.iter().rev().take(MAX_LINES) {
-                    out.push_str(&format!(
-                        "- `{}` {} ({})\n",
-                        &c.sha[..c.sha.len().min(7)],
-                        c.title,
-                        c.author
-                    ));
+                    // The forge's text: cut by characters, never by bytes.
+                    let short: String = c.sha.chars().take(7).collect();
+                    out.push_str(&format!("- `{short}` {} ({})\n", c.title, c.author));
                 }
                 if commits.len() > MAX_LINES {
                     out.push_str(&format!("- … and {} more\n", commits.len() - MAX_LINES));

@@ -143,33 +143,15 @@ pub fn open_session(
 ) -> Result<Option<crate::commit::Session>, Fatal> {
     let (mut repository, mut overrides) = git.request(target, tags, None);
     overrides.read_only = read_only;
-    if git.url.is_none() && !target.repo.join(".git").exists() {
-        // Neither a checkout nor --url: the forge (or `[git] url`) says
-        // where the fleet is.
-        let cfg =
-            crate::config::load(&target.repo, target.config.as_deref()).map_err(Fatal::from)?;
-        if let Some(found) = crate::climb::locate(&cfg).map_err(|e| {
-            Fatal::usage(Diag::error(format!(
-                "no --url and {} is not a Git checkout; asking the forge for the repository failed: {e}",
-                target.repo.display()
-            )))
-        })? {
-            tracing::info!(url = %found.url, "the configuration names the repository");
-            repository = crate::commit::Repository::Url {
-                url: found.url,
-                state_dir: git
-                    .state_dir
-                    .clone()
-                    .unwrap_or_else(crate::git::cache::default_state_dir),
-            };
-            if overrides.branch.is_none() && cfg.git.branch.is_none() {
-                overrides.branch = found.branch;
-            }
-            if overrides.token_env.is_none() && cfg.git.token_env.is_none() {
-                overrides.token_env = found.token_env;
-                overrides.auth = overrides.auth.or(found.auth);
-            }
-        }
+    if git.url.is_none() {
+        crate::climb::settle_repository(
+            &target.repo,
+            target.config.as_deref(),
+            git.state_dir.clone(),
+            &mut repository,
+            &mut overrides,
+        )
+        .map_err(Fatal::from)?;
     }
     let session = crate::commit::Session::open(&repository, &overrides, &scan_progress())
         .map_err(commit::fatal)?;

@@ -578,7 +578,8 @@ fn pem_body(pem: &str) -> Option<Vec<u8>> {
     let rest = &pem[start..];
     let body_start = rest.find('\n')? + 1;
     let end = rest.find("-----END ")?;
-    let body: String = rest[body_start..end]
+    let body: String = rest
+        .get(body_start..end)?
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
@@ -600,6 +601,20 @@ mod tests {
         assert_eq!(query_value("acme:hoist/prod+x"), "acme:hoist/prod%2Bx");
         let g = GitHub::new("https://ghe.example.com/api/v3/", "a/b", None).unwrap();
         assert_eq!(g.graphql, "https://ghe.example.com/api/graphql");
+    }
+
+    #[test]
+    fn bad_private_keys_are_refused_not_panicked_on() {
+        // END before the first newline: no body to read.
+        assert_eq!(pem_body("-----BEGIN K-----END K-----\n"), None);
+        assert_eq!(pem_body("no pem here"), None);
+        assert!(
+            app_jwt(
+                "1",
+                "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"
+            )
+            .is_err()
+        );
     }
 
     #[test]

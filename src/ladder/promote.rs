@@ -169,18 +169,39 @@ pub fn plan_one<'a>(
         .rung(name)
         .ok_or_else(|| format!("no environment {name:?} in hoist.toml"))?;
     let source = rung.promote_from.as_deref().and_then(|s| ladder.rung(s));
-    let mut current = files.to_vec();
-    let chosen = decide(objects, &tags_for);
-    Ok(plan_rung(
+    Ok(plan_alone(
         rung,
         source.map(|s| (s, source_runs)),
+        image,
+        files,
+        objects,
+        config,
+        tags_for,
+    ))
+}
+
+/// Plan `rung` by itself on a copy of `files`.
+fn plan_alone<'a>(
+    rung: &Rung,
+    source: Option<(&Rung, Option<&SourceRuns>)>,
+    image: Option<&str>,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> RungPlan {
+    let mut current = files.to_vec();
+    let chosen = decide(objects, &tags_for);
+    plan_rung(
+        rung,
+        source,
         image,
         &mut current,
         objects,
         config,
         &chosen,
         &tags_for,
-    ))
+    )
 }
 
 /// One explicit promotion (`hoist promote --from A --to B [--image X]`):
@@ -216,17 +237,14 @@ pub fn plan_promotion<'a>(
         return Err(format!("--from and --to both name {from:?}"));
     }
     target.promote_from = Some(from.to_string());
-    let mut current = files.to_vec();
-    let chosen = decide(objects, &tags_for);
-    Ok(plan_rung(
+    Ok(plan_alone(
         &target,
         Some((source, None)),
         image,
-        &mut current,
+        files,
         objects,
         config,
-        &chosen,
-        &tags_for,
+        tags_for,
     ))
 }
 

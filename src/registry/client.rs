@@ -782,19 +782,8 @@ impl Client {
         {
             return Ok(d.to_string());
         }
-        let get = self.fetch(img, Method::GET, &url, MANIFEST_TYPES).await?;
-        if get.status != 200 {
-            return Err(RegistryError::Status {
-                url,
-                status: get.status,
-                detail: excerpt(&get.body),
-            });
-        }
-        let hex: String = Sha256::digest(&get.body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(format!("sha256:{hex}"))
+        let get = self.manifest(img, &url).await?;
+        Ok(sha256_digest(&get.body))
     }
 }
 
@@ -815,25 +804,14 @@ impl Client {
             self.base_url(img, insecure),
             img.repository
         );
-        let url = format!("{base}/{from}");
-        let get = self.fetch(img, Method::GET, &url, MANIFEST_TYPES).await?;
-        if get.status != 200 {
-            return Err(RegistryError::Status {
-                url,
-                status: get.status,
-                detail: excerpt(&get.body),
-            });
-        }
+        let get = self.manifest(img, &format!("{base}/{from}")).await?;
         let content_type = get
             .headers
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/vnd.oci.image.manifest.v1+json")
             .to_string();
-        let digest: String = Sha256::digest(&get.body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = sha256_digest(&get.body);
         let put_url = format!("{base}/{to}");
         let put = self
             .send(
@@ -851,8 +829,30 @@ impl Client {
                 detail: excerpt(&put.body),
             });
         }
-        Ok(format!("sha256:{digest}"))
+        Ok(digest)
     }
+
+    /// `GET` a manifest; anything but 200 is an error naming the URL.
+    async fn manifest(&self, img: &ImageRef, url: &str) -> Result<Reply, RegistryError> {
+        let get = self.fetch(img, Method::GET, url, MANIFEST_TYPES).await?;
+        if get.status != 200 {
+            return Err(RegistryError::Status {
+                url: url.to_string(),
+                status: get.status,
+                detail: excerpt(&get.body),
+            });
+        }
+        Ok(get)
+    }
+}
+
+/// `sha256:<hex>` of `bytes`: a manifest's digest.
+fn sha256_digest(bytes: &[u8]) -> String {
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
 }
 
 /// When a token from a reply with `expires_in` stops being reused: the
