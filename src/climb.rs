@@ -532,6 +532,7 @@ fn propose_rung(
         match propose_once(session, forges, ladder, rung, scope, branch) {
             Err(_) if attempt < 3 => {
                 tracing::info!(env = %rung.name, "the pull request changed meanwhile; planning again");
+                session.invalidate();
             }
             Err(c) | Ok(c) => return c,
         }
@@ -776,11 +777,17 @@ fn changelog(f: &dyn Forge, ladder: &Ladder, rung: &Rung, plan: &RungPlan) -> St
 }
 
 /// The commit a tag this rung ran was built from: the `sha` group of the
-/// rung's `tag_rewrite.from` when the tag matches it, else the first
+/// rung's `tag_rewrite.from` when the tag matches it; else, read back
+/// through `tag_rewrite.to` (a tag this rung got from a promotion, such as
+/// `prod-$sha`), what stands where `$sha` was; else the first
 /// `-`/`_`/`.`-separated part of 7–40 hex digits with a letter in it.
 fn old_commit(rung: &Rung, tag: &str) -> Option<String> {
     let tag = tag.split('@').next().unwrap_or(tag);
-    if let Some(sha) = rung.tag_rewrite.as_ref().and_then(|r| r.group(tag, "sha")) {
+    let rewrite = rung.tag_rewrite.as_ref();
+    if let Some(sha) = rewrite.and_then(|r| r.group(tag, "sha")) {
+        return Some(sha);
+    }
+    if let Some(sha) = rewrite.and_then(|r| through_template(&r.to_text, tag)) {
         return Some(sha);
     }
     tag.split(['-', '_', '.'])
@@ -791,6 +798,44 @@ fn old_commit(rung: &Rung, tag: &str) -> Option<String> {
                 && p.bytes().any(|b| b.is_ascii_alphabetic())
         })
         .map(str::to_string)
+}
+
+/// What `$sha` (or `${sha}`) stood for in `tag`, made from `template`.
+/// Other groups match anything; the template is hoist.toml's, so small.
+fn through_template(template: &str, tag: &str) -> Option<String> {
+    let escaped = regex::escape(template);
+    let mut pattern = String::from("^");
+    let mut rest = escaped.as_str();
+    let mut seen = false;
+    while let Some(i) = rest.find("\\$") {
+        pattern.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let (name, len) = if let Some(braced) = after.strip_prefix("\\{") {
+            let end = braced.find("\\}")?;
+            (&braced[..end], 2 + end + 2)
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        if name == "sha" && !seen {
+            pattern.push_str("(?P<sha>[0-9A-Za-z]+)");
+            seen = true;
+        } else {
+            pattern.push_str(".*?");
+        }
+        rest = &after[len..];
+    }
+    pattern.push_str(rest);
+    pattern.push('$');
+    if !seen {
+        return None;
+    }
+    let re = regex::Regex::new(&pattern).ok()?;
+    re.captures(tag)?
+        .name("sha")
+        .map(|m| m.as_str().to_string())
 }
 
 #[cfg(test)]
@@ -815,6 +860,16 @@ mod tests {
             Some("abc1234")
         );
         assert_eq!(old_commit(staging, "v1.2.3"), None);
+        // All digits: found through `to`, not by the fallback.
+        assert_eq!(
+            old_commit(staging, "staging-1234567").as_deref(),
+            Some("1234567")
+        );
+        assert_eq!(
+            through_template("${sha}.x-$sha", "ab.x-cd").as_deref(),
+            Some("ab")
+        );
+        assert_eq!(through_template("v$1", "v2"), None);
         assert_eq!(old_commit(staging, "20240101-1234567"), None);
         assert_eq!(bot_branch(staging, None), "hoist/staging");
         assert_eq!(

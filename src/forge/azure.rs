@@ -259,6 +259,14 @@ impl Forge for AzureDevOps {
                     ))
                 })
             }
+            // TF401398: the branch is gone (a concurrent run merged and
+            // deleted it): plan again.
+            400 if r.message().contains("TF401398") => Err(Error::raced(format!(
+                "{}: opening a pull request from {}: {}",
+                self.http.who,
+                new.head,
+                r.message()
+            ))),
             s => Err(Error::new(format!(
                 "{}: opening a pull request from {} into {}: {s} {}",
                 self.http.who,

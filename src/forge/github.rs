@@ -265,6 +265,18 @@ impl Forge for GitHub {
                     ))
                 });
             }
+            // The head branch is gone (a concurrent run merged and
+            // deleted it): plan again.
+            422 if r.json["errors"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|e| e["field"] == "head" && e["code"] == "invalid")
+            }) =>
+            {
+                return Err(Error::raced(format!(
+                    "{}: opening a pull request from {}: the branch is gone",
+                    self.http.who, new.head
+                )));
+            }
             s => {
                 return Err(Error::new(format!(
                     "{}: opening a pull request from {} into {}: {s} {}",
