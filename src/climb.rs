@@ -233,10 +233,21 @@ pub fn settle_repository(
         return Ok(());
     }
     let cfg = crate::config::load(dir, config)?;
-    let found = locate(&cfg).map_err(|e| {
+    settle_from_config(&cfg, &dir.display().to_string(), state_dir, repository, overrides)
+}
+
+/// [`settle_repository`] for a loaded configuration (`hoist serve`):
+/// `where_` names what was not a checkout, for messages.
+pub fn settle_from_config(
+    cfg: &crate::config::Config,
+    where_: &str,
+    state_dir: Option<std::path::PathBuf>,
+    repository: &mut crate::commit::Repository,
+    overrides: &mut crate::commit::Overrides,
+) -> Result<(), Vec<Diag>> {
+    let found = locate(cfg).map_err(|e| {
         vec![Diag::error(format!(
-            "no --url and {} is not a Git checkout; asking the forge for the repository failed: {e}",
-            dir.display()
+            "no --url and {where_} is not a Git checkout; asking the forge for the repository failed: {e}"
         ))]
     })?;
     let Some(found) = found else {
@@ -282,6 +293,17 @@ pub fn open_pulls(ladder: &Ladder) -> forge::Result<Vec<(String, forge::PullRequ
 /// name). One entry per rung, or per rung and image for `group = "image"`
 /// (named `env/image`).
 pub fn climb(session: &mut Session, ladder: &Ladder) -> Vec<(String, Climbed)> {
+    climb_until(session, ladder, &|| false)
+}
+
+/// [`climb`], stopping before the next rung once `stop` says so (the bot
+/// shutting down): a rung is never cut short, and the rungs left out are
+/// `NotRun`, done by the next run since every rung converges.
+pub fn climb_until(
+    session: &mut Session,
+    ladder: &Ladder,
+    stop: &dyn Fn() -> bool,
+) -> Vec<(String, Climbed)> {
     let mut forges = Forges::new(ladder);
     // Which images each rung has markers for (group = "image"); the
     // markers do not move during a run.
@@ -290,6 +312,13 @@ pub fn climb(session: &mut Session, ladder: &Ladder) -> Vec<(String, Climbed)> {
     let mut siblings: HashMap<String, Session> = HashMap::new();
     let mut out = Vec::new();
     for rung in &ladder.rungs {
+        if stop() {
+            out.push((
+                rung.name.clone(),
+                Climbed::NotRun("hoist is shutting down".into()),
+            ));
+            continue;
+        }
         // A rung in another repository works on a session of its own.
         if let Some(repo) = &rung.repository
             && !siblings.contains_key(repo)
@@ -495,7 +524,7 @@ fn rung_status(rung: &Rung, plan: &RungPlan, url: Option<&str>) -> Status {
 }
 
 /// Post `status` on `sha` unless hoist's latest status there says the same.
-fn ensure_status(
+pub fn ensure_status(
     f: &dyn Forge,
     sha: &str,
     status: &Status,

@@ -77,6 +77,42 @@ pub enum Outcome {
     },
 }
 
+impl std::fmt::Display for Outcome {
+    /// One line: `pushed 0123456789ab to main (2 changes, 1 file)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |id: &gix::ObjectId| id.to_string()[..12].to_string();
+        let n = |k: usize, word: &str| {
+            if k == 1 {
+                format!("1 {word}")
+            } else {
+                format!("{k} {word}s")
+            }
+        };
+        match self {
+            Outcome::Suspended => f.write_str("suspended"),
+            Outcome::UpToDate { branch, tip } => {
+                write!(f, "{branch} is up to date at {}", short(tip))
+            }
+            Outcome::Holds { branch, head } => {
+                write!(f, "{branch} already holds this change at {}", short(head))
+            }
+            Outcome::Pushed {
+                branch,
+                commit,
+                changes,
+                files,
+                ..
+            } => write!(
+                f,
+                "pushed {} to {branch} ({}, {})",
+                short(commit),
+                n(*changes, "change"),
+                n(*files, "file")
+            ),
+        }
+    }
+}
+
 /// A finished run: its outcome and everything reported on the way.
 #[derive(Debug)]
 pub struct Report {
@@ -278,6 +314,10 @@ pub struct Session {
     first: Option<Snapshot>,
     /// Where cached clones live (URL mode), for sibling sessions.
     state_dir: Option<PathBuf>,
+    /// The base tip and tag lists read while opening, hashed.
+    fingerprint: u64,
+    /// `spec.interval` of every ImageRepository read while opening.
+    intervals: Vec<String>,
 }
 
 impl Session {
@@ -386,7 +426,16 @@ impl Session {
             tag_diags.extend(more);
         }
         drop(cfg);
+        let fingerprint = fingerprint(&snap, &tags);
+        let intervals = objects
+            .repositories
+            .iter()
+            .filter(|r| !r.suspend)
+            .filter_map(|r| r.interval.clone())
+            .collect();
         Ok(Some(Session {
+            fingerprint,
+            intervals,
             ws,
             config_source,
             settings,
@@ -399,6 +448,28 @@ impl Session {
                 Repository::Checkout { .. } => None,
             },
         }))
+    }
+
+    /// A hash of what this session read while opening: the base branch's
+    /// tip and every tag list (tags, digests, scan errors). Equal
+    /// fingerprints mean a run would decide exactly what the last one did.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// `spec.interval` of the fleet's ImageRepositories (Go durations).
+    pub fn intervals(&self) -> &[String] {
+        &self.intervals
+    }
+
+    /// The images whose tags were read.
+    pub fn images(&self) -> Vec<String> {
+        let t = &self.tags;
+        let mut out: Vec<String> = t.snapshot.images.keys().cloned().collect();
+        out.extend(t.errors.keys().cloned());
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The ladder of the repository as first read.
@@ -469,6 +540,7 @@ impl Session {
             None => ws.default_branch().map_err(git_err)?,
         };
         let snap = read_tip(&ws, &branch)?;
+        let fingerprint = fingerprint(&snap, &self.tags);
         let mut target = self.settings.target.clone();
         target.checkout_branch = branch.clone();
         target.push_branch = branch;
@@ -489,6 +561,8 @@ impl Session {
             explicit_automation: false,
             first: Some(snap),
             state_dir: self.state_dir.clone(),
+            fingerprint,
+            intervals: Vec::new(),
         })
     }
 
@@ -926,3 +1000,21 @@ fn refspec_destination(spec: &str) -> Result<String, Diag> {
         dst.to_string()
     })
 }
+
+/// See [`Session::fingerprint`].
+fn fingerprint(snap: &Snapshot, tags: &crate::observe::Tags) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    snap.commit.hash(&mut h);
+    for (image, list) in &tags.snapshot.images {
+        image.hash(&mut h);
+        list.tags.hash(&mut h);
+        for (t, d) in &list.digests {
+            t.hash(&mut h);
+            d.hash(&mut h);
+        }
+    }
+    tags.errors.hash(&mut h);
+    h.finish()
+}
+

@@ -54,6 +54,9 @@ pub struct RawConfig {
     /// Image → the forge repository its builds come from (changelogs).
     #[serde(default)]
     pub source_repository: BTreeMap<String, String>,
+    /// `[server]`: `hoist serve` only.
+    #[serde(default)]
+    pub server: Option<crate::server::config::RawServer>,
 }
 
 /// How hoist authenticates to a Git remote (defined with the Git code).
@@ -199,6 +202,8 @@ pub struct Config {
     pub git: GitConfig,
     /// `[forge]` and `[[environment]]`: empty without them.
     pub ladder: crate::ladder::Ladder,
+    /// `[server]`, defaults when absent.
+    pub server: crate::server::config::ServerConfig,
 }
 
 impl Config {
@@ -363,6 +368,13 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
         }
     }
     cfg.ladder.sources = raw.source_repository;
+    if let Some(server) = raw.server {
+        let envs: Vec<String> = cfg.ladder.rungs.iter().map(|r| r.name.clone()).collect();
+        match crate::server::config::validate(server, display, &find_line, &envs) {
+            Ok(s) => cfg.server = s,
+            Err(e) => errors.extend(e),
+        }
+    }
     if errors.is_empty() {
         Ok(cfg)
     } else {

@@ -1,6 +1,7 @@
 //! hoist: git-native image automation, compatible with Flux's image policies
 //! and setter markers.
 pub mod cli;
+pub mod comment;
 pub(crate) mod climb;
 pub(crate) mod commit;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod plan;
 pub mod policy;
 pub(crate) mod registry;
 pub mod repo;
+pub mod server;
 pub mod setters;
 pub mod snapshot;
 pub mod template;

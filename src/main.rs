@@ -25,7 +25,8 @@ use hoist::cli::{self, Fatal};
     hoist lint --repo .\n  \
     hoist config check --repo .\n  \
     hoist run --url https://github.com/acme/fleet.git --dry-run\n  \
-    hoist promote --from staging --to prod --url https://github.com/acme/fleet.git\n\n\
+    hoist promote --from staging --to prod --url https://github.com/acme/fleet.git\n  \
+    hoist serve --config hoist.toml --listen 0.0.0.0:8080\n\n\
     Exit codes: 0 ok, 1 problems or errors found, 2 usage or configuration error, 3 changes pending (plan --exit-code)."
 )]
 struct Cli {
@@ -69,6 +70,12 @@ enum Command {
     /// Promote what one environment runs to another, now, landed as the
     /// target environment's mode says (--dry-run: print, write nothing).
     Promote(cli::promote::PromoteArgs),
+    /// Run as a service: webhooks (registries, GitHub, Azure DevOps, Flux),
+    /// scheduled scans, PR comment commands, metrics; until SIGTERM.
+    Serve(cli::serve::ServeArgs),
+    /// Run the `/hoist` commands of one pull request comment (CI:
+    /// `--event $GITHUB_EVENT_PATH`), and reply on the pull request.
+    Comment(cli::comment::CommentArgs),
 }
 
 /// Logs go to stderr. Whatever the filter, the HTTP and TLS libraries are
@@ -129,6 +136,8 @@ fn main() {
         Command::Ladder(a) => cli::ladder::run(a),
         Command::Run(a) => cli::run::run(a),
         Command::Promote(a) => cli::promote::run(a),
+        Command::Serve(a) => cli::serve::run(a),
+        Command::Comment(a) => cli::comment::run(a),
     };
     let code = match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 //! diagnostics, and the exit-code contract.
 
 pub mod apply;
+pub mod comment;
 pub mod commit;
 pub mod config;
 pub mod ladder;
@@ -12,6 +13,7 @@ pub mod policy;
 pub mod promote;
 pub mod run;
 pub mod scan;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@
 use clap::{Args, ValueEnum};
 
 use super::apply::GitArgs;
-use super::commit::{fatal, short};
+use super::commit::fatal;
 use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
 use crate::climb::Climbed;
 use crate::commit::{Failure, Outcome};
@@ -124,7 +124,7 @@ pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
             for w in &r.warnings {
                 report(&[Diag::warning(w.clone())]);
             }
-            let line = describe(&r.outcome);
+            let line = r.outcome.to_string();
             anstream::eprintln!("hoist {cmd}: {env}: {line}");
             for a in actions {
                 anstream::eprintln!("hoist {cmd}: {env}: {a}");
@@ -137,29 +137,6 @@ pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
 fn failure_diags(f: &Failure) -> &[Diag] {
     match f {
         Failure::Setup(d) | Failure::Failed(d) => d,
-    }
-}
-
-/// One line for a rung's outcome.
-fn describe(o: &Outcome) -> String {
-    match o {
-        Outcome::Suspended => "suspended".to_string(),
-        Outcome::UpToDate { branch, tip } => format!("{branch} is up to date at {}", short(tip)),
-        Outcome::Holds { branch, head } => {
-            format!("{branch} already holds this change at {}", short(head))
-        }
-        Outcome::Pushed {
-            branch,
-            commit,
-            changes,
-            files,
-            ..
-        } => format!(
-            "pushed {} to {branch} ({}, {})",
-            short(commit),
-            plural(*changes, "change"),
-            plural(*files, "file")
-        ),
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::http::Http;
 use super::{
-    CommitSummary, Error, Forge, Merge, NewPull, PullRequest, PullState, RepoInfo, Result, Status,
+    CommitSummary, Error, Forge, Merge, NewPull, Permission, PullRequest, PullState, RepoInfo, Result, Status,
     StatusState,
 };
 use crate::ladder::config::MergeMethod;
@@ -455,6 +455,59 @@ impl Forge for AzureDevOps {
             "{}/branchCompare?baseVersion=GC{base}&targetVersion=GC{head}",
             self.web_repo(repository)
         )
+    }
+
+    fn pull(&self, number: u64) -> Result<PullRequest> {
+        self.get_pull(number)
+    }
+
+    fn comment(&self, number: u64, body: &str) -> Result<()> {
+        self.http.expect(
+            "POST",
+            &self.url(&format!("/pullrequests/{number}/threads")),
+            Some(&json!({
+                "comments": [{
+                    "parentCommentId": 0,
+                    "content": super::cut_body(body, 150_000),
+                    "commentType": 1,
+                }],
+                "status": "closed",
+            })),
+            &format!("commenting on pull request {number}"),
+        )?;
+        Ok(())
+    }
+
+    fn comments(&self, number: u64) -> Result<Vec<String>> {
+        let v = self.http.expect(
+            "GET",
+            &self.url(&format!("/pullrequests/{number}/threads")),
+            None,
+            &format!("reading the threads of pull request {number}"),
+        )?;
+        let mut out = Vec::new();
+        for t in v["value"].as_array().into_iter().flatten() {
+            for c in t["comments"].as_array().into_iter().flatten() {
+                if let Some(text) = c["content"].as_str() {
+                    out.push(text.to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Azure DevOps answers permission questions only about the caller,
+    /// so it cannot vouch for a commenter: `approvers` must.
+    fn permission(&self, _user: &str) -> Result<Permission> {
+        Ok(Permission::Unknown)
+    }
+
+    fn in_team(&self, _org: &str, _team: &str, _user: &str) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn react(&self, _comment_id: u64, _content: &str) -> Result<()> {
+        Ok(())
     }
 
     fn commit_url(&self, repository: &str, sha: &str) -> String {

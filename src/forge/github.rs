@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::http::Http;
 use super::{
-    CommitSummary, Error, Forge, Merge, NewPull, PullRequest, PullState, RepoInfo, Result, Status,
-    StatusState,
+    CommitSummary, Error, Forge, Merge, NewPull, Permission, PullRequest, PullState, RepoInfo,
+    Result, Status, StatusState,
 };
 use crate::ladder::config::MergeMethod;
 use crate::registry::credentials::Secret;
@@ -506,6 +506,103 @@ impl Forge for GitHub {
 
     fn compare_url(&self, repository: &str, base: &str, head: &str) -> String {
         format!("{}/{repository}/compare/{base}...{head}", self.web)
+    }
+
+    fn pull(&self, number: u64) -> Result<PullRequest> {
+        self.get_pull(number)
+    }
+
+    fn comment(&self, number: u64, body: &str) -> Result<()> {
+        self.http.expect(
+            "POST",
+            &self.url(&format!("/issues/{number}/comments")),
+            Some(&json!({ "body": super::cut_body(body, 65_536) })),
+            &format!("commenting on pull request #{number}"),
+        )?;
+        Ok(())
+    }
+
+    fn comments(&self, number: u64) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for page in 1..=10 {
+            let v = self.http.expect(
+                "GET",
+                &self.url(&format!("/issues/{number}/comments?per_page=100&page={page}")),
+                None,
+                &format!("reading the comments of pull request #{number}"),
+            )?;
+            let items = v.as_array().cloned().unwrap_or_default();
+            out.extend(items.iter().map(|c| text(c, "body")));
+            if items.len() < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn permission(&self, user: &str) -> Result<Permission> {
+        let r = self.http.call(
+            "GET",
+            &self.url(&format!(
+                "/collaborators/{}/permission",
+                query_value(user)
+            )),
+            None,
+        )?;
+        // 404: not a collaborator (or no such user).
+        if r.status == 404 {
+            return Ok(Permission::None);
+        }
+        if !r.ok() {
+            return Err(Error::new(format!(
+                "{}: reading {user}'s permission: {} {}",
+                self.http.who,
+                r.status,
+                r.message()
+            )));
+        }
+        let v = r.json;
+        // role_name carries custom roles' base (maintain, triage) where
+        // permission folds them into write/read.
+        let by_role = Permission::from_github(&text(&v, "role_name"));
+        let by_perm = Permission::from_github(&text(&v, "permission"));
+        Ok(by_role.max(by_perm))
+    }
+
+    fn in_team(&self, org: &str, team: &str, user: &str) -> Result<bool> {
+        let r = self.http.call(
+            "GET",
+            &format!(
+                "{}/orgs/{}/teams/{}/memberships/{}",
+                self.api,
+                query_value(org),
+                query_value(team),
+                query_value(user)
+            ),
+            None,
+        )?;
+        if r.status == 404 {
+            return Ok(false);
+        }
+        if !r.ok() {
+            return Err(Error::new(format!(
+                "{}: reading {user}'s membership of {org}/{team}: {} {}",
+                self.http.who,
+                r.status,
+                r.message()
+            )));
+        }
+        Ok(text(&r.json, "state") == "active")
+    }
+
+    fn react(&self, comment_id: u64, content: &str) -> Result<()> {
+        self.http.expect(
+            "POST",
+            &self.url(&format!("/issues/comments/{comment_id}/reactions")),
+            Some(&json!({ "content": content })),
+            &format!("reacting to comment {comment_id}"),
+        )?;
+        Ok(())
     }
 
     fn commit_url(&self, repository: &str, sha: &str) -> String {

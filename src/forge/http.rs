@@ -34,6 +34,14 @@ pub struct Http {
     attempts: u32,
 }
 
+/// The last `x-ratelimit-remaining` any forge reply carried (-1: none
+/// yet), for the bot's metrics.
+pub static RATE_LIMIT_REMAINING: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
+
+/// Forge replies that were server errors or rate limits, and transport
+/// failures, since start (the bot's metrics).
+pub static ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// A reply the caller handles itself.
 #[derive(Debug)]
 pub struct Reply {
@@ -126,6 +134,7 @@ impl Http {
             let resp = match req.send() {
                 Ok(r) => r,
                 Err(e) => {
+                    ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     last = transport_error(&e);
                     tracing::debug!(attempt, %path, error = %last, "forge call failed; retrying");
                     backoff(attempt);
@@ -134,6 +143,16 @@ impl Http {
             };
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
+            if let Some(n) = headers
+                .get("x-ratelimit-remaining")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok())
+            {
+                RATE_LIMIT_REMAINING.store(n, std::sync::atomic::Ordering::Relaxed);
+            }
+            if status >= 500 || status == 429 {
+                ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let mut raw = Vec::new();
             if let Err(e) = resp.take(MAX_REPLY + 1).read_to_end(&mut raw) {
                 last = format!("reading the reply: {e}");

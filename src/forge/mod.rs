@@ -159,6 +159,43 @@ pub struct CommitSummary {
     pub author: String,
 }
 
+/// What a user may do in a repository (GitHub's permission levels; Azure
+/// DevOps has no per-user equivalent hoist can ask for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Permission {
+    None,
+    Read,
+    Triage,
+    Write,
+    Maintain,
+    Admin,
+    /// The forge cannot tell (Azure DevOps): only an explicit approvers
+    /// list can allow a command.
+    Unknown,
+}
+
+impl Permission {
+    /// GitHub's `permission`/`role_name` words.
+    pub fn from_github(s: &str) -> Permission {
+        match s {
+            "admin" => Permission::Admin,
+            "maintain" => Permission::Maintain,
+            "write" | "push" => Permission::Write,
+            "triage" => Permission::Triage,
+            "read" | "pull" => Permission::Read,
+            _ => Permission::None,
+        }
+    }
+
+    /// Write or higher.
+    pub fn can_write(self) -> bool {
+        matches!(
+            self,
+            Permission::Write | Permission::Maintain | Permission::Admin
+        )
+    }
+}
+
 /// One repository on one forge.
 pub trait Forge: Send + Sync {
     fn repository(&self) -> Result<RepoInfo>;
@@ -189,6 +226,20 @@ pub trait Forge: Send + Sync {
     fn compare_url(&self, repository: &str, base: &str, head: &str) -> String;
     /// A link to one commit of `repository`.
     fn commit_url(&self, repository: &str, sha: &str) -> String;
+    /// One pull request by number, whatever its state.
+    fn pull(&self, number: u64) -> Result<PullRequest>;
+    /// Comment on a pull request.
+    fn comment(&self, number: u64, body: &str) -> Result<()>;
+    /// The bodies of a pull request's comments, oldest first (at most the
+    /// first 1000).
+    fn comments(&self, number: u64) -> Result<Vec<String>>;
+    /// What `user` may do in this repository.
+    fn permission(&self, user: &str) -> Result<Permission>;
+    /// Is `user` an active member of `org`'s team `team` (its slug)?
+    fn in_team(&self, org: &str, team: &str, user: &str) -> Result<bool>;
+    /// React to a pull request comment (GitHub's `eyes`, `rocket`…);
+    /// a no-op where the forge has no reactions.
+    fn react(&self, comment_id: u64, content: &str) -> Result<()>;
 }
 
 /// A client for `repository` on the forge `cfg` describes (`repository`
@@ -228,6 +279,18 @@ fn read_env(var: &str, field: &str) -> Result<Secret> {
             "{field} names {var}, but that environment variable is empty or unset"
         ))),
     }
+}
+
+/// Cut a comment or body to `max` characters, saying so.
+pub fn cut_body(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let note = "\n\n*(cut to fit the forge's limit)*";
+    let keep = max.saturating_sub(note.chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(note);
+    out
 }
 
 /// Cut a status description to the forge's limit (GitHub: 140 chars).

@@ -75,6 +75,9 @@ pub struct RawEnvironment {
     pub repository: Option<Spanned<String>>,
     #[serde(default)]
     pub reviewers: Vec<String>,
+    /// Who may drive this rung by PR comment (`alice`, `@acme/sre`).
+    #[serde(default)]
+    pub approvers: Vec<String>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -195,6 +198,8 @@ pub struct Rung {
     /// The repository this rung lives in, when not the main one.
     pub repository: Option<String>,
     pub reviewers: Vec<String>,
+    /// Who may drive this rung by PR comment; empty: anyone with write.
+    pub approvers: Vec<String>,
     pub labels: Vec<String>,
     pub merge_method: MergeMethod,
     pub group: Group,
@@ -437,6 +442,7 @@ pub fn validate(
             create_tag: e.create_tag,
             repository: e.repository.as_ref().map(|r| r.get_ref().clone()),
             reviewers: e.reviewers,
+            approvers: e.approvers,
             labels: e.labels,
             merge_method,
             group,

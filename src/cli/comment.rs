@@ -1,0 +1,89 @@
+//! `hoist comment --event FILE`: run the `/hoist` commands of one pull
+//! request comment from CI (a GitHub Actions `issue_comment` workflow's
+//! `$GITHUB_EVENT_PATH`, or an Azure DevOps service hook payload). The
+//! handler is `crate::comment`, the same the bot runs.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::apply::GitArgs;
+use super::{Fatal, exit, open_session};
+use crate::diag::Diag;
+
+#[derive(Debug, Args)]
+pub struct CommentArgs {
+    /// The event JSON (GitHub `issue_comment` payload, or an Azure DevOps
+    /// `ms.vss-code.git-pullrequest-comment-event` service hook body).
+    #[arg(long, value_name = "FILE", env = "GITHUB_EVENT_PATH")]
+    pub event: PathBuf,
+    #[command(flatten)]
+    pub target: super::RepoArgs,
+    #[command(flatten)]
+    pub tags: super::TagArgs,
+    #[command(flatten)]
+    pub git: GitArgs,
+}
+
+/// Event files larger than this are refused (GitHub's payloads are
+/// capped at 25 MB; a comment event is a few KiB).
+const MAX_EVENT: u64 = 25 << 20;
+
+pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
+    let shown = args.event.display().to_string();
+    let size = std::fs::metadata(&args.event)
+        .map_err(|e| Fatal::usage(Diag::error(format!("cannot read the event: {e}")).at(&shown, None)))?
+        .len();
+    if size > MAX_EVENT {
+        return Err(Fatal::usage(
+            Diag::error(format!("the event is {size} bytes; more than 25 MiB is not a comment event")).at(&shown, None),
+        ));
+    }
+    let body = std::fs::read(&args.event)
+        .map_err(|e| Fatal::usage(Diag::error(format!("cannot read the event: {e}")).at(&shown, None)))?;
+    let v = crate::server::hooks::json(&body).map_err(|e| Fatal::usage(Diag::error(e).at(&shown, None)))?;
+    let parsed = if v.get("eventType").is_some() {
+        crate::server::hooks::azure(&v)
+    } else {
+        crate::server::hooks::github("issue_comment", &v)
+    };
+    let ev = match parsed.map_err(|e| Fatal::usage(Diag::error(e).at(&shown, None)))? {
+        crate::server::hooks::Event::Comment(c) => c,
+        crate::server::hooks::Event::Ignored(why) => {
+            anstream::eprintln!("hoist comment: nothing to do: {why}");
+            return Ok(exit::OK);
+        }
+        _ => {
+            anstream::eprintln!("hoist comment: nothing to do: not a pull request comment");
+            return Ok(exit::OK);
+        }
+    };
+    // The ladder (forge, approvers) from the checkout's hoist.toml or
+    // --config; the session (for promote, plan, retry) only when needed.
+    let ladder = crate::config::load(&args.target.repo, args.target.config.as_deref())?.ladder;
+    let mut open = || {
+        open_session(&args.git, &args.target, &args.tags, "comment", false)
+            .map_err(|f| f.diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))
+    };
+    match crate::comment::handle(&ev, &ladder, &mut open) {
+        Ok(h) => {
+            match h.ignored {
+                Some(why) => anstream::eprintln!("hoist comment: nothing to do: {why}"),
+                None => {
+                    anstream::eprintln!(
+                        "hoist comment: {} command(s) run, {} refused; replied on pull request {}",
+                        h.accepted,
+                        h.refused,
+                        ev.pull
+                    );
+                    anstream::print!("{}", h.reply.trim_start_matches(crate::comment::MARKER).trim_start());
+                }
+            }
+            Ok(exit::OK)
+        }
+        Err(e) => Err(Fatal {
+            code: if e.setup { exit::USAGE } else { exit::FOUND },
+            diags: vec![Diag::error(e.message)],
+        }),
+    }
+}
