@@ -233,7 +233,13 @@ pub fn settle_repository(
         return Ok(());
     }
     let cfg = crate::config::load(dir, config)?;
-    settle_from_config(&cfg, &dir.display().to_string(), state_dir, repository, overrides)
+    settle_from_config(
+        &cfg,
+        &dir.display().to_string(),
+        state_dir,
+        repository,
+        overrides,
+    )
 }
 
 /// [`settle_repository`] for a loaded configuration (`hoist serve`):

@@ -90,7 +90,8 @@ fn parse_one(rest: &str) -> Result<Command, String> {
     let env_ok = |e: &str| {
         if !e.is_empty()
             && e.len() <= 63
-            && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && e.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             Ok(e.to_string())
         } else {
@@ -282,8 +283,7 @@ fn authorize(
                 let Some((org, slug)) = team.split_once('/') else {
                     continue;
                 };
-                if f
-                    .in_team(org, slug, &ev.author)
+                if f.in_team(org, slug, &ev.author)
                     .map_err(|e| format!("could not be checked against {a}: {e}"))?
                 {
                     return Ok(true);
@@ -337,7 +337,10 @@ fn run(
     session: &mut Option<Session>,
     open: &mut dyn FnMut() -> Result<Option<Session>, String>,
 ) -> String {
-    let needs_session = matches!(cmd, Command::Promote { .. } | Command::Plan | Command::Retry);
+    let needs_session = matches!(
+        cmd,
+        Command::Promote { .. } | Command::Plan | Command::Retry
+    );
     if needs_session && session.is_none() {
         match open() {
             Ok(Some(s)) => *session = Some(s),
@@ -446,13 +449,19 @@ fn plan_text(p: &crate::ladder::RungPlan) -> String {
         ));
     }
     for b in &p.blocked {
-        out.push_str(&format!("\n  - blocked: {}/{}: {}", b.namespace, b.policy, b.reason));
+        out.push_str(&format!(
+            "\n  - blocked: {}/{}: {}",
+            b.namespace, b.policy, b.reason
+        ));
     }
     let mut diff = String::new();
     for f in &p.files {
-        diff.push_str(&crate::diff::unified(&f.file, &f.original, &f.updated, &|_, l| {
-            l.to_string()
-        }));
+        diff.push_str(&crate::diff::unified(
+            &f.file,
+            &f.original,
+            &f.updated,
+            &|_, l| l.to_string(),
+        ));
     }
     let diff = forge::cut_body(&diff, 50_000);
     format!(
@@ -474,10 +483,19 @@ mod tests {
         .into_iter()
         .map(|(_, c)| c)
         .collect();
-        assert_eq!(got[0], Ok(Command::Promote { env: "prod".into(), image: None }));
+        assert_eq!(
+            got[0],
+            Ok(Command::Promote {
+                env: "prod".into(),
+                image: None
+            })
+        );
         assert_eq!(
             got[1],
-            Ok(Command::Promote { env: "prod".into(), image: Some("api".into()) })
+            Ok(Command::Promote {
+                env: "prod".into(),
+                image: Some("api".into())
+            })
         );
         assert_eq!(got[2], Ok(Command::Help));
         assert!(got[3].as_ref().unwrap_err().contains("frobnicate"));

@@ -462,6 +462,21 @@ impl Session {
         &self.intervals
     }
 
+    /// Tags listed, all images together.
+    pub fn tag_count(&self) -> usize {
+        self.tags
+            .snapshot
+            .images
+            .values()
+            .map(|l| l.tags.len())
+            .sum()
+    }
+
+    /// Images whose scan failed.
+    pub fn scan_errors(&self) -> usize {
+        self.tags.errors.len()
+    }
+
     /// The images whose tags were read.
     pub fn images(&self) -> Vec<String> {
         let t = &self.tags;
@@ -1017,4 +1032,3 @@ fn fingerprint(snap: &Snapshot, tags: &crate::observe::Tags) -> u64 {
     tags.errors.hash(&mut h);
     h.finish()
 }
-

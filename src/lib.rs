@@ -1,8 +1,8 @@
 //! hoist: git-native image automation, compatible with Flux's image policies
 //! and setter markers.
 pub mod cli;
-pub mod comment;
 pub(crate) mod climb;
+pub mod comment;
 pub(crate) mod commit;
 pub mod config;
 pub mod diag;

@@ -378,11 +378,20 @@ pub fn plan_ladder(
     };
     let mut plans = plan(tags);
     let mut diags = Vec::new();
-    let wants: Vec<(String, String)> = plans
-        .iter()
-        .flat_map(|p| p.digests_wanted.iter().cloned())
-        .collect();
-    if tags.is_live() && !wants.is_empty() {
+    // A rung's promotion is known only once the rung below it moved in the
+    // replay, which may need digests of its own: resolve, plan again, until
+    // no new digest is wanted (at most once per rung).
+    let mut asked = std::collections::BTreeSet::new();
+    for _ in 0..=config.ladder.rungs.len() {
+        let wants: Vec<(String, String)> = plans
+            .iter()
+            .flat_map(|p| p.digests_wanted.iter().cloned())
+            .filter(|w| !asked.contains(w))
+            .collect();
+        if !tags.is_live() || wants.is_empty() {
+            break;
+        }
+        asked.extend(wants.iter().cloned());
         diags.extend(resolve_digests(objects, tags, &wants));
         plans = plan(tags);
     }

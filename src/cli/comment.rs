@@ -32,16 +32,23 @@ const MAX_EVENT: u64 = 25 << 20;
 pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
     let shown = args.event.display().to_string();
     let size = std::fs::metadata(&args.event)
-        .map_err(|e| Fatal::usage(Diag::error(format!("cannot read the event: {e}")).at(&shown, None)))?
+        .map_err(|e| {
+            Fatal::usage(Diag::error(format!("cannot read the event: {e}")).at(&shown, None))
+        })?
         .len();
     if size > MAX_EVENT {
         return Err(Fatal::usage(
-            Diag::error(format!("the event is {size} bytes; more than 25 MiB is not a comment event")).at(&shown, None),
+            Diag::error(format!(
+                "the event is {size} bytes; more than 25 MiB is not a comment event"
+            ))
+            .at(&shown, None),
         ));
     }
-    let body = std::fs::read(&args.event)
-        .map_err(|e| Fatal::usage(Diag::error(format!("cannot read the event: {e}")).at(&shown, None)))?;
-    let v = crate::server::hooks::json(&body).map_err(|e| Fatal::usage(Diag::error(e).at(&shown, None)))?;
+    let body = std::fs::read(&args.event).map_err(|e| {
+        Fatal::usage(Diag::error(format!("cannot read the event: {e}")).at(&shown, None))
+    })?;
+    let v = crate::server::hooks::json(&body)
+        .map_err(|e| Fatal::usage(Diag::error(e).at(&shown, None)))?;
     let parsed = if v.get("eventType").is_some() {
         crate::server::hooks::azure(&v)
     } else {
@@ -62,8 +69,13 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
     // --config; the session (for promote, plan, retry) only when needed.
     let ladder = crate::config::load(&args.target.repo, args.target.config.as_deref())?.ladder;
     let mut open = || {
-        open_session(&args.git, &args.target, &args.tags, "comment", false)
-            .map_err(|f| f.diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))
+        open_session(&args.git, &args.target, &args.tags, "comment", false).map_err(|f| {
+            f.diags
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     };
     match crate::comment::handle(&ev, &ladder, &mut open) {
         Ok(h) => {
@@ -76,7 +88,12 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
                         h.refused,
                         ev.pull
                     );
-                    anstream::print!("{}", h.reply.trim_start_matches(crate::comment::MARKER).trim_start());
+                    anstream::print!(
+                        "{}",
+                        h.reply
+                            .trim_start_matches(crate::comment::MARKER)
+                            .trim_start()
+                    );
                 }
             }
             Ok(exit::OK)

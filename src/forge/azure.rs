@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use super::http::Http;
 use super::{
-    CommitSummary, Error, Forge, Merge, NewPull, Permission, PullRequest, PullState, RepoInfo, Result, Status,
-    StatusState,
+    CommitSummary, Error, Forge, Merge, NewPull, Permission, PullRequest, PullState, RepoInfo,
+    Result, Status, StatusState,
 };
 use crate::ladder::config::MergeMethod;
 use crate::registry::credentials::Secret;

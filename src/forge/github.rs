@@ -527,7 +527,9 @@ impl Forge for GitHub {
         for page in 1..=10 {
             let v = self.http.expect(
                 "GET",
-                &self.url(&format!("/issues/{number}/comments?per_page=100&page={page}")),
+                &self.url(&format!(
+                    "/issues/{number}/comments?per_page=100&page={page}"
+                )),
                 None,
                 &format!("reading the comments of pull request #{number}"),
             )?;
@@ -543,10 +545,7 @@ impl Forge for GitHub {
     fn permission(&self, user: &str) -> Result<Permission> {
         let r = self.http.call(
             "GET",
-            &self.url(&format!(
-                "/collaborators/{}/permission",
-                query_value(user)
-            )),
+            &self.url(&format!("/collaborators/{}/permission", query_value(user))),
             None,
         )?;
         // 404: not a collaborator (or no such user).

@@ -36,7 +36,8 @@ pub struct Http {
 
 /// The last `x-ratelimit-remaining` any forge reply carried (-1: none
 /// yet), for the bot's metrics.
-pub static RATE_LIMIT_REMAINING: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
+pub static RATE_LIMIT_REMAINING: std::sync::atomic::AtomicI64 =
+    std::sync::atomic::AtomicI64::new(-1);
 
 /// Forge replies that were server errors or rate limits, and transport
 /// failures, since start (the bot's metrics).

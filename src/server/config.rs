@@ -59,8 +59,7 @@ impl FluxRoute {
     /// to this route? Kinds compare without case (`kustomization`).
     pub fn matches(&self, cluster: Option<&str>, kind: &str, namespace: &str, name: &str) -> bool {
         let eq = |want: &Option<String>, got: Option<&str>| {
-            want.as_deref()
-                .is_none_or(|w| got.is_some_and(|g| g == w))
+            want.as_deref().is_none_or(|w| got.is_some_and(|g| g == w))
         };
         eq(&self.cluster, cluster)
             && self
@@ -131,9 +130,11 @@ pub fn validate(
         && l.parse::<std::net::SocketAddr>().is_err()
     {
         errors.push(
-            Diag::error(format!("{l:?} is not an address (expected host:port, e.g. 0.0.0.0:8080)"))
-                .at(display, line("listen"))
-                .field("server.listen"),
+            Diag::error(format!(
+                "{l:?} is not an address (expected host:port, e.g. 0.0.0.0:8080)"
+            ))
+            .at(display, line("listen"))
+            .field("server.listen"),
         );
     }
     if let Some(i) = &raw.interval {

@@ -24,7 +24,12 @@ pub struct FluxEvent {
 }
 
 /// Kinds whose revision is a commit of the fleet repository.
-const KINDS: [&str; 4] = ["Kustomization", "HelmRelease", "GitRepository", "OCIRepository"];
+const KINDS: [&str; 4] = [
+    "Kustomization",
+    "HelmRelease",
+    "GitRepository",
+    "OCIRepository",
+];
 
 pub fn parse(v: &Value, cluster_param: Option<&str>) -> Result<FluxEvent, String> {
     let obj = v
@@ -67,7 +72,14 @@ impl FluxEvent {
     pub fn environment<'a>(&self, routes: &'a [FluxRoute]) -> Option<&'a str> {
         routes
             .iter()
-            .find(|r| r.matches(self.cluster.as_deref(), &self.kind, &self.namespace, &self.name))
+            .find(|r| {
+                r.matches(
+                    self.cluster.as_deref(),
+                    &self.kind,
+                    &self.namespace,
+                    &self.name,
+                )
+            })
             .map(|r| r.environment.as_str())
     }
 
@@ -82,7 +94,11 @@ impl FluxEvent {
             StatusState::Success
         };
         let reason = split_words(&self.reason);
-        let message = self.message.split_whitespace().collect::<Vec<_>>().join(" ");
+        let message = self
+            .message
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let description = match (reason.is_empty(), message.is_empty()) {
             (false, false) => format!("{reason}: {message}"),
             (false, true) => reason,
@@ -90,11 +106,7 @@ impl FluxEvent {
             (true, true) => state.as_str().to_string(),
         };
         Status {
-            context: format!(
-                "hoist/{env}/{}/{}",
-                self.kind.to_lowercase(),
-                self.name
-            ),
+            context: format!("hoist/{env}/{}/{}", self.kind.to_lowercase(), self.name),
             state,
             description: short_description(&description),
             target_url: None,
@@ -170,11 +182,17 @@ mod tests {
         .unwrap();
         let e = parse(&v, Some("ignored")).unwrap();
         assert_eq!(e.cluster.as_deref(), Some("eu"));
-        assert_eq!(commit_of(e.revision.as_deref().unwrap()).as_deref(), Some(SHA));
+        assert_eq!(
+            commit_of(e.revision.as_deref().unwrap()).as_deref(),
+            Some(SHA)
+        );
         let s = e.status("staging");
         assert_eq!(s.context, "hoist/staging/kustomization/apps");
         assert_eq!(s.state, StatusState::Success);
-        assert!(s.description.starts_with("reconciliation succeeded: Applied revision"));
+        assert!(
+            s.description
+                .starts_with("reconciliation succeeded: Applied revision")
+        );
         let mut p = e.clone();
         p.reason = "Progressing".into();
         assert_eq!(p.status("x").state, StatusState::Pending);

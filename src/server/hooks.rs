@@ -61,13 +61,19 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 /// both sides are hashed first, so lengths do not leak either.
 pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
     let (x, y) = (Sha256::digest(a), Sha256::digest(b));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 /// Is `authorization` `Bearer <token>`?
 pub fn bearer_ok(authorization: Option<&str>, token: &[u8]) -> bool {
     authorization
-        .and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("bearer ")))
+        .and_then(|a| {
+            a.strip_prefix("Bearer ")
+                .or_else(|| a.strip_prefix("bearer "))
+        })
         .is_some_and(|t| same_secret(t.trim().as_bytes(), token))
 }
 
@@ -208,7 +214,9 @@ pub fn github(event: &str, v: &Value) -> Result<Event, String> {
                 return Ok(Event::Ignored("a comment edited or deleted".into()));
             }
             if v["issue"].get("pull_request").is_none() {
-                return Ok(Event::Ignored("a comment on an issue, not a pull request".into()));
+                return Ok(Event::Ignored(
+                    "a comment on an issue, not a pull request".into(),
+                ));
             }
             let c = &v["comment"];
             Ok(Event::Comment(CommentEvent {
@@ -223,7 +231,9 @@ pub fn github(event: &str, v: &Value) -> Result<Event, String> {
                 body: s(c, &["body"]).unwrap_or("").to_string(),
             }))
         }
-        other => Ok(Event::Ignored(format!("event {other:?} is not one hoist handles"))),
+        other => Ok(Event::Ignored(format!(
+            "event {other:?} is not one hoist handles"
+        ))),
     }
 }
 
@@ -281,7 +291,9 @@ pub fn azure(v: &Value) -> Result<Event, String> {
         }
         "git.pullrequest.merged" | "git.pullrequest.updated" => {
             if s(res, &["status"]) != Some("completed") {
-                return Ok(Event::Ignored("a pull request that was not completed".into()));
+                return Ok(Event::Ignored(
+                    "a pull request that was not completed".into(),
+                ));
             }
             Ok(Event::RepoChanged {
                 repository: repo_of(&res["repository"])
@@ -311,7 +323,9 @@ pub fn registry(v: &Value) -> Result<Vec<Event>, String> {
         Some(Value::Array(a)) => a.iter().take(1000).collect(),
         Some(_) => return Err("events is not a list".into()),
         None if v.get("action").is_some() => vec![v],
-        None => return Err("neither an ACR event (action) nor a notification envelope (events)".into()),
+        None => {
+            return Err("neither an ACR event (action) nor a notification envelope (events)".into());
+        }
     };
     let mut out = Vec::new();
     for e in events {
@@ -349,9 +363,16 @@ pub fn image_matches(pushed: &str, fleet: &str) -> bool {
     let norm = |i: &str| -> String {
         let i = i.trim().to_lowercase();
         let first = i.split('/').next().unwrap_or("");
-        let has_host = i.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-        let i = if has_host { i } else { format!("docker.io/{i}") };
-        let i = i.replace("index.docker.io/", "docker.io/").replace("registry-1.docker.io/", "docker.io/");
+        let has_host =
+            i.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+        let i = if has_host {
+            i
+        } else {
+            format!("docker.io/{i}")
+        };
+        let i = i
+            .replace("index.docker.io/", "docker.io/")
+            .replace("registry-1.docker.io/", "docker.io/");
         match i.strip_prefix("docker.io/") {
             Some(rest) if !rest.contains('/') => format!("docker.io/library/{rest}"),
             _ => i,
@@ -361,7 +382,11 @@ pub fn image_matches(pushed: &str, fleet: &str) -> bool {
     if p == f {
         return true;
     }
-    let path = |i: &str| i.split_once('/').map(|(_, r)| r.to_string()).unwrap_or_default();
+    let path = |i: &str| {
+        i.split_once('/')
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_default()
+    };
     !path(&p).is_empty() && path(&p) == path(&f)
 }
 
@@ -412,7 +437,10 @@ mod tests {
         assert_eq!(seen.len(), 3);
         assert!(seen.first_time("a"), "the oldest id was forgotten");
         assert!(seen.first_time(&"x".repeat(10_000)));
-        assert!(!seen.first_time(&"x".repeat(20_000)), "ids are cut to 128 chars");
+        assert!(
+            !seen.first_time(&"x".repeat(20_000)),
+            "ids are cut to 128 chars"
+        );
     }
 
     #[test]
@@ -420,12 +448,21 @@ mod tests {
         let acr = json(br#"{"id":"1","action":"push","target":{"repository":"team/api","tag":"v1","digest":"sha256:00"},"request":{"host":"acme.azurecr.io"}}"#).unwrap();
         assert_eq!(
             registry(&acr).unwrap(),
-            [Event::ImagePushed { image: "acme.azurecr.io/team/api".into(), tag: Some("v1".into()) }]
+            [Event::ImagePushed {
+                image: "acme.azurecr.io/team/api".into(),
+                tag: Some("v1".into())
+            }]
         );
         let env = json(br#"{"events":[{"action":"pull","target":{"repository":"api"}},{"action":"push","target":{"repository":"api","url":"http://127.0.0.1:5000/v2/api/manifests/sha256:00","tag":"2"},"request":{"host":"proxy:80"}}]}"#).unwrap();
         let got = registry(&env).unwrap();
         assert!(matches!(got[0], Event::Ignored(_)));
-        assert_eq!(got[1], Event::ImagePushed { image: "127.0.0.1:5000/api".into(), tag: Some("2".into()) });
+        assert_eq!(
+            got[1],
+            Event::ImagePushed {
+                image: "127.0.0.1:5000/api".into(),
+                tag: Some("2".into())
+            }
+        );
         assert!(registry(&json(b"{}").unwrap()).is_err());
         assert!(registry(&json(br#"{"action":"push"}"#).unwrap()).is_err());
     }
@@ -435,16 +472,34 @@ mod tests {
         assert!(image_matches("127.0.0.1:5000/api", "127.0.0.1:5000/api"));
         assert!(image_matches("nginx", "docker.io/library/nginx"));
         assert!(image_matches("index.docker.io/library/nginx", "nginx"));
-        assert!(image_matches("proxy:80/team/api", "acme.azurecr.io/team/api"));
-        assert!(!image_matches("acme.azurecr.io/team/web", "acme.azurecr.io/team/api"));
+        assert!(image_matches(
+            "proxy:80/team/api",
+            "acme.azurecr.io/team/api"
+        ));
+        assert!(!image_matches(
+            "acme.azurecr.io/team/web",
+            "acme.azurecr.io/team/api"
+        ));
     }
 
     #[test]
     fn github_events() {
         let p = json(br#"{"action":"published","package":{"name":"API","namespace":"Acme","package_type":"CONTAINER","package_version":{"container_metadata":{"tag":{"name":"1.2.3"}}}}}"#).unwrap();
-        assert_eq!(github("package", &p).unwrap(), Event::ImagePushed { image: "ghcr.io/acme/api".into(), tag: Some("1.2.3".into()) });
+        assert_eq!(
+            github("package", &p).unwrap(),
+            Event::ImagePushed {
+                image: "ghcr.io/acme/api".into(),
+                tag: Some("1.2.3".into())
+            }
+        );
         let p = json(br#"{"registry_package":{"package_type":"CONTAINER","package_version":{"package_url":"ghcr.io/acme/api:1.2.4"}}}"#).unwrap();
-        assert_eq!(github("registry_package", &p).unwrap(), Event::ImagePushed { image: "ghcr.io/acme/api".into(), tag: Some("1.2.4".into()) });
+        assert_eq!(
+            github("registry_package", &p).unwrap(),
+            Event::ImagePushed {
+                image: "ghcr.io/acme/api".into(),
+                tag: Some("1.2.4".into())
+            }
+        );
         let c = json(br#"{"action":"created","issue":{"number":7,"pull_request":{}},"comment":{"id":9,"body":"/hoist help","user":{"login":"alice","type":"User"}},"repository":{"full_name":"acme/fleet"}}"#).unwrap();
         match github("issue_comment", &c).unwrap() {
             Event::Comment(e) => {
@@ -454,8 +509,17 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let issue = json(br#"{"action":"created","issue":{"number":7},"comment":{}}"#).unwrap();
-        assert!(matches!(github("issue_comment", &issue).unwrap(), Event::Ignored(_)));
-        assert!(github("issue_comment", &json(br#"{"action":"created","issue":{"pull_request":{}}}"#).unwrap()).is_err());
+        assert!(matches!(
+            github("issue_comment", &issue).unwrap(),
+            Event::Ignored(_)
+        ));
+        assert!(
+            github(
+                "issue_comment",
+                &json(br#"{"action":"created","issue":{"pull_request":{}}}"#).unwrap()
+            )
+            .is_err()
+        );
         assert!(matches!(github("star", &c).unwrap(), Event::Ignored(_)));
     }
 }

@@ -67,15 +67,53 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         };
-        counter(&mut out, "hoist_scans_total", "Registry scans of a fleet's images.", self.scans.load(Relaxed));
-        counter(&mut out, "hoist_runs_skipped_total", "Scheduled scans that found nothing new (no run).", self.runs_skipped.load(Relaxed));
-        counter(&mut out, "hoist_selections_total", "Rung plans made (one per rung and run).", self.selections.load(Relaxed));
-        counter(&mut out, "hoist_commits_total", "Commits pushed (base or bot branches).", self.commits.load(Relaxed));
-        counter(&mut out, "hoist_registry_errors_total", "Images whose scan failed.", self.registry_errors.load(Relaxed));
-        counter(&mut out, "hoist_run_failures_total", "Rungs that failed (Git, forge, setup).", self.run_failures.load(Relaxed));
-        counter(&mut out, "hoist_reconcile_statuses_total", "Commit statuses posted for Flux events.", self.statuses.load(Relaxed));
+        counter(
+            &mut out,
+            "hoist_scans_total",
+            "Registry scans of a fleet's images.",
+            self.scans.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "hoist_runs_skipped_total",
+            "Scheduled scans that found nothing new (no run).",
+            self.runs_skipped.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "hoist_selections_total",
+            "Rung plans made (one per rung and run).",
+            self.selections.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "hoist_commits_total",
+            "Commits pushed (base or bot branches).",
+            self.commits.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "hoist_registry_errors_total",
+            "Images whose scan failed.",
+            self.registry_errors.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "hoist_run_failures_total",
+            "Rungs that failed (Git, forge, setup).",
+            self.run_failures.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "hoist_reconcile_statuses_total",
+            "Commit statuses posted for Flux events.",
+            self.statuses.load(Relaxed),
+        );
         counter(
             &mut out,
             "hoist_forge_errors_total",
@@ -149,7 +187,9 @@ mod tests {
         m.event_to_commit(Duration::from_millis(200));
         m.event_to_commit(Duration::from_secs(3));
         let t = m.render();
-        assert!(t.contains("hoist_webhook_deliveries_total{hook=\"github\",outcome=\"accepted\"} 2\n"));
+        assert!(
+            t.contains("hoist_webhook_deliveries_total{hook=\"github\",outcome=\"accepted\"} 2\n")
+        );
         assert!(t.contains("hoist_pull_requests_total{action=\"opened\"} 1\n"));
         assert!(t.contains("hoist_event_to_commit_seconds_bucket{le=\"0.25\"} 1\n"));
         assert!(t.contains("hoist_event_to_commit_seconds_bucket{le=\"5\"} 2\n"));

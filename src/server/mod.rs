@@ -237,7 +237,10 @@ pub fn serve(opts: Options) -> Result<(), Vec<Diag>> {
         }
     };
     let secrets = Secrets {
-        github: secret(&first.github_webhook_secret_env, "github_webhook_secret_env")?,
+        github: secret(
+            &first.github_webhook_secret_env,
+            "github_webhook_secret_env",
+        )?,
         azure: secret(
             &first.azure_devops_hook_secret_env,
             "azure_devops_hook_secret_env",
@@ -287,7 +290,11 @@ async fn run(app: Arc<App>, listen: String, max_body: usize) -> Result<(), Vec<D
     let mut workers = Vec::new();
     for (i, fleet) in app.fleets.iter().enumerate() {
         fleet.trigger(true, "start".into(), Instant::now());
-        workers.push(tokio::spawn(worker(app.clone(), fleet.clone(), stop_rx.clone())));
+        workers.push(tokio::spawn(worker(
+            app.clone(),
+            fleet.clone(),
+            stop_rx.clone(),
+        )));
         tokio::spawn(scheduler(fleet.clone(), i, stop_rx.clone()));
     }
 
@@ -327,7 +334,10 @@ async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}
@@ -436,9 +446,16 @@ fn locate(app: &App, fleet: &Fleet) -> Result<(Repository, Overrides), Vec<Diag>
 
 fn open_session(app: &App, fleet: &Fleet) -> Result<Option<Session>, String> {
     let (repository, overrides) = locate(app, fleet).map_err(|d| diag_text(&d))?;
-    let session = Session::open(&repository, &overrides, &|_, _, _| {}).map_err(|f| failure_text(&f))?;
+    let session =
+        Session::open(&repository, &overrides, &|_, _, _| {}).map_err(|f| failure_text(&f))?;
     app.metrics.scans.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = &session {
+        app.metrics
+            .tags_seen
+            .store(s.tag_count() as u64, Ordering::Relaxed);
+        app.metrics
+            .registry_errors
+            .fetch_add(s.scan_errors() as u64, Ordering::Relaxed);
         let images = s.images();
         if let Ok(mut i) = fleet.images.lock() {
             *i = Some(images);
@@ -609,7 +626,12 @@ fn report_flux(app: &App, fleet: &Fleet, ev: &flux::FluxEvent, env: &str) {
 fn reply(code: StatusCode, text: impl Into<String>) -> Response {
     let mut t = text.into();
     t.push('\n');
-    (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], t).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        t,
+    )
+        .into_response()
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -634,7 +656,10 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics_page(State(app): State<Arc<App>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         app.metrics.render(),
     )
         .into_response()
@@ -685,7 +710,10 @@ fn dispatch(app: &App, hook: &'static str, events: Vec<Event>) -> Response {
                     Some(f) => {
                         if !f.push(Job::Comment(c)) {
                             app.metrics.delivery(hook, "busy");
-                            return reply(StatusCode::SERVICE_UNAVAILABLE, "the queue is full; deliver again later");
+                            return reply(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "the queue is full; deliver again later",
+                            );
                         }
                         queued += 1;
                     }
@@ -696,7 +724,10 @@ fn dispatch(app: &App, hook: &'static str, events: Vec<Event>) -> Response {
     }
     if queued > 0 {
         app.metrics.delivery(hook, "accepted");
-        reply(StatusCode::ACCEPTED, format!("accepted: {queued} event(s) queued"))
+        reply(
+            StatusCode::ACCEPTED,
+            format!("accepted: {queued} event(s) queued"),
+        )
     } else {
         app.metrics.delivery(hook, "ignored");
         reply(
@@ -727,12 +758,19 @@ fn bad_request(app: &App, hook: &'static str, why: String) -> Response {
 /// A delivery id seen before: answered, not acted on.
 fn replayed(app: &App, hook: &'static str, id: Option<&str>) -> Option<Response> {
     let id = id?;
-    let first = app.seen.lock().map(|mut s| s.first_time(&format!("{hook}:{id}"))).unwrap_or(true);
+    let first = app
+        .seen
+        .lock()
+        .map(|mut s| s.first_time(&format!("{hook}:{id}")))
+        .unwrap_or(true);
     if first {
         return None;
     }
     app.metrics.delivery(hook, "duplicate");
-    Some(reply(StatusCode::OK, "ignored: a delivery already received"))
+    Some(reply(
+        StatusCode::OK,
+        "ignored: a delivery already received",
+    ))
 }
 
 async fn github_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -745,7 +783,11 @@ async fn github_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
         &body,
         header_str(&headers, "x-hub-signature-256"),
     ) {
-        return unauthorized(&app, HOOK, "the X-Hub-Signature-256 signature does not match");
+        return unauthorized(
+            &app,
+            HOOK,
+            "the X-Hub-Signature-256 signature does not match",
+        );
     }
     let Some(event) = header_str(&headers, "x-github-event") else {
         return bad_request(&app, HOOK, "no X-GitHub-Event header".into());
@@ -856,7 +898,10 @@ async fn flux_hook(
             let env = env.to_string();
             if !f.push(Job::Flux(ev, env)) {
                 app.metrics.delivery(HOOK, "busy");
-                return reply(StatusCode::SERVICE_UNAVAILABLE, "the queue is full; deliver again later");
+                return reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the queue is full; deliver again later",
+                );
             }
             app.metrics.delivery(HOOK, "accepted");
             return reply(StatusCode::ACCEPTED, "accepted");

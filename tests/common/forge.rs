@@ -60,6 +60,11 @@ pub struct Repo {
     pub pulls: Vec<Pull>,
     /// sha → statuses, oldest first.
     pub statuses: HashMap<String, Vec<Value>>,
+    /// login → role (`admin`, `maintain`, `write`, `triage`, `read`);
+    /// anyone else has none.
+    pub permissions: HashMap<String, String>,
+    /// Reactions given: (comment id, content).
+    pub reactions: Vec<(u64, String)>,
 }
 
 struct Fault {
@@ -85,6 +90,8 @@ struct Inner {
     faults: Vec<Fault>,
     next_number: u64,
     next_id: u64,
+    /// (org, team slug) → active members.
+    teams: BTreeMap<(String, String), Vec<String>>,
 }
 
 pub struct FakeForge {
@@ -227,6 +234,11 @@ impl FakeForge {
                 collaborators: vec!["alice".into(), "bob".into()],
                 pulls: Vec::new(),
                 statuses: HashMap::new(),
+                permissions: [("alice", "admin"), ("bob", "write"), ("carol", "read")]
+                    .into_iter()
+                    .map(|(u, r)| (u.to_string(), r.to_string()))
+                    .collect(),
+                reactions: Vec::new(),
             },
         );
     }
@@ -608,6 +620,22 @@ fn github(st: &mut Inner, req: &Request, port: u16) -> Response {
     if req.path == "/graphql" && m == "POST" {
         return graphql(st, req);
     }
+    if let Some(rest) = req.path.strip_prefix("/orgs/") {
+        // GET /orgs/{org}/teams/{team_slug}/memberships/{username}
+        let p: Vec<&str> = rest.split('/').collect();
+        if let (true, [org, "teams", slug, "memberships", user]) = (m == "GET", p.as_slice()) {
+            let members = st.teams.get(&(org.to_string(), slug.to_string()));
+            return if members.is_some_and(|ms| ms.iter().any(|u| u == user)) {
+                reply(
+                    200,
+                    json!({ "url": format!("http://127.0.0.1:{port}/orgs/{org}/teams/{slug}/memberships/{user}"), "role": "member", "state": "active" }),
+                )
+            } else {
+                gh_error(404, "Not Found")
+            };
+        }
+        return gh_error(404, "Not Found");
+    }
     let Some(rest) = req.path.strip_prefix("/repos/") else {
         return gh_error(404, "Not Found");
     };
@@ -844,6 +872,67 @@ fn github(st: &mut Inner, req: &Request, port: u16) -> Response {
                 .map(|l| json!({ "name": l, "color": "ededed" }))
                 .collect();
             reply(200, json!(labels))
+        }
+        ("GET", ["collaborators", user, "permission"]) => {
+            let role = repo
+                .permissions
+                .get(*user)
+                .cloned()
+                .unwrap_or_else(|| "none".into());
+            // `permission` folds custom and finer roles into the classic
+            // four; `role_name` keeps them.
+            let permission = match role.as_str() {
+                "maintain" => "write",
+                "triage" => "read",
+                r => r,
+            };
+            reply(
+                200,
+                json!({ "permission": permission, "role_name": role, "user": { "login": user } }),
+            )
+        }
+        ("POST", ["issues", "comments", id, "reactions"]) => {
+            let content = req.body["content"].as_str().unwrap_or("");
+            if ![
+                "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
+            ]
+            .contains(&content)
+            {
+                return validation(
+                    json!([{ "resource": "Reaction", "code": "invalid", "field": "content" }]),
+                );
+            }
+            let id: u64 = id.parse().unwrap_or(0);
+            repo.reactions.push((id, content.to_string()));
+            reply(
+                201,
+                json!({ "id": repo.reactions.len(), "content": content, "user": { "login": "hoist-bot" } }),
+            )
+        }
+        ("GET", ["issues", n, "comments"]) => {
+            let Some(i) = find(repo, n) else {
+                return gh_error(404, "Not Found");
+            };
+            let page: usize = req
+                .query
+                .get("page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1);
+            let per: usize = req
+                .query
+                .get("per_page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(30)
+                .min(100);
+            let list: Vec<Value> = repo.pulls[i]
+                .comments
+                .iter()
+                .enumerate()
+                .skip((page - 1) * per)
+                .take(per)
+                .map(|(k, b)| json!({ "id": 9000 + k, "body": b, "user": { "login": "someone" } }))
+                .collect();
+            reply(200, json!(list))
         }
         ("POST", ["issues", n, "comments"]) => {
             let Some(i) = find(repo, n) else {
@@ -1233,6 +1322,22 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
             }
             reply(200, ado_pull(&full, repo, &repo.pulls[i], port))
         }
+        ("GET", ["pullrequests", n, "threads"]) => {
+            let Some(i) = find(repo, n) else {
+                return ado_error(
+                    404,
+                    "GitPullRequestNotFoundException",
+                    "TF401180: The requested pull request was not found.",
+                );
+            };
+            let threads: Vec<Value> = repo.pulls[i]
+                .comments
+                .iter()
+                .enumerate()
+                .map(|(k, c)| json!({ "id": k + 1, "comments": [{ "id": 1, "content": c, "commentType": "text" }], "status": "closed" }))
+                .collect();
+            reply(200, json!({ "value": threads, "count": threads.len() }))
+        }
         ("POST", ["pullrequests", n, "threads"]) => {
             let Some(i) = find(repo, n) else {
                 return ado_error(
@@ -1346,6 +1451,14 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
 impl FakeForge {
     /// A status posted by someone else (CI), as over the API: it may let
     /// an auto-merge pull request merge.
+    /// Make `users` active members of `org`'s team `slug`.
+    pub fn set_team(&self, org: &str, slug: &str, users: &[&str]) {
+        self.inner.lock().unwrap().teams.insert(
+            (org.to_string(), slug.to_string()),
+            users.iter().map(|u| u.to_string()).collect(),
+        );
+    }
+
     pub fn post_status(&self, repo: &str, sha: &str, context: &str, state: &str) {
         let mut st = self.inner.lock().unwrap();
         let r = st.repos.get_mut(repo).unwrap();

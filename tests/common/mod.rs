@@ -5,7 +5,9 @@ pub mod forge;
 pub mod git;
 pub mod proxy;
 pub mod registry;
+pub mod serve;
 pub mod token;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,0 +1,266 @@
+//! `hoist serve` end to end: the real registry, real Git remotes and the
+//! fake forge; webhooks posted over loopback as GitHub, the registry and
+//! Flux send them.
+
+mod common;
+use common::forge::State;
+use common::git::{count, git, show};
+use common::registry::Registry;
+use common::serve::{Server, eventually, server_toml};
+use common::world::{Kind, World};
+use common::*;
+
+/// A fleet whose images live in `reg`, every rung at build 1 (pushed),
+/// and a serve config for it with `server_extra` in `[server]`.
+fn fleet(reg: &Registry, kind: Kind, server_extra: &str) -> (World, std::path::PathBuf) {
+    let w = World::at(&reg.host(), kind, &["api"], "", "");
+    let s1 = &w.shas[0];
+    reg.push_build(
+        "api",
+        &[
+            format!("dev-{s1}-1"),
+            format!("staging-{s1}"),
+            format!("prod-{s1}"),
+        ],
+        "1",
+    );
+    let toml = show(&w.bare, "main", "hoist.toml");
+    let cfg = write(
+        w.t.path(),
+        "serve.toml",
+        &format!("{toml}{}", server_toml(server_extra)),
+    );
+    (w, cfg)
+}
+
+fn comment(pull: u64, id: u64, user: &str, body: &str) -> String {
+    serde_json::json!({
+        "action": "created",
+        "issue": { "number": pull, "pull_request": { "url": "x" } },
+        "comment": { "id": id, "body": body, "user": { "login": user, "type": "User" } },
+        "repository": { "full_name": "acme/fleet" },
+    })
+    .to_string()
+}
+
+fn flux_event(sha: &str, severity: &str, reason: &str) -> String {
+    serde_json::json!({
+        "involvedObject": { "kind": "Kustomization", "namespace": "flux-system", "name": "apps" },
+        "severity": severity,
+        "timestamp": "2026-11-27T12:03:07Z",
+        "message": format!("Applied revision: main@sha1:{sha}"),
+        "reason": reason,
+        "reportingController": "kustomize-controller",
+        "metadata": { "revision": format!("main@sha1:{sha}"), "cluster": "staging" },
+    })
+    .to_string()
+}
+
+#[test]
+fn a_registry_event_climbs_the_ladder_and_comments_and_flux_report_back() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(
+        &reg,
+        Kind::GitHub,
+        "[[server.flux]]\nenvironment = \"staging\"\ncluster = \"staging\"\n",
+    );
+    let [s1, s2] = [&w.shas[0], &w.shas[1]];
+    let state = w.t.path().join("state");
+    let srv = Server::start(&cfg, &state, &[]);
+    assert_eq!(srv.get("/healthz").status, 200);
+    assert_eq!(srv.get("/readyz").status, 200);
+    // The first run (at start) finds every rung where it should be.
+    assert!(
+        eventually(60, || srv.log().contains("run finished")),
+        "{}",
+        srv.log()
+    );
+    let start = count(&w.bare, "main");
+
+    // Build 2 lands in the registry; its push notification drives the
+    // ladder: dev pushed, staging merged, prod proposed.
+    reg.push_build(
+        "api",
+        &[
+            format!("dev-{s2}-2"),
+            format!("staging-{s2}"),
+            format!("prod-{s2}"),
+        ],
+        "2",
+    );
+    let r = srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"));
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert!(r.body.contains("accepted"), "{}", r.body);
+    assert!(
+        eventually(60, || srv.log().matches("run finished").count() == 2),
+        "the event's run did not finish:\n{}",
+        srv.log()
+    );
+    assert_eq!(w.pulls().len(), 2, "{}", srv.log());
+    assert!(w.main_has("dev", &format!("dev-{s2}-2")));
+    assert!(w.main_has("staging", &format!("staging-{s2}")));
+    assert!(
+        w.main_has("prod", &format!("prod-{s1}")),
+        "prod waits for a human"
+    );
+    let pulls = w.pulls();
+    assert_eq!(pulls[0].state, State::Merged);
+    assert_eq!(pulls[1].state, State::Open);
+    assert_eq!(pulls[1].head, "hoist/prod");
+    assert!(count(&w.bare, "main") > start);
+
+    // Bad deliveries do no work.
+    let forged = srv.request(
+        "POST",
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "issue_comment".into()),
+            ("X-GitHub-Delivery", "forged".into()),
+            ("X-Hub-Signature-256", format!("sha256={}", "0".repeat(64))),
+        ],
+        comment(2, 1, "alice", "/hoist promote prod").as_bytes(),
+    );
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    let wrong_token = srv.request(
+        "POST",
+        "/hooks/registry",
+        &[("Authorization", "Bearer nope".into())],
+        b"{}",
+    );
+    assert_eq!(wrong_token.status, 401);
+    assert_eq!(srv.github("push", "d-malformed", "{not json").status, 400);
+    let unknown = srv.github("star", "d-star", "{}");
+    assert_eq!(
+        (unknown.status, unknown.body.contains("ignored")),
+        (202, true)
+    );
+    let big = "x".repeat(2 << 20);
+    assert_eq!(srv.github("push", "d-big", &big).status, 413);
+
+    // A read-only user is refused, politely; nothing is written but the reply.
+    w.forge.reset_calls();
+    let r = srv.github(
+        "issue_comment",
+        "d-carol",
+        &comment(2, 501, "carol", "/hoist promote prod"),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert!(
+        eventually(30, || w.pulls()[1].comments.len() == 1),
+        "{}",
+        srv.log()
+    );
+    let reply = w.pulls()[1].comments[0].clone();
+    assert!(
+        reply.contains("@carol") && reply.contains("write permission"),
+        "{reply}"
+    );
+    let writes = w.forge.writes();
+    assert_eq!(
+        writes,
+        vec![(
+            "POST".to_string(),
+            "/repos/acme/fleet/issues/2/comments".to_string()
+        )],
+        "only the reply"
+    );
+    // The same delivery again is recognised and ignored.
+    let again = srv.github(
+        "issue_comment",
+        "d-carol",
+        &comment(2, 501, "carol", "/hoist promote prod"),
+    );
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("already received"), "{}", again.body);
+
+    // A human closes prod's pull request; bob (write) promotes by comment
+    // on staging's: a new pull request, reactions, and a reply.
+    w.forge
+        .configure("acme/fleet", |r| r.pulls[1].state = State::Closed);
+    let r = srv.github(
+        "issue_comment",
+        "d-bob",
+        &comment(1, 502, "bob", "Ship it.\n/hoist promote prod"),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert!(eventually(60, || w.pulls().len() == 3), "{}", srv.log());
+    let p3 = &w.pulls()[2];
+    assert_eq!(p3.head, "hoist/prod");
+    assert_eq!(p3.state, State::Open);
+    assert!(eventually(30, || !w.pulls()[0].comments.is_empty()));
+    let reply = &w.pulls()[0].comments[0];
+    assert!(reply.contains("opened pull request #3"), "{reply}");
+    let reactions = w.forge.repo("acme/fleet").reactions;
+    assert_eq!(
+        reactions,
+        vec![(502, "eyes".to_string()), (502, "rocket".to_string())]
+    );
+
+    // Flux reports staging reconciled at the merge commit: one status,
+    // not re-posted when Flux repeats itself; a new state is posted.
+    let merged = git(&w.bare, &["rev-parse", "main"]).trim().to_string();
+    let ctx = "hoist/staging/kustomization/apps";
+    let statuses = |w: &World| {
+        w.forge
+            .repo("acme/fleet")
+            .statuses
+            .get(&merged)
+            .map(|v| {
+                v.iter()
+                    .filter(|s| s["context"] == ctx)
+                    .map(|s| s["state"].as_str().unwrap_or("").to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let ev = flux_event(&merged, "info", "ReconciliationSucceeded");
+    assert_eq!(srv.flux(&ev).status, 202);
+    assert!(
+        eventually(30, || statuses(&w) == ["success"]),
+        "{:?}\n{}",
+        statuses(&w),
+        srv.log()
+    );
+    assert_eq!(srv.flux(&ev).status, 202);
+    assert_eq!(
+        srv.flux(&flux_event(&merged, "info", "Progressing")).status,
+        202
+    );
+    assert!(
+        eventually(30, || statuses(&w) == ["success", "pending"]),
+        "{:?}",
+        statuses(&w)
+    );
+    let bad_sig = srv.request(
+        "POST",
+        "/hooks/flux",
+        &[("X-Signature", "sha256=00".into())],
+        ev.as_bytes(),
+    );
+    assert_eq!(bad_sig.status, 401);
+    let other =
+        flux_event(&merged, "info", "ReconciliationSucceeded").replace("\"staging\"", "\"eu-9\"");
+    let r = srv.flux(&other);
+    assert!(r.body.contains("no [[server.flux]] route"), "{}", r.body);
+
+    let metrics = || srv.get("/metrics").body;
+    for needle in [
+        "hoist_webhook_deliveries_total{hook=\"github\",outcome=\"unauthorized\"} 1",
+        "hoist_webhook_deliveries_total{hook=\"github\",outcome=\"duplicate\"} 1",
+        "hoist_webhook_deliveries_total{hook=\"registry\",outcome=\"accepted\"} 1",
+        "hoist_pull_requests_total{action=\"merged\"} 1",
+        "hoist_event_to_commit_seconds_count 1",
+        "hoist_reconcile_statuses_total 2",
+        "hoist_tags_seen 6",
+    ] {
+        assert!(
+            eventually(10, || metrics().contains(needle)),
+            "{needle} missing:\n{}",
+            metrics()
+        );
+    }
+    let (code, log) = srv.terminate();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("hoist serve: stopped"), "{log}");
+    assert!(!log.contains(common::forge::TOKEN), "no token in logs");
+}
