@@ -264,3 +264,163 @@ fn a_registry_event_climbs_the_ladder_and_comments_and_flux_report_back() {
     assert!(log.contains("hoist serve: stopped"), "{log}");
     assert!(!log.contains(common::forge::TOKEN), "no token in logs");
 }
+
+#[test]
+fn two_replicas_given_the_same_event_make_one_commit_and_one_pull_request_each() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(&reg, Kind::GitHub, "");
+    let s2 = &w.shas[1];
+    let a = Server::start(&cfg, &w.t.path().join("state-a"), &[]);
+    let b = Server::start(&cfg, &w.t.path().join("state-b"), &[]);
+    for s in [&a, &b] {
+        assert!(eventually(60, || s.log().contains("run finished")), "{}", s.log());
+    }
+    let start = count(&w.bare, "main");
+    reg.push_build(
+        "api",
+        &[format!("dev-{s2}-2"), format!("staging-{s2}"), format!("prod-{s2}")],
+        "2",
+    );
+    // Both replicas get the delivery at the same moment.
+    let host = reg.host();
+    std::thread::scope(|sc| {
+        for s in [&a, &b] {
+            let host = host.clone();
+            sc.spawn(move || {
+                let r = s.registry_push(&host, "api", &format!("dev-{s2}-2"));
+                assert_eq!(r.status, 202, "{}", r.body);
+            });
+        }
+    });
+    for s in [&a, &b] {
+        assert!(
+            eventually(90, || s.log().matches("run finished").count() >= 2),
+            "{}",
+            s.log()
+        );
+    }
+    // One dev commit and one staging merge, whoever won each race.
+    assert_eq!(count(&w.bare, "main"), start + 2, "{}\n{}", a.log(), b.log());
+    assert!(w.main_has("dev", &format!("dev-{s2}-2")));
+    assert!(w.main_has("staging", &format!("staging-{s2}")));
+    let pulls = w.pulls();
+    let heads: Vec<&str> = pulls.iter().map(|p| p.head.as_str()).collect();
+    assert_eq!(heads, ["hoist/staging", "hoist/prod"], "one pull request per branch");
+    for s in [a, b] {
+        let (code, log) = s.terminate();
+        assert_eq!(code, 0, "{log}");
+    }
+}
+
+#[test]
+fn sigterm_during_a_run_leaves_no_partial_state_and_a_restart_converges() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(&reg, Kind::GitHub, "");
+    let s2 = &w.shas[1];
+    let state = w.t.path().join("state");
+    let srv = Server::start(&cfg, &state, &[]);
+    assert!(eventually(60, || srv.log().contains("run finished")), "{}", srv.log());
+    reg.push_build(
+        "api",
+        &[format!("dev-{s2}-2"), format!("staging-{s2}"), format!("prod-{s2}")],
+        "2",
+    );
+    assert_eq!(srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2")).status, 202);
+    // Stop while the event's run is under way.
+    assert!(eventually(60, || srv.log().contains("pushed\n") || srv.log().contains("why=127.0.0.1")));
+    let (code, log) = srv.terminate();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("hoist serve: shutting down") && log.contains("hoist serve: stopped"), "{log}");
+    eprintln!(
+        "stopped {} the run finished",
+        if log.contains("hoist is shutting down") { "before" } else { "after" }
+    );
+    // Whatever was done is whole: the repository is sound, and each PR
+    // that exists has its branch.
+    git(&w.bare, &["fsck", "--no-progress"]);
+    for p in w.pulls() {
+        if p.state == State::Open {
+            assert!(w.branches().contains(&p.head), "{} without its branch", p.head);
+        }
+    }
+    // A restart finishes the climb…
+    let srv = Server::start(&cfg, &state, &[]);
+    assert!(
+        eventually(90, || srv.log().contains("run finished")),
+        "{}",
+        srv.log()
+    );
+    assert!(w.main_has("dev", &format!("dev-{s2}-2")), "{}", srv.log());
+    assert!(w.main_has("staging", &format!("staging-{s2}")));
+    let heads: Vec<String> = w.pulls().into_iter().map(|p| p.head).collect();
+    assert_eq!(heads, ["hoist/staging", "hoist/prod"]);
+    srv.terminate();
+    // …and the next start has nothing left to write.
+    w.forge.reset_calls();
+    let srv = Server::start(&cfg, &state, &[]);
+    assert!(eventually(90, || srv.log().contains("run finished")));
+    assert_eq!(w.forge.writes(), Vec::<(String, String)>::new());
+    srv.terminate();
+}
+
+/// A fleet without a ladder (policies only): `n` registry events, each a
+/// new dev build, each awaited as a commit on main. Prints the latency
+/// from the POST to the commit; asserts only that every event landed.
+#[test]
+fn event_to_commit_latency_over_fifty_registry_events() {
+    let reg = Registry::start(None);
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    let image = format!("{}/app", reg.host());
+    write(
+        &content,
+        "flux/app.yaml",
+        &format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: app, namespace: ns}}\nspec: {{image: {image}, interval: 1h, insecure: true}}\n---\n\
+apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: app}}\n  filterTags: {{pattern: '^dev-(?P<n>\\d+)$', extract: '$n'}}\n  policy: {{numerical: {{order: asc}}}}\n"
+        ),
+    );
+    write(
+        &content,
+        "clusters/dev/image-tags.yaml",
+        "app: dev-1 # {\"$imagepolicy\": \"ns:app:tag\"}\n",
+    );
+    let bare = common::git::bare_from(t.path(), "fleet", &content);
+    reg.push_build("app", &["dev-1".to_string()], "1");
+    let cfg = write(
+        t.path(),
+        "serve.toml",
+        &format!(
+            "write_paths = [\"clusters/**/image-tags.yaml\"]\n[git]\nurl = \"{}\"\n{}",
+            common::git::file_url(&bare),
+            server_toml("")
+        ),
+    );
+    let srv = Server::start(&cfg, &t.path().join("state"), &[]);
+    assert!(eventually(60, || srv.log().contains("run finished")), "{}", srv.log());
+    let mut ms = Vec::new();
+    for n in 2..=51 {
+        let tag = format!("dev-{n}");
+        reg.push_build("app", std::slice::from_ref(&tag), &n.to_string());
+        let t0 = std::time::Instant::now();
+        assert_eq!(srv.registry_push(&reg.host(), "app", &tag).status, 202);
+        assert!(
+            eventually(60, || show(&bare, "main", "clusters/dev/image-tags.yaml")
+                .contains(&format!("app: {tag} #"))),
+            "{tag} never landed:\n{}",
+            srv.log()
+        );
+        ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    assert_eq!(count(&bare, "main"), 51, "one commit per event");
+    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+    eprintln!(
+        "event-to-commit over {} events (POST → commit visible, polled every 25 ms): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        ms.len(),
+        pct(0.5),
+        pct(0.99),
+        ms[ms.len() - 1]
+    );
+    srv.terminate();
+}

@@ -490,6 +490,7 @@ fn failure_text(f: &crate::commit::Failure) -> String {
 /// policies' choices when there is no ladder) unless nothing changed.
 fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
     let started = Instant::now();
+    tracing::info!(fleet = %fleet.label, why = %t.reasons.join(", "), "run started");
     let mut session = match open_session(app, fleet) {
         Ok(Some(s)) => s,
         Ok(None) => {
