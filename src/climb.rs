@@ -39,6 +39,10 @@ pub enum Climbed {
     Failed(Failure),
     /// Not attempted, and why.
     NotRun(String),
+    /// On hold (`/hoist hold <env>`): automatic changes wait.
+    Held,
+    /// A gate (freeze, reconcile, soak) keeps it where it is, and why.
+    Gated(String),
 }
 
 impl Climbed {
@@ -47,6 +51,7 @@ impl Climbed {
         match self {
             Climbed::Done { report, .. } => report.diags.iter().any(Diag::is_error),
             Climbed::Failed(_) | Climbed::NotRun(_) => true,
+            Climbed::Held | Climbed::Gated(_) => false,
         }
     }
 }
@@ -317,13 +322,37 @@ pub fn climb_until(
     let config = session.config();
     let mut siblings: HashMap<String, Session> = HashMap::new();
     let mut out = Vec::new();
+    // Held rungs keep what they run; an unreadable hold list holds nothing
+    // back but is reported.
+    let held = match session.holds() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = ?e, "cannot read the holds; climbing all rungs");
+            Default::default()
+        }
+    };
     for rung in &ladder.rungs {
+        if held.contains_key(&rung.name) {
+            out.push((rung.name.clone(), Climbed::Held));
+            continue;
+        }
         if stop() {
             out.push((
                 rung.name.clone(),
                 Climbed::NotRun("hoist is shutting down".into()),
             ));
             continue;
+        }
+        match gate_for(&mut forges, ladder, rung) {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                out.push((rung.name.clone(), Climbed::Gated(why)));
+                continue;
+            }
+            Err(e) => {
+                out.push((rung.name.clone(), Climbed::Failed(forge_failure(e))));
+                continue;
+            }
         }
         // A rung in another repository works on a session of its own.
         if let Some(repo) = &rung.repository
@@ -463,6 +492,41 @@ pub fn land(
             &bot_branch(rung, image),
         ),
     }
+}
+
+/// What gate keeps `rung` from moving now, if any.
+pub fn gate_for(
+    forges: &mut Forges<'_>,
+    ladder: &Ladder,
+    rung: &Rung,
+) -> forge::Result<Option<String>> {
+    let source_repo = rung
+        .promote_from
+        .as_deref()
+        .and_then(|s| ladder.rung(s))
+        .and_then(|s| s.repository.clone());
+    let needs_forge = rung.require_reconciled || rung.soak.is_some();
+    let f = if needs_forge {
+        forges.get(source_repo.as_deref())?
+    } else {
+        None
+    };
+    crate::gate::blocked(f, ladder, rung, crate::time::now())
+}
+
+/// Land `scope` as a pull request for review from `branch`, whatever
+/// `rung`'s mode (rollbacks: a human merges them).
+pub fn land_for_review(
+    session: &mut Session,
+    forges: &mut Forges<'_>,
+    ladder: &Ladder,
+    rung: &Rung,
+    scope: &Scope,
+    branch: &str,
+) -> Climbed {
+    let mut rung = rung.clone();
+    rung.mode = Mode::PullRequest;
+    propose_rung(session, forges, ladder, &rung, scope, branch)
 }
 
 fn forge_failure(e: forge::Error) -> Failure {

@@ -144,8 +144,8 @@ pub const HELP: &str = "\
 | `/hoist promote <env> [image=<name>]` | open (or update) the promotion into `<env>` from the rung it promotes from |
 | `/hoist plan` | show what this pull request's rung would change now |
 | `/hoist retry` | run the whole ladder again |
-| `/hoist rollback [<env>]` | restore the values before the last promotion (not in this version yet) |
-| `/hoist hold <env>` / `/hoist release <env>` | pause / resume automatic changes (not in this version yet) |
+| `/hoist rollback [<env>]` | open a pull request restoring what `<env>` ran before its last promotion (this one's, without `<env>`), and hold `<env>` |
+| `/hoist hold <env>` / `/hoist release <env>` | pause / resume automatic changes to `<env>` |
 | `/hoist help` | this table |
 
 Commands need write permission on the repository, and for environments with `approvers`, to be one of them.";
@@ -240,7 +240,7 @@ pub fn handle(
     }
     let mut session: Option<Session> = None;
     for (shown, cmd, target) in runnable {
-        let text = run(&cmd, target, ladder, &mut session, open);
+        let text = run(&cmd, target, &pr, ladder, &mut session, open);
         lines.push(format!("- `{shown}`: {text}"));
     }
     if accepted > 0 && ev.comment_id != 0 {
@@ -295,15 +295,14 @@ fn authorize(
         Ok(false)
     };
     match permission {
-        Permission::Unknown => {
-            if approvers.is_empty() {
-                return Err(format!(
-                    "{} cannot tell hoist who may write to this repository, so commands need `approvers` on the environment, and {} has none.",
-                    forge_name(ev.forge),
-                    target.map_or("this pull request".to_string(), |r| format!("`{}`", r.name))
-                ));
-            }
+        Permission::Unknown if approvers.is_empty() => {
+            return Err(format!(
+                "{} cannot tell hoist who may write to this repository, so commands need `approvers` on the environment, and {} has none.",
+                forge_name(ev.forge),
+                target.map_or("this pull request".to_string(), |r| format!("`{}`", r.name))
+            ));
         }
+        Permission::Unknown => {}
         p if !p.can_write() => {
             return Err(
                 "commands need write permission on this repository, which you do not have. Ask a maintainer to run it."
@@ -333,14 +332,12 @@ fn forge_name(k: ForgeKind) -> &'static str {
 fn run(
     cmd: &Command,
     target: Option<&Rung>,
+    this_pull: &forge::PullRequest,
     ladder: &Ladder,
     session: &mut Option<Session>,
     open: &mut dyn FnMut() -> Result<Option<Session>, String>,
 ) -> String {
-    let needs_session = matches!(
-        cmd,
-        Command::Promote { .. } | Command::Plan | Command::Retry
-    );
+    let needs_session = *cmd != Command::Help;
     if needs_session && session.is_none() {
         match open() {
             Ok(Some(s)) => *session = Some(s),
@@ -394,10 +391,103 @@ fn run(
             }
             out
         }
-        Command::Rollback { .. } | Command::Hold { .. } | Command::Release { .. } => {
-            "this version of hoist does not run this command yet; nothing was changed.".into()
+        Command::Hold { env } | Command::Release { env } => {
+            let on = matches!(cmd, Command::Hold { .. });
+            let Some(s) = session.as_ref() else {
+                return "no session".into();
+            };
+            match (s.set_hold(env, on), on) {
+                (Ok(true), true) => format!(
+                    "`{env}` is on hold: automatic changes wait (branch `{}{env}`); `/hoist release {env}` resumes them.",
+                    crate::commit::HOLD_PREFIX
+                ),
+                (Ok(false), true) => format!("`{env}` was already on hold."),
+                (Ok(true), false) => {
+                    format!("`{env}` is released: automatic changes resume with the next run.")
+                }
+                (Ok(false), false) => format!("`{env}` was not on hold."),
+                (Err(f), _) => format!("failed: {}", failure_text(&f)),
+            }
+        }
+        Command::Rollback { env } => {
+            let Some(rung) = target else {
+                return "name the environment (`/hoist rollback <env>`), or comment on one of hoist's pull requests.".into();
+            };
+            let Some(s) = session.as_mut() else {
+                return "no session".into();
+            };
+            rollback(s, ladder, rung, env.is_none(), this_pull)
         }
     }
+}
+
+/// Open a pull request restoring what `rung` ran before its last merged
+/// promotion (this pull request's, when `here` and it is one), and hold
+/// the rung so the next run does not promote the same build again.
+fn rollback(
+    s: &mut Session,
+    ladder: &Ladder,
+    rung: &Rung,
+    here: bool,
+    this_pull: &forge::PullRequest,
+) -> String {
+    let Some(fcfg) = &ladder.forge else {
+        return "no [forge] in hoist.toml".into();
+    };
+    let mine = |p: &forge::PullRequest| {
+        rung_of_branch(ladder, &p.head_branch).is_some_and(|r| r.name == rung.name)
+    };
+    let last = if mine(this_pull) && this_pull.state == forge::PullState::Merged {
+        this_pull.clone()
+    } else if here {
+        return "this pull request is not a merged promotion of hoist's; name the environment: `/hoist rollback <env>`.".into();
+    } else {
+        let prefix = format!("hoist/{}", rung.name);
+        let found = forge::open(fcfg, rung.repository.as_deref())
+            .and_then(|f| f.list_merged(&prefix))
+            .map(|list| list.into_iter().find(|p| mine(p)));
+        match found {
+            Ok(Some(p)) => p,
+            Ok(None) => return format!("no merged promotion into `{}` to roll back.", rung.name),
+            Err(e) => return format!("failed: {e}"),
+        }
+    };
+    let Some(record) = crate::ladder::body::parse_record(&last.body) else {
+        return format!(
+            "pull request #{} carries no record of the values it replaced, so there is nothing to restore.",
+            last.number
+        );
+    };
+    let objects = match s.objects() {
+        Ok(o) => o,
+        Err(f) => return format!("failed: {}", failure_text(&f)),
+    };
+    let previous = crate::ladder::runs_before(&record.changes, &objects);
+    if previous.is_empty() {
+        return format!(
+            "pull request #{}'s record names no image hoist can restore.",
+            last.number
+        );
+    }
+    let scope = Scope::Restore {
+        to: rung.name.clone(),
+        previous,
+    };
+    let branch = format!("hoist/rollback/{}", rung.name);
+    let mut forges = Forges::new(ladder);
+    let c = climb::land_for_review(s, &mut forges, ladder, rung, &scope, &branch);
+    let held = match s.set_hold(&rung.name, true) {
+        Ok(_) => format!(
+            " `{}` is on hold so the next run does not promote it again; `/hoist release {}` resumes it.",
+            rung.name, rung.name
+        ),
+        Err(f) => format!(" (holding `{}` failed: {})", rung.name, failure_text(&f)),
+    };
+    format!(
+        "rolling back pull request #{}: {}.{held}",
+        last.number,
+        summarize(&c)
+    )
 }
 
 fn failure_text(f: &crate::commit::Failure) -> String {
@@ -414,6 +504,8 @@ fn failure_text(f: &crate::commit::Failure) -> String {
 pub fn summarize(c: &Climbed) -> String {
     match c {
         Climbed::NotRun(why) => format!("not run: {why}"),
+        Climbed::Held => "on hold; `/hoist release` resumes it".to_string(),
+        Climbed::Gated(why) => format!("waits: {why}"),
         Climbed::Failed(f) => format!("failed: {}", failure_text(f)),
         Climbed::Done { report, actions } => {
             let mut parts = vec![report.outcome.to_string()];

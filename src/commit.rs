@@ -24,6 +24,9 @@ use crate::template::Template;
 /// Used when neither the automation nor hoist.toml names an author.
 pub const DEFAULT_AUTHOR: (&str, &str) = ("hoist", "hoist@users.noreply.github.com");
 
+/// Branches that hold environments: `hoist-hold/<env>`.
+pub const HOLD_PREFIX: &str = "hoist-hold/";
+
 /// Where the fleet repository is.
 #[derive(Debug, Clone)]
 pub enum Repository {
@@ -281,6 +284,12 @@ pub enum Scope {
         to: String,
         image: Option<String>,
     },
+    /// A rollback: `to` takes back what it ran before its last promotion
+    /// (`previous`, read from that promotion's record).
+    Restore {
+        to: String,
+        previous: crate::ladder::SourceRuns,
+    },
 }
 
 /// Plan, commit and push with compare-and-swap until the branch holds the
@@ -318,6 +327,8 @@ pub struct Session {
     fingerprint: u64,
     /// `spec.interval` of every ImageRepository read while opening.
     intervals: Vec<String>,
+    /// The Flux objects (and hoist.toml's) read while opening.
+    objects: Objects,
 }
 
 impl Session {
@@ -436,6 +447,7 @@ impl Session {
         Ok(Some(Session {
             fingerprint,
             intervals,
+            objects: objects.clone(),
             ws,
             config_source,
             settings,
@@ -455,6 +467,11 @@ impl Session {
     /// fingerprints mean a run would decide exactly what the last one did.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
+    }
+
+    /// The image automation objects read while opening.
+    pub fn objects(&self) -> Result<Objects, Failure> {
+        Ok(self.objects.clone())
     }
 
     /// `spec.interval` of the fleet's ImageRepositories (Go durations).
@@ -556,6 +573,7 @@ impl Session {
         };
         let snap = read_tip(&ws, &branch)?;
         let fingerprint = fingerprint(&snap, &self.tags);
+        let objects = plan::collect_objects(&snap.files, config).0;
         let mut target = self.settings.target.clone();
         target.checkout_branch = branch.clone();
         target.push_branch = branch;
@@ -578,6 +596,7 @@ impl Session {
             state_dir: self.state_dir.clone(),
             fingerprint,
             intervals: Vec::new(),
+            objects,
         })
     }
 
@@ -623,6 +642,39 @@ impl Session {
     /// The branch push rungs commit to and pull requests merge into.
     pub fn base_branch(&self) -> &str {
         &self.settings.target.push_branch
+    }
+
+    /// Environments on hold (`/hoist hold <env>`): each is a branch
+    /// `hoist-hold/<env>` on the remote, so a hold survives restarts and
+    /// every replica sees it, and is set or lifted with compare-and-swap.
+    pub fn holds(&self) -> Result<BTreeMap<String, gix::ObjectId>, Failure> {
+        let found = self
+            .ws
+            .remote_branches(HOLD_PREFIX)
+            .map_err(|e| Failure::git(e, Vec::new()))?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(b, id)| b.strip_prefix(HOLD_PREFIX).map(|e| (e.to_string(), id)))
+            .collect())
+    }
+
+    /// Put `env` on hold (`on`) or lift its hold. False when it already
+    /// was (or was not) held.
+    pub fn set_hold(&self, env: &str, on: bool) -> Result<bool, Failure> {
+        let git_err = |e: git::Error| Failure::git(e, Vec::new());
+        let branch = format!("{HOLD_PREFIX}{env}");
+        if on {
+            let base = self.base_branch().to_string();
+            let tip = self.ws.fetch(&base, 1).map_err(git_err)?.ok_or_else(|| {
+                Failure::setup(Diag::error(format!("the remote has no branch {base:?}")))
+            })?;
+            self.ws.create_branch(&branch, tip).map_err(git_err)
+        } else {
+            match self.holds()?.get(env) {
+                None => Ok(false),
+                Some(id) => self.ws.delete_branch(&branch, *id).map_err(git_err),
+            }
+        }
     }
 
     /// Commit and push the edits `scope` covers, planning again on the new
@@ -929,6 +981,18 @@ fn plan_scope(
                 from,
                 to,
                 image.as_deref(),
+                &snap.files,
+                &objects,
+                &cfg,
+                tags_for,
+            ),
+            to,
+        )),
+        Scope::Restore { to, previous } => Some((
+            crate::ladder::plan_restore(
+                &cfg.ladder,
+                to,
+                previous,
                 &snap.files,
                 &objects,
                 &cfg,

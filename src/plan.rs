@@ -23,7 +23,7 @@ use crate::snapshot::TagList;
 use crate::yaml::for_each_document_containing;
 
 /// Every image-automation object in the repo and config.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Objects {
     pub repositories: Vec<ImageRepository>,
     pub policies: Vec<ImagePolicy>,

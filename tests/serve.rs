@@ -47,7 +47,7 @@ fn flux_event(sha: &str, severity: &str, reason: &str) -> String {
     serde_json::json!({
         "involvedObject": { "kind": "Kustomization", "namespace": "flux-system", "name": "apps" },
         "severity": severity,
-        "timestamp": "2026-11-27T12:03:07Z",
+        "timestamp": hoist::time::format(hoist::time::now()),
         "message": format!("Applied revision: main@sha1:{sha}"),
         "reason": reason,
         "reportingController": "kustomize-controller",
@@ -273,12 +273,20 @@ fn two_replicas_given_the_same_event_make_one_commit_and_one_pull_request_each()
     let a = Server::start(&cfg, &w.t.path().join("state-a"), &[]);
     let b = Server::start(&cfg, &w.t.path().join("state-b"), &[]);
     for s in [&a, &b] {
-        assert!(eventually(60, || s.log().contains("run finished")), "{}", s.log());
+        assert!(
+            eventually(60, || s.log().contains("run finished")),
+            "{}",
+            s.log()
+        );
     }
     let start = count(&w.bare, "main");
     reg.push_build(
         "api",
-        &[format!("dev-{s2}-2"), format!("staging-{s2}"), format!("prod-{s2}")],
+        &[
+            format!("dev-{s2}-2"),
+            format!("staging-{s2}"),
+            format!("prod-{s2}"),
+        ],
         "2",
     );
     // Both replicas get the delivery at the same moment.
@@ -300,12 +308,22 @@ fn two_replicas_given_the_same_event_make_one_commit_and_one_pull_request_each()
         );
     }
     // One dev commit and one staging merge, whoever won each race.
-    assert_eq!(count(&w.bare, "main"), start + 2, "{}\n{}", a.log(), b.log());
+    assert_eq!(
+        count(&w.bare, "main"),
+        start + 2,
+        "{}\n{}",
+        a.log(),
+        b.log()
+    );
     assert!(w.main_has("dev", &format!("dev-{s2}-2")));
     assert!(w.main_has("staging", &format!("staging-{s2}")));
     let pulls = w.pulls();
     let heads: Vec<&str> = pulls.iter().map(|p| p.head.as_str()).collect();
-    assert_eq!(heads, ["hoist/staging", "hoist/prod"], "one pull request per branch");
+    assert_eq!(
+        heads,
+        ["hoist/staging", "hoist/prod"],
+        "one pull request per branch"
+    );
     for s in [a, b] {
         let (code, log) = s.terminate();
         assert_eq!(code, 0, "{log}");
@@ -319,28 +337,52 @@ fn sigterm_during_a_run_leaves_no_partial_state_and_a_restart_converges() {
     let s2 = &w.shas[1];
     let state = w.t.path().join("state");
     let srv = Server::start(&cfg, &state, &[]);
-    assert!(eventually(60, || srv.log().contains("run finished")), "{}", srv.log());
+    assert!(
+        eventually(60, || srv.log().contains("run finished")),
+        "{}",
+        srv.log()
+    );
     reg.push_build(
         "api",
-        &[format!("dev-{s2}-2"), format!("staging-{s2}"), format!("prod-{s2}")],
+        &[
+            format!("dev-{s2}-2"),
+            format!("staging-{s2}"),
+            format!("prod-{s2}"),
+        ],
         "2",
     );
-    assert_eq!(srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2")).status, 202);
+    assert_eq!(
+        srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"))
+            .status,
+        202
+    );
     // Stop while the event's run is under way.
-    assert!(eventually(60, || srv.log().contains("pushed\n") || srv.log().contains("why=127.0.0.1")));
+    assert!(eventually(60, || srv.log().contains("pushed\n")
+        || srv.log().contains("why=127.0.0.1")));
     let (code, log) = srv.terminate();
     assert_eq!(code, 0, "{log}");
-    assert!(log.contains("hoist serve: shutting down") && log.contains("hoist serve: stopped"), "{log}");
+    assert!(
+        log.contains("hoist serve: shutting down") && log.contains("hoist serve: stopped"),
+        "{log}"
+    );
     eprintln!(
         "stopped {} the run finished",
-        if log.contains("hoist is shutting down") { "before" } else { "after" }
+        if log.contains("hoist is shutting down") {
+            "before"
+        } else {
+            "after"
+        }
     );
     // Whatever was done is whole: the repository is sound, and each PR
     // that exists has its branch.
     git(&w.bare, &["fsck", "--no-progress"]);
     for p in w.pulls() {
         if p.state == State::Open {
-            assert!(w.branches().contains(&p.head), "{} without its branch", p.head);
+            assert!(
+                w.branches().contains(&p.head),
+                "{} without its branch",
+                p.head
+            );
         }
     }
     // A restart finishes the climb…
@@ -397,7 +439,11 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app
         ),
     );
     let srv = Server::start(&cfg, &t.path().join("state"), &[]);
-    assert!(eventually(60, || srv.log().contains("run finished")), "{}", srv.log());
+    assert!(
+        eventually(60, || srv.log().contains("run finished")),
+        "{}",
+        srv.log()
+    );
     let mut ms = Vec::new();
     for n in 2..=51 {
         let tag = format!("dev-{n}");
@@ -422,5 +468,317 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app
         pct(0.99),
         ms[ms.len() - 1]
     );
+    srv.terminate();
+}
+
+/// `hoist comment --event FILE` (a CI job's `issue_comment`): hold,
+/// release and rollback, each persisted where a restart or a second
+/// replica sees it.
+#[test]
+fn comment_commands_hold_release_and_rollback() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(&reg, Kind::GitHub, "");
+    let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
+    let build = |sha: &str, n: usize| {
+        reg.push_build(
+            "api",
+            &[
+                format!("dev-{sha}-{n}"),
+                format!("staging-{sha}"),
+                format!("prod-{sha}"),
+            ],
+            &n.to_string(),
+        );
+    };
+    build(s2, 2);
+    let state = w.t.path().join("state");
+    let url = common::git::file_url(&w.bare);
+    let env = [("HOIST_TEST_FORGE_TOKEN", common::forge::TOKEN.to_string())];
+    let run = || hoist_env(&["run", "--url", &url, "--state-dir", s(&state)], &env);
+    run().expect(
+        0,
+        &[
+            "staging: merged pull request #1",
+            "prod: opened pull request #2",
+        ],
+    );
+    let say = |pull: u64, id: u64, user: &str, text: &str| {
+        let ev = write(
+            w.t.path(),
+            &format!("ev-{id}.json"),
+            &comment(pull, id, user, text),
+        );
+        hoist_env(
+            &[
+                "comment",
+                "--event",
+                s(&ev),
+                "--url",
+                &url,
+                "--config",
+                s(&cfg),
+                "--state-dir",
+                s(&state),
+            ],
+            &env,
+        )
+    };
+    let last_reply = |pull: usize| {
+        w.pulls()[pull - 1]
+            .comments
+            .last()
+            .cloned()
+            .unwrap_or_default()
+    };
+
+    // A read-only user cannot hold.
+    say(1, 10, "carol", "/hoist hold staging").expect(0, &["0 command(s) run, 1 refused"]);
+    assert!(!w.branches().iter().any(|b| b.starts_with("hoist-hold/")));
+
+    // bob holds staging: build 3 reaches dev only.
+    say(1, 11, "bob", "/hoist hold staging").expect(0, &["1 command(s) run"]);
+    assert!(
+        last_reply(1).contains("`staging` is on hold"),
+        "{}",
+        last_reply(1)
+    );
+    assert!(w.branches().contains(&"hoist-hold/staging".to_string()));
+    build(s3, 3);
+    run().expect(0, &["dev: pushed", "staging: on hold"]);
+    assert!(w.main_has("dev", &format!("dev-{s3}-3")));
+    assert!(w.main_has("staging", &format!("staging-{s2}")));
+    say(1, 12, "bob", "/hoist hold staging").expect(0, &[]);
+    assert!(
+        last_reply(1).contains("already on hold"),
+        "{}",
+        last_reply(1)
+    );
+
+    // Released, the next run carries build 3 on.
+    say(1, 13, "bob", "/hoist release staging").expect(0, &["1 command(s) run"]);
+    assert!(!w.branches().contains(&"hoist-hold/staging".to_string()));
+    run().expect(0, &["staging: merged pull request #3"]);
+    assert!(w.main_has("staging", &format!("staging-{s3}")));
+
+    // Rolling back staging's last promotion (#3: s2 → s3), commented on
+    // that pull request: a pull request for review, and staging held.
+    say(3, 14, "alice", "/hoist rollback").expect(0, &["1 command(s) run"]);
+    let reply = last_reply(3);
+    assert!(
+        reply.contains("rolling back pull request #3") && reply.contains("on hold"),
+        "{reply}"
+    );
+    let pulls = w.pulls();
+    let rb = pulls
+        .iter()
+        .find(|p| p.head == "hoist/rollback/staging")
+        .expect("a rollback pull request");
+    assert_eq!(rb.state, State::Open, "a human merges rollbacks");
+    assert!(w.has(
+        "hoist/rollback/staging",
+        "staging",
+        "api",
+        &format!("staging-{s2}")
+    ));
+    assert!(
+        w.main_has("staging", &format!("staging-{s3}")),
+        "nothing merged yet"
+    );
+    assert!(w.branches().contains(&"hoist-hold/staging".to_string()));
+    // The next run leaves held staging (and its rollback) alone.
+    w.forge.reset_calls();
+    run().expect(0, &["staging: on hold"]);
+    assert!(
+        w.pulls()
+            .iter()
+            .any(|p| p.head == "hoist/rollback/staging" && p.state == State::Open)
+    );
+    assert!(s1 != s2);
+}
+
+/// Azure DevOps service hooks: Basic auth (or X-Hoist-Secret); Azure
+/// cannot vouch for a commenter's permission, so only `approvers` can.
+#[test]
+fn azure_devops_comments_need_approvers() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(&reg, Kind::Azure, "");
+    // Prod names an approver; staging names none.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "reviewers = [\"alice\"]",
+        "reviewers = [\"alice\"]\napprovers = [\"alice@acme.example\"]",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let srv = Server::start(&cfg, &w.t.path().join("state"), &[]);
+    assert!(
+        eventually(60, || srv.log().contains("run finished")),
+        "{}",
+        srv.log()
+    );
+    let s2 = &w.shas[1];
+    reg.push_build(
+        "api",
+        &[
+            format!("dev-{s2}-2"),
+            format!("staging-{s2}"),
+            format!("prod-{s2}"),
+        ],
+        "2",
+    );
+    assert_eq!(
+        srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"))
+            .status,
+        202
+    );
+    assert!(
+        eventually(60, || srv.log().matches("run finished").count() == 2),
+        "{}",
+        srv.log()
+    );
+    assert_eq!(w.pulls().len(), 2);
+    let hook = |id: &str, user: &str, text: &str, auth: (&str, String)| {
+        let body = serde_json::json!({
+            "id": id,
+            "eventType": "ms.vss-code.git-pullrequest-comment-event",
+            "resource": {
+                "comment": { "id": 5, "content": text, "commentType": "text",
+                             "author": { "uniqueName": user, "displayName": user } },
+                "pullRequest": { "pullRequestId": 2, "repository": {
+                    "name": "fleet", "project": { "name": "ops" } } },
+            },
+            "resourceContainers": { "account": { "baseUrl": "https://dev.azure.com/acme/" } },
+        });
+        srv.request(
+            "POST",
+            "/hooks/azure-devops",
+            &[auth],
+            body.to_string().as_bytes(),
+        )
+    };
+    let basic = |p: &str| {
+        (
+            "Authorization",
+            format!("Basic {}", base64_encode(&format!("hook:{p}"))),
+        )
+    };
+    assert_eq!(
+        hook("e0", "alice@acme.example", "/hoist plan", basic("wrong")).status,
+        401
+    );
+    // Staging names no approvers: refused with the reason.
+    let r = hook(
+        "e1",
+        "bob@acme.example",
+        "/hoist hold staging",
+        basic(common::serve::AZURE_SECRET),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert!(
+        eventually(30, || w.pulls()[1]
+            .comments
+            .iter()
+            .any(|c| c.contains("approvers"))),
+        "{}",
+        srv.log()
+    );
+    assert!(!w.branches().iter().any(|b| b.starts_with("hoist-hold/")));
+    // Prod's approver may hold prod (the secret header works as well).
+    let r = hook(
+        "e2",
+        "alice@acme.example",
+        "/hoist hold prod",
+        ("X-Hoist-Secret", common::serve::AZURE_SECRET.into()),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert!(
+        eventually(30, || w.branches().contains(&"hoist-hold/prod".to_string())),
+        "{}",
+        srv.log()
+    );
+    // Someone else may not.
+    hook(
+        "e3",
+        "mallory@acme.example",
+        "/hoist release prod",
+        basic(common::serve::AZURE_SECRET),
+    );
+    assert!(
+        eventually(30, || w.pulls()[1]
+            .comments
+            .iter()
+            .any(|c| c.contains("only the approvers of `prod`"))),
+        "{:?}",
+        w.pulls()[1].comments
+    );
+    assert!(w.branches().contains(&"hoist-hold/prod".to_string()));
+    let (code, log) = srv.terminate();
+    assert_eq!(code, 0, "{log}");
+}
+
+/// `require_reconciled`: prod waits until Flux reports staging reconciled
+/// with its last promotion, then moves on its own.
+#[test]
+fn a_gate_holds_prod_until_flux_reports_staging_reconciled() {
+    let reg = Registry::start(None);
+    let w = World::at(
+        &reg.host(),
+        Kind::GitHub,
+        &["api"],
+        "require_reconciled = true\n",
+        "",
+    );
+    let [s1, s2] = [&w.shas[0], &w.shas[1]];
+    reg.push_build(
+        "api",
+        &[
+            format!("dev-{s1}-1"),
+            format!("staging-{s1}"),
+            format!("prod-{s1}"),
+        ],
+        "1",
+    );
+    let toml = show(&w.bare, "main", "hoist.toml");
+    let cfg = write(
+        w.t.path(),
+        "serve.toml",
+        &format!(
+            "{toml}{}",
+            server_toml("[[server.flux]]\nenvironment = \"staging\"\n")
+        ),
+    );
+    let srv = Server::start(&cfg, &w.t.path().join("state"), &[]);
+    assert!(
+        eventually(60, || srv.log().contains("run finished")),
+        "{}",
+        srv.log()
+    );
+    reg.push_build(
+        "api",
+        &[
+            format!("dev-{s2}-2"),
+            format!("staging-{s2}"),
+            format!("prod-{s2}"),
+        ],
+        "2",
+    );
+    srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"));
+    assert!(
+        eventually(60, || srv.log().contains(
+            "waits: waiting for staging to reconcile pull request #1"
+        )),
+        "{}",
+        srv.log()
+    );
+    assert_eq!(w.pulls().len(), 1, "no prod pull request yet");
+    // A failure keeps the gate shut.
+    let merged = git(&w.bare, &["rev-parse", "main"]).trim().to_string();
+    srv.flux(&flux_event(&merged, "error", "HealthCheckFailed"));
+    assert!(eventually(30, || w.pulls()[0]
+        .comments
+        .iter()
+        .any(|c| c.contains("**failed** to reconcile in staging"))));
+    // Success: recorded on #1, and prod's pull request opens by itself.
+    srv.flux(&flux_event(&merged, "info", "ReconciliationSucceeded"));
+    assert!(eventually(60, || w.pulls().len() == 2), "{}", srv.log());
+    assert_eq!(w.pulls()[1].head, "hoist/prod");
     srv.terminate();
 }

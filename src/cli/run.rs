@@ -109,6 +109,16 @@ fn print_landing(ladder: &crate::ladder::Ladder, rung: &crate::ladder::Rung, p: 
 /// the outcome's one-line summary.
 pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
     match c {
+        Climbed::Gated(why) => {
+            anstream::eprintln!("hoist {cmd}: {env}: waits: {why}");
+            "gated".to_string()
+        }
+        Climbed::Held => {
+            anstream::eprintln!(
+                "hoist {cmd}: {env}: on hold (branch hoist-hold/{env}); `/hoist release {env}` resumes it"
+            );
+            "held".to_string()
+        }
         Climbed::NotRun(why) => {
             report(&[Diag::warning(format!(
                 "environment {env:?}: {why}; not run"

@@ -138,6 +138,15 @@ impl AzureDevOps {
                 _ => PullState::Closed,
             },
             auto_merge: v["autoCompleteSetBy"].is_object(),
+            merged_at: v["closedDate"]
+                .as_str()
+                .filter(|_| v["status"] == "completed")
+                .and_then(crate::time::parse),
+            merge_commit: v["lastMergeCommit"]["commitId"]
+                .as_str()
+                .filter(|_| v["status"] == "completed")
+                .unwrap_or("")
+                .to_string(),
         })
     }
 
@@ -158,10 +167,14 @@ impl AzureDevOps {
     }
 
     fn search(&self, criteria: &str) -> Result<Vec<PullRequest>> {
+        self.search_status("active", 1000, criteria)
+    }
+
+    fn search_status(&self, status: &str, top: usize, criteria: &str) -> Result<Vec<PullRequest>> {
         let v = self.http.expect(
             "GET",
             &self.url(&format!(
-                "/pullrequests?searchCriteria.status=active&$top=1000{criteria}"
+                "/pullrequests?searchCriteria.status={status}&$top={top}{criteria}"
             )),
             None,
             "listing pull requests",
@@ -220,6 +233,16 @@ impl Forge for AzureDevOps {
             .into_iter()
             .filter(|p| p.head_branch.starts_with(prefix))
             .collect())
+    }
+
+    fn list_merged(&self, prefix: &str) -> Result<Vec<PullRequest>> {
+        let mut out: Vec<PullRequest> = self
+            .search_status("completed", 100, "")?
+            .into_iter()
+            .filter(|p| p.head_branch.starts_with(prefix))
+            .collect();
+        out.sort_by_key(|p| std::cmp::Reverse(p.number));
+        Ok(out)
     }
 
     fn create(&self, new: &NewPull<'_>) -> Result<PullRequest> {
@@ -459,6 +482,31 @@ impl Forge for AzureDevOps {
 
     fn pull(&self, number: u64) -> Result<PullRequest> {
         self.get_pull(number)
+    }
+
+    fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
+        let r = self.http.call(
+            "GET",
+            &self.url(&format!(
+                "/diffs/commits?baseVersionType=commit&baseVersion={}&targetVersionType=commit&targetVersion={}&$top=1",
+                super::github::query_value(ancestor),
+                super::github::query_value(descendant)
+            )),
+            None,
+        )?;
+        if r.status == 404 || r.status == 400 {
+            return Ok(false);
+        }
+        if !r.ok() {
+            return Err(Error::new(format!(
+                "{}: comparing {ancestor} with {descendant}: {} {}",
+                self.http.who,
+                r.status,
+                r.message()
+            )));
+        }
+        // behindCount: commits of the base (the ancestor) the target lacks.
+        Ok(r.json["behindCount"].as_u64() == Some(0))
     }
 
     fn comment(&self, number: u64, body: &str) -> Result<()> {

@@ -187,6 +187,12 @@ fn pull(v: &Value) -> Result<PullRequest> {
         url: text(v, "html_url"),
         state,
         auto_merge: !v["auto_merge"].is_null(),
+        merge_commit: if state == PullState::Merged {
+            text(v, "merge_commit_sha")
+        } else {
+            String::new()
+        },
+        merged_at: v["merged_at"].as_str().and_then(crate::time::parse),
     })
 }
 
@@ -242,6 +248,22 @@ impl Forge for GitHub {
                 break;
             }
         }
+        Ok(out)
+    }
+
+    fn list_merged(&self, prefix: &str) -> Result<Vec<PullRequest>> {
+        let url = self.url("/pulls?state=closed&sort=updated&direction=desc&per_page=100");
+        let v = self
+            .http
+            .expect("GET", &url, None, "listing closed pull requests")?;
+        let mut out = Vec::new();
+        for item in v.as_array().into_iter().flatten() {
+            let p = pull(item)?;
+            if p.state == PullState::Merged && p.head_branch.starts_with(prefix) {
+                out.push(p);
+            }
+        }
+        out.sort_by_key(|p| std::cmp::Reverse(p.number));
         Ok(out)
     }
 
@@ -510,6 +532,32 @@ impl Forge for GitHub {
 
     fn pull(&self, number: u64) -> Result<PullRequest> {
         self.get_pull(number)
+    }
+
+    fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
+        let url = self.url(&format!(
+            "/compare/{}...{}",
+            query_value(ancestor),
+            query_value(descendant)
+        ));
+        let r = self.http.call("GET", &url, None)?;
+        if r.status == 404 {
+            return Ok(false);
+        }
+        if !r.ok() {
+            return Err(Error::new(format!(
+                "{}: comparing {ancestor}...{descendant}: {} {}",
+                self.http.who,
+                r.status,
+                r.message()
+            )));
+        }
+        // `ahead`: descendant has commits ancestor lacks, and none the
+        // other way; `identical`: the same commit.
+        Ok(matches!(
+            text(&r.json, "status").as_str(),
+            "ahead" | "identical"
+        ))
     }
 
     fn comment(&self, number: u64, body: &str) -> Result<()> {

@@ -98,6 +98,10 @@ pub struct PullRequest {
     pub state: PullState,
     /// Auto-merge (GitHub) or auto-complete (Azure DevOps) is set.
     pub auto_merge: bool,
+    /// The commit a merge made on the base branch (empty until merged).
+    pub merge_commit: String,
+    /// When it merged (seconds since the epoch).
+    pub merged_at: Option<i64>,
 }
 
 /// A pull request to open.
@@ -203,6 +207,9 @@ pub trait Forge: Send + Sync {
     fn find_open(&self, head: &str, base: &str) -> Result<Option<PullRequest>>;
     /// Open pull requests whose head branch starts with `prefix`.
     fn list_open(&self, prefix: &str) -> Result<Vec<PullRequest>>;
+    /// Merged pull requests whose head branch starts with `prefix`, the
+    /// newest first (among the last hundred closed).
+    fn list_merged(&self, prefix: &str) -> Result<Vec<PullRequest>>;
     /// Open a pull request; when the forge says one already exists for
     /// `head` (a concurrent run), that one is returned instead.
     fn create(&self, new: &NewPull<'_>) -> Result<PullRequest>;
@@ -226,6 +233,9 @@ pub trait Forge: Send + Sync {
     fn compare_url(&self, repository: &str, base: &str, head: &str) -> String;
     /// A link to one commit of `repository`.
     fn commit_url(&self, repository: &str, sha: &str) -> String;
+    /// Is `ancestor` an ancestor of (or the same commit as) `descendant`?
+    /// False when the forge does not know one of them.
+    fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool>;
     /// One pull request by number, whatever its state.
     fn pull(&self, number: u64) -> Result<PullRequest>;
     /// Comment on a pull request.

@@ -264,6 +264,52 @@ impl Workspace {
         Ok(())
     }
 
+    /// Branches under `prefix` on the remote and their tips (`git
+    /// ls-remote`: no objects are fetched).
+    pub fn remote_branches(&self, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
+        let pattern = format!("refs/heads/{prefix}*");
+        let out = self.git.output(
+            &["ls-remote", "--heads", "--", self.remote(), &pattern],
+            None,
+        )?;
+        if !out.status.success() {
+            return Err(self.git.failure(&["ls-remote"], &out));
+        }
+        let mut found = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Some((sha, name)) = line.split_once('\t') else {
+                continue;
+            };
+            let (Some(branch), Ok(id)) = (
+                name.strip_prefix("refs/heads/"),
+                ObjectId::from_hex(sha.trim().as_bytes()),
+            ) else {
+                continue;
+            };
+            found.push((branch.to_string(), id));
+        }
+        Ok(found)
+    }
+
+    /// Create `branch` at `at` unless it exists; false when it did.
+    pub fn create_branch(&self, branch: &str, at: ObjectId) -> Result<bool> {
+        let req = push::Request {
+            remote: self.remote(),
+            commit: at,
+            branch,
+            expect: push::Expect::Absent,
+            extra_refs: Vec::new(),
+            options: Vec::new(),
+        };
+        Ok(push::push(&self.git, &req)? == push::Outcome::Pushed)
+    }
+
+    /// Delete `branch` if it is still at `expect`; false when it moved or
+    /// was gone.
+    pub fn delete_branch(&self, branch: &str, expect: ObjectId) -> Result<bool> {
+        Ok(push::delete(&self.git, self.remote(), branch, expect)? == push::Outcome::Pushed)
+    }
+
     /// Forget prefetched tips: the remote moved (hoist pushed or merged).
     pub fn invalidate(&self) {
         self.prefetched.borrow_mut().take();

@@ -143,6 +143,22 @@ pub fn push(git: &Git, req: &Request<'_>) -> Result<Outcome> {
     }
 }
 
+/// Delete `branch` on `remote` if it still points at `expect`. `Stale`
+/// when it moved (or is already gone).
+pub fn delete(git: &Git, remote: &str, branch: &str, expect: ObjectId) -> Result<Outcome> {
+    let dst = format!("refs/heads/{branch}");
+    let lease = format!("--force-with-lease={dst}:{expect}");
+    let refspec = format!(":{dst}");
+    let argv = ["push", "--porcelain", &lease, "--", remote, &refspec];
+    let out = git.output(&argv, None)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match parse_porcelain(&stdout).iter().find(|s| s.dst == dst) {
+        Some(s) if s.flag == '-' && out.status.success() => Ok(Outcome::Pushed),
+        Some(s) if s.flag == '!' && lost_race(&s.summary) => Ok(Outcome::Stale(s.summary.clone())),
+        _ => Err(git.failure(&argv, &out)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,6 +78,15 @@ pub struct RawEnvironment {
     /// Who may drive this rung by PR comment (`alice`, `@acme/sre`).
     #[serde(default)]
     pub approvers: Vec<String>,
+    /// Gates: the source rung reconciled its last promotion…
+    #[serde(default)]
+    pub require_reconciled: bool,
+    /// …at least this long ago (a Go duration)…
+    #[serde(default)]
+    pub soak: Option<Spanned<String>>,
+    /// …and no freeze window is open.
+    #[serde(default)]
+    pub freeze: Vec<Spanned<String>>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -200,6 +209,10 @@ pub struct Rung {
     pub reviewers: Vec<String>,
     /// Who may drive this rung by PR comment; empty: anyone with write.
     pub approvers: Vec<String>,
+    /// Gates (see `crate::gate`).
+    pub require_reconciled: bool,
+    pub soak: Option<std::time::Duration>,
+    pub freeze: Vec<super::window::Window>,
     pub labels: Vec<String>,
     pub merge_method: MergeMethod,
     pub group: Group,
@@ -421,7 +434,32 @@ pub fn validate(
                 Group::Environment
             }
         };
-        let needs_forge = mode != Mode::Push || e.repository.is_some();
+        let soak =
+            e.soak
+                .as_ref()
+                .and_then(|s| match crate::time::parse_go_duration(s.get_ref()) {
+                    Ok(d) => Some(d),
+                    Err(why) => {
+                        errors.push(err(s.span(), field("soak"), format!("{who}: {why}")));
+                        None
+                    }
+                });
+        let mut freeze = Vec::new();
+        for w in &e.freeze {
+            match super::window::Window::parse(w.get_ref()) {
+                Ok(win) => freeze.push(win),
+                Err(why) => errors.push(err(w.span(), field("freeze"), format!("{who}: {why}"))),
+            }
+        }
+        if (e.require_reconciled || soak.is_some()) && e.promote_from.is_none() {
+            errors.push(err(
+                here.clone(),
+                field("require_reconciled"),
+                format!("{who}: require_reconciled and soak wait on the rung promoted from, and this one has no promote_from"),
+            ));
+        }
+        let needs_forge =
+            mode != Mode::Push || e.repository.is_some() || e.require_reconciled || soak.is_some();
         if needs_forge && forge.is_none() {
             errors.push(err(
                 here.clone(),
@@ -443,6 +481,9 @@ pub fn validate(
             repository: e.repository.as_ref().map(|r| r.get_ref().clone()),
             reviewers: e.reviewers,
             approvers: e.approvers,
+            require_reconciled: e.require_reconciled,
+            soak,
+            freeze,
             labels: e.labels,
             merge_method,
             group,
@@ -461,6 +502,27 @@ pub fn validate(
                     .field("environment.paths"),
                 );
             }
+        }
+    }
+    for r in rungs
+        .iter()
+        .filter(|r| r.require_reconciled || r.soak.is_some())
+    {
+        let source = r
+            .promote_from
+            .as_deref()
+            .and_then(|s| rungs.iter().find(|o| o.name == s));
+        if let Some(src) = source
+            && src.mode == Mode::Push
+        {
+            errors.push(
+                Diag::error(format!(
+                    "environment {:?}: require_reconciled and soak read the reconcile record on {:?}'s promotion pull requests, but {:?} lands by push (use mode = \"auto-merge\" there)",
+                    r.name, src.name, src.name
+                ))
+                .at(display, Some(r.line))
+                .field("environment.require_reconciled"),
+            );
         }
     }
     let rungs = match order(rungs) {

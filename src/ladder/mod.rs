@@ -10,10 +10,12 @@
 pub mod body;
 pub mod config;
 pub mod promote;
+pub mod window;
 
 pub use config::{Forge, ForgeKind, Group, Ladder, MergeMethod, Mode, Rung};
 pub use promote::{
-    Blocked, Promotion, RungPlan, SourceRuns, plan_ladder, plan_one, plan_promotion, rung_runs,
+    Blocked, Promotion, RungPlan, SourceRuns, plan_ladder, plan_one, plan_promotion, plan_restore,
+    rung_runs, runs_before,
 };
 
 use crate::diag::Diag;

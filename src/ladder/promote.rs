@@ -248,6 +248,85 @@ pub fn plan_promotion<'a>(
     ))
 }
 
+/// A rollback of `to`: the rung takes back the values a promotion
+/// replaced (`previous`, from its pull request's record), as an explicit
+/// promotion from "what ran before" would. Images the record does not
+/// name keep what they run; no tag is rewritten, created or
+/// digest-checked, since these values ran on this rung already.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_restore<'a>(
+    ladder: &Ladder,
+    to: &str,
+    previous: &SourceRuns,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Result<RungPlan, String> {
+    let rung = ladder
+        .rung(to)
+        .ok_or_else(|| format!("no environment {to:?} in hoist.toml"))?;
+    let mut runs = rung_runs(ladder, to, files, objects);
+    runs.extend(previous.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut target = rung.clone();
+    target.tag_rewrite = None;
+    target.require_same_digest = false;
+    target.create_tag = false;
+    let mut source = target.clone();
+    source.name = format!("{to} before its last promotion");
+    target.promote_from = Some(source.name.clone());
+    Ok(plan_alone(
+        &target,
+        Some((&source, Some(&runs))),
+        None,
+        files,
+        objects,
+        config,
+        tags_for,
+    ))
+}
+
+/// What a promotion's record says its rung ran before: image → (tag,
+/// digest), read from the `old` values of its markers (`ns:name:tag`,
+/// `ns:name` as `image:tag[@digest]`, `ns:name:digest`).
+pub fn runs_before(entries: &[super::body::RecordEntry], objects: &Objects) -> SourceRuns {
+    let mut out = SourceRuns::new();
+    for e in entries {
+        let parts: Vec<&str> = e.setter.split(':').collect();
+        let (ns, name, field) = match parts.as_slice() {
+            [ns, name] => (*ns, *name, "image"),
+            [ns, name, field] => (*ns, *name, *field),
+            _ => continue,
+        };
+        let Some((_, image)) = image_of(objects, ns, name) else {
+            continue;
+        };
+        let slot = out
+            .entry(image.to_string())
+            .or_insert_with(|| (String::new(), None));
+        match field {
+            "tag" => slot.0 = e.old.clone(),
+            "digest" => slot.1 = Some(e.old.clone()).filter(|d| !d.is_empty()),
+            "image" => {
+                let (reference, digest) = match e.old.split_once('@') {
+                    Some((r, d)) => (r, Some(d.to_string())),
+                    None => (e.old.as_str(), None),
+                };
+                let slash = reference.rfind('/').unwrap_or(0);
+                if let Some(colon) = reference[slash..].rfind(':') {
+                    slot.0 = reference[slash + colon + 1..].to_string();
+                }
+                if digest.is_some() {
+                    slot.1 = digest;
+                }
+            }
+            _ => {}
+        }
+    }
+    out.retain(|_, (tag, _)| !tag.is_empty());
+    out
+}
+
 /// Does `image` (as written in `spec.image`) answer to `wanted` (the whole
 /// name, or its last path component)?
 fn image_matches(image: &str, wanted: &str) -> bool {

@@ -138,7 +138,7 @@ pub fn validate(
         );
     }
     if let Some(i) = &raw.interval {
-        match parse_go_duration(i) {
+        match crate::time::parse_go_duration(i) {
             Ok(d) if d >= Duration::from_secs(1) => cfg.interval = d,
             Ok(_) => errors.push(
                 Diag::error(format!("{i:?} is shorter than one second"))
@@ -188,7 +188,7 @@ pub fn validate(
         }
     }
     for (i, f) in raw.flux.iter().enumerate() {
-        if !known_envs.iter().any(|e| *e == f.environment) {
+        if !known_envs.contains(&f.environment) {
             errors.push(
                 Diag::error(format!(
                     "no [[environment]] named {:?} (known: {})",
@@ -208,52 +208,11 @@ pub fn validate(
     }
 }
 
-/// Go's `time.ParseDuration` for the units Flux intervals use (`ns`,
-/// `us`/`µs`, `ms`, `s`, `m`, `h`), with fractions (`1.5h`) and
-/// sequences (`1h30m`). Negative durations are refused.
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration (e.g. 30s, 5m, 1h30m)");
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += n * scale;
-    }
-    if !total.is_finite() || total > 1e10 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::time::parse_go_duration;
 
     #[test]
     fn go_durations() {

@@ -21,6 +21,8 @@ pub struct FluxEvent {
     /// `metadata.cluster` (an Alert's `eventMetadata`), else the hook
     /// URL's `?cluster=`.
     pub cluster: Option<String>,
+    /// When Flux saw it (RFC 3339).
+    pub timestamp: Option<String>,
 }
 
 /// Kinds whose revision is a commit of the fleet repository.
@@ -59,6 +61,7 @@ pub fn parse(v: &Value, cluster_param: Option<&str>) -> Result<FluxEvent, String
         message: field(v, "message").unwrap_or_default(),
         revision: meta_get("revision"),
         cluster: meta_get("cluster").or_else(|| cluster_param.map(str::to_string)),
+        timestamp: field(v, "timestamp"),
     })
 }
 

@@ -48,7 +48,7 @@ pub fn sign(key: &[u8], body: &[u8]) -> String {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.len() > 128 {
+    if !s.len().is_multiple_of(2) || s.len() > 128 {
         return None;
     }
     (0..s.len())
@@ -324,7 +324,9 @@ pub fn registry(v: &Value) -> Result<Vec<Event>, String> {
         Some(_) => return Err("events is not a list".into()),
         None if v.get("action").is_some() => vec![v],
         None => {
-            return Err("neither an ACR event (action) nor a notification envelope (events)".into());
+            return Err(
+                "neither an ACR event (action) nor a notification envelope (events)".into(),
+            );
         }
     };
     let mut out = Vec::new();

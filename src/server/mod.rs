@@ -463,7 +463,7 @@ fn open_session(app: &App, fleet: &Fleet) -> Result<Option<Session>, String> {
         let shortest = s
             .intervals()
             .iter()
-            .filter_map(|i| config::parse_go_duration(i).ok())
+            .filter_map(|i| crate::time::parse_go_duration(i).ok())
             .filter(|d| *d >= Duration::from_secs(1))
             .min();
         if let (Some(d), Ok(mut slot)) = (shortest, fleet.interval.lock()) {
@@ -557,6 +557,9 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
                 app.metrics.run_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(fleet = %fleet.label, %env, "{line}");
             }
+            Climbed::Held | Climbed::Gated(_) => {
+                tracing::info!(fleet = %fleet.label, %env, "{line}")
+            }
             Climbed::NotRun(_) => {
                 failed = true;
                 tracing::warn!(fleet = %fleet.label, %env, "{line}");
@@ -610,8 +613,31 @@ fn report_flux(app: &App, fleet: &Fleet, ev: &flux::FluxEvent, env: &str) {
     let result = crate::forge::open(fcfg, repository).and_then(|f| {
         let mut actions = Vec::new();
         crate::climb::ensure_status(&*f, &sha, &status, &mut actions)?;
+        // A result (not progress) is recorded on the promotions it
+        // covers, once each: the record the next rung's gates read.
+        if status.state != crate::forge::StatusState::Pending {
+            let ok = status.state == crate::forge::StatusState::Success;
+            let at = ev
+                .timestamp
+                .as_deref()
+                .and_then(crate::time::parse)
+                .unwrap_or_else(crate::time::now);
+            let what = format!("{} {}/{}", ev.kind, ev.namespace, ev.name);
+            let noted = crate::gate::note_reconciled(&*f, env, &sha, ok, at, &what)?;
+            for n in noted {
+                tracing::info!(%env, pull = n, ok, "reconcile recorded on the promotion");
+            }
+        }
         Ok(!actions.is_empty())
     });
+    // A success may open the next rung's gate: climb again.
+    if status.state == crate::forge::StatusState::Success
+        && ladder.rungs.iter().any(|r| {
+            r.promote_from.as_deref() == Some(env) && (r.require_reconciled || r.soak.is_some())
+        })
+    {
+        fleet.trigger(true, format!("{env} reconciled"), Instant::now());
+    }
     match result {
         Ok(true) => {
             app.metrics.statuses.fetch_add(1, Ordering::Relaxed);

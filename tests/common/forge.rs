@@ -47,6 +47,8 @@ pub struct Pull {
     /// The head when it was merged or closed (the branch may go later).
     pub final_head: Option<String>,
     pub comments: Vec<String>,
+    /// When it merged (seconds since the epoch).
+    pub merged_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -536,7 +538,7 @@ fn gh_pull(name: &str, repo: &Repo, p: &Pull, port: u16) -> Value {
         "body": if p.body.is_empty() { Value::Null } else { json!(p.body) },
         "labels": p.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
         "requested_reviewers": p.reviewers.iter().map(|r| json!({ "login": r })).collect::<Vec<_>>(),
-        "merged_at": if p.state == State::Merged { json!("2026-11-27T00:00:00Z") } else { Value::Null },
+        "merged_at": p.merged_at.map(hoist::time::format),
         "merge_commit_sha": p.merge_sha,
         "merged": p.state == State::Merged,
         "draft": false,
@@ -591,6 +593,7 @@ fn do_merge(repo: &mut Repo, idx: usize, method: &str) -> Result<String, String>
     .map_err(|_| "Base branch was modified. Review and try the merge again.".to_string())?;
     let pm = &mut repo.pulls[idx];
     pm.state = State::Merged;
+    pm.merged_at = Some(hoist::time::now());
     pm.merge_sha = Some(commit.clone());
     pm.final_head = Some(head);
     Ok(commit)
@@ -754,6 +757,7 @@ fn github(st: &mut Inner, req: &Request, port: u16) -> Response {
                 merge_sha: None,
                 final_head: None,
                 comments: Vec::new(),
+                merged_at: None,
             };
             let v = gh_pull(&full, repo, &p, port);
             repo.pulls.push(p);
@@ -1002,9 +1006,23 @@ fn github(st: &mut Inner, req: &Request, port: u16) -> Response {
                                 "author": { "name": f.get(1).unwrap_or(&"") } } })
                         })
                         .collect();
+                    let behind = git(
+                        &repo.bare,
+                        &["rev-list", "--count", &format!("{head}..{base}")],
+                    )
+                    .ok()
+                    .and_then(|c| c.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                    let status = match (commits.len(), behind) {
+                        (0, 0) => "identical",
+                        (_, 0) => "ahead",
+                        (0, _) => "behind",
+                        _ => "diverged",
+                    };
                     reply(
                         200,
-                        json!({ "status": "ahead", "total_commits": commits.len(), "commits": commits }),
+                        json!({ "status": status, "ahead_by": commits.len(), "behind_by": behind,
+                                "total_commits": commits.len(), "commits": commits }),
                     )
                 }
                 Err(_) => gh_error(404, "Not Found"),
@@ -1099,6 +1117,7 @@ fn ado_pull(name: &str, repo: &Repo, p: &Pull, port: u16) -> Value {
         "mergeStatus": "succeeded",
         "lastMergeSourceCommit": { "commitId": head_sha },
         "lastMergeCommit": p.merge_sha.as_ref().map(|s| json!({ "commitId": s })),
+        "closedDate": p.merged_at.map(hoist::time::format),
         "autoCompleteSetBy": if p.auto_merge.is_some() { json!({ "id": ADO_USER }) } else { Value::Null },
         "reviewers": p.reviewers.iter().map(|r| json!({ "id": r, "vote": 0 })).collect::<Vec<_>>(),
         "labels": p.labels.iter().map(|l| json!({ "name": l, "active": true })).collect::<Vec<_>>(),
@@ -1254,6 +1273,7 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
                 merge_sha: None,
                 final_head: None,
                 comments: Vec::new(),
+                merged_at: None,
             };
             if p.body.chars().count() > 4000 {
                 return ado_error(
@@ -1397,6 +1417,37 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
                 })
                 .collect();
             reply(200, json!({ "value": list, "count": list.len() }))
+        }
+        ("GET", ["diffs", "commits"]) => {
+            let (Some(base), Some(target)) =
+                (req.query.get("baseVersion"), req.query.get("targetVersion"))
+            else {
+                return ado_error(
+                    400,
+                    "ArgumentException",
+                    "baseVersion and targetVersion are required",
+                );
+            };
+            let n = |range: String| {
+                git(&repo.bare, &["rev-list", "--count", &range])
+                    .ok()
+                    .and_then(|c| c.trim().parse::<u64>().ok())
+            };
+            match (
+                n(format!("{base}..{target}")),
+                n(format!("{target}..{base}")),
+            ) {
+                (Some(ahead), Some(behind)) => reply(
+                    200,
+                    json!({ "aheadCount": ahead, "behindCount": behind, "baseCommit": base,
+                            "targetCommit": target, "allChangesIncluded": true, "changes": [] }),
+                ),
+                _ => ado_error(
+                    404,
+                    "GitCommitNotFoundException",
+                    "TF401175: The version descriptor could not be resolved.",
+                ),
+            }
         }
         ("POST", ["commitsbatch"]) => {
             let head = req.body["itemVersion"]["version"].as_str().unwrap_or("");
