@@ -160,7 +160,7 @@ impl<'a> Forges<'a> {
         }
     }
 
-    fn get(&mut self, repository: Option<&str>) -> forge::Result<Option<&dyn Forge>> {
+    pub fn get(&mut self, repository: Option<&str>) -> forge::Result<Option<&dyn Forge>> {
         let Some(cfg) = &self.ladder.forge else {
             return Ok(None);
         };

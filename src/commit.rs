@@ -479,6 +479,11 @@ impl Session {
         &self.intervals
     }
 
+    /// The digest of `image:tag` as the scan (or snapshot) knows it.
+    pub fn tag_digest(&self, image: &str, tag: &str) -> Option<String> {
+        self.tags.snapshot.get(image)?.digests.get(tag).cloned()
+    }
+
     /// Tags listed, all images together.
     pub fn tag_count(&self) -> usize {
         self.tags

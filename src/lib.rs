@@ -24,4 +24,5 @@ pub mod setters;
 pub mod snapshot;
 pub mod template;
 pub mod time;
+pub mod view;
 pub(crate) mod yaml;

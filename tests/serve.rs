@@ -782,3 +782,90 @@ fn a_gate_holds_prod_until_flux_reports_staging_reconciled() {
     assert_eq!(w.pulls()[1].head, "hoist/prod");
     srv.terminate();
 }
+
+/// The ladder page in a real browser: what each rung runs, the open
+/// pull request, the gates and the last reconcile; no script at all.
+/// The screenshot is kept in target/test-artifacts/ladder.png.
+#[test]
+fn the_ladder_page_in_headless_chromium() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(
+        &reg,
+        Kind::GitHub,
+        "[[server.flux]]\nenvironment = \"staging\"\n",
+    );
+    let [s1, s2] = [&w.shas[0], &w.shas[1]];
+    let srv = Server::start(&cfg, &w.t.path().join("state"), &[]);
+    assert!(
+        eventually(60, || srv.log().contains("run finished")),
+        "{}",
+        srv.log()
+    );
+    reg.push_build(
+        "api",
+        &[
+            format!("dev-{s2}-2"),
+            format!("staging-{s2}"),
+            format!("prod-{s2}"),
+        ],
+        "2",
+    );
+    srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"));
+    assert!(
+        eventually(60, || srv.log().matches("run finished").count() == 2),
+        "{}",
+        srv.log()
+    );
+    let merged = git(&w.bare, &["rev-parse", "main"]).trim().to_string();
+    srv.flux(&flux_event(&merged, "info", "ReconciliationSucceeded"));
+    assert!(eventually(30, || srv
+        .get("/api/ladder")
+        .body
+        .contains("ReconciliationSucceeded")
+        || srv
+            .get("/api/ladder")
+            .body
+            .contains("reconciliation succeeded")));
+
+    let api: serde_json::Value = serde_json::from_str(&srv.get("/api/ladder").body).unwrap();
+    let ladder = &api["fleets"][0]["ladder"];
+    let rungs: Vec<&str> = ladder["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rung"].as_str().unwrap())
+        .collect();
+    assert_eq!(rungs, ["dev", "staging", "prod"]);
+    assert_eq!(ladder["pull_requests"][0]["branch"], "hoist/prod");
+    assert_eq!(ladder["reconciled"][0]["environment"], "staging");
+
+    let url = format!("http://{}/", srv.addr);
+    let dom = common::serve::chromium(&url, None);
+    for needle in [
+        "hoist: the ladder",
+        &format!("dev-{s2}-2"),
+        &format!("staging-{s2}"),
+        &format!("prod-{s1} → prod-{s2}"),
+        "#2 ",
+        "staging: <span class=\"success\">success</span>",
+        "<small title=\"sha256:",
+        "staging: open <small>last promotion merged 20",
+    ] {
+        assert!(dom.contains(needle), "{needle:?} not on the page:\n{dom}");
+    }
+    assert!(
+        !dom.to_lowercase().contains("<script"),
+        "no script on the page"
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("ladder.png");
+    let _ = std::fs::remove_file(&png);
+    common::serve::chromium(&url, Some(&png));
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000,
+        "a real PNG"
+    );
+    srv.terminate();
+}

@@ -45,40 +45,35 @@ pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
         diags.extend(p.diagnostics.iter().cloned());
     }
     let blocked = plans.iter().map(|p| p.blocked.len()).sum::<usize>();
-    let pulls = if args.no_forge {
-        Vec::new()
-    } else {
-        match crate::climb::open_pulls(&fleet.config.ladder) {
-            Ok(p) => p,
-            Err(e) => {
-                diags.push(crate::diag::Diag::warning(format!(
-                    "open pull requests unknown: {e}"
-                )));
-                Vec::new()
-            }
-        }
-    };
+    let view = crate::view::gather(
+        &fleet.config.ladder,
+        plans,
+        diags,
+        &[],
+        !args.no_forge,
+        &|i, t| tags.snapshot.get(i).and_then(|l| l.digests.get(t).cloned()),
+    );
     match args.output {
         Output::Json => {
-            let prs: Vec<serde_json::Value> = pulls
-                .iter()
-                .map(|(env, p)| {
-                    serde_json::json!({ "environment": env, "number": p.number, "title": p.title,
-                        "branch": p.head_branch, "url": p.url, "auto_merge": p.auto_merge })
-                })
-                .collect();
-            let v =
-                serde_json::json!({ "rungs": plans, "pull_requests": prs, "diagnostics": diags });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&view).unwrap_or_default()
+            );
         }
         Output::Text => {
-            report(&diags);
-            print!("{}", table(&plans));
-            if !pulls.is_empty() {
+            report(&view.diagnostics);
+            print!("{}", table(&view.rungs));
+            for g in &view.gates {
+                if let Some(w) = &g.waits {
+                    println!("{} waits: {w}", g.environment);
+                }
+            }
+            if !view.pull_requests.is_empty() {
                 println!("\nOpen pull requests:");
-                for (env, p) in &pulls {
+                for p in &view.pull_requests {
                     println!(
-                        "  {env}: #{} {}{} {}",
+                        "  {}: #{} {}{} {}",
+                        p.environment,
                         p.number,
                         p.title,
                         if p.auto_merge { " (auto-merge)" } else { "" },
@@ -88,6 +83,7 @@ pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
             }
         }
     }
+    let diags = view.diagnostics;
     let errors = diags.iter().any(|d| d.is_error());
     Ok(if errors || blocked > 0 {
         exit::FOUND

@@ -14,6 +14,7 @@ pub mod config;
 pub mod flux;
 pub mod hooks;
 pub mod metrics;
+pub mod page;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -86,6 +87,10 @@ struct Fleet {
     last: Mutex<Option<u64>>,
     /// Where the repository is, once settled.
     located: Mutex<Option<(Repository, Overrides)>>,
+    /// The ladder as the last run saw it (the page, `/api/ladder`).
+    view: Mutex<Option<Arc<crate::view::View>>>,
+    /// The last reconcile result per environment (Flux events).
+    reconciled: Mutex<std::collections::BTreeMap<String, crate::view::Reconciled>>,
 }
 
 #[derive(Default)]
@@ -221,6 +226,8 @@ pub fn serve(opts: Options) -> Result<(), Vec<Diag>> {
             interval: Mutex::new(interval),
             last: Mutex::new(None),
             located: Mutex::new(None),
+            view: Mutex::new(None),
+            reconciled: Mutex::new(Default::default()),
         }));
     }
     let first = fleets[0].config.server.clone();
@@ -302,6 +309,8 @@ async fn run(app: Arc<App>, listen: String, max_body: usize) -> Result<(), Vec<D
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
+        .route("/", get(ladder_page))
+        .route("/api/ladder", get(ladder_json))
         .route("/hooks/github", post(github_hook))
         .route("/hooks/azure-devops", post(azure_hook))
         .route("/hooks/registry", post(registry_hook))
@@ -503,6 +512,7 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
             return;
         }
     };
+    store_view(fleet, &session);
     let fp = session.fingerprint();
     let unchanged = fleet.last.lock().map(|l| *l == Some(fp)).unwrap_or(false);
     if unchanged && !t.force {
@@ -566,8 +576,14 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
             }
         }
     }
+    // The clone stays locked while its session lives.
+    drop(session);
     if pushed {
         app.metrics.event_to_commit(t.since.elapsed());
+        // The page shows the repository as the run left it.
+        if let Ok(Some(after)) = open_view_session(app, fleet) {
+            store_view(fleet, &after);
+        }
     }
     if !failed && let Ok(mut l) = fleet.last.lock() {
         *l = Some(fp);
@@ -578,6 +594,36 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
         ms = started.elapsed().as_millis() as u64,
         "run finished"
     );
+}
+
+/// A read-only session (creates no tags) for the view after a run.
+fn open_view_session(app: &App, fleet: &Fleet) -> Result<Option<Session>, String> {
+    let (repository, mut overrides) = locate(app, fleet).map_err(|d| diag_text(&d))?;
+    overrides.read_only = true;
+    Session::open(&repository, &overrides, &|_, _, _| {}).map_err(|f| failure_text(&f))
+}
+
+/// Remember the ladder as `session` reads it (before it commits).
+fn store_view(fleet: &Fleet, session: &Session) {
+    let Ok(ladder) = session.ladder() else {
+        return;
+    };
+    let (plans, diags) = session.preview_ladder().unwrap_or_default();
+    let holds: Vec<String> = session
+        .holds()
+        .map(|h| h.into_keys().collect())
+        .unwrap_or_default();
+    let v = crate::view::gather(
+        &ladder,
+        plans,
+        diags,
+        &holds,
+        ladder.forge.is_some(),
+        &|i, t| session.tag_digest(i, t),
+    );
+    if let Ok(mut slot) = fleet.view.lock() {
+        *slot = Some(Arc::new(v));
+    }
 }
 
 fn handle_comment(app: &App, fleet: &Fleet, ev: &CommentEvent) {
@@ -610,6 +656,22 @@ fn report_flux(app: &App, fleet: &Fleet, ev: &flux::FluxEvent, env: &str) {
     };
     let repository = ladder.rung(env).and_then(|r| r.repository.as_deref());
     let status = ev.status(env);
+    let at = ev
+        .timestamp
+        .as_deref()
+        .and_then(crate::time::parse)
+        .unwrap_or_else(crate::time::now);
+    let seen = crate::view::Reconciled {
+        environment: env.to_string(),
+        context: status.context.clone(),
+        state: status.state.as_str().to_string(),
+        description: status.description.clone(),
+        commit: sha.clone(),
+        at: crate::time::format(at),
+    };
+    if let Ok(mut r) = fleet.reconciled.lock() {
+        r.insert(env.to_string(), seen.clone());
+    }
     let result = crate::forge::open(fcfg, repository).and_then(|f| {
         let mut actions = Vec::new();
         crate::climb::ensure_status(&*f, &sha, &status, &mut actions)?;
@@ -679,6 +741,50 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
         ),
         Err(_) => reply(StatusCode::SERVICE_UNAVAILABLE, "not ready"),
     }
+}
+
+/// Each fleet's last view, with the reconcile results Flux reported
+/// since (kept apart: they arrive between runs).
+fn views(app: &App) -> Vec<page::Fleet> {
+    app.fleets
+        .iter()
+        .map(|f| page::Fleet {
+            label: f.label.clone(),
+            view: f.view.lock().ok().and_then(|v| v.clone()),
+            reconciled: f
+                .reconciled
+                .lock()
+                .map(|r| r.values().cloned().collect())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+async fn ladder_page(State(app): State<Arc<App>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page::render(&views(&app)),
+    )
+        .into_response()
+}
+
+/// `hoist ladder --output json`'s shape, one entry per fleet.
+async fn ladder_json(State(app): State<Arc<App>>) -> Response {
+    let fleets: Vec<serde_json::Value> = views(&app)
+        .into_iter()
+        .map(|f| {
+            let mut ladder = serde_json::to_value(f.view.as_deref()).unwrap_or_default();
+            if ladder.is_object() {
+                ladder["reconciled"] = serde_json::to_value(&f.reconciled).unwrap_or_default();
+            }
+            serde_json::json!({ "fleet": f.label, "ladder": ladder })
+        })
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&serde_json::json!({ "fleets": fleets })).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 async fn metrics_page(State(app): State<Arc<App>>) -> Response {
