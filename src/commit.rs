@@ -268,6 +268,12 @@ struct Planned {
 pub enum Scope {
     /// Every marker, by its policy (`hoist apply`).
     Policies,
+    /// Only the markers of these images' policies, found through the
+    /// bot's marker index (an event named the images).
+    Images {
+        images: std::collections::BTreeSet<String>,
+        index: crate::index::SharedIndex,
+    },
     /// The markers of one ladder rung (only `image`'s, when given),
     /// decided as the ladder decides: policies, or promotion from the rung
     /// below as the base branch has it now.
@@ -962,7 +968,7 @@ fn plan_scope(
     restrict(&mut objects, chosen.as_ref(), explicit_automation);
     let tags_for = |img: &str| tags.get(img);
     let ladder_plan = match scope {
-        Scope::Policies => None,
+        Scope::Policies | Scope::Images { .. } => None,
         Scope::Rung {
             name,
             image,
@@ -1008,7 +1014,22 @@ fn plan_scope(
     };
     let (files, policies, mut diags, environment, rung) = match ladder_plan {
         None => {
-            let p = plan::plan_objects(&snap.files, &objects, object_diags, &cfg, tags_for);
+            let p = match scope {
+                Scope::Images { images, index } => {
+                    let mut idx = index.0.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut p = crate::index::plan_images(
+                        &mut idx,
+                        images,
+                        &snap.files,
+                        &objects,
+                        &cfg,
+                        tags_for,
+                    );
+                    p.diagnostics.splice(0..0, object_diags);
+                    p
+                }
+                _ => plan::plan_objects(&snap.files, &objects, object_diags, &cfg, tags_for),
+            };
             (p.files, p.policies, p.diagnostics, None, None)
         }
         Some((p, env)) => {

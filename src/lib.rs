@@ -12,6 +12,7 @@ pub mod flux;
 pub(crate) mod forge;
 pub(crate) mod gate;
 pub(crate) mod git;
+pub mod index;
 pub mod ladder;
 pub(crate) mod lint;
 pub(crate) mod observe;

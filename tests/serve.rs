@@ -459,6 +459,11 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app
         ms.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
     assert_eq!(count(&bare, "main"), 51, "one commit per event");
+    assert!(
+        srv.log()
+            .contains("planning only the files that name these images"),
+        "image events plan through the marker index"
+    );
     ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
     eprintln!(

@@ -87,6 +87,9 @@ struct Fleet {
     last: Mutex<Option<u64>>,
     /// Where the repository is, once settled.
     located: Mutex<Option<(Repository, Overrides)>>,
+    /// Markers by policy, kept from run to run (image events plan only
+    /// the files naming the image).
+    index: crate::index::SharedIndex,
     /// The ladder as the last run saw it (the page, `/api/ladder`).
     view: Mutex<Option<Arc<crate::view::View>>>,
     /// The last reconcile result per environment (Flux events).
@@ -106,6 +109,9 @@ struct Trigger {
     /// The first event's arrival, for event-to-commit latency.
     since: Instant,
     reasons: Vec<String>,
+    /// Only these fleet images need planning (every event named images);
+    /// `None`: the whole fleet.
+    only: Option<std::collections::BTreeSet<String>>,
 }
 
 enum Job {
@@ -116,6 +122,19 @@ enum Job {
 impl Fleet {
     /// Mark the fleet as needing a run.
     fn trigger(&self, force: bool, reason: String, at: Instant) {
+        self.trigger_for(force, reason, at, None);
+    }
+
+    /// Mark the fleet as needing a run for `only` these images (`None`:
+    /// all). Runs coalesce: the images of every event add up, and one
+    /// event for the whole fleet makes it a whole-fleet run.
+    fn trigger_for(
+        &self,
+        force: bool,
+        reason: String,
+        at: Instant,
+        only: Option<std::collections::BTreeSet<String>>,
+    ) {
         if let Ok(mut q) = self.queue.lock() {
             match &mut q.run {
                 Some(t) => {
@@ -124,17 +143,41 @@ impl Fleet {
                     if t.reasons.len() < 16 && !t.reasons.contains(&reason) {
                         t.reasons.push(reason);
                     }
+                    t.only = match (t.only.take(), only) {
+                        (Some(mut a), Some(b)) if a.len() + b.len() <= 1000 => {
+                            a.extend(b);
+                            Some(a)
+                        }
+                        _ => None,
+                    };
                 }
                 None => {
                     q.run = Some(Trigger {
                         force,
                         since: at,
                         reasons: vec![reason],
+                        only,
                     })
                 }
             }
         }
         self.wake.notify_one();
+    }
+
+    /// The fleet's images a push of `image` concerns (as the last scan
+    /// named them); empty before the first scan.
+    fn images_matching(&self, image: &str) -> std::collections::BTreeSet<String> {
+        let mut out: std::collections::BTreeSet<String> = self
+            .config
+            .repositories
+            .iter()
+            .filter(|r| hooks::image_matches(image, &r.image))
+            .map(|r| r.image.clone())
+            .collect();
+        if let Ok(Some(list)) = self.images.lock().map(|i| i.clone()) {
+            out.extend(list.into_iter().filter(|i| hooks::image_matches(image, i)));
+        }
+        out
     }
 
     /// Queue a job; false when the queue is full.
@@ -226,6 +269,7 @@ pub fn serve(opts: Options) -> Result<(), Vec<Diag>> {
             interval: Mutex::new(interval),
             last: Mutex::new(None),
             located: Mutex::new(None),
+            index: Default::default(),
             view: Mutex::new(None),
             reconciled: Mutex::new(Default::default()),
         }));
@@ -528,7 +572,17 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
         }
     };
     let results: Vec<(String, Climbed)> = if ladder.is_empty() {
-        let c = match session.commit(&Scope::Policies) {
+        let scope = match &t.only {
+            Some(images) => {
+                tracing::info!(fleet = %fleet.label, images = ?images, "planning only the files that name these images");
+                Scope::Images {
+                    images: images.clone(),
+                    index: fleet.index.clone(),
+                }
+            }
+            None => Scope::Policies,
+        };
+        let c = match session.commit(&scope) {
             Ok(r) => Climbed::Done {
                 report: Box::new(r),
                 actions: Vec::new(),
@@ -813,7 +867,10 @@ fn dispatch(app: &App, hook: &'static str, events: Vec<Event>) -> Response {
                 };
                 let mut any = false;
                 for f in app.fleets.iter().filter(|f| f.watches(&image)) {
-                    f.trigger(true, reason.clone(), now);
+                    let only = f.images_matching(&image);
+                    // Before the first scan the fleet's images are unknown.
+                    let only = (!only.is_empty()).then_some(only);
+                    f.trigger_for(true, reason.clone(), now, only);
                     any = true;
                 }
                 if any {
