@@ -64,6 +64,12 @@ fn a_registry_event_climbs_the_ladder_and_comments_and_flux_report_back() {
         Kind::GitHub,
         "[[server.flux]]\nenvironment = \"staging\"\ncluster = \"staging\"\n",
     );
+    // Staging also reports as GitHub deployments.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "mode = \"auto-merge\"",
+        "mode = \"auto-merge\"\nreport = \"deployments\"",
+    );
+    std::fs::write(&cfg, text).unwrap();
     let [s1, s2] = [&w.shas[0], &w.shas[1]];
     let state = w.t.path().join("state");
     let srv = Server::start(&cfg, &state, &[]);
@@ -230,6 +236,31 @@ fn a_registry_event_climbs_the_ladder_and_comments_and_flux_report_back() {
         eventually(30, || statuses(&w) == ["success", "pending"]),
         "{:?}",
         statuses(&w)
+    );
+    // …and as one GitHub deployment of that commit to staging, whose
+    // statuses follow (newest first).
+    let deployment_states = || {
+        let d = w.forge.repo("acme/fleet").deployments;
+        assert!(
+            d.len() <= 1,
+            "one deployment per commit and environment: {d:?}"
+        );
+        d.first()
+            .filter(|d| d["environment"] == "staging" && d["sha"] == merged.as_str())
+            .map(|d| {
+                d["statuses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["state"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        eventually(30, || deployment_states() == ["in_progress", "success"]),
+        "{:?}",
+        deployment_states()
     );
     let bad_sig = srv.request(
         "POST",

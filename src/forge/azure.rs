@@ -484,6 +484,31 @@ impl Forge for AzureDevOps {
         self.get_pull(number)
     }
 
+    /// Azure DevOps has no deployments API for repositories: a commit
+    /// status whose genre is the environment (`staging/kustomization/apps`)
+    /// groups what runs where in its status views.
+    fn deployment(&self, sha: &str, environment: &str, status: &Status) -> Result<bool> {
+        let name = status
+            .context
+            .strip_prefix(&format!("hoist/{environment}/"))
+            .unwrap_or(&status.context);
+        let s = Status {
+            context: format!("{environment}/{name}"),
+            ..status.clone()
+        };
+        let description = super::short_description(&s.description);
+        let have = self.statuses(sha)?;
+        if have
+            .iter()
+            .find(|h| h.context == s.context)
+            .is_some_and(|h| h.state == s.state && h.description == description)
+        {
+            return Ok(false);
+        }
+        self.post_status(sha, &s)?;
+        Ok(true)
+    }
+
     fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
         let r = self.http.call(
             "GET",

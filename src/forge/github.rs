@@ -534,6 +534,71 @@ impl Forge for GitHub {
         self.get_pull(number)
     }
 
+    fn deployment(&self, sha: &str, environment: &str, status: &Status) -> Result<bool> {
+        let env_q = query_value(environment);
+        let list = self.http.expect(
+            "GET",
+            &self.url(&format!(
+                "/deployments?sha={sha}&environment={env_q}&per_page=1"
+            )),
+            None,
+            &format!("listing deployments of {sha} to {environment}"),
+        )?;
+        let existing = list
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|d| d["id"].as_u64());
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let d = self.http.expect(
+                    "POST",
+                    &self.url("/deployments"),
+                    Some(&json!({
+                        "ref": sha,
+                        "environment": environment,
+                        "auto_merge": false,
+                        "required_contexts": [],
+                        "description": "reported by hoist from Flux",
+                        "production_environment": false,
+                    })),
+                    &format!("creating a deployment of {sha} to {environment}"),
+                )?;
+                d["id"]
+                    .as_u64()
+                    .ok_or_else(|| Error::new("GitHub sent a deployment without an id"))?
+            }
+        };
+        let state = match status.state {
+            StatusState::Pending => "in_progress",
+            StatusState::Success => "success",
+            StatusState::Failure => "failure",
+            StatusState::Error => "error",
+        };
+        let description = super::short_description(&status.description);
+        let latest = self.http.expect(
+            "GET",
+            &self.url(&format!("/deployments/{id}/statuses?per_page=1")),
+            None,
+            &format!("reading deployment {id}'s statuses"),
+        )?;
+        if let Some(l) = latest.as_array().and_then(|a| a.first())
+            && text(l, "state") == state
+            && text(l, "description") == description
+        {
+            return Ok(false);
+        }
+        self.http.expect(
+            "POST",
+            &self.url(&format!("/deployments/{id}/statuses")),
+            Some(
+                &json!({ "state": state, "description": description, "environment": environment }),
+            ),
+            &format!("posting deployment {id}'s status"),
+        )?;
+        Ok(true)
+    }
+
     fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
         let url = self.url(&format!(
             "/compare/{}...{}",

@@ -236,6 +236,11 @@ pub trait Forge: Send + Sync {
     /// Is `ancestor` an ancestor of (or the same commit as) `descendant`?
     /// False when the forge does not know one of them.
     fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool>;
+    /// Record that `environment` runs `sha` (`report = "deployments"`):
+    /// a GitHub deployment of that commit with a deployment status, or on
+    /// Azure DevOps a commit status whose genre is the environment. Posts
+    /// only when the latest state or description differs. True if posted.
+    fn deployment(&self, sha: &str, environment: &str, status: &Status) -> Result<bool>;
     /// One pull request by number, whatever its state.
     fn pull(&self, number: u64) -> Result<PullRequest>;
     /// Comment on a pull request.

@@ -87,6 +87,10 @@ pub struct RawEnvironment {
     /// …and no freeze window is open.
     #[serde(default)]
     pub freeze: Vec<Spanned<String>>,
+    /// How Flux's reconcile results are shown: `statuses` (default), or
+    /// `deployments` (also GitHub deployments / an Azure DevOps genre).
+    #[serde(default)]
+    pub report: Option<Spanned<String>>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -213,6 +217,8 @@ pub struct Rung {
     pub require_reconciled: bool,
     pub soak: Option<std::time::Duration>,
     pub freeze: Vec<super::window::Window>,
+    /// Also report reconcile results as deployments.
+    pub report_deployments: bool,
     pub labels: Vec<String>,
     pub merge_method: MergeMethod,
     pub group: Group,
@@ -451,6 +457,18 @@ pub fn validate(
                 Err(why) => errors.push(err(w.span(), field("freeze"), format!("{who}: {why}"))),
             }
         }
+        let report_deployments = match e.report.as_ref().map(|r| (r.get_ref().as_str(), r.span())) {
+            None | Some(("statuses", _)) => false,
+            Some(("deployments", _)) => true,
+            Some((other, span)) => {
+                errors.push(err(
+                    span,
+                    field("report"),
+                    format!("{who}: report {other:?} is not one of statuses, deployments"),
+                ));
+                false
+            }
+        };
         if (e.require_reconciled || soak.is_some()) && e.promote_from.is_none() {
             errors.push(err(
                 here.clone(),
@@ -484,6 +502,7 @@ pub fn validate(
             require_reconciled: e.require_reconciled,
             soak,
             freeze,
+            report_deployments,
             labels: e.labels,
             merge_method,
             group,

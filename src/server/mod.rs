@@ -729,6 +729,11 @@ fn report_flux(app: &App, fleet: &Fleet, ev: &flux::FluxEvent, env: &str) {
     let result = crate::forge::open(fcfg, repository).and_then(|f| {
         let mut actions = Vec::new();
         crate::climb::ensure_status(&*f, &sha, &status, &mut actions)?;
+        if ladder.rung(env).is_some_and(|r| r.report_deployments)
+            && f.deployment(&sha, env, &status)?
+        {
+            tracing::info!(%env, %sha, state = status.state.as_str(), "deployment status posted");
+        }
         // A result (not progress) is recorded on the promotions it
         // covers, once each: the record the next rung's gates read.
         if status.state != crate::forge::StatusState::Pending {

@@ -67,6 +67,8 @@ pub struct Repo {
     pub permissions: HashMap<String, String>,
     /// Reactions given: (comment id, content).
     pub reactions: Vec<(u64, String)>,
+    /// Deployments: `{id, sha, ref, environment, statuses: [newest first]}`.
+    pub deployments: Vec<Value>,
 }
 
 struct Fault {
@@ -241,6 +243,7 @@ impl FakeForge {
                     .map(|(u, r)| (u.to_string(), r.to_string()))
                     .collect(),
                 reactions: Vec::new(),
+                deployments: Vec::new(),
             },
         );
     }
@@ -876,6 +879,84 @@ fn github(st: &mut Inner, req: &Request, port: u16) -> Response {
                 .map(|l| json!({ "name": l, "color": "ededed" }))
                 .collect();
             reply(200, json!(labels))
+        }
+        ("GET", ["deployments"]) => {
+            let list: Vec<Value> = repo
+                .deployments
+                .iter()
+                .rev()
+                .filter(|d| req.query.get("sha").is_none_or(|s| d["sha"] == json!(s)))
+                .filter(|d| {
+                    req.query
+                        .get("environment")
+                        .is_none_or(|e| d["environment"] == json!(e))
+                })
+                .map(|d| {
+                    let mut d = d.clone();
+                    d.as_object_mut().unwrap().remove("statuses");
+                    d
+                })
+                .collect();
+            reply(200, json!(list))
+        }
+        ("POST", ["deployments"]) => {
+            let Some(r) = req.body["ref"].as_str() else {
+                return validation(
+                    json!([{ "resource": "Deployment", "code": "missing_field", "field": "ref" }]),
+                );
+            };
+            let Ok(sha) = git(
+                &repo.bare,
+                &["rev-parse", "--verify", &format!("{r}^{{commit}}")],
+            ) else {
+                return validation(
+                    json!([{ "resource": "Deployment", "code": "invalid", "field": "ref" }]),
+                );
+            };
+            let d = json!({
+                "id": repo.deployments.len() + 1, "sha": sha.trim(), "ref": r,
+                "environment": req.body["environment"].as_str().unwrap_or("production"),
+                "description": req.body["description"], "statuses": [],
+            });
+            repo.deployments.push(d.clone());
+            let mut out = d;
+            out.as_object_mut().unwrap().remove("statuses");
+            reply(201, out)
+        }
+        ("GET", ["deployments", id, "statuses"]) => {
+            let Some(d) = repo.deployments.iter().find(|d| d["id"].to_string() == *id) else {
+                return gh_error(404, "Not Found");
+            };
+            reply(200, d["statuses"].clone())
+        }
+        ("POST", ["deployments", id, "statuses"]) => {
+            let state = req.body["state"].as_str().unwrap_or("");
+            if ![
+                "error",
+                "failure",
+                "inactive",
+                "in_progress",
+                "queued",
+                "pending",
+                "success",
+            ]
+            .contains(&state)
+            {
+                return validation(
+                    json!([{ "resource": "DeploymentStatus", "code": "invalid", "field": "state" }]),
+                );
+            }
+            let Some(d) = repo
+                .deployments
+                .iter_mut()
+                .find(|d| d["id"].to_string() == *id)
+            else {
+                return gh_error(404, "Not Found");
+            };
+            let st = json!({ "state": state, "description": req.body["description"].as_str().unwrap_or(""),
+                             "environment": d["environment"] });
+            d["statuses"].as_array_mut().unwrap().insert(0, st.clone());
+            reply(201, st)
         }
         ("GET", ["collaborators", user, "permission"]) => {
             let role = repo
