@@ -924,7 +924,11 @@ fn github(st: &mut Inner, req: &Request, port: u16) -> Response {
             reply(201, out)
         }
         ("GET", ["deployments", id, "statuses"]) => {
-            let Some(d) = repo.deployments.iter().find(|d| d["id"].to_string() == *id) else {
+            let Some(d) = repo
+                .deployments
+                .iter()
+                .find(|d| d["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(*id))
+            else {
                 return gh_error(404, "Not Found");
             };
             reply(200, d["statuses"].clone())
@@ -949,7 +953,7 @@ fn github(st: &mut Inner, req: &Request, port: u16) -> Response {
             let Some(d) = repo
                 .deployments
                 .iter_mut()
-                .find(|d| d["id"].to_string() == *id)
+                .find(|d| d["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(*id))
             else {
                 return gh_error(404, "Not Found");
             };
