@@ -598,15 +598,24 @@ fn comment_commands_hold_release_and_rollback() {
 
     // Anyone may ask for help; plan and retry need write permission.
     say(2, 20, "carol", "/hoist help").expect(0, &["1 command(s) run"]);
-    assert!(last_reply(2).contains("/hoist promote <env>"), "{}", last_reply(2));
+    assert!(
+        last_reply(2).contains("/hoist promote <env>"),
+        "{}",
+        last_reply(2)
+    );
     say(2, 21, "bob", "/hoist plan").expect(0, &["1 command(s) run"]);
     let reply = last_reply(2);
     assert!(
-        reply.contains("`prod` would change 1 file(s)") && reply.contains(&format!("+api: prod-{s3}")),
+        reply.contains("`prod` would change 1 file(s)")
+            && reply.contains(&format!("+api: prod-{s3}")),
         "{reply}"
     );
     say(2, 22, "bob", "/hoist retry").expect(0, &["1 command(s) run"]);
-    assert!(last_reply(2).contains("ran the ladder again"), "{}", last_reply(2));
+    assert!(
+        last_reply(2).contains("ran the ladder again"),
+        "{}",
+        last_reply(2)
+    );
     assert!(last_reply(2).contains("prod: "), "{}", last_reply(2));
 
     // Rolling back staging's last promotion (#3: s2 → s3), commented on

@@ -777,6 +777,43 @@ mod tests {
     }
 
     #[test]
+    fn gates_are_checked() {
+        let e = errors(&format!(
+            "{FORGE}{}{}{}",
+            env("dev", ""),
+            env("stg", "promote_from = \"dev\"\nrequire_reconciled = true\n"),
+            env(
+                "prod",
+                "mode = \"pull-request\"\npromote_from = \"stg\"\nsoak = \"30 minutes\"\nfreeze = [\"Fri 16:00 - Mon 08:00 Mars/Base\"]\nreport = \"email\"\n"
+            ),
+        ));
+        let all = e.join("\n");
+        for needle in [
+            "environment.require_reconciled: environment \"stg\": require_reconciled and soak read the reconcile record on \"dev\"'s promotion pull requests, but \"dev\" lands by push",
+            "environment[2].soak: environment \"prod\": \"30 minutes\" is not a duration",
+            "environment[2].freeze: environment \"prod\": \"Fri 16:00 - Mon 08:00 Mars/Base\": unknown time zone \"Mars/Base\"",
+            "environment[2].report: environment \"prod\": report \"email\" is not one of statuses, deployments",
+        ] {
+            assert!(all.contains(needle), "{needle}\n in:\n{all}");
+        }
+        let e = errors(&format!("{FORGE}{}", env("dev", "soak = \"5m\"\n")));
+        assert!(e[0].contains("has no promote_from"), "{e:?}");
+        let ok = parse(
+            &format!(
+                "{FORGE}{}{}",
+                env("stg", "mode = \"auto-merge\"\napprovers = [\"@acme/sre\"]\n"),
+                env("prod", "mode = \"pull-request\"\npromote_from = \"stg\"\nrequire_reconciled = true\nsoak = \"1h30m\"\nfreeze = [\"22:00 - 06:00\"]\nreport = \"deployments\"\n"),
+            ),
+            "hoist.toml",
+        )
+        .unwrap();
+        let prod = ok.ladder.rung("prod").unwrap();
+        assert_eq!(prod.soak, Some(std::time::Duration::from_secs(5400)));
+        assert!(prod.require_reconciled && prod.report_deployments && prod.freeze.len() == 1);
+        assert_eq!(ok.ladder.rung("stg").unwrap().approvers, ["@acme/sre"]);
+    }
+
+    #[test]
     fn bad_ladders_name_line_and_field() {
         let e = errors(&format!(
             "{FORGE}{}{}",

@@ -236,6 +236,31 @@ mod tests {
     }
 
     #[test]
+    fn bad_server_tables_name_line_and_field() {
+        let toml = "[[environment]]\nname = \"dev\"\npaths = [\"d/**\"]\n\n[server]\nlisten = \"everywhere\"\ngithub_webhook_secret_env = \"not a name\"\nmax_body_bytes = 10\ninterval = \"5 minutes\"\n\n[[server.flux]]\nenvironment = \"staging\"\n";
+        let e: Vec<String> = crate::config::parse(toml, "hoist.toml")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let all = e.join("\n");
+        for needle in [
+            "hoist.toml:6: server.listen: \"everywhere\" is not an address",
+            "hoist.toml:7: server.github_webhook_secret_env: \"not a name\" is not an environment variable name",
+            "hoist.toml:8: server.max_body_bytes: 10 is out of range",
+            "hoist.toml:9: server.interval: \"5 minutes\" is not a duration",
+            "hoist.toml:12: server.flux[0].environment: no [[environment]] named \"staging\" (known: dev)",
+        ] {
+            assert!(all.contains(needle), "{needle}\n in:\n{all}");
+        }
+        let unknown = crate::config::parse("[server]\nport = 1\n", "hoist.toml").unwrap_err();
+        assert!(
+            unknown[0].to_string().contains("unknown field `port`"),
+            "{unknown:?}"
+        );
+    }
+
+    #[test]
     fn routes_match_on_what_they_name() {
         let r = FluxRoute {
             environment: "staging".into(),
