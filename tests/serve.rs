@@ -10,20 +10,37 @@ use common::serve::{Server, eventually, server_toml};
 use common::world::{Kind, World};
 use common::*;
 
+/// Push build `n` of `api` (from source commit `sha`) under every
+/// rung's tag.
+fn build(reg: &Registry, sha: &str, n: usize) {
+    reg.push_build(
+        "api",
+        &[
+            format!("dev-{sha}-{n}"),
+            format!("staging-{sha}"),
+            format!("prod-{sha}"),
+        ],
+        &n.to_string(),
+    );
+}
+
+/// Wait until `srv` has finished `n` runs (the first is at start).
+#[track_caller]
+fn runs_finished(srv: &Server, n: usize) {
+    assert!(
+        eventually(90, || srv.log().matches("run finished").count() >= n),
+        "{} run(s) expected:\n{}",
+        n,
+        srv.log()
+    );
+}
+
 /// A fleet whose images live in `reg`, every rung at build 1 (pushed),
 /// and a serve config for it with `server_extra` in `[server]`.
 fn fleet(reg: &Registry, kind: Kind, server_extra: &str) -> (World, std::path::PathBuf) {
     let w = World::at(&reg.host(), kind, &["api"], "", "");
     let s1 = &w.shas[0];
-    reg.push_build(
-        "api",
-        &[
-            format!("dev-{s1}-1"),
-            format!("staging-{s1}"),
-            format!("prod-{s1}"),
-        ],
-        "1",
-    );
+    build(&reg, s1, 1);
     let toml = show(&w.bare, "main", "hoist.toml");
     let cfg = write(
         w.t.path(),
@@ -76,32 +93,16 @@ fn a_registry_event_climbs_the_ladder_and_comments_and_flux_report_back() {
     assert_eq!(srv.get("/healthz").status, 200);
     assert_eq!(srv.get("/readyz").status, 200);
     // The first run (at start) finds every rung where it should be.
-    assert!(
-        eventually(60, || srv.log().contains("run finished")),
-        "{}",
-        srv.log()
-    );
+    runs_finished(&srv, 1);
     let start = count(&w.bare, "main");
 
     // Build 2 lands in the registry; its push notification drives the
     // ladder: dev pushed, staging merged, prod proposed.
-    reg.push_build(
-        "api",
-        &[
-            format!("dev-{s2}-2"),
-            format!("staging-{s2}"),
-            format!("prod-{s2}"),
-        ],
-        "2",
-    );
+    build(&reg, s2, 2);
     let r = srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"));
     assert_eq!(r.status, 202, "{}", r.body);
     assert!(r.body.contains("accepted"), "{}", r.body);
-    assert!(
-        eventually(60, || srv.log().matches("run finished").count() == 2),
-        "the event's run did not finish:\n{}",
-        srv.log()
-    );
+    runs_finished(&srv, 2);
     assert_eq!(w.pulls().len(), 2, "{}", srv.log());
     assert!(w.main_has("dev", &format!("dev-{s2}-2")));
     assert!(w.main_has("staging", &format!("staging-{s2}")));
@@ -304,22 +305,10 @@ fn two_replicas_given_the_same_event_make_one_commit_and_one_pull_request_each()
     let a = Server::start(&cfg, &w.t.path().join("state-a"), &[]);
     let b = Server::start(&cfg, &w.t.path().join("state-b"), &[]);
     for s in [&a, &b] {
-        assert!(
-            eventually(60, || s.log().contains("run finished")),
-            "{}",
-            s.log()
-        );
+        runs_finished(s, 1);
     }
     let start = count(&w.bare, "main");
-    reg.push_build(
-        "api",
-        &[
-            format!("dev-{s2}-2"),
-            format!("staging-{s2}"),
-            format!("prod-{s2}"),
-        ],
-        "2",
-    );
+    build(&reg, s2, 2);
     // Both replicas get the delivery at the same moment.
     let host = reg.host();
     std::thread::scope(|sc| {
@@ -332,11 +321,7 @@ fn two_replicas_given_the_same_event_make_one_commit_and_one_pull_request_each()
         }
     });
     for s in [&a, &b] {
-        assert!(
-            eventually(90, || s.log().matches("run finished").count() >= 2),
-            "{}",
-            s.log()
-        );
+        runs_finished(s, 2);
     }
     // One dev commit and one staging merge, whoever won each race.
     assert_eq!(
@@ -368,20 +353,8 @@ fn sigterm_during_a_run_leaves_no_partial_state_and_a_restart_converges() {
     let s2 = &w.shas[1];
     let state = w.t.path().join("state");
     let srv = Server::start(&cfg, &state, &[]);
-    assert!(
-        eventually(60, || srv.log().contains("run finished")),
-        "{}",
-        srv.log()
-    );
-    reg.push_build(
-        "api",
-        &[
-            format!("dev-{s2}-2"),
-            format!("staging-{s2}"),
-            format!("prod-{s2}"),
-        ],
-        "2",
-    );
+    runs_finished(&srv, 1);
+    build(&reg, s2, 2);
     assert_eq!(
         srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"))
             .status,
@@ -418,11 +391,7 @@ fn sigterm_during_a_run_leaves_no_partial_state_and_a_restart_converges() {
     }
     // A restart finishes the climb…
     let srv = Server::start(&cfg, &state, &[]);
-    assert!(
-        eventually(90, || srv.log().contains("run finished")),
-        "{}",
-        srv.log()
-    );
+    runs_finished(&srv, 1);
     assert!(w.main_has("dev", &format!("dev-{s2}-2")), "{}", srv.log());
     assert!(w.main_has("staging", &format!("staging-{s2}")));
     let heads: Vec<String> = w.pulls().into_iter().map(|p| p.head).collect();
@@ -431,7 +400,7 @@ fn sigterm_during_a_run_leaves_no_partial_state_and_a_restart_converges() {
     // …and the next start has nothing left to write.
     w.forge.reset_calls();
     let srv = Server::start(&cfg, &state, &[]);
-    assert!(eventually(90, || srv.log().contains("run finished")));
+    runs_finished(&srv, 1);
     assert_eq!(w.forge.writes(), Vec::<(String, String)>::new());
     srv.terminate();
 }
@@ -470,11 +439,7 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app
         ),
     );
     let srv = Server::start(&cfg, &t.path().join("state"), &[]);
-    assert!(
-        eventually(60, || srv.log().contains("run finished")),
-        "{}",
-        srv.log()
-    );
+    runs_finished(&srv, 1);
     let mut ms = Vec::new();
     for n in 2..=51 {
         let tag = format!("dev-{n}");
@@ -515,18 +480,7 @@ fn comment_commands_hold_release_and_rollback() {
     let reg = Registry::start(None);
     let (w, cfg) = fleet(&reg, Kind::GitHub, "");
     let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
-    let build = |sha: &str, n: usize| {
-        reg.push_build(
-            "api",
-            &[
-                format!("dev-{sha}-{n}"),
-                format!("staging-{sha}"),
-                format!("prod-{sha}"),
-            ],
-            &n.to_string(),
-        );
-    };
-    build(s2, 2);
+    build(&reg, s2, 2);
     let state = w.t.path().join("state");
     let url = common::git::file_url(&w.bare);
     let env = [("HOIST_TEST_FORGE_TOKEN", common::forge::TOKEN.to_string())];
@@ -579,7 +533,7 @@ fn comment_commands_hold_release_and_rollback() {
         last_reply(1)
     );
     assert!(w.branches().contains(&"hoist-hold/staging".to_string()));
-    build(s3, 3);
+    build(&reg, s3, 3);
     run().expect(0, &["dev: pushed", "staging: on hold"]);
     assert!(w.main_has("dev", &format!("dev-{s3}-3")));
     assert!(w.main_has("staging", &format!("staging-{s2}")));
@@ -667,31 +621,15 @@ fn azure_devops_comments_need_approvers() {
     );
     std::fs::write(&cfg, text).unwrap();
     let srv = Server::start(&cfg, &w.t.path().join("state"), &[]);
-    assert!(
-        eventually(60, || srv.log().contains("run finished")),
-        "{}",
-        srv.log()
-    );
+    runs_finished(&srv, 1);
     let s2 = &w.shas[1];
-    reg.push_build(
-        "api",
-        &[
-            format!("dev-{s2}-2"),
-            format!("staging-{s2}"),
-            format!("prod-{s2}"),
-        ],
-        "2",
-    );
+    build(&reg, s2, 2);
     assert_eq!(
         srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"))
             .status,
         202
     );
-    assert!(
-        eventually(60, || srv.log().matches("run finished").count() == 2),
-        "{}",
-        srv.log()
-    );
+    runs_finished(&srv, 2);
     assert_eq!(w.pulls().len(), 2);
     let hook = |id: &str, user: &str, text: &str, auth: (&str, String)| {
         let body = serde_json::json!({
@@ -785,15 +723,7 @@ fn a_gate_holds_prod_until_flux_reports_staging_reconciled() {
         "",
     );
     let [s1, s2] = [&w.shas[0], &w.shas[1]];
-    reg.push_build(
-        "api",
-        &[
-            format!("dev-{s1}-1"),
-            format!("staging-{s1}"),
-            format!("prod-{s1}"),
-        ],
-        "1",
-    );
+    build(&reg, s1, 1);
     let toml = show(&w.bare, "main", "hoist.toml");
     let cfg = write(
         w.t.path(),
@@ -804,20 +734,8 @@ fn a_gate_holds_prod_until_flux_reports_staging_reconciled() {
         ),
     );
     let srv = Server::start(&cfg, &w.t.path().join("state"), &[]);
-    assert!(
-        eventually(60, || srv.log().contains("run finished")),
-        "{}",
-        srv.log()
-    );
-    reg.push_build(
-        "api",
-        &[
-            format!("dev-{s2}-2"),
-            format!("staging-{s2}"),
-            format!("prod-{s2}"),
-        ],
-        "2",
-    );
+    runs_finished(&srv, 1);
+    build(&reg, s2, 2);
     srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"));
     assert!(
         eventually(60, || srv.log().contains(
@@ -854,26 +772,10 @@ fn the_ladder_page_in_headless_chromium() {
     );
     let [s1, s2] = [&w.shas[0], &w.shas[1]];
     let srv = Server::start(&cfg, &w.t.path().join("state"), &[]);
-    assert!(
-        eventually(60, || srv.log().contains("run finished")),
-        "{}",
-        srv.log()
-    );
-    reg.push_build(
-        "api",
-        &[
-            format!("dev-{s2}-2"),
-            format!("staging-{s2}"),
-            format!("prod-{s2}"),
-        ],
-        "2",
-    );
+    runs_finished(&srv, 1);
+    build(&reg, s2, 2);
     srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"));
-    assert!(
-        eventually(60, || srv.log().matches("run finished").count() == 2),
-        "{}",
-        srv.log()
-    );
+    runs_finished(&srv, 2);
     let merged = git(&w.bare, &["rev-parse", "main"]).trim().to_string();
     srv.flux(&flux_event(&merged, "info", "ReconciliationSucceeded"));
     assert!(eventually(30, || srv
