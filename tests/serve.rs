@@ -40,7 +40,7 @@ fn runs_finished(srv: &Server, n: usize) {
 fn fleet(reg: &Registry, kind: Kind, server_extra: &str) -> (World, std::path::PathBuf) {
     let w = World::at(&reg.host(), kind, &["api"], "", "");
     let s1 = &w.shas[0];
-    build(&reg, s1, 1);
+    build(reg, s1, 1);
     let toml = show(&w.bare, "main", "hoist.toml");
     let cfg = write(
         w.t.path(),
