@@ -1,6 +1,6 @@
 //! The `hoist` command. Argument parsing only; the work is in `hoist::cli`.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use hoist::cli::{self, Fatal};
 
 /// Git-native image automation for Flux fleets.
@@ -76,6 +76,56 @@ enum Command {
     /// Run the `/hoist` commands of one pull request comment (CI:
     /// `--event $GITHUB_EVENT_PATH`), and reply on the pull request.
     Comment(cli::comment::CommentArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell), e.g. `hoist completions bash > /etc/bash_completion.d/hoist`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page hoist(1), or with --dir write it and one page
+    /// per subcommand (hoist-plan.1, …) there.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// `hoist completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> Result<i32, Fatal> {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "hoist", &mut std::io::stdout());
+    Ok(cli::exit::OK)
+}
+
+/// `hoist man [--dir DIR]`.
+fn man(dir: Option<&std::path::Path>) -> Result<i32, Fatal> {
+    let io = |e: std::io::Error| {
+        Fatal::usage(hoist::diag::Diag::error(format!(
+            "writing the man page: {e}"
+        )))
+    };
+    let cmd = Cli::command();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(cmd)
+            .render(&mut std::io::stdout())
+            .map_err(io)?;
+        return Ok(cli::exit::OK);
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut page)
+        .map_err(io)?;
+    std::fs::write(dir.join("hoist.1"), page).map_err(io)?;
+    for sub in cmd.get_subcommands() {
+        let name = format!("hoist-{}", sub.get_name());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(sub.clone().name(name.clone()))
+            .render(&mut page)
+            .map_err(io)?;
+        std::fs::write(dir.join(format!("{name}.1")), page).map_err(io)?;
+    }
+    Ok(cli::exit::OK)
 }
 
 /// Logs go to stderr. Whatever the filter, the HTTP and TLS libraries are
@@ -138,6 +188,8 @@ fn main() {
         Command::Promote(a) => cli::promote::run(a),
         Command::Serve(a) => cli::serve::run(a),
         Command::Comment(a) => cli::comment::run(a),
+        Command::Completions { shell } => completions(*shell),
+        Command::Man { dir } => man(dir.as_deref()),
     };
     let code = match result {
         Ok(code) => code,

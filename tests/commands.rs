@@ -536,3 +536,49 @@ fn ladder_shows_what_each_rung_runs_and_what_blocks() {
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["rungs"][1]["blocked"][0]["policy"], "api-prod");
 }
+
+/// Completions for every shell clap knows, from the same definition as
+/// the parser; the bash script is valid bash and names every subcommand.
+#[test]
+fn shell_completions_and_man_pages() {
+    let bash = hoist(&["completions", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    for sub in [
+        "plan", "apply", "run", "promote", "ladder", "serve", "comment",
+    ] {
+        assert!(bash.stdout.contains(sub), "bash completion lacks {sub}");
+    }
+    let t = tempfile::tempdir().unwrap();
+    let script = write(t.path(), "hoist.bash", &bash.stdout);
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let r = hoist(&["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        assert!(r.stdout.contains("serve"), "{shell}");
+    }
+    assert_eq!(
+        hoist(&["completions", "tcsh"]).code,
+        2,
+        "an unknown shell is a usage error"
+    );
+
+    let man = hoist(&["man"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    assert!(man.stdout.starts_with(".ie") && man.stdout.contains(".TH hoist 1"));
+    let dir = t.path().join("man");
+    hoist(&["man", "--dir", dir.to_str().unwrap()]).expect(0, &[]);
+    let serve = std::fs::read_to_string(dir.join("hoist-serve.1")).unwrap();
+    assert!(
+        serve.contains(".TH hoist-serve 1") && serve.contains("listen"),
+        "{serve}"
+    );
+}
