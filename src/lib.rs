@@ -1,5 +1,6 @@
 //! hoist: git-native image automation, compatible with Flux's image policies
 //! and setter markers.
+pub mod ci;
 pub mod cli;
 pub(crate) mod climb;
 pub mod comment;

@@ -76,6 +76,10 @@ enum Command {
     /// Run the `/hoist` commands of one pull request comment (CI:
     /// `--event $GITHUB_EVENT_PATH`), and reply on the pull request.
     Comment(cli::comment::CommentArgs),
+    /// Turn hoist's output in a CI step into the step's summary, outputs
+    /// and annotations (used by the GitHub Action and the Azure DevOps
+    /// template).
+    CiReport(cli::ci::CiReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish,
     /// powershell), e.g. `hoist completions bash > /etc/bash_completion.d/hoist`.
     Completions {
@@ -188,6 +192,7 @@ fn main() {
         Command::Promote(a) => cli::promote::run(a),
         Command::Serve(a) => cli::serve::run(a),
         Command::Comment(a) => cli::comment::run(a),
+        Command::CiReport(a) => cli::ci::run(a),
         Command::Completions { shell } => completions(*shell),
         Command::Man { dir } => man(dir.as_deref()),
     };

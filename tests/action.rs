@@ -359,3 +359,171 @@ fn the_action_and_example_workflows_pass_the_linters() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// The Azure Pipelines template run as an agent runs it: `${{ parameters.x }}`
+/// expanded at compile time, `$(System.AccessToken)` macros at run time,
+/// each `bash` step with its env and working directory; `##vso[…]`
+/// logging commands read back from stdout.
+struct AzureRun {
+    ok: bool,
+    variables: BTreeMap<String, String>,
+    summary: String,
+    issues: Vec<String>,
+    log: String,
+}
+
+fn azure_template(workspace: &Path, params: &[(&str, &str)]) -> AzureRun {
+    let text = std::fs::read_to_string(root().join("ci/azure-pipelines/hoist.yml")).unwrap();
+    let t: Value = serde_saphyr::from_str(&text).expect("the template parses");
+    let mut ctx: BTreeMap<String, String> = BTreeMap::new();
+    for p in t["parameters"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let default = match &p["default"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        ctx.insert(format!("parameters.{name}"), default);
+    }
+    for (k, v) in params {
+        assert!(
+            ctx.contains_key(&format!("parameters.{k}")),
+            "no parameter {k}"
+        );
+        ctx.insert(format!("parameters.{k}"), v.to_string());
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let macros = |s: &str| {
+        s.replace("$(System.AccessToken)", "fake-system-access-token")
+            .replace(
+                "$(Build.SourcesDirectory)",
+                &workspace.display().to_string(),
+            )
+    };
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_hoist"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let mut run = AzureRun {
+        ok: true,
+        variables: BTreeMap::new(),
+        summary: String::new(),
+        issues: Vec::new(),
+        log: String::new(),
+    };
+    for step in t["steps"].as_array().unwrap() {
+        let script = macros(&substitute(
+            step["bash"].as_str().expect("bash steps"),
+            &ctx,
+        ));
+        let dir = step["workingDirectory"]
+            .as_str()
+            .map(|d| PathBuf::from(macros(&substitute(d, &ctx))))
+            .unwrap_or_else(|| workspace.to_path_buf());
+        let mut c = std::process::Command::new("bash");
+        c.args(["--noprofile", "--norc", "-c", &script])
+            .current_dir(&dir)
+            .env("PATH", &path)
+            .env("TF_BUILD", "True")
+            .env("AGENT_TEMPDIRECTORY", temp.path())
+            .env("AGENT_TOOLSDIRECTORY", temp.path().join("tools"))
+            .env("NO_COLOR", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        for (k, v) in step["env"].as_object().into_iter().flatten() {
+            c.env(k, macros(&substitute(v.as_str().unwrap_or(""), &ctx)));
+        }
+        let o = c.output().unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        run.log.push_str(&stdout);
+        run.log.push_str(&String::from_utf8_lossy(&o.stderr));
+        let step_name = step["name"].as_str().unwrap_or("");
+        for line in stdout.lines() {
+            let Some(rest) = line.strip_prefix("##vso[") else {
+                continue;
+            };
+            let (head, value) = rest.split_once(']').unwrap();
+            if let Some(p) = head.strip_prefix("task.prependpath") {
+                assert!(p.is_empty());
+                path = format!("{value}:{path}");
+            } else if let Some(props) = head.strip_prefix("task.setvariable ") {
+                let var = props
+                    .split(';')
+                    .find_map(|p| p.strip_prefix("variable="))
+                    .unwrap();
+                assert!(props.contains("isOutput=true"));
+                run.variables
+                    .insert(format!("{step_name}.{var}"), value.to_string());
+            } else if head == "task.uploadsummary" {
+                run.summary = std::fs::read_to_string(value).unwrap();
+            } else if head.starts_with("task.logissue") {
+                run.issues.push(format!("{head}]{value}"));
+            }
+        }
+        if !o.status.success() {
+            run.ok = false;
+            break;
+        }
+    }
+    run
+}
+
+#[test]
+fn the_azure_pipelines_template_plans_and_reports() {
+    let r = Runner::new(&root().join("examples/fleet"));
+    let snap = root().join("examples/fleet/registry-snapshot.yaml");
+    let args = format!("--registry-snapshot {}", snap.display());
+    let ran = azure_template(
+        &r.workspace,
+        &[
+            ("command", "plan"),
+            ("args", &args),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+    );
+    assert!(ran.ok, "{}", ran.log);
+    assert!(ran.log.contains("is already installed"), "{}", ran.log);
+    assert_eq!(ran.variables["hoist.changed"], "true");
+    assert_eq!(ran.variables["hoist.pullRequests"], "[]");
+    assert_eq!(ran.variables["hoist.commit"], "");
+    assert!(
+        ran.summary.contains("8 change(s) in 3 file(s)"),
+        "{}",
+        ran.summary
+    );
+    assert!(ran.issues.is_empty(), "{:?}", ran.issues);
+
+    // A failure fails the step with an error issue.
+    let bad = azure_template(
+        &r.workspace,
+        &[
+            ("command", "plan"),
+            ("args", "--registry-snapshot /nonexistent.yaml"),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+    );
+    assert!(!bad.ok);
+    assert!(
+        bad.issues
+            .iter()
+            .any(|i| i.starts_with("task.logissue type=error]hoist plan exited with 2")),
+        "{:?}\n{}",
+        bad.issues,
+        bad.log
+    );
+    // The vendored schema's patterns are written for Python's regex
+    // engine; it types every scalar as a string (hence "false", "0").
+    let o = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.azure-pipelines",
+            "--regex-variant",
+            "python",
+        ])
+        .arg(root().join("ci/azure-pipelines/hoist.yml"))
+        .arg(root().join("examples/azure-pipelines/hoist-schedule.yml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}

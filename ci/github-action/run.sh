@@ -20,7 +20,7 @@ case "$cmd" in
     ;;
 esac
 code=$?
-python3 "${HOIST_ACTION_PATH:-.}/ci/github-action/summary.py" "$cmd" "$out" "$code" || true
+hoist ci-report --format github --command "$cmd" --input "$out" --exit-code "$code" || true
 # plan's exit code 3 ("changes pending") is not a failure here.
 if [ "$code" -ne 0 ] && ! { [ "$cmd" = plan ] && [ "$code" -eq 3 ]; }; then
   echo "::error title=hoist $cmd::hoist exited with $code (see the log above)"

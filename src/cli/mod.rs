@@ -3,6 +3,7 @@
 //! diagnostics, and the exit-code contract.
 
 pub mod apply;
+pub mod ci;
 pub mod comment;
 pub mod commit;
 pub mod config;

@@ -1,0 +1,100 @@
+//! `hoist ci-report`: after a CI step ran hoist, turn its output into the
+//! CI system's summary, outputs and annotations (`crate::ci`). The GitHub
+//! Action and the Azure DevOps template call it.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{Fatal, exit};
+use crate::diag::Diag;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Append to $GITHUB_STEP_SUMMARY and $GITHUB_OUTPUT; annotations as
+    /// workflow commands.
+    Github,
+    /// `##vso[…]` logging commands; the summary written to --summary-file
+    /// and uploaded.
+    AzureDevops,
+}
+
+#[derive(Debug, Args)]
+pub struct CiReportArgs {
+    /// The hoist command that ran: run, plan, promote, comment.
+    #[arg(long)]
+    pub command: String,
+    /// Its standard output (JSON for run and plan).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Its exit code.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub exit_code: i32,
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// Azure DevOps: where to write the Markdown summary (default
+    /// $AGENT_TEMPDIRECTORY/hoist-summary.md).
+    #[arg(long, value_name = "FILE")]
+    pub summary_file: Option<PathBuf>,
+}
+
+fn append(var: &str, text: &str) -> Result<(), Fatal> {
+    let Ok(path) = std::env::var(var) else {
+        return Ok(());
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| Fatal::usage(Diag::error(format!("cannot write ${var} ({path}): {e}"))))
+}
+
+pub fn run(args: &CiReportArgs) -> Result<i32, Fatal> {
+    // Bounded: hoist's JSON for a large fleet is megabytes, not more.
+    let text = std::fs::read(&args.input).map_err(|e| {
+        Fatal::usage(Diag::error(format!(
+            "cannot read {}: {e}",
+            args.input.display()
+        )))
+    })?;
+    let text = String::from_utf8_lossy(&text[..text.len().min(256 << 20)]).into_owned();
+    let r = crate::ci::report(&args.command, &text, args.exit_code);
+    match args.format {
+        Format::Github => {
+            append("GITHUB_STEP_SUMMARY", &r.markdown)?;
+            append("GITHUB_OUTPUT", &r.github_outputs())?;
+            for n in &r.notes {
+                let mut props = Vec::new();
+                if let Some(f) = &n.file {
+                    props.push(format!("file={f}"));
+                }
+                if let Some(l) = n.line {
+                    props.push(format!("line={l}"));
+                }
+                let msg = n
+                    .message
+                    .replace('%', "%25")
+                    .replace('\r', "%0D")
+                    .replace('\n', "%0A");
+                println!(
+                    "::{} {}::{msg}",
+                    if n.error { "error" } else { "warning" },
+                    props.join(",")
+                );
+            }
+        }
+        Format::AzureDevops => {
+            let file = args.summary_file.clone().unwrap_or_else(|| {
+                PathBuf::from(std::env::var("AGENT_TEMPDIRECTORY").unwrap_or_else(|_| ".".into()))
+                    .join("hoist-summary.md")
+            });
+            std::fs::write(&file, &r.markdown).map_err(|e| {
+                Fatal::usage(Diag::error(format!("cannot write {}: {e}", file.display())))
+            })?;
+            print!("{}", r.azure_commands(&file.display().to_string()));
+        }
+    }
+    Ok(exit::OK)
+}
