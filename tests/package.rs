@@ -203,3 +203,117 @@ fn the_binary_runs_in_a_minimal_root_as_an_unprivileged_user() {
     );
     assert!(log.starts_with("hoist "), "{log}");
 }
+
+/// `kubectl kustomize` (kustomize built in) of a directory.
+fn kustomize(dir: &Path) -> String {
+    let o = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl (scripts/test.sh installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn documents(yaml: &str) -> Vec<serde_json::Value> {
+    yaml.split("\n---\n")
+        .map(|d| serde_saphyr::from_str::<serde_json::Value>(d).expect("rendered YAML parses"))
+        .collect()
+}
+
+/// deploy/: the Kustomize base renders, and every object passes the
+/// Kubernetes schemas (kubernetes-validate, strict); the monitoring
+/// component selects the Service; the Flux objects wire
+/// notification-controller to hoist and deploy it from this repository.
+#[test]
+fn the_kubernetes_deployment_renders_and_validates() {
+    let t = tempfile::tempdir().unwrap();
+    let base = kustomize(&root().join("deploy/base"));
+    let file = write(t.path(), "base.yaml", &base);
+    let o = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let docs = documents(&base);
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    for k in [
+        "Namespace",
+        "ServiceAccount",
+        "ConfigMap",
+        "Service",
+        "Deployment",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    let dep = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert!(c["resources"]["requests"]["memory"].is_string());
+    assert_eq!(
+        dep["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"],
+        "hoist"
+    );
+    // The config the Deployment mounts is a valid hoist.toml.
+    let check = hoist(&[
+        "config",
+        "check",
+        "--repo",
+        t.path().to_str().unwrap(),
+        "--config",
+        root().join("deploy/base/hoist.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+
+    // The optional ServiceMonitor, as a component over the base.
+    let with_monitor = documents(&kustomize(&root().join("deploy/overlays/monitoring")));
+    let sm = with_monitor
+        .iter()
+        .find(|d| d["kind"] == "ServiceMonitor")
+        .expect("a ServiceMonitor");
+    let svc = with_monitor
+        .iter()
+        .find(|d| d["kind"] == "Service")
+        .unwrap();
+    assert_eq!(
+        sm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"],
+        svc["metadata"]["labels"]["app.kubernetes.io/name"]
+    );
+    assert_eq!(
+        sm["spec"]["endpoints"][0]["port"],
+        svc["spec"]["ports"][0]["name"]
+    );
+
+    // Flux's objects (CRDs: kubernetes-validate has no schema for them,
+    // so their wiring is checked here).
+    let flux = documents(&kustomize(&root().join("deploy/flux")));
+    let get = |kind: &str| flux.iter().find(|d| d["kind"] == kind).unwrap();
+    let provider = get("Provider");
+    assert_eq!(provider["spec"]["type"], "generic-hmac");
+    assert!(
+        provider["spec"]["address"]
+            .as_str()
+            .unwrap()
+            .contains("/hooks/flux")
+    );
+    assert_eq!(
+        get("Alert")["spec"]["providerRef"]["name"],
+        provider["metadata"]["name"]
+    );
+    let ks = get("Kustomization");
+    let path = ks["spec"]["path"].as_str().unwrap();
+    assert!(
+        root().join(path).join("kustomization.yaml").exists(),
+        "{path}"
+    );
+}
