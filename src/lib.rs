@@ -14,6 +14,7 @@ pub(crate) mod forge;
 pub(crate) mod gate;
 pub(crate) mod git;
 pub mod index;
+pub mod init;
 pub mod ladder;
 pub(crate) mod lint;
 pub(crate) mod observe;

@@ -57,6 +57,10 @@ enum Command {
     Lint(cli::lint::LintArgs),
     /// List tags from the registries and show what each policy selects.
     Scan(cli::scan::ScanArgs),
+    /// Propose a hoist.toml for an existing Flux fleet repository
+    /// (environments from clusters/*, write_paths from the marker files,
+    /// the forge from origin) and write it (--print: show it).
+    Init(cli::init::InitArgs),
     /// Work with hoist.toml.
     #[command(subcommand)]
     Config(cli::config::ConfigCommand),
@@ -187,6 +191,7 @@ fn main() {
         Command::Lint(a) => cli::lint::run(a),
         Command::Scan(a) => cli::scan::run(a),
         Command::Config(c) => cli::config::run(c),
+        Command::Init(a) => cli::init::run(a),
         Command::Ladder(a) => cli::ladder::run(a),
         Command::Run(a) => cli::run::run(a),
         Command::Promote(a) => cli::promote::run(a),

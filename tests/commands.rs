@@ -582,3 +582,57 @@ fn shell_completions_and_man_pages() {
         "{serve}"
     );
 }
+
+/// `hoist init` on a fleet without hoist.toml: a proposal hoist accepts,
+/// the forge from `origin`, entry files with markers named, no
+/// overwriting without --force.
+#[test]
+fn init_proposes_a_configuration_from_the_repository() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("fleet");
+    copy_tree(&fixture("../examples/fleet"), &dir);
+    std::fs::remove_file(dir.join("hoist.toml")).unwrap();
+    // A marker in a Flux entry file, which hoist must not write.
+    write(
+        &dir,
+        "clusters/dev/infra/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n  - name: x\n    newTag: 1.0.0 # {\"$imagepolicy\": \"flux-system:api-dev:tag\"}\n",
+    );
+    common::git::git(&dir, &["init", "-q"]);
+    common::git::git(
+        &dir,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://acme@dev.azure.com/acme/ops/_git/fleet",
+        ],
+    );
+    let d = dir.to_str().unwrap();
+    let shown = hoist(&["init", "--repo", d, "--print"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let text = &shown.stdout;
+    assert!(
+        text.contains("kind = \"azure-devops\"\nrepository = \"acme/ops/fleet\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("#   clusters/dev/infra/kustomization.yaml"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\"clusters/dev/infra/kustomization.yaml\""),
+        "never a write path: {text}"
+    );
+    assert!(!dir.join("hoist.toml").exists(), "--print writes nothing");
+    hoist(&["init", "--repo", d]).expect(0, &["hoist init: wrote"]);
+    hoist(&["config", "check", "--repo", d]).expect(
+        0,
+        &["dev (push) → staging (auto-merge) → prod (pull-request)"],
+    );
+    hoist(&["init", "--repo", d]).expect(
+        2,
+        &["hoist.toml exists; --print shows the proposal, --force replaces it"],
+    );
+    hoist(&["init", "--repo", d, "--force"]).expect(0, &["hoist init: wrote"]);
+}
