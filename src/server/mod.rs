@@ -994,9 +994,14 @@ async fn github_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
     if let Some(r) = replayed(&app, HOOK, header_str(&headers, "x-github-delivery")) {
         return r;
     }
-    match hooks::github(event, &v) {
-        Ok(e) => dispatch(&app, HOOK, vec![e]),
-        Err(e) => bad_request(&app, HOOK, e),
+    answer(&app, HOOK, hooks::github(event, &v).map(|e| vec![e]))
+}
+
+/// Dispatch what a delivery parsed to, or say why it could not be (400).
+fn answer(app: &App, hook: &'static str, parsed: Result<Vec<Event>, String>) -> Response {
+    match parsed {
+        Ok(events) => dispatch(app, hook, events),
+        Err(e) => bad_request(app, hook, e),
     }
 }
 
@@ -1020,10 +1025,7 @@ async fn azure_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
     if let Some(r) = replayed(&app, HOOK, id.as_deref()) {
         return r;
     }
-    match hooks::azure(&v) {
-        Ok(e) => dispatch(&app, HOOK, vec![e]),
-        Err(e) => bad_request(&app, HOOK, e),
-    }
+    answer(&app, HOOK, hooks::azure(&v).map(|e| vec![e]))
 }
 
 async fn registry_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -1041,10 +1043,7 @@ async fn registry_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: By
         Ok(v) => v,
         Err(e) => return bad_request(&app, HOOK, e),
     };
-    match hooks::registry(&v) {
-        Ok(events) => dispatch(&app, HOOK, events),
-        Err(e) => bad_request(&app, HOOK, e),
-    }
+    answer(&app, HOOK, hooks::registry(&v))
 }
 
 async fn flux_hook(
