@@ -225,6 +225,31 @@ impl Report {
         )
     }
 
+    /// GitHub workflow commands for the annotations (`::error file=…::…`).
+    pub fn github_annotations(&self) -> String {
+        let mut out = String::new();
+        for n in &self.notes {
+            let mut props = Vec::new();
+            if let Some(f) = &n.file {
+                props.push(format!("file={f}"));
+            }
+            if let Some(l) = n.line {
+                props.push(format!("line={l}"));
+            }
+            let msg = n
+                .message
+                .replace('%', "%25")
+                .replace('\r', "%0D")
+                .replace('\n', "%0A");
+            out.push_str(&format!(
+                "::{} {}::{msg}\n",
+                if n.error { "error" } else { "warning" },
+                props.join(",")
+            ));
+        }
+        out
+    }
+
     /// Azure Pipelines logging commands: output variables, annotations,
     /// and the summary (`summary_file`, already written) attached to the
     /// run.
@@ -300,6 +325,10 @@ mod tests {
         let r = report("plan", out, 1);
         assert!(!r.changed);
         assert!(r.markdown.contains("**hoist exited with 1**"));
+        assert_eq!(
+            r.github_annotations(),
+            "::error file=a.yaml,line=3::bad; really]%0Abad\n"
+        );
         let az = r.azure_commands("s.md");
         assert!(
             az.contains(

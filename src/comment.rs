@@ -377,7 +377,7 @@ fn run(
                     Some(p) => plan_text(p),
                     None => format!("`{}` has nothing to plan.", rung.name),
                 },
-                Err(f) => format!("failed: {}", failure_text(&f)),
+                Err(f) => format!("failed: {}", f.text()),
             }
         }
         Command::Retry => {
@@ -406,7 +406,7 @@ fn run(
                     format!("`{env}` is released: automatic changes resume with the next run.")
                 }
                 (Ok(false), false) => format!("`{env}` was not on hold."),
-                (Err(f), _) => format!("failed: {}", failure_text(&f)),
+                (Err(f), _) => format!("failed: {}", f.text()),
             }
         }
         Command::Rollback { env } => {
@@ -460,7 +460,7 @@ fn rollback(
     };
     let objects = match s.objects() {
         Ok(o) => o,
-        Err(f) => return format!("failed: {}", failure_text(&f)),
+        Err(f) => return format!("failed: {}", f.text()),
     };
     let previous = crate::ladder::runs_before(&record.changes, &objects);
     if previous.is_empty() {
@@ -481,7 +481,7 @@ fn rollback(
             " `{}` is on hold so the next run does not promote it again; `/hoist release {}` resumes it.",
             rung.name, rung.name
         ),
-        Err(f) => format!(" (holding `{}` failed: {})", rung.name, failure_text(&f)),
+        Err(f) => format!(" (holding `{}` failed: {})", rung.name, f.text()),
     };
     format!(
         "rolling back pull request #{}: {}.{held}",
@@ -490,23 +490,13 @@ fn rollback(
     )
 }
 
-fn failure_text(f: &crate::commit::Failure) -> String {
-    let d = match f {
-        crate::commit::Failure::Setup(d) | crate::commit::Failure::Failed(d) => d,
-    };
-    d.iter()
-        .map(|d| d.message.clone())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// One line for what a rung did.
 pub fn summarize(c: &Climbed) -> String {
     match c {
         Climbed::NotRun(why) => format!("not run: {why}"),
         Climbed::Held => "on hold; `/hoist release` resumes it".to_string(),
         Climbed::Gated(why) => format!("waits: {why}"),
-        Climbed::Failed(f) => format!("failed: {}", failure_text(f)),
+        Climbed::Failed(f) => format!("failed: {}", f.text()),
         Climbed::Done { report, actions } => {
             let mut parts = vec![report.outcome.to_string()];
             parts.extend(

@@ -142,6 +142,23 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// What went wrong, located.
+    pub fn diags(&self) -> &[Diag] {
+        match self {
+            Failure::Setup(d) | Failure::Failed(d) => d,
+        }
+    }
+
+    /// The diagnostics on one line (`file:line: field: message; …`), for
+    /// logs and pull request replies.
+    pub fn text(&self) -> String {
+        self.diags()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     fn setup(d: Diag) -> Failure {
         Failure::Setup(vec![d])
     }
@@ -473,6 +490,15 @@ impl Session {
     /// fingerprints mean a run would decide exactly what the last one did.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
+    }
+
+    /// Read the base branch's tip again (after this session pushed or
+    /// merged), so the previews plan on it; the tag lists stay as read.
+    pub fn reread(&mut self) -> Result<(), Failure> {
+        self.ws.invalidate();
+        let branch = self.settings.target.checkout_branch.clone();
+        self.first = Some(read_tip(&self.ws, &branch)?);
+        Ok(())
     }
 
     /// The image automation objects read while opening.

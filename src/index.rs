@@ -135,13 +135,9 @@ pub fn plan_images<'a>(
         .filter(|f| paths.contains(f.rel.as_str()))
         .cloned()
         .collect();
-    // Markers of other policies in these files must stay as they are:
-    // their policies are not planned, so they are reported as unknown —
-    // those warnings belong to the full plan, not to this image's.
-    let mut plan = crate::plan::plan_objects(&subset, &objects, Vec::new(), config, tags_for);
-    plan.diagnostics
-        .retain(|d| !d.message.ends_with(", which does not exist"));
-    plan
+    // Markers of other policies in these files stay as they are, and
+    // unreported: they belong to their own images' plans.
+    crate::plan::plan_objects_scoped(&subset, &objects, Vec::new(), config, tags_for, Some(&keys))
 }
 
 #[cfg(test)]

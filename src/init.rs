@@ -1,7 +1,8 @@
 //! `hoist init`: a first hoist.toml for an existing Flux fleet repository.
 //!
-//! Pure: the repository's files (as `repo::walk` keeps them), the
-//! directories under `clusters/`, and the `origin` URL in; TOML text out.
+//! `scaffold` is pure: the repository's files (as `repo::walk` keeps
+//! them), the directories under `clusters/`, and the `origin` URL in; TOML
+//! text out. `propose` gathers those three from a directory.
 //! It proposes, and says so in comments: `write_paths` covering only the
 //! files that carry markers today, one environment per cluster directory
 //! in ladder order (dev-like first, prod-like last) with landing modes,
@@ -175,6 +176,30 @@ pub fn scaffold(files: &[SourceFile], clusters: &[String], origin: Option<&str>)
         }
     }
     t
+}
+
+/// Look at the repository in `dir` — its kept files, the directories
+/// under `clusters/`, `git remote get-url origin` — and propose.
+pub fn propose(dir: &std::path::Path) -> Result<String, crate::diag::Diag> {
+    let scan = crate::repo::walk(dir)?;
+    let mut clusters: Vec<String> = std::fs::read_dir(dir.join("clusters"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    clusters.sort();
+    let origin = std::process::Command::new("git")
+        .args(["remote", "get-url", "origin"])
+        .current_dir(dir)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    Ok(scaffold(&scan.files, &clusters, origin.as_deref()))
 }
 
 #[cfg(test)]

@@ -399,6 +399,21 @@ pub fn mutate(
     outcomes: &[PolicyOutcome],
     config: &Config,
 ) -> (Vec<FileChange>, Vec<Diag>) {
+    mutate_scoped(files, objects, outcomes, config, None)
+}
+
+/// Policies a plan covers, by (namespace, name); `None`: all.
+pub type PolicyScope<'a> = Option<&'a std::collections::BTreeSet<(String, String)>>;
+
+/// [`mutate`], touching (and reporting on) only the markers of the
+/// policies in `scope`: the others belong to another plan.
+pub fn mutate_scoped(
+    files: &[SourceFile],
+    objects: &Objects,
+    outcomes: &[PolicyOutcome],
+    config: &Config,
+    scope: PolicyScope<'_>,
+) -> (Vec<FileChange>, Vec<Diag>) {
     let by_key: HashMap<(&str, &str), &PolicyOutcome> = outcomes
         .iter()
         .map(|o| ((o.namespace.as_str(), o.name.as_str()), o))
@@ -433,6 +448,9 @@ pub fn mutate(
         let mut reps: Vec<(Replacement, ObjectId, String, usize)> = Vec::new();
         for s in &scan.setters {
             let m = &s.marker;
+            if scope.is_some_and(|sc| !sc.contains(&(m.namespace.clone(), m.name.clone()))) {
+                continue;
+            }
             let warn = |msg: String| Diag::warning(msg).at(&f.rel, Some(s.marker_line));
             let outcome = by_key.get(&(m.namespace.as_str(), m.name.as_str()));
             if !objects.automations.is_empty() {
@@ -596,9 +614,21 @@ pub fn plan<'a>(
 pub fn plan_objects<'a>(
     files: &[SourceFile],
     objects: &Objects,
+    diagnostics: Vec<Diag>,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Plan {
+    plan_objects_scoped(files, objects, diagnostics, config, tags_for, None)
+}
+
+/// [`plan_objects`] for the markers of the policies in `scope` only.
+pub fn plan_objects_scoped<'a>(
+    files: &[SourceFile],
+    objects: &Objects,
     mut diagnostics: Vec<Diag>,
     config: &Config,
     tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    scope: PolicyScope<'_>,
 ) -> Plan {
     let policies = decide(objects, tags_for);
     // A policy that could not decide is an error of the run (a suspended
@@ -611,7 +641,7 @@ pub fn plan_objects<'a>(
             );
         }
     }
-    let (files, more) = mutate(files, objects, &policies, config);
+    let (files, more) = mutate_scoped(files, objects, &policies, config, scope);
     diagnostics.extend(more);
     Plan {
         policies,

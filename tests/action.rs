@@ -86,13 +86,14 @@ impl Runner {
             std::fs::write(&out_file, "").unwrap();
             std::fs::write(&path_file, "").unwrap();
             let script = substitute(step["run"].as_str().unwrap(), &ctx);
-            let mut cmd = hoist_command();
+            // hoist's test isolation (no colour, no Git or Docker config).
+            let base = hoist_command();
             // The runner's own `bash` line for `shell: bash`.
             let mut c = std::process::Command::new("bash");
             c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
                 .current_dir(&self.workspace)
                 .env_clear();
-            for (k, v) in cmd.get_envs() {
+            for (k, v) in base.get_envs() {
                 if let Some(v) = v {
                     c.env(k, v);
                 }
@@ -115,7 +116,6 @@ impl Runner {
             for (k, v) in env {
                 c.env(k, v);
             }
-            let _ = &mut cmd;
             let o = c.output().unwrap();
             log.push_str(&String::from_utf8_lossy(&o.stdout));
             log.push_str(&String::from_utf8_lossy(&o.stderr));

@@ -479,7 +479,7 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app
 fn comment_commands_hold_release_and_rollback() {
     let reg = Registry::start(None);
     let (w, cfg) = fleet(&reg, Kind::GitHub, "");
-    let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
+    let [s2, s3] = [&w.shas[1], &w.shas[2]];
     build(&reg, s2, 2);
     let state = w.t.path().join("state");
     let url = common::git::file_url(&w.bare);
@@ -598,14 +598,15 @@ fn comment_commands_hold_release_and_rollback() {
     );
     assert!(w.branches().contains(&"hoist-hold/staging".to_string()));
     // The next run leaves held staging (and its rollback) alone.
-    w.forge.reset_calls();
+    let head = git(&w.bare, &["rev-parse", "hoist/rollback/staging"]);
     run().expect(0, &["staging: on hold"]);
+    assert_eq!(git(&w.bare, &["rev-parse", "hoist/rollback/staging"]), head);
+    assert!(w.main_has("staging", &format!("staging-{s3}")));
     assert!(
         w.pulls()
             .iter()
             .any(|p| p.head == "hoist/rollback/staging" && p.state == State::Open)
     );
-    assert!(s1 != s2);
 }
 
 /// Azure DevOps service hooks: Basic auth (or X-Hoist-Secret); Azure
@@ -805,7 +806,8 @@ fn the_ladder_page_in_headless_chromium() {
         "hoist: the ladder",
         &format!("dev-{s2}-2"),
         &format!("staging-{s2}"),
-        &format!("prod-{s1} → prod-{s2}"),
+        &format!("<td class=\"moves\">prod-{s1} "),
+        &format!("→ prod-{s2} "),
         "#2 ",
         "staging: <span class=\"success\">success</span>",
         "<small title=\"sha256:",

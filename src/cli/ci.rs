@@ -65,25 +65,7 @@ pub fn run(args: &CiReportArgs) -> Result<i32, Fatal> {
         Format::Github => {
             append("GITHUB_STEP_SUMMARY", &r.markdown)?;
             append("GITHUB_OUTPUT", &r.github_outputs())?;
-            for n in &r.notes {
-                let mut props = Vec::new();
-                if let Some(f) = &n.file {
-                    props.push(format!("file={f}"));
-                }
-                if let Some(l) = n.line {
-                    props.push(format!("line={l}"));
-                }
-                let msg = n
-                    .message
-                    .replace('%', "%25")
-                    .replace('\r', "%0D")
-                    .replace('\n', "%0A");
-                println!(
-                    "::{} {}::{msg}",
-                    if n.error { "error" } else { "warning" },
-                    props.join(",")
-                );
-            }
+            print!("{}", r.github_annotations());
         }
         Format::AzureDevops => {
             let file = args.summary_file.clone().unwrap_or_else(|| {

@@ -22,25 +22,7 @@ pub struct InitArgs {
 }
 
 pub fn run(args: &InitArgs) -> Result<i32, Fatal> {
-    let scan = crate::repo::walk(&args.repo).map_err(Fatal::usage)?;
-    let mut clusters: Vec<String> = std::fs::read_dir(args.repo.join("clusters"))
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                .filter(|n| !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default();
-    clusters.sort();
-    let origin = std::process::Command::new("git")
-        .args(["remote", "get-url", "origin"])
-        .current_dir(&args.repo)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    let text = crate::init::scaffold(&scan.files, &clusters, origin.as_deref());
+    let text = crate::init::propose(&args.repo).map_err(Fatal::usage)?;
     // The proposal must be a configuration hoist accepts.
     crate::config::parse(&text, "hoist.toml (proposed)")?;
     if args.print {
@@ -58,9 +40,8 @@ pub fn run(args: &InitArgs) -> Result<i32, Fatal> {
         Fatal::usage(Diag::error(format!("cannot write: {e}")).at(path.display().to_string(), None))
     })?;
     anstream::eprintln!(
-        "hoist init: wrote {} ({} environment(s)); next: hoist config check --repo {} and hoist ladder --repo {}",
+        "hoist init: wrote {}; next: hoist config check --repo {} and hoist ladder --repo {}",
         path.display(),
-        clusters.len(),
         args.repo.display(),
         args.repo.display()
     );

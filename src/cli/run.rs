@@ -8,7 +8,7 @@ use super::apply::GitArgs;
 use super::commit::fatal;
 use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
 use crate::climb::Climbed;
-use crate::commit::{Failure, Outcome};
+use crate::commit::Outcome;
 use crate::diag::Diag;
 use crate::ladder::{Mode, RungPlan};
 
@@ -126,7 +126,7 @@ pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
             "not-run".to_string()
         }
         Climbed::Failed(f) => {
-            report(failure_diags(f));
+            report(f.diags());
             "failed".to_string()
         }
         Climbed::Done { report: r, actions } => {
@@ -141,12 +141,6 @@ pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
             }
             line
         }
-    }
-}
-
-fn failure_diags(f: &Failure) -> &[Diag] {
-    match f {
-        Failure::Setup(d) | Failure::Failed(d) => d,
     }
 }
 

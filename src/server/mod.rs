@@ -499,8 +499,7 @@ fn locate(app: &App, fleet: &Fleet) -> Result<(Repository, Overrides), Vec<Diag>
 
 fn open_session(app: &App, fleet: &Fleet) -> Result<Option<Session>, String> {
     let (repository, overrides) = locate(app, fleet).map_err(|d| diag_text(&d))?;
-    let session =
-        Session::open(&repository, &overrides, &|_, _, _| {}).map_err(|f| failure_text(&f))?;
+    let session = Session::open(&repository, &overrides, &|_, _, _| {}).map_err(|f| f.text())?;
     app.metrics.scans.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = &session {
         app.metrics
@@ -533,12 +532,6 @@ fn diag_text(d: &[Diag]) -> String {
         .join("; ")
 }
 
-fn failure_text(f: &crate::commit::Failure) -> String {
-    match f {
-        crate::commit::Failure::Setup(d) | crate::commit::Failure::Failed(d) => diag_text(d),
-    }
-}
-
 /// One run of the fleet: scan, and climb the ladder (or commit the
 /// policies' choices when there is no ladder) unless nothing changed.
 fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
@@ -556,9 +549,13 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
             return;
         }
     };
-    store_view(fleet, &session);
     let fp = session.fingerprint();
     let unchanged = fleet.last.lock().map(|l| *l == Some(fp)).unwrap_or(false);
+    let have_view = fleet.view.lock().is_ok_and(|v| v.is_some());
+    // Nothing new: the view stands, and no forge call is made.
+    if !(unchanged && have_view) {
+        store_view(fleet, &session);
+    }
     if unchanged && !t.force {
         app.metrics.runs_skipped.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(fleet = %fleet.label, "nothing changed since the last run");
@@ -567,7 +564,7 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
     let ladder = match session.ladder() {
         Ok(l) => l,
         Err(f) => {
-            tracing::error!(fleet = %fleet.label, error = %failure_text(&f), "reading the ladder failed");
+            tracing::error!(fleet = %fleet.label, error = %f.text(), "reading the ladder failed");
             return;
         }
     };
@@ -630,13 +627,15 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
             }
         }
     }
-    // The clone stays locked while its session lives.
-    drop(session);
     if pushed {
         app.metrics.event_to_commit(t.since.elapsed());
-        // The page shows the repository as the run left it.
-        if let Ok(Some(after)) = open_view_session(app, fleet) {
-            store_view(fleet, &after);
+        // The page shows the repository as the run left it: the new tip,
+        // planned with the tag lists this run already has.
+        match session.reread() {
+            Ok(()) => store_view(fleet, &session),
+            Err(f) => {
+                tracing::warn!(fleet = %fleet.label, error = %f.text(), "cannot read the new tip for the page")
+            }
         }
     }
     if !failed && let Ok(mut l) = fleet.last.lock() {
@@ -648,13 +647,6 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
         ms = started.elapsed().as_millis() as u64,
         "run finished"
     );
-}
-
-/// A read-only session (creates no tags) for the view after a run.
-fn open_view_session(app: &App, fleet: &Fleet) -> Result<Option<Session>, String> {
-    let (repository, mut overrides) = locate(app, fleet).map_err(|d| diag_text(&d))?;
-    overrides.read_only = true;
-    Session::open(&repository, &overrides, &|_, _, _| {}).map_err(|f| failure_text(&f))
 }
 
 /// Remember the ladder as `session` reads it (before it commits).
