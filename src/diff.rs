@@ -19,13 +19,9 @@ pub fn unified(path: &str, old: &str, new: &str, style: &dyn Fn(char, &str) -> S
     let _ = writeln!(out, "{}", style('h', &format!("+++ b/{path}")));
     let count = |s: &str| s.split_inclusive('\n').count();
     if count(old) != count(new) {
-        // Not expected from setter edits; fall back to a whole-file hunk.
-        let (na, nb) = (count(old), count(new));
-        let _ = writeln!(out, "{}", style('@', &format!("@@ -1,{na} +1,{nb} @@")));
-        old.split_inclusive('\n')
-            .for_each(|l| push_line(&mut out, '-', l, style));
-        new.split_inclusive('\n')
-            .for_each(|l| push_line(&mut out, '+', l, style));
+        // Lines were added or removed (a split, not a setter edit): let
+        // `similar` find the shortest edit script.
+        moved_lines(&mut out, old, new, style);
         return out;
     }
     let mut hunk = Hunk::default();
@@ -67,6 +63,48 @@ pub fn unified(path: &str, old: &str, new: &str, style: &dyn Fn(char, &str) -> S
         hunk.emit(&mut out, style);
     }
     out
+}
+
+/// A unified diff creating `path` with `new` (`--- /dev/null`).
+pub fn created(path: &str, new: &str, style: &dyn Fn(char, &str) -> String) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", style('h', "--- /dev/null"));
+    let _ = writeln!(out, "{}", style('h', &format!("+++ b/{path}")));
+    moved_lines(&mut out, "", new, style);
+    out
+}
+
+/// Hunks for texts whose lines do not correspond one to one.
+fn moved_lines(out: &mut String, old: &str, new: &str, style: &dyn Fn(char, &str) -> String) {
+    let diff = similar::TextDiff::from_lines(old, new);
+    // `diff -u` numbering: an empty side starts at the line before.
+    let range = |r: std::ops::Range<usize>| {
+        let len = r.len();
+        let start = if len == 0 { r.start } else { r.start + 1 };
+        format!("{start},{len}")
+    };
+    for group in diff.grouped_ops(CONTEXT) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let a = first.old_range().start..last.old_range().end;
+        let b = first.new_range().start..last.new_range().end;
+        let _ = writeln!(
+            out,
+            "{}",
+            style('@', &format!("@@ -{} +{} @@", range(a), range(b)))
+        );
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                let kind = match change.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                push_line(out, kind, change.value(), style);
+            }
+        }
+    }
 }
 
 /// The hunk being built: its lines, changed lines awaiting their `+` half,
@@ -130,5 +168,25 @@ mod tests {
         let two = old.replace("l5\nl6\n", "L5\nL6\n");
         let d = unified("f", &old, &two, &|_, s| s.to_string());
         assert!(d.contains("-l5\n-l6\n+L5\n+L6\n"), "{d}");
+    }
+
+    #[test]
+    fn added_and_removed_lines() {
+        let old: String = (1..=14).map(|i| format!("l{i}\n")).collect();
+        let new = old.replace("l3\nl4\n", "").replace("l12\n", "l12\nnew\n");
+        let d = unified("k.yaml", &old, &new, &|_, s| s.to_string());
+        assert!(
+            d.contains("@@ -1,7 +1,5 @@\n l1\n l2\n-l3\n-l4\n l5\n l6\n l7\n@@"),
+            "{d}"
+        );
+        assert!(
+            d.ends_with("@@ -10,5 +8,6 @@\n l10\n l11\n l12\n+new\n l13\n l14\n"),
+            "{d}"
+        );
+        let c = created("n.yaml", "a\nb", &|_, s| s.to_string());
+        assert_eq!(
+            c,
+            "--- /dev/null\n+++ b/n.yaml\n@@ -0,0 +1,2 @@\n+a\n+b\n\\ No newline at end of file\n"
+        );
     }
 }

@@ -92,17 +92,22 @@ pub fn scaffold(files: &[SourceFile], clusters: &[String], origin: Option<&str>)
         marker_files.len(),
         flux_files
     );
-    // write_paths: the marker files' names when they share one, else each.
-    let names: BTreeSet<&str> = marker_files
+    // write_paths: the marker files' names when they share one, else each;
+    // never an entry file.
+    let is_entry = |p: &str| crate::lint::is_kustomization_entry(p);
+    let in_entry_files: Vec<&str> = marker_files
+        .iter()
+        .copied()
+        .filter(|p| is_entry(p))
+        .collect();
+    let writable: Vec<&str> = marker_files
+        .iter()
+        .copied()
+        .filter(|p| !is_entry(p))
+        .collect();
+    let names: BTreeSet<&str> = writable
         .iter()
         .map(|p| p.rsplit('/').next().unwrap_or(p))
-        .collect();
-    let in_entry_files: Vec<&&str> = marker_files
-        .iter()
-        .filter(|p| {
-            let n = p.rsplit('/').next().unwrap_or(p);
-            n == "kustomization.yaml" || n == "kustomization.yml" || n == "Kustomization"
-        })
         .collect();
     let _ = writeln!(
         t,
@@ -112,15 +117,11 @@ pub fn scaffold(files: &[SourceFile], clusters: &[String], origin: Option<&str>)
         (0, _) => {
             let _ = writeln!(t, "write_paths = [\"**/image-tags.yaml\"]");
         }
-        (1, Some(n)) if !n.starts_with("kustomization") && *n != "Kustomization" => {
+        (1, Some(n)) => {
             let _ = writeln!(t, "write_paths = [\"**/{n}\"]");
         }
         _ => {
-            let list: Vec<String> = marker_files
-                .iter()
-                .filter(|p| !in_entry_files.contains(p))
-                .map(|p| format!("\"{p}\""))
-                .collect();
+            let list: Vec<String> = writable.iter().map(|p| format!("\"{p}\"")).collect();
             let _ = writeln!(t, "write_paths = [{}]", list.join(", "));
         }
     }
@@ -178,10 +179,46 @@ pub fn scaffold(files: &[SourceFile], clusters: &[String], origin: Option<&str>)
     t
 }
 
+/// What `hoist init` would do to a repository.
+#[derive(Debug, Default)]
+pub struct Proposal {
+    /// The proposed hoist.toml.
+    pub toml: String,
+    /// With `--split-image-tags`: the files to rewrite or create, the
+    /// number of `images:` entries moved, and what could not be moved.
+    pub split: crate::split::Split,
+}
+
 /// Look at the repository in `dir` — its kept files, the directories
-/// under `clusters/`, `git remote get-url origin` — and propose.
-pub fn propose(dir: &std::path::Path) -> Result<String, crate::diag::Diag> {
+/// under `clusters/`, `git remote get-url origin` — and propose. With
+/// `split_tags`, the markers in kustomization entry files are moved first
+/// (see [`crate::split`]) and the hoist.toml is proposed for the result.
+pub fn propose(dir: &std::path::Path, split_tags: bool) -> Result<Proposal, crate::diag::Diag> {
     let scan = crate::repo::walk(dir)?;
+    let mut files = scan.files;
+    let mut split = crate::split::Split::default();
+    if split_tags {
+        split = crate::split::split(&files, &|rel| std::fs::read_to_string(dir.join(rel)).ok());
+        for c in &split.changes {
+            let text = std::sync::Arc::new(c.new.clone());
+            let has_markers = c.new.contains("$imagepolicy");
+            match files.iter_mut().find(|f| f.rel == c.path) {
+                Some(f) => {
+                    f.text = text;
+                    f.has_markers = has_markers;
+                }
+                None => files.push(crate::repo::SourceFile {
+                    rel: c.path.clone(),
+                    abs: dir.join(&c.path),
+                    text,
+                    has_markers,
+                    has_flux_objects: false,
+                    has_pull_secrets: false,
+                }),
+            }
+        }
+        files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    }
     let mut clusters: Vec<String> = std::fs::read_dir(dir.join("clusters"))
         .map(|rd| {
             rd.filter_map(Result::ok)
@@ -199,7 +236,56 @@ pub fn propose(dir: &std::path::Path) -> Result<String, crate::diag::Diag> {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    Ok(scaffold(&scan.files, &clusters, origin.as_deref()))
+    Ok(Proposal {
+        toml: scaffold(&files, &clusters, origin.as_deref()),
+        split,
+    })
+}
+
+/// Write `changes` under `dir`, all or nothing as far as a file system
+/// allows: every new text is written to a temporary file beside its
+/// target first, and only when all are written are they renamed into
+/// place. A file that changed on disk since it was read is not touched.
+pub fn write_changes(
+    dir: &std::path::Path,
+    changes: &[crate::split::Change],
+) -> Result<(), crate::diag::Diag> {
+    use crate::diag::Diag;
+    let mut staged = Vec::with_capacity(changes.len());
+    for c in changes {
+        let target = dir.join(&c.path);
+        let now = std::fs::read_to_string(&target).ok();
+        if now != c.old {
+            return Err(Diag::error(
+                "changed on disk since hoist read it; nothing written, run again",
+            )
+            .at(&c.path, None));
+        }
+        let parent = target.parent().unwrap_or(dir);
+        let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| {
+            Diag::error(format!("cannot write: {e}; nothing written")).at(&c.path, None)
+        })?;
+        std::io::Write::write_all(&mut tmp, c.new.as_bytes()).map_err(|e| {
+            Diag::error(format!("cannot write: {e}; nothing written")).at(&c.path, None)
+        })?;
+        // Keep a rewritten file's mode; a new one gets the usual 0644
+        // (a temporary file starts as 0600).
+        let mode = std::fs::metadata(&target).map(|m| m.permissions());
+        #[cfg(unix)]
+        let mode = mode.or_else(|_| {
+            Ok::<_, std::io::Error>(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        });
+        if let Ok(mode) = mode {
+            let _ = std::fs::set_permissions(tmp.path(), mode);
+        }
+        staged.push((tmp, target, &c.path));
+    }
+    for (tmp, target, rel) in staged {
+        tmp.persist(&target).map_err(|e| {
+            Diag::error(format!("cannot replace: {}", e.error)).at(rel.as_str(), None)
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub mod repo;
 pub mod server;
 pub mod setters;
 pub mod snapshot;
+pub mod split;
 pub mod template;
 pub mod time;
 pub mod view;

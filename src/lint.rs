@@ -90,7 +90,8 @@ pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Dia
             if is_kustomization_entry(&f.rel) {
                 findings.push(at(Diag::error(format!(
                     "marker {m} sits in a kustomization entry file that the Flux reconciler reads while hoist writes it; \
-                     move the value into {sibling} and add it to `patches:` (or `components:`) so automation and reconciler touch disjoint files"
+                     move the value into {sibling} and add it to `patches:` (or `transformers:`) so automation and reconciler touch disjoint files; \
+                     `hoist init --split-image-tags` does this for `images:` entries"
                 ))));
             } else if !config.may_write(&f.rel) {
                 findings.push(at(Diag::error(format!(

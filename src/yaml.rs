@@ -212,8 +212,7 @@ fn count_nodes(n: &Node) -> usize {
     }
 }
 
-/// Parse all documents into memory (small files, tests).
-#[cfg(test)]
+/// Parse all documents into memory (small files: kustomizations, tests).
 pub fn load_all(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut docs = Vec::new();
     for_each_document(text, |_, d| docs.push(d))?;

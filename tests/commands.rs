@@ -636,3 +636,141 @@ fn init_proposes_a_configuration_from_the_repository() {
     );
     hoist(&["init", "--repo", d, "--force"]).expect(0, &["hoist init: wrote"]);
 }
+
+/// The example fleet the way Flux's guides write it: markers on the
+/// `images:` entries of each cluster's kustomization.yaml.
+fn flux_style_fleet(dir: &std::path::Path) -> Vec<&'static str> {
+    copy_tree(&fixture("../examples/fleet"), dir);
+    std::fs::remove_file(dir.join("hoist.toml")).unwrap();
+    let envs = vec!["dev", "staging", "prod"];
+    for env in &envs {
+        let apps = dir.join(format!("clusters/{env}/apps"));
+        let tags = std::fs::read_to_string(apps.join("image-tags.yaml")).unwrap();
+        std::fs::remove_file(apps.join("image-tags.yaml")).unwrap();
+        let k = std::fs::read_to_string(apps.join("kustomization.yaml")).unwrap();
+        let mut k = k.replace("patches:\n  - path: image-tags.yaml\n", "");
+        k.push_str("images:\n  # pinned mirror, not automated\n  - name: docker.io/library/busybox\n    newTag: \"1.36\"\n");
+        for line in tags
+            .lines()
+            .filter(|l| l.contains("image: ") && l.contains("$imagepolicy"))
+        {
+            let (image, marker) = line
+                .trim()
+                .trim_start_matches("image: ")
+                .split_once(" # ")
+                .unwrap();
+            let (name, tag) = image.rsplit_once(':').unwrap();
+            let marker = marker.replace("\"}", ":tag\"}");
+            k.push_str(&format!("  - name: {name}\n    newTag: {tag} # {marker}\n"));
+        }
+        write(&apps, "kustomization.yaml", &k);
+    }
+    envs
+}
+
+/// `hoist init --split-image-tags`: the diff first and nothing written
+/// without --yes; then the marked `images:` entries move into
+/// image-tags.yaml transformers, kustomize renders exactly the same
+/// objects, lint is clean, hoist plans the new files, and a second run
+/// has nothing to do.
+#[test]
+fn init_splits_image_tags_out_of_kustomization_entry_files() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("fleet");
+    let envs = flux_style_fleet(&dir);
+    // A marker kustomize's `images:` cannot hold stays, with a warning.
+    let prod = "clusters/prod/apps/kustomization.yaml";
+    let mut k = read(&dir, prod);
+    k.push_str("commonAnnotations:\n  acme.io/api-version: 1.3.0 # {\"$imagepolicy\": \"flux-system:api-prod:tag\"}\n");
+    write(&dir, prod, &k);
+    let before: Vec<String> = envs
+        .iter()
+        .map(|e| common::kustomize(&dir.join(format!("clusters/{e}/apps"))))
+        .collect();
+    let d = s(&dir);
+    hoist(&["lint", "--repo", d]).expect(1, &["sits in a kustomization entry file"]);
+
+    let shown = hoist(&["init", "--repo", d, "--split-image-tags"]);
+    shown.expect(
+        0,
+        &[
+            "nothing written (7 `images:` entries to move",
+            "run again with --yes to write 7 files",
+        ],
+    );
+    let out = &shown.stdout;
+    assert!(
+        out.contains("--- /dev/null\n+++ b/clusters/dev/apps/image-tags.yaml\n@@ -0,0 +1,"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-    newTag: 1.3.0 # {\"$imagepolicy\": \"flux-system:api-prod:tag\"}\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+  newTag: 1.3.0 # {\"$imagepolicy\": \"flux-system:api-prod:tag\"}\n"),
+        "{out}"
+    );
+    assert!(out.contains("+++ b/hoist.toml\n"), "{out}");
+    assert!(
+        shown.stderr.contains(&format!("warning: {prod}:")),
+        "{}",
+        shown.stderr
+    );
+    assert!(
+        !dir.join("clusters/dev/apps/image-tags.yaml").exists() && !dir.join("hoist.toml").exists()
+    );
+    hoist(&["init", "--repo", d, "--split-image-tags", "--print"]).expect(0, &[]);
+    assert!(!dir.join("hoist.toml").exists(), "--print writes nothing");
+
+    hoist(&["init", "--repo", d, "--split-image-tags", "--yes"])
+        .expect(0, &["hoist init: wrote 7 files (7 `images:` entries moved"]);
+    for (e, was) in envs.iter().zip(&before) {
+        let apps = dir.join(format!("clusters/{e}/apps"));
+        assert_eq!(
+            &common::kustomize(&apps),
+            was,
+            "{e} renders the same objects"
+        );
+        let k = std::fs::read_to_string(apps.join("kustomization.yaml")).unwrap();
+        assert!(
+            k.contains(
+                "images:\n  # pinned mirror, not automated\n  - name: docker.io/library/busybox\n"
+            ),
+            "{k}"
+        );
+        assert!(k.contains("transformers:\n  - image-tags.yaml\n"), "{k}");
+    }
+    assert!(
+        read(&dir, prod).contains(
+            "acme.io/api-version: 1.3.0 # {\"$imagepolicy\": \"flux-system:api-prod:tag\"}\n"
+        ),
+        "the annotation's marker stays"
+    );
+    assert!(read(&dir, "hoist.toml").contains("write_paths = [\"**/image-tags.yaml\"]"));
+    hoist(&["lint", "--repo", d]).expect(1, &["sits in a kustomization entry file"]);
+    let plan = hoist(&[
+        "plan",
+        "--repo",
+        d,
+        "--registry-snapshot",
+        s(&dir.join("registry-snapshot.yaml")),
+    ]);
+    assert!(
+        plan.stdout
+            .contains("+++ b/clusters/dev/apps/image-tags.yaml")
+            && plan.stdout.contains(
+                "+  newTag: 2025.07.03 # {\"$imagepolicy\": \"flux-system:worker-dev:tag\"}"
+            ),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+    hoist(&["init", "--repo", d, "--split-image-tags", "--yes"]).expect(
+        0,
+        &[
+            "nothing to change (0 `images:` entries moved",
+            "hoist.toml kept",
+        ],
+    );
+}

@@ -204,17 +204,6 @@ fn the_binary_runs_in_a_minimal_root_as_an_unprivileged_user() {
     assert!(log.starts_with("hoist "), "{log}");
 }
 
-/// `kubectl kustomize` (kustomize built in) of a directory.
-fn kustomize(dir: &Path) -> String {
-    let o = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("kubectl (scripts/test.sh installs it)");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 fn documents(yaml: &str) -> Vec<serde_json::Value> {
     yaml.split("\n---\n")
         .map(|d| serde_saphyr::from_str::<serde_json::Value>(d).expect("rendered YAML parses"))
@@ -228,7 +217,7 @@ fn documents(yaml: &str) -> Vec<serde_json::Value> {
 #[test]
 fn the_kubernetes_deployment_renders_and_validates() {
     let t = tempfile::tempdir().unwrap();
-    let base = kustomize(&root().join("deploy/base"));
+    let base = common::kustomize(&root().join("deploy/base"));
     let file = write(t.path(), "base.yaml", &base);
     let o = Command::new("python3")
         .args(["-m", "kubernetes_validate", "--strict"])
@@ -276,7 +265,9 @@ fn the_kubernetes_deployment_renders_and_validates() {
     assert_eq!(check.code, 0, "{}", check.stderr);
 
     // The optional ServiceMonitor, as a component over the base.
-    let with_monitor = documents(&kustomize(&root().join("deploy/overlays/monitoring")));
+    let with_monitor = documents(&common::kustomize(
+        &root().join("deploy/overlays/monitoring"),
+    ));
     let sm = with_monitor
         .iter()
         .find(|d| d["kind"] == "ServiceMonitor")
@@ -296,7 +287,7 @@ fn the_kubernetes_deployment_renders_and_validates() {
 
     // Flux's objects (CRDs: kubernetes-validate has no schema for them,
     // so their wiring is checked here).
-    let flux = documents(&kustomize(&root().join("deploy/flux")));
+    let flux = documents(&common::kustomize(&root().join("deploy/flux")));
     let get = |kind: &str| flux.iter().find(|d| d["kind"] == kind).unwrap();
     let provider = get("Provider");
     assert_eq!(provider["spec"]["type"], "generic-hmac");

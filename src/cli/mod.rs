@@ -182,11 +182,11 @@ pub fn diff_style(kind: char, line: &str) -> String {
     format!("{style}{line}{style:#}")
 }
 
-/// `1 change`, `2 changes`.
+/// `1 change`, `2 changes`, `2 entries`.
 pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("{n} {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
     }
 }

@@ -72,7 +72,7 @@ pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
             };
             summary.push_str(&format!(
                 "; {} ({selected} selected, {failed} without a result); {}, {}",
-                plural(plan.policies.len(), "policy").replace("policys", "policies"),
+                plural(plan.policies.len(), "policy"),
                 plural(errors, "error"),
                 plural(warnings, "warning")
             ));
