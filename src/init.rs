@@ -329,4 +329,44 @@ mod tests {
         use crate::ladder::Mode;
         assert_eq!(modes, [Mode::Push, Mode::AutoMerge, Mode::PullRequest]);
     }
+
+    #[test]
+    fn changes_are_written_all_or_not_at_all() {
+        use crate::split::Change;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k.yaml"), "old\n").unwrap();
+        let change = |path: &str, old: Option<&str>| Change {
+            path: path.into(),
+            old: old.map(str::to_string),
+            new: "new\n".into(),
+        };
+        // The second file changed since it was read: neither is written.
+        let stale = [change("a.yaml", None), change("k.yaml", Some("older\n"))];
+        let e = write_changes(dir.path(), &stale).unwrap_err();
+        assert!(e.to_string().contains("k.yaml: changed on disk"), "{e}");
+        assert!(!dir.path().join("a.yaml").exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("k.yaml")).unwrap(),
+            "old\n"
+        );
+        let fresh = [change("a.yaml", None), change("k.yaml", Some("old\n"))];
+        write_changes(dir.path(), &fresh).unwrap();
+        for f in ["a.yaml", "k.yaml"] {
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join(f)).unwrap(),
+                "new\n"
+            );
+        }
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 2, "no temporary files left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("a.yaml"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
+    }
 }
