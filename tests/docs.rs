@@ -255,3 +255,41 @@ fn the_cli_reference_is_what_clap_prints() {
         "docs/cli.md is stale: run HOIST_BLESS=1 cargo test --test docs"
     );
 }
+
+/// Every value the Helm chart takes (each property of values.schema.json,
+/// nested ones by their dotted path or last name) is in docs/deploy.md.
+#[test]
+fn every_helm_value_is_documented() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("deploy/helm/hoist/values.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let doc = std::fs::read_to_string(root().join("docs/deploy.md")).unwrap();
+    let mut missing = Vec::new();
+    fn walk(v: &serde_json::Value, path: &str, doc: &str, missing: &mut Vec<String>) {
+        let Some(props) = v["properties"].as_object() else {
+            return;
+        };
+        for (k, sub) in props {
+            let full = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            let top = path.is_empty();
+            let named = doc.contains(&format!("`{full}`"))
+                || doc.contains(&format!("`{full}."))
+                || (!top && doc.contains(&format!("`.{k}`")))
+                || (!top && doc.contains(&format!("`{path}.*`")));
+            // "global" is Helm's own.
+            if !named && k != "global" {
+                missing.push(full.clone());
+            }
+            if !doc.contains(&format!("`{full}.*`")) {
+                walk(sub, &full, doc, missing);
+            }
+        }
+    }
+    walk(&schema, "", &doc, &mut missing);
+    assert!(missing.is_empty(), "not in docs/deploy.md: {missing:?}");
+}

@@ -204,6 +204,23 @@ fn the_binary_runs_in_a_minimal_root_as_an_unprivileged_user() {
     assert!(log.starts_with("hoist "), "{log}");
 }
 
+/// Every object in `file` passes the Kubernetes schemas
+/// (kubernetes-validate --strict: no unknown fields either). Custom
+/// resources it has no schema for are the callers' to check.
+fn validate(file: &Path) {
+    let o = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn documents(yaml: &str) -> Vec<serde_json::Value> {
     yaml.split("\n---\n")
         .map(|d| serde_saphyr::from_str::<serde_json::Value>(d).expect("rendered YAML parses"))
@@ -218,18 +235,7 @@ fn documents(yaml: &str) -> Vec<serde_json::Value> {
 fn the_kubernetes_deployment_renders_and_validates() {
     let t = tempfile::tempdir().unwrap();
     let base = common::kustomize(&root().join("deploy/base"));
-    let file = write(t.path(), "base.yaml", &base);
-    let o = Command::new("python3")
-        .args(["-m", "kubernetes_validate", "--strict"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    validate(&write(t.path(), "base.yaml", &base));
     let docs = documents(&base);
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     for k in [
@@ -307,4 +313,232 @@ fn the_kubernetes_deployment_renders_and_validates() {
         root().join(path).join("kustomization.yaml").exists(),
         "{path}"
     );
+}
+
+/// `ci/lint/helm.py`: Helm's own Go SDK (PyPI `helm-python-sdk`, which
+/// scripts/test.sh installs), for `helm lint --strict` and rendering.
+fn helm(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new("python3")
+        .arg(root().join("ci/lint/helm.py"))
+        .args(args)
+        .output()
+        .expect("python3");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// deploy/helm/hoist: lints clean; renders with its defaults and with
+/// every option on, each object passing the Kubernetes schemas; its pod is
+/// the Kustomize base's (same args, probes, security, mounts); the custom
+/// resources are wired to what they select; values.schema.json turns bad
+/// values into errors that name the key.
+#[test]
+fn the_helm_chart_lints_renders_and_validates() {
+    let chart = root().join("deploy/helm/hoist");
+    let chart = chart.to_str().unwrap();
+    let (ok, out, err) = helm(&["lint", chart]);
+    assert!(ok, "{out}{err}");
+    let t = tempfile::tempdir().unwrap();
+
+    // Defaults: the same pod as deploy/base.
+    let (ok, plain, err) = helm(&["render", chart]);
+    assert!(ok, "{err}");
+    validate(&write(t.path(), "plain.yaml", &plain));
+    let docs = documents(&plain);
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["ConfigMap", "Deployment", "Service", "ServiceAccount"]
+    );
+    let base = documents(&common::kustomize(&root().join("deploy/base")));
+    let pod = |docs: &[serde_json::Value]| {
+        docs.iter().find(|d| d["kind"] == "Deployment").unwrap()["spec"]["template"]["spec"].clone()
+    };
+    let (chart_pod, base_pod) = (pod(&docs), pod(&base));
+    assert_eq!(chart_pod["securityContext"], base_pod["securityContext"]);
+    let (c, b) = (&chart_pod["containers"][0], &base_pod["containers"][0]);
+    for field in [
+        "args",
+        "securityContext",
+        "readinessProbe",
+        "livenessProbe",
+        "resources",
+        "volumeMounts",
+        "image",
+    ] {
+        assert_eq!(c[field], b[field], "{field}");
+    }
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        let mut n: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&c["env"]), names(&b["env"]));
+    // The image tag is the crate's version.
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        c["image"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{version}")),
+        "{}",
+        c["image"]
+    );
+    let chart_yaml = std::fs::read_to_string(root().join("deploy/helm/hoist/Chart.yaml")).unwrap();
+    assert!(
+        chart_yaml.contains(&format!("appVersion: \"{version}\"")),
+        "{chart_yaml}"
+    );
+    // The hoist.toml it mounts is one hoist accepts.
+    let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
+    let toml = write(
+        t.path(),
+        "hoist.toml",
+        cm["data"]["hoist.toml"].as_str().unwrap(),
+    );
+    let check = hoist(&[
+        "config",
+        "check",
+        "--repo",
+        s(t.path()),
+        "--config",
+        s(&toml),
+    ]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let settings = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    let base_toml = std::fs::read_to_string(root().join("deploy/base/hoist.toml")).unwrap();
+    assert_eq!(
+        settings(cm["data"]["hoist.toml"].as_str().unwrap()),
+        settings(&base_toml),
+        "the chart's example hoist.toml is deploy/base's"
+    );
+
+    // Every option on.
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let values = serde_json::json!({
+        "image": {"digest": digest},
+        "secrets": {"create": true, "values": {"github-token": "t0ken"}},
+        "persistence": {"enabled": true, "storageClass": "fast"},
+        "ingress": {"enabled": true, "className": "nginx",
+                    "tls": [{"secretName": "hoist-tls", "hosts": ["hoist.example.com"]}]},
+        "serviceMonitor": {"enabled": true},
+        "flux": {"enabled": true, "cluster": "staging"},
+        "podLabels": {"azure.workload.identity/use": "true"},
+        "serviceAccount": {"annotations": {"azure.workload.identity/client-id": "0000"}},
+        "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}],
+        "registryCredentials": {"secretName": ""},
+    })
+    .to_string();
+    let (ok, full, err) = helm(&[
+        "render",
+        chart,
+        &values,
+        "--name",
+        "fleet-bot",
+        "--namespace",
+        "ops",
+    ]);
+    assert!(ok, "{err}");
+    validate(&write(t.path(), "full.yaml", &full));
+    let docs = documents(&full);
+    let get = |kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind}"))
+    };
+    let dep = get("Deployment");
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(c["image"], format!("ghcr.io/hoist-dev/hoist@{digest}"));
+    let secret = get("Secret");
+    assert_eq!(secret["stringData"]["github-token"], "t0ken");
+    let token = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "GITHUB_TOKEN")
+        .unwrap();
+    assert_eq!(
+        token["valueFrom"]["secretKeyRef"]["name"],
+        secret["metadata"]["name"]
+    );
+    assert!(
+        !c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "DOCKER_CONFIG")
+    );
+    assert!(
+        c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "HTTPS_PROXY")
+    );
+    let state = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "state")
+        .unwrap();
+    assert_eq!(
+        state["persistentVolumeClaim"]["claimName"],
+        get("PersistentVolumeClaim")["metadata"]["name"]
+    );
+    assert_eq!(
+        dep["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
+    let svc = get("Service");
+    let backend = &get("Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
+    assert_eq!(backend["name"], svc["metadata"]["name"]);
+    assert_eq!(backend["port"]["name"], svc["spec"]["ports"][0]["name"]);
+    // Custom resources (no schema in kubernetes-validate): their wiring.
+    let sm = get("ServiceMonitor");
+    for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().unwrap() {
+        assert_eq!(&svc["spec"]["selector"][k], v, "{k}");
+    }
+    assert_eq!(sm["spec"]["endpoints"][0]["port"], "http");
+    let provider = get("Provider");
+    assert_eq!(provider["spec"]["type"], "generic-hmac");
+    assert_eq!(provider["metadata"]["namespace"], "flux-system");
+    assert_eq!(
+        provider["spec"]["address"],
+        "http://fleet-bot-hoist.ops.svc.cluster.local:80/hooks/flux?cluster=staging"
+    );
+    let alert = get("Alert");
+    assert_eq!(
+        alert["spec"]["providerRef"]["name"],
+        provider["metadata"]["name"]
+    );
+    assert_eq!(alert["spec"]["eventMetadata"]["cluster"], "staging");
+
+    // Bad values are refused, naming the key.
+    let (ok, _, err) = helm(&["render", chart, r#"{"replicaCount": "two", "imagee": {}}"#]);
+    assert!(!ok);
+    assert!(
+        err.contains("/replicaCount") && err.contains("'imagee' not allowed"),
+        "{err}"
+    );
+    let (ok, _, err) = helm(&["render", chart, r#"{"flux": {"enabled": true}}"#]);
+    assert!(!ok);
+    assert!(err.contains("flux.cluster"), "{err}");
+    let (ok, _, err) = helm(&["render", chart, r#"{"secrets": {"existingSecret": ""}}"#]);
+    assert!(!ok);
+    assert!(err.contains("secrets.existingSecret"), "{err}");
 }
