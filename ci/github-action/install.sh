@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install hoist for the GitHub Action: keep a hoist already on PATH when
 # it is the version asked for; else a release binary for this runner,
-# checked against its published SHA-256; else build it with cargo.
+# checked against its published SHA-256 (from the release, or from
+# HOIST_RELEASE_URL); else build it with cargo.
 set -euo pipefail
 want=${HOIST_VERSION:-latest}
 repo=${HOIST_ACTION_REPOSITORY:-hoist-dev/hoist}
@@ -22,12 +23,17 @@ esac
 dest=${RUNNER_TOOL_CACHE:-$HOME/.cache}/hoist/$want
 mkdir -p "$dest"
 if [ -n "$target" ] && [ "$want" != main ]; then
-  if [ "$want" = latest ]; then
+  if [ -n "${HOIST_RELEASE_URL:-}" ]; then
+    # A mirror (GitHub Enterprise, an air-gapped artifact store) holding
+    # the same files as a release.
+    base=${HOIST_RELEASE_URL%/}
+  elif [ "$want" = latest ]; then
     base="https://github.com/$repo/releases/latest/download"
   else
     base="https://github.com/$repo/releases/download/v$want"
   fi
   tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
   if curl -fsSL --retry 3 -o "$tmp/hoist.tar.gz" "$base/hoist-$target.tar.gz" &&
     curl -fsSL --retry 3 -o "$tmp/hoist.tar.gz.sha256" "$base/hoist-$target.tar.gz.sha256"; then
     expected=$(awk '{print $1}' "$tmp/hoist.tar.gz.sha256")
@@ -38,7 +44,7 @@ if [ -n "$target" ] && [ "$want" != main ]; then
     fi
     tar -xzf "$tmp/hoist.tar.gz" -C "$dest" hoist
     echo "$dest" >> "$GITHUB_PATH"
-    echo "installed hoist $want ($target), checksum verified"
+    echo "installed $("$dest/hoist" --version) ($target), checksum verified"
     exit 0
   fi
   echo "::warning title=hoist install::no release binary for $target ($want); building from source"
