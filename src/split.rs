@@ -145,7 +145,7 @@ impl Lines<'_> {
                 .min(self.0.len().saturating_sub(1));
             let text = self.0[dash].trim_start_matches(' ');
             let after = text.strip_prefix('-').unwrap_or("");
-            if !text.starts_with('-') || !(after.starts_with(' ') || after.trim().is_empty()) {
+            if dash <= floor {
                 return Err(Diag::error(format!(
                     "`{what}:` is written in flow style; write it as a block list (one `- ` per entry) to split it"
                 ))
@@ -153,7 +153,10 @@ impl Lines<'_> {
             }
             let indent = self.indent(dash);
             let content = indent + 1 + (after.len() - after.trim_start_matches(' ').len());
-            if after.trim_start().starts_with(['{', '[']) || after.trim().is_empty() {
+            if !text.starts_with('-')
+                || !after.starts_with(' ')
+                || after.trim_start().starts_with(['{', '['])
+            {
                 return Err(Diag::error(format!(
                     "this `{what}:` entry is not a block mapping starting on its `-` line; rewrite it as `- name: …` to split it"
                 ))
@@ -413,7 +416,16 @@ fn split_file(
                 insert_after = t.last().map(|i| i.last);
             }
         }
-        Some((key, v)) if v.is_null() => insert_after = Some(key.line - 1),
+        Some((key, v))
+            if v.is_null()
+                && lines.0[key.line - 1]
+                    .split_once(':')
+                    .is_some_and(|(_, rest)| {
+                        rest.trim().is_empty() || rest.trim().starts_with('#')
+                    }) =>
+        {
+            insert_after = Some(key.line - 1)
+        }
         Some((key, _)) => {
             return Err(Diag::error(
                 "`transformers:` is not a block list; add `- image-tags.yaml` to it by hand",
@@ -642,6 +654,34 @@ imageTag:
         assert!(s.changes.is_empty());
         assert!(s.diags.iter().any(|d| d.is_error()), "{:?}", s.diags);
 
+        // An entry whose mapping starts on the line after its dash.
+        let dangling =
+            "images:\n  -\n    name: app\n    newTag: v1 # {\"$imagepolicy\": \"ns:app:tag\"}\n";
+        let s = split(&[file("kustomization.yaml", dangling)], &|_| None);
+        assert!(s.changes.is_empty());
+        assert!(
+            s.diags[0]
+                .message
+                .contains("not a block mapping starting on its `-` line"),
+            "{:?}",
+            s.diags
+        );
+
+        // `transformers: ~` cannot take an item under it; an empty key can.
+        let tilde = "transformers: ~\nimages:\n  - name: app\n    newTag: v1 # {\"$imagepolicy\": \"ns:app:tag\"}\n";
+        let s = split(&[file("kustomization.yaml", tilde)], &|_| None);
+        assert!(s.changes.is_empty());
+        assert!(
+            s.diags[0]
+                .message
+                .contains("add `- image-tags.yaml` to it by hand"),
+            "{:?}",
+            s.diags
+        );
+        let empty = tilde.replace("transformers: ~", "transformers:");
+        let s = split(&[file("kustomization.yaml", &empty)], &|_| None);
+        assert_eq!(s.changes[0].new, "transformers:\n  - image-tags.yaml\n");
+
         // A marker in an inline patch stays, with a warning; the images
         // entry still moves.
         let mixed = "images:\n  - name: app\n    newTag: v1 # {\"$imagepolicy\": \"ns:app:tag\"}\npatches:\n  - target: {kind: Deployment}\n    patch: |\n      - op: replace\n        path: /spec/x\n        value: v1\nreplacements:\n  - source:\n      kind: ConfigMap\n      fieldPath: data.tag # {\"$imagepolicy\": \"ns:other:tag\"}\n";
@@ -664,5 +704,35 @@ imageTag:
         let t = first.changes[1].new.clone();
         let again = split(&[file("c/kustomization.yaml", k)], &|_| Some(t.clone()));
         assert!(again.changes.is_empty() && again.diags.is_empty());
+    }
+
+    #[test]
+    fn damaged_files_never_panic_and_every_offer_keeps_the_markers() {
+        // Every prefix, and every file with one line dropped: either an
+        // offer whose markers are checked, or a diagnostic.
+        let lines: Vec<&str> = FLUX_STYLE.split_inclusive('\n').collect();
+        let mut inputs: Vec<String> = (0..=FLUX_STYLE.len())
+            .filter(|&i| FLUX_STYLE.is_char_boundary(i))
+            .map(|i| FLUX_STYLE[..i].to_string())
+            .collect();
+        inputs.extend((0..lines.len()).map(|skip| {
+            lines
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, l)| *l)
+                .collect::<String>()
+        }));
+        for text in &inputs {
+            let s = split(&[file("kustomization.yaml", text)], &|_| None);
+            if let [k, t] = s.changes.as_slice() {
+                let mut after = markers(&k.new).unwrap();
+                after.extend(markers(&t.new).unwrap());
+                after.sort();
+                assert_eq!(markers(text).unwrap(), after, "{text}");
+            } else {
+                assert!(s.changes.is_empty());
+            }
+        }
     }
 }
