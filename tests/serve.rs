@@ -405,6 +405,67 @@ fn sigterm_during_a_run_leaves_no_partial_state_and_a_restart_converges() {
     srv.terminate();
 }
 
+/// SIGTERM with a comment command queued behind a run: the run stops at
+/// the end of its rung, and the command that was accepted (202) is still
+/// answered before the process exits; the rest of the climb waits for the
+/// next start.
+#[test]
+fn sigterm_still_answers_the_comments_it_accepted() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(&reg, Kind::GitHub, "");
+    let [s2, s3] = [&w.shas[1], &w.shas[2]];
+    let state = w.t.path().join("state");
+    let srv = Server::start(&cfg, &state, &[]);
+    runs_finished(&srv, 1);
+    // Build 2 climbs: staging merged, prod's promotion open.
+    build(&reg, s2, 2);
+    let push = |sha: &str, n: usize| {
+        srv.registry_push(&reg.host(), "api", &format!("dev-{sha}-{n}"))
+            .status
+    };
+    assert_eq!(push(s2, 2), 202);
+    runs_finished(&srv, 2);
+    let open = w
+        .pulls()
+        .into_iter()
+        .find(|p| p.state == State::Open)
+        .expect("an open promotion");
+    // A slow forge: build 3's run takes seconds, so the comment queues.
+    w.forge.set_latency(std::time::Duration::from_millis(150));
+    build(&reg, s3, 3);
+    assert_eq!(push(s3, 3), 202);
+    assert!(eventually(60, || srv.log().matches("run started").count() >= 3));
+    let reply = srv.github(
+        "issue_comment",
+        "drain-1",
+        &comment(open.number, 77, "bob", "/hoist help"),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let (code, log) = srv.terminate();
+    assert_eq!(code, 0, "{log}");
+    assert!(!log.contains("left unanswered"), "{log}");
+    let answered = w
+        .pulls()
+        .into_iter()
+        .find(|p| p.number == open.number)
+        .unwrap()
+        .comments;
+    assert!(
+        answered.iter().any(|c| c.contains("/hoist promote")),
+        "no reply to /hoist help before exit: {answered:?}\n{log}"
+    );
+    // The run was cut at a rung's end; the next start finishes it.
+    w.forge.set_latency(std::time::Duration::ZERO);
+    let srv = Server::start(&cfg, &state, &[]);
+    runs_finished(&srv, 1);
+    assert!(
+        w.main_has("staging", &format!("staging-{s3}")),
+        "{}",
+        srv.log()
+    );
+    srv.terminate();
+}
+
 /// A fleet without a ladder (policies only): `n` registry events, each a
 /// new dev build, each awaited as a commit on main. Prints the latency
 /// from the POST to the commit; asserts only that every event landed.

@@ -41,6 +41,10 @@ use hooks::Event;
 /// Jobs waiting per fleet beyond the coalesced run; more are refused
 /// (503) so a flood cannot grow memory.
 const MAX_JOBS: usize = 256;
+/// After SIGTERM, how long queued comments and Flux results are still
+/// answered: half the deployment's 120 s grace, leaving the rest for a
+/// run that is finishing its rung.
+const DRAIN: Duration = Duration::from_secs(60);
 /// Delivery ids remembered for de-duplication.
 const SEEN_DELIVERIES: usize = 10_000;
 
@@ -70,6 +74,8 @@ struct App {
     metrics: metrics::Metrics,
     state_dir: PathBuf,
     stopping: AtomicBool,
+    /// Set with `stopping`: until when queued jobs are still answered.
+    drain_until: std::sync::OnceLock<Instant>,
 }
 
 /// One fleet repository and its queue.
@@ -317,6 +323,7 @@ pub fn serve(opts: Options) -> Result<(), Vec<Diag>> {
         metrics: metrics::Metrics::default(),
         state_dir: opts.state_dir.clone(),
         stopping: AtomicBool::new(false),
+        drain_until: std::sync::OnceLock::new(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -368,6 +375,7 @@ async fn run(app: Arc<App>, listen: String, max_body: usize) -> Result<(), Vec<D
             shutdown_signal().await;
             tracing::info!("shutting down: finishing the work in flight");
             eprintln!("hoist serve: shutting down");
+            let _ = app.drain_until.set(Instant::now() + DRAIN);
             app.stopping.store(true, Ordering::SeqCst);
             let _ = stop_tx.send(true);
         }
@@ -431,14 +439,19 @@ async fn scheduler(fleet: Arc<Fleet>, index: usize, mut stop: watch::Receiver<bo
 
 async fn worker(app: Arc<App>, fleet: Arc<Fleet>, mut stop: watch::Receiver<bool>) {
     loop {
-        if app.stopping.load(Ordering::SeqCst) {
+        let stopping = app.stopping.load(Ordering::SeqCst);
+        let (run, jobs) = fleet.take();
+        // Shutting down: no new run (the next start does it), but the
+        // comments and Flux results already accepted are answered (202
+        // told their senders they would be), until the drain deadline.
+        let run = if stopping { None } else { run };
+        if stopping && jobs.is_empty() {
             return;
         }
-        let (run, jobs) = fleet.take();
         if run.is_none() && jobs.is_empty() {
             tokio::select! {
                 _ = fleet.wake.notified() => continue,
-                _ = stop.changed() => return,
+                _ = stop.changed() => continue,
             }
         }
         let (a, f) = (app.clone(), fleet.clone());
@@ -450,9 +463,16 @@ async fn worker(app: Arc<App>, fleet: Arc<Fleet>, mut stop: watch::Receiver<bool
 }
 
 fn process(app: &App, fleet: &Fleet, run: Option<Trigger>, jobs: Vec<Job>) {
-    for job in jobs {
-        if app.stopping.load(Ordering::SeqCst) {
-            tracing::warn!(fleet = %fleet.label, "shutting down with queued jobs left undone");
+    let total = jobs.len();
+    for (done, job) in jobs.into_iter().enumerate() {
+        if app.stopping.load(Ordering::SeqCst)
+            && app.drain_until.get().is_some_and(|d| Instant::now() >= *d)
+        {
+            tracing::warn!(
+                fleet = %fleet.label,
+                left = total - done,
+                "shutting down: the drain time is up, queued comments and Flux results left unanswered"
+            );
             break;
         }
         match job {

@@ -96,6 +96,8 @@ struct Inner {
     next_id: u64,
     /// (org, team slug) → active members.
     teams: BTreeMap<(String, String), Vec<String>>,
+    /// Added before every answer (a slow forge keeps hoist busy).
+    latency: std::time::Duration,
 }
 
 pub struct FakeForge {
@@ -312,6 +314,11 @@ impl FakeForge {
     }
 
     /// Every call so far: (method, path).
+    /// Answer every request `d` late from now on.
+    pub fn set_latency(&self, d: std::time::Duration) {
+        self.inner.lock().unwrap().latency = d;
+    }
+
     pub fn calls(&self) -> Vec<(String, String)> {
         self.inner.lock().unwrap().calls.clone()
     }
@@ -396,6 +403,8 @@ fn serve(conn: TcpStream, port: u16, inner: &Mutex<Inner>) {
             auth,
             body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
         };
+        let latency = inner.lock().unwrap().latency;
+        std::thread::sleep(latency);
         let resp = handle(&req, port, inner);
         let body = match &resp.raw {
             Some(raw) => raw.clone(),
