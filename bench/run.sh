@@ -6,16 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 W=bench/work
 mkdir -p "$W"
-missing=()
-for t in rg:ripgrep hyperfine:hyperfine node:nodejs npm:npm docker-registry:docker-registry skopeo:skopeo; do
-  command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t##*:}")
-done
-if ((${#missing[@]})); then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
-fi
-cargo build --release -q
-HOIST=$PWD/target/release/hoist
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_setup rg:ripgrep hyperfine:hyperfine node:nodejs npm:npm docker-registry:docker-registry skopeo:skopeo
 
 echo "== 1. policy selection over 100,000 tags (semver range + filterTags) vs node semver.maxSatisfying"
 [ -d "$W/node_modules/semver" ] || npm install --silent --prefix "$W" semver@7 >/dev/null
@@ -67,16 +60,8 @@ if [ ! -f "$REG_DIR/filled" ]; then
   rm -rf "$REG_DIR"; mkdir -p "$REG_DIR"
 fi
 PORT=${HOIST_BENCH_REGISTRY_PORT:-5055}
-cat > "$REG_DIR/config.yml" <<YAML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $PWD/$REG_DIR/data}}
-http: {addr: 127.0.0.1:$PORT}
-YAML
-docker-registry serve "$REG_DIR/config.yml" >/dev/null 2>&1 &
-REG_PID=$!
 trap 'kill $REG_PID 2>/dev/null' EXIT
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done
+start_registry "$REG_DIR" "$PORT"
 if [ ! -f "$REG_DIR/filled" ]; then
   python3 bench/registry.py "127.0.0.1:$PORT" 1 20000 one/big
   python3 bench/registry.py "127.0.0.1:$PORT" 300 100 many/app

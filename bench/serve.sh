@@ -9,33 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 W=$PWD/bench/work/serve
 mkdir -p "$W"
-missing=()
-for t in docker-registry:docker-registry wrk:wrk curl:curl taskset:util-linux; do
-  command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t##*:}")
-done
-if ((${#missing[@]})); then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
-fi
-cargo build --release -q
-HOIST=$PWD/target/release/hoist
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_setup docker-registry:docker-registry wrk:wrk curl:curl taskset:util-linux
 EVENTS=${HOIST_BENCH_EVENTS:-200}
 REPOS=${HOIST_BENCH_REPOS:-1000}
 TAGS=${HOIST_BENCH_TAGS:-1000}
 
 PORT=${HOIST_BENCH_REGISTRY_PORT:-5056}
-mkdir -p "$W/registry"
-cat > "$W/registry/config.yml" <<YAML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $W/registry/data}}
-http: {addr: 127.0.0.1:$PORT}
-YAML
-docker-registry serve "$W/registry/config.yml" >/dev/null 2>&1 &
-REG_PID=$!
 SERVE_PID=""
 trap 'kill $REG_PID $SERVE_PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done
+start_registry "$W/registry" "$PORT"
 
 echo "== 1. event-to-commit latency, $EVENTS registry events on loopback"
 python3 bench/serve.py latency "$HOIST" "127.0.0.1:$PORT" "$W" "$EVENTS"
