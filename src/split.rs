@@ -477,6 +477,21 @@ fn split_file(
         k_new.push_str(&reference);
     }
 
+    // Lines hoist adds follow each file's line ends (CRLF files stay CRLF;
+    // a new tags file follows its kustomization).
+    let crlf = |t: &str| {
+        t.split_inclusive('\n')
+            .next()
+            .is_some_and(|l| l.ends_with("\r\n"))
+    };
+    let to_crlf = |t: &str| t.replace("\r\n", "\n").replace('\n', "\r\n");
+    if crlf(text) {
+        k_new = to_crlf(&k_new);
+    }
+    if tags_old.as_deref().map_or(crlf(text), crlf) {
+        tags_new = to_crlf(&tags_new);
+    }
+
     // Check before offering: both parse, and the markers are the same.
     let broken = |what: &str| {
         Diag::error(format!(
@@ -734,5 +749,20 @@ imageTag:
                 assert!(s.changes.is_empty());
             }
         }
+    }
+
+    #[test]
+    fn crlf_files_stay_crlf() {
+        let text = FLUX_STYLE.replace('\n', "\r\n");
+        let s = split(&[file("kustomization.yaml", &text)], &|_| None);
+        assert!(s.diags.is_empty(), "{:?}", s.diags);
+        for c in &s.changes {
+            assert!(!c.new.replace("\r\n", "").contains('\n'), "{:?}", c.new);
+        }
+        assert!(
+            s.changes[0]
+                .new
+                .ends_with("transformers:\r\n  - image-tags.yaml\r\n")
+        );
     }
 }
