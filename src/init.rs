@@ -128,7 +128,7 @@ pub fn scaffold(files: &[SourceFile], clusters: &[String], origin: Option<&str>)
     if !in_entry_files.is_empty() {
         let _ = writeln!(
             t,
-            "# These entry files carry markers; move their tags into image-tags.yaml\n# patches (`hoist lint` explains) before hoist may write them:"
+            "# These entry files carry markers, which hoist never writes; move their tags\n# into image-tags.yaml (`hoist init --split-image-tags` does it for `images:`\n# entries, `hoist lint` explains):"
         );
         for f in &in_entry_files {
             let _ = writeln!(t, "#   {f}");
