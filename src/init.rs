@@ -198,7 +198,15 @@ pub fn propose(dir: &std::path::Path, split_tags: bool) -> Result<Proposal, crat
     let mut files = scan.files;
     let mut split = crate::split::Split::default();
     if split_tags {
-        split = crate::split::split(&files, &|rel| std::fs::read_to_string(dir.join(rel)).ok());
+        // A link is never read (it may lead out of the repository); the
+        // write then finds the path taken and refuses.
+        split = crate::split::split(&files, &|rel| {
+            let path = dir.join(rel);
+            std::fs::symlink_metadata(&path)
+                .is_ok_and(|m| m.file_type().is_file())
+                .then(|| std::fs::read_to_string(&path).ok())
+                .flatten()
+        });
         for c in &split.changes {
             let text = std::sync::Arc::new(c.new.clone());
             let has_markers = c.new.contains("$imagepolicy");
@@ -242,6 +250,25 @@ pub fn propose(dir: &std::path::Path, split_tags: bool) -> Result<Proposal, crat
     })
 }
 
+impl Proposal {
+    /// Every file to write in `dir`: the split's, then hoist.toml unless
+    /// one exists and `force` is not given. The flag says whether an
+    /// existing hoist.toml was kept.
+    pub fn changes(self, dir: &std::path::Path, force: bool) -> (Vec<crate::split::Change>, bool) {
+        let path = dir.join("hoist.toml");
+        let keep = path.exists() && !force;
+        let mut changes = self.split.changes;
+        if !keep {
+            changes.push(crate::split::Change {
+                path: "hoist.toml".into(),
+                old: std::fs::read_to_string(&path).ok(),
+                new: self.toml,
+            });
+        }
+        (changes, keep)
+    }
+}
+
 /// Write `changes` under `dir`, all or nothing as far as a file system
 /// allows: every new text is written to a temporary file beside its
 /// target first, and only when all are written are they renamed into
@@ -254,6 +281,12 @@ pub fn write_changes(
     let mut staged = Vec::with_capacity(changes.len());
     for c in changes {
         let target = dir.join(&c.path);
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Diag::error(
+                "is a symbolic link; hoist neither writes through nor replaces links; nothing written",
+            )
+            .at(&c.path, None));
+        }
         let now = std::fs::read_to_string(&target).ok();
         if now != c.old {
             return Err(Diag::error(
@@ -349,6 +382,17 @@ mod tests {
             std::fs::read_to_string(dir.path().join("k.yaml")).unwrap(),
             "old\n"
         );
+        // A link (here to a file outside) is refused, whatever it points at.
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("l.yaml")).unwrap();
+        let e = write_changes(
+            dir.path(),
+            &[change("a.yaml", None), change("l.yaml", None)],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("l.yaml: is a symbolic link"), "{e}");
+        assert!(!dir.path().join("a.yaml").exists());
+        std::fs::remove_file(dir.path().join("l.yaml")).unwrap();
         let fresh = [change("a.yaml", None), change("k.yaml", Some("old\n"))];
         write_changes(dir.path(), &fresh).unwrap();
         for f in ["a.yaml", "k.yaml"] {

@@ -192,6 +192,11 @@ impl Lines<'_> {
     }
 }
 
+/// The 0-based index of a parser's 1-based line.
+fn at(line: usize) -> usize {
+    line.saturating_sub(1)
+}
+
 /// The key node and value of `key` in a mapping.
 fn entry<'a>(doc: &'a Node, key: &str) -> Option<(&'a Node, &'a Node)> {
     match &doc.value {
@@ -268,7 +273,7 @@ fn split_file(
     let marker_lines: Vec<(usize, String)> = scan
         .setters
         .iter()
-        .map(|s| (s.marker_line - 1, s.marker.to_string()))
+        .map(|s| (at(s.marker_line), s.marker.to_string()))
         .collect();
 
     let images = match entry(doc, "images") {
@@ -279,7 +284,7 @@ fn split_file(
                 ..
             },
         )) if !items.is_empty() => {
-            let key_line = key.line - 1;
+            let key_line = at(key.line);
             Some((
                 key_line,
                 lines.items(items, key_line, "images", rel)?,
@@ -411,20 +416,22 @@ fn split_file(
                     .is_some_and(|s| s.trim_start_matches("./") == TAGS_FILE)
             });
             if !have {
-                let key = entry(doc, "transformers").map_or(0, |(k, _)| k.line - 1);
+                let key = entry(doc, "transformers").map_or(0, |(k, _)| at(k.line));
                 let t = lines.items(list, key, "transformers", rel)?;
                 insert_after = t.last().map(|i| i.last);
             }
         }
         Some((key, v))
             if v.is_null()
-                && lines.0[key.line - 1]
-                    .split_once(':')
+                && lines
+                    .0
+                    .get(at(key.line))
+                    .and_then(|l| l.split_once(':'))
                     .is_some_and(|(_, rest)| {
                         rest.trim().is_empty() || rest.trim().starts_with('#')
                     }) =>
         {
-            insert_after = Some(key.line - 1)
+            insert_after = Some(at(key.line))
         }
         Some((key, _)) => {
             return Err(Diag::error(
@@ -438,7 +445,9 @@ fn split_file(
     if all {
         // The `images:` key goes too, with the comment lines under it.
         let first = items[0].first;
-        removed[key_line..first].iter_mut().for_each(|r| *r = true);
+        removed[key_line.min(first)..first]
+            .iter_mut()
+            .for_each(|r| *r = true);
     }
     let mut k_new = String::with_capacity(text.len());
     for (i, l) in lines.0.iter().enumerate() {
@@ -462,7 +471,7 @@ fn split_file(
             )) = entry(doc, "transformers")
                 && let Some(first) = list.first()
             {
-                lines.indent(first.line - 1)
+                lines.indent(at(first.line).min(lines.0.len().saturating_sub(1)))
             } else {
                 2
             };

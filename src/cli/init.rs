@@ -9,7 +9,6 @@ use clap::Args;
 
 use super::{Fatal, diff_style, exit, plural, report};
 use crate::diag::Diag;
-use crate::split::Change;
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -37,27 +36,20 @@ pub fn run(args: &InitArgs) -> Result<i32, Fatal> {
     let proposal = crate::init::propose(&args.repo, args.split_image_tags).map_err(Fatal::usage)?;
     // The proposal must be a configuration hoist accepts.
     crate::config::parse(&proposal.toml, "hoist.toml (proposed)")?;
-    let path = args.repo.join("hoist.toml");
     if !args.split_image_tags {
         if args.print {
             print!("{}", proposal.toml);
             return Ok(exit::OK);
         }
-        if path.exists() && !args.force {
+        let (changes, kept) = proposal.changes(&args.repo, args.force);
+        let path = args.repo.join("hoist.toml");
+        if kept {
             return Err(Fatal::usage(
                 Diag::error("hoist.toml exists; --print shows the proposal, --force replaces it")
                     .at(path.display().to_string(), None),
             ));
         }
-        crate::init::write_changes(
-            &args.repo,
-            &[Change {
-                path: "hoist.toml".into(),
-                old: std::fs::read_to_string(&path).ok(),
-                new: proposal.toml,
-            }],
-        )
-        .map_err(Fatal::usage)?;
+        crate::init::write_changes(&args.repo, &changes).map_err(Fatal::usage)?;
         anstream::eprintln!(
             "hoist init: wrote {}; next: hoist config check --repo {} and hoist ladder --repo {}",
             path.display(),
@@ -67,18 +59,10 @@ pub fn run(args: &InitArgs) -> Result<i32, Fatal> {
         return Ok(exit::OK);
     }
 
-    let split = proposal.split;
-    report(&split.diags);
-    let failed = split.diags.iter().any(Diag::is_error);
-    let mut changes = split.changes;
-    let keep_toml = path.exists() && !args.force;
-    if !keep_toml {
-        changes.push(Change {
-            path: "hoist.toml".into(),
-            old: std::fs::read_to_string(&path).ok(),
-            new: proposal.toml,
-        });
-    }
+    report(&proposal.split.diags);
+    let failed = proposal.split.diags.iter().any(Diag::is_error);
+    let moved = proposal.split.moved;
+    let (changes, keep_toml) = proposal.changes(&args.repo, args.force);
     for c in &changes {
         let d = match &c.old {
             Some(old) => crate::diff::unified(&c.path, old, &c.new, &diff_style),
@@ -89,7 +73,7 @@ pub fn run(args: &InitArgs) -> Result<i32, Fatal> {
     let summary = |verb: &str| {
         format!(
             "{} {verb} out of kustomization entry files{}",
-            plural(split.moved, "`images:` entry"),
+            plural(moved, "`images:` entry"),
             if keep_toml {
                 "; hoist.toml kept (--force replaces it)"
             } else {
