@@ -27,6 +27,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 use crate::diag::Diag;
+use crate::flux::layout::NamespaceFrom;
 use crate::flux::{DigestReflection, ImagePolicy, ImageRepository, Meta, Origin, check_image_name};
 use crate::policy::{Policy, PolicySpec};
 
@@ -41,6 +42,10 @@ pub struct RawConfig {
     pub image_repository: Vec<RawRepository>,
     #[serde(default)]
     pub image_policy: Vec<RawPolicy>,
+    /// Path glob → the namespace of the Flux objects in those files that
+    /// name none (their namespace is set outside this repository).
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, String>,
     #[serde(default)]
     pub registry: Vec<crate::registry::RegistryConfig>,
     #[serde(default)]
@@ -197,6 +202,8 @@ pub struct Config {
     pub write_patterns: Vec<String>,
     pub repositories: Vec<ImageRepository>,
     pub policies: Vec<ImagePolicy>,
+    /// `[namespaces]`: (glob, matcher, namespace) in the file's order.
+    pub namespaces: Vec<(String, globset::GlobMatcher, String)>,
     pub registries: Vec<crate::registry::RegistryConfig>,
     pub scan: ScanConfig,
     pub git: GitConfig,
@@ -207,6 +214,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// `[namespaces]`'s namespace for the objects of `rel`: (glob, namespace).
+    pub fn namespace_for(&self, rel: &str) -> Option<(&str, &str)> {
+        self.namespaces
+            .iter()
+            .find(|(_, m, _)| m.is_match(rel))
+            .map(|(g, _, n)| (g.as_str(), n.as_str()))
+    }
+
     /// May hoist write this repo-relative path?
     pub fn may_write(&self, rel: &str) -> bool {
         self.write_paths.as_ref().is_none_or(|g| g.is_match(rel))
@@ -252,6 +267,24 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
         cfg.write_paths = b.build().ok();
         cfg.write_patterns = raw.write_paths.clone();
     }
+    for (glob, ns) in &raw.namespaces {
+        let line = find_line(&format!("\"{glob}\""));
+        match Glob::new(glob) {
+            Ok(g) if !ns.is_empty() => cfg
+                .namespaces
+                .push((glob.clone(), g.compile_matcher(), ns.clone())),
+            Ok(_) => errors.push(
+                Diag::error("the namespace is empty")
+                    .at(display, line)
+                    .field(format!("namespaces.{glob:?}")),
+            ),
+            Err(e) => errors.push(
+                Diag::error(format!("invalid glob {glob:?}: {e}"))
+                    .at(display, line)
+                    .field(format!("namespaces.{glob:?}")),
+            ),
+        }
+    }
     for (i, r) in raw.image_repository.into_iter().enumerate() {
         let line = find_line(&format!("\"{}\"", r.image)).or_else(|| find_line(&r.image));
         if let Err(e) = check_image_name(&r.image) {
@@ -265,6 +298,8 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
             meta: Meta {
                 name: r.name,
                 namespace: r.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+                namespace_from: NamespaceFrom::Metadata,
+                cluster: String::new(),
                 labels: BTreeMap::new(),
                 origin: Origin {
                     file: display.to_string(),
@@ -307,6 +342,8 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
             meta: Meta {
                 name: p.name,
                 namespace: namespace.clone(),
+                namespace_from: NamespaceFrom::Metadata,
+                cluster: String::new(),
                 labels: BTreeMap::new(),
                 origin: Origin {
                     file: display.to_string(),
@@ -315,6 +352,7 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
             },
             repository_name: p.repository,
             repository_namespace: namespace,
+            repository_namespace_set: true,
             spec,
             digest_reflection: p.digest_reflection_policy.unwrap_or_default(),
             suspend: false,

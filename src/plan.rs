@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::diag::Diag;
+use crate::flux::layout::{Layout, NamespaceFrom};
 use crate::flux::{
     DigestReflection, FluxObject, ImagePolicy, ImageRepository, ImageUpdateAutomation,
     read_document,
@@ -37,9 +38,32 @@ pub struct Objects {
     /// on their own): (kind, namespace, name). A marker naming an invalid
     /// policy is then not told the policy "does not exist".
     pub invalid: std::collections::BTreeSet<(String, String, String)>,
+    /// Where Flux applies each file: clusters, Kustomizations, namespaces.
+    pub layout: std::sync::Arc<Layout>,
 }
 
-/// The identity of a document that failed to read, as far as it can be told.
+impl Objects {
+    /// The ImageRepository a policy points at: same name and namespace, in
+    /// the policy's cluster first, else one that belongs to no cluster.
+    pub fn repository_of(&self, p: &ImagePolicy) -> Option<&ImageRepository> {
+        let named = |r: &&ImageRepository| {
+            r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace
+        };
+        self.repositories
+            .iter()
+            .filter(named)
+            .find(|r| r.meta.cluster == p.meta.cluster)
+            .or_else(|| {
+                self.repositories
+                    .iter()
+                    .filter(named)
+                    .find(|r| r.meta.cluster.is_empty() || p.meta.cluster.is_empty())
+            })
+    }
+}
+
+/// The identity of a document that failed to read, as far as it can be
+/// told: (kind, its own namespace or "", name).
 fn identity(doc: &crate::yaml::Node) -> Option<(String, String, String)> {
     let kind = doc.get("kind")?.as_str()?.to_string();
     let meta = doc.get("metadata")?;
@@ -47,31 +71,257 @@ fn identity(doc: &crate::yaml::Node) -> Option<(String, String, String)> {
     let namespace = meta
         .get("namespace")
         .and_then(crate::yaml::Node::as_str)
-        .unwrap_or("default")
+        .unwrap_or("")
         .to_string();
     Some((kind, namespace, name))
 }
 
+/// Where one object of `rel` lands: (cluster, namespace, from), with
+/// hoist.toml's `[namespaces]` for the ones nothing in the repository sets.
+fn landings(
+    layout: &Layout,
+    config: &Config,
+    rel: &str,
+    own: &str,
+) -> Vec<(String, String, NamespaceFrom)> {
+    let mut out = crate::flux::layout::landings(layout, rel, own);
+    for l in &mut out {
+        if l.2 == NamespaceFrom::Unset
+            && let Some((glob, ns)) = config.namespace_for(rel)
+        {
+            l.1 = ns.to_string();
+            l.2 = NamespaceFrom::Config(glob.to_string());
+        }
+    }
+    out
+}
+
+/// Copies of `meta`'s object, one per landing.
+fn place<T: Clone>(
+    item: T,
+    meta: impl Fn(&mut T) -> &mut crate::flux::Meta,
+    landings: &[(String, String, NamespaceFrom)],
+) -> Vec<T> {
+    landings
+        .iter()
+        .map(|(cluster, ns, from)| {
+            let mut it = item.clone();
+            let m = meta(&mut it);
+            m.cluster = cluster.clone();
+            m.namespace = ns.clone();
+            m.namespace_from = from.clone();
+            it
+        })
+        .collect()
+}
+
+/// Every marker reference in the marker files: (namespace, name, file, line).
+fn marker_refs(files: &[SourceFile]) -> Vec<(String, String, &str, usize)> {
+    let finder = memchr::memmem::Finder::new(crate::setters::NEEDLE);
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| f.has_markers) {
+        let b = f.text.as_bytes();
+        for at in finder.find_iter(b) {
+            let rest = &f.text[at + crate::setters::NEEDLE.len()..];
+            let Some(rest) = rest.trim_start().strip_prefix(':') else {
+                continue;
+            };
+            let Some(rest) = rest.trim_start().strip_prefix('"') else {
+                continue;
+            };
+            let Some(value) = rest.split('"').next() else {
+                continue;
+            };
+            if let Ok(m) = crate::setters::parse_ref(value) {
+                let line = memchr::memchr_iter(b'\n', &b[..at]).count() + 1;
+                out.push((m.namespace, m.name, f.rel.as_str(), line));
+            }
+        }
+    }
+    out
+}
+
+/// Objects whose namespace nothing in the repository sets take the one
+/// namespace their markers name (D2: the `targetNamespace` is in another
+/// repository); their ImageRepositories follow them. The rest read as
+/// `default`.
+fn bind_unset(objects: &mut Objects, files: &[SourceFile]) {
+    let unset = |m: &crate::flux::Meta| m.namespace_from == NamespaceFrom::Unset;
+    if !objects.policies.iter().any(|p| unset(&p.meta)) {
+        for m in objects
+            .repositories
+            .iter_mut()
+            .map(|r| &mut r.meta)
+            .chain(objects.automations.iter_mut().map(|a| &mut a.meta))
+            .filter(|m| m.namespace.is_empty())
+        {
+            m.namespace = "default".into();
+        }
+        return;
+    }
+    let refs = marker_refs(files);
+    let layout = objects.layout.clone();
+    let compatible = |cluster: &str, file: &str| {
+        let cs = layout.clusters_of(file);
+        cluster.is_empty() || cs.is_empty() || cs.contains(cluster)
+    };
+    let explicit: Vec<(String, String, String)> = objects
+        .policies
+        .iter()
+        .filter(|p| !unset(&p.meta))
+        .map(|p| {
+            (
+                p.meta.cluster.clone(),
+                p.meta.namespace.clone(),
+                p.meta.name.clone(),
+            )
+        })
+        .collect();
+    let mut bound: Vec<(String, String, String, String)> = Vec::new();
+    let names: Vec<(String, String)> = objects
+        .policies
+        .iter()
+        .filter(|p| unset(&p.meta))
+        .map(|p| (p.meta.cluster.clone(), p.meta.name.clone()))
+        .collect();
+    for p in objects.policies.iter_mut().filter(|p| unset(&p.meta)) {
+        let (cluster, name) = (p.meta.cluster.clone(), p.meta.name.clone());
+        let alone = names.iter().filter(|n| **n == (cluster.clone(), name.clone())).count() == 1;
+        let mut seen: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+        for (ns, n, file, line) in &refs {
+            if *n == name
+                && compatible(&cluster, file)
+                && !explicit
+                    .iter()
+                    .any(|(c, e_ns, e_n)| e_ns == ns && *e_n == name && (*c == cluster || c.is_empty()))
+            {
+                seen.entry(ns.as_str()).or_insert((file, *line));
+            }
+        }
+        if alone && seen.len() == 1 {
+            let (ns, (file, line)) = seen.into_iter().next().expect("one");
+            p.meta.namespace = ns.to_string();
+            p.meta.namespace_from = NamespaceFrom::Markers(format!("{file}:{line}"));
+            if !p.repository_namespace_set {
+                p.repository_namespace = ns.to_string();
+                bound.push((
+                    cluster.clone(),
+                    p.repository_name.clone(),
+                    ns.to_string(),
+                    format!("{file}:{line}"),
+                ));
+            }
+        } else {
+            p.meta.namespace = "default".into();
+            if !p.repository_namespace_set {
+                p.repository_namespace = "default".into();
+            }
+        }
+    }
+    for r in objects.repositories.iter_mut().filter(|r| unset(&r.meta)) {
+        let mut to: Vec<&(String, String, String, String)> = bound
+            .iter()
+            .filter(|(c, n, _, _)| *n == r.meta.name && *c == r.meta.cluster)
+            .collect();
+        to.dedup_by(|a, b| a.2 == b.2);
+        match to.as_slice() {
+            [(_, _, ns, at)] => {
+                r.meta.namespace = ns.clone();
+                r.meta.namespace_from = NamespaceFrom::Markers(at.clone());
+            }
+            _ => r.meta.namespace = "default".into(),
+        }
+    }
+    for a in objects.automations.iter_mut().filter(|a| unset(&a.meta)) {
+        a.meta.namespace = "default".into();
+    }
+}
+
+/// A file whose objects land in two namespaces of one cluster.
+fn namespace_conflicts(layout: &Layout, rel: &str, diags: &mut Vec<Diag>) {
+    let mut by_cluster: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+    for p in layout.placements(rel).iter().filter(|p| p.resource) {
+        let ns = p.namespace.as_ref().map_or("(its own)", |n| n.0.as_str());
+        by_cluster
+            .entry(p.cluster.as_str())
+            .or_default()
+            .entry(ns)
+            .or_insert(p.via.as_str());
+    }
+    for (cluster, nss) in by_cluster.into_iter().filter(|(_, n)| n.len() > 1) {
+        let list: Vec<String> = nss
+            .iter()
+            .map(|(ns, via)| format!("{ns} (through {via})"))
+            .collect();
+        let where_ = if cluster.is_empty() {
+            String::new()
+        } else {
+            format!(" of cluster {cluster}")
+        };
+        diags.push(
+            Diag::warning(format!(
+                "the objects in this file land in {} namespaces{where_}: {}; markers must name the one they mean",
+                nss.len(),
+                list.join(", ")
+            ))
+            .at(rel, None),
+        );
+    }
+}
+
 /// Read Flux objects from the files and merge the config's declarations.
 pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<Diag>) {
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.rel.as_str(), f.text.as_str()))
+        .collect();
+    let layout = crate::flux::layout::layout(&pairs);
+    let mut diags = layout.diags.clone();
     let mut objects = Objects::default();
-    let mut diags = Vec::new();
     for f in files.iter().filter(|f| f.has_flux_objects) {
+        let mut found = false;
         let res = for_each_document_containing(&f.text, crate::flux::NEEDLE, |doc| {
             match read_document(&doc, &f.rel) {
                 None => {}
                 Some(Err(errs)) => {
                     diags.extend(errs);
-                    objects.invalid.extend(identity(&doc));
+                    if let Some((kind, own, name)) = identity(&doc) {
+                        for (_, ns, _) in landings(&layout, config, &f.rel, &own) {
+                            let ns = if ns.is_empty() { "default".into() } else { ns };
+                            objects.invalid.insert((kind.clone(), ns, name.clone()));
+                        }
+                    }
                 }
-                Some(Ok(FluxObject::Repository(r))) => objects.repositories.push(r),
-                Some(Ok(FluxObject::Policy(p))) => objects.policies.push(p),
-                Some(Ok(FluxObject::Automation(a))) => objects.automations.push(a),
+                Some(Ok(o)) => {
+                    found = true;
+                    match o {
+                        FluxObject::Repository(r) => {
+                            let l = landings(&layout, config, &f.rel, &r.meta.namespace);
+                            objects.repositories.extend(place(r, |r| &mut r.meta, &l));
+                        }
+                        FluxObject::Policy(p) => {
+                            let l = landings(&layout, config, &f.rel, &p.meta.namespace);
+                            for mut p in place(p, |p| &mut p.meta, &l) {
+                                if !p.repository_namespace_set {
+                                    p.repository_namespace = p.meta.namespace.clone();
+                                }
+                                objects.policies.push(p);
+                            }
+                        }
+                        FluxObject::Automation(a) => {
+                            let l = landings(&layout, config, &f.rel, &a.meta.namespace);
+                            objects.automations.extend(place(a, |a| &mut a.meta, &l));
+                        }
+                    }
+                }
             }
         });
         if let Err(e) = res {
             diags
                 .push(Diag::error(format!("invalid YAML: {}", e.message)).at(&f.rel, Some(e.line)));
+        }
+        if found {
+            namespace_conflicts(&layout, &f.rel, &mut diags);
         }
     }
     for f in files.iter().filter(|f| f.has_pull_secrets) {
@@ -86,10 +336,12 @@ pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<D
             }
         });
     }
+    objects.layout = std::sync::Arc::new(layout);
     objects
         .repositories
         .extend(config.repositories.iter().cloned());
     objects.policies.extend(config.policies.iter().cloned());
+    bind_unset(&mut objects, files);
     dedupe(
         &mut objects.repositories,
         |r| (&r.meta, "ImageRepository"),
@@ -113,14 +365,24 @@ fn dedupe<T>(
     meta: impl Fn(&T) -> (&crate::flux::Meta, &'static str),
     diags: &mut Vec<Diag>,
 ) {
-    let mut seen: HashMap<(String, String), crate::flux::Origin> = HashMap::new();
+    let mut seen: HashMap<(String, String, String), crate::flux::Origin> = HashMap::new();
     items.retain(|item| {
         let (m, kind) = meta(item);
-        let key = (m.namespace.clone(), m.name.clone());
+        let key = (m.cluster.clone(), m.namespace.clone(), m.name.clone());
         if let Some(first) = seen.get(&key) {
+            // The same file reached twice in one cluster and namespace is
+            // one object, not a second declaration.
+            if first.file == m.origin.file && first.line == m.origin.line {
+                return false;
+            }
+            let cluster = if m.cluster.is_empty() {
+                String::new()
+            } else {
+                format!(" in cluster {}", m.cluster)
+            };
             diags.push(
                 Diag::warning(format!(
-                    "{kind} {}/{} is declared again; the first declaration ({}:{}) wins",
+                    "{kind} {}/{}{cluster} is declared again; the first declaration ({}:{}) wins",
                     m.namespace, m.name, first.file, first.line
                 ))
                 .at(&m.origin.file, Some(m.origin.line)),
@@ -155,6 +417,9 @@ impl Selected {
 /// The outcome of one policy.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyOutcome {
+    /// The cluster that declares it (`""`: none in particular).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
     pub namespace: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,6 +474,7 @@ pub fn decide<'a>(
     let mut out = Vec::new();
     for p in &objects.policies {
         let mut o = PolicyOutcome {
+            cluster: p.meta.cluster.clone(),
             namespace: p.meta.namespace.clone(),
             name: p.meta.name.clone(),
             image: None,
@@ -221,9 +487,7 @@ pub fn decide<'a>(
             unobserved: false,
             origin: p.meta.origin.clone(),
         };
-        let repo = objects.repositories.iter().find(|r| {
-            r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace
-        });
+        let repo = objects.repository_of(p);
         let result = (|| {
             if p.suspend {
                 return Err("policy is suspended".to_string());
@@ -392,6 +656,23 @@ fn under(path: &str, dir: &str) -> bool {
     dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 
+/// `ns/name`, with its cluster when it has one.
+pub fn automation_name(a: &ImageUpdateAutomation) -> String {
+    if a.meta.cluster.is_empty() {
+        format!("{}/{}", a.meta.namespace, a.meta.name)
+    } else {
+        format!("{}/{} (cluster {})", a.meta.namespace, a.meta.name, a.meta.cluster)
+    }
+}
+
+fn cluster_label(c: &str) -> String {
+    if c.is_empty() {
+        "the repository".into()
+    } else {
+        format!("cluster {c}")
+    }
+}
+
 /// Compute the edits for every marker, given the policy outcomes.
 pub fn mutate(
     files: &[SourceFile],
@@ -414,10 +695,13 @@ pub fn mutate_scoped(
     config: &Config,
     scope: PolicyScope<'_>,
 ) -> (Vec<FileChange>, Vec<Diag>) {
-    let by_key: HashMap<(&str, &str), &PolicyOutcome> = outcomes
-        .iter()
-        .map(|o| ((o.namespace.as_str(), o.name.as_str()), o))
-        .collect();
+    let mut by_key: HashMap<(&str, &str), Vec<&PolicyOutcome>> = HashMap::new();
+    for o in outcomes {
+        by_key
+            .entry((o.namespace.as_str(), o.name.as_str()))
+            .or_default()
+            .push(o);
+    }
     let mut diags = Vec::new();
     let mut changes = Vec::new();
     for f in files.iter().filter(|f| f.has_markers) {
@@ -437,6 +721,7 @@ pub fn mutate_scoped(
         for p in &scan.problems {
             diags.push(Diag::warning(p.message.clone()).at(&f.rel, Some(p.line)));
         }
+        let file_clusters = objects.layout.clusters_of(&f.rel);
         let mut recorded: HashMap<(&ObjectId, &str, &str), Recorded> = HashMap::new();
         for s in &scan.setters {
             let m = &s.marker;
@@ -452,7 +737,14 @@ pub fn mutate_scoped(
                 continue;
             }
             let warn = |msg: String| Diag::warning(msg).at(&f.rel, Some(s.marker_line));
-            let outcome = by_key.get(&(m.namespace.as_str(), m.name.as_str()));
+            let named = by_key
+                .get(&(m.namespace.as_str(), m.name.as_str()))
+                .map_or(&[][..], Vec::as_slice);
+            // The clusters whose policies this marker may mean: those of the
+            // automations that update the file, else those that apply it.
+            let mut allowed: Option<std::collections::BTreeSet<&str>> =
+                (!file_clusters.is_empty()).then(|| file_clusters.clone());
+            let mut same_ns: Vec<&ImageUpdateAutomation> = Vec::new();
             if !objects.automations.is_empty() {
                 let covering: Vec<_> = objects
                     .automations
@@ -463,15 +755,13 @@ pub fn mutate_scoped(
                     diags.push(warn(format!("marker {m} is not under the update.path of any ImageUpdateAutomation; not applied")));
                     continue;
                 }
-                let same_ns: Vec<_> = covering
+                same_ns = covering
                     .iter()
+                    .copied()
                     .filter(|a| a.meta.namespace == m.namespace)
                     .collect();
                 if same_ns.is_empty() {
-                    let names: Vec<String> = covering
-                        .iter()
-                        .map(|a| format!("{}/{}", a.meta.namespace, a.meta.name))
-                        .collect();
+                    let names: Vec<String> = covering.iter().map(|a| automation_name(a)).collect();
                     diags.push(warn(format!(
                         "marker {m} names a policy in namespace {:?}, but this file is updated by {} (policies of another namespace never apply)",
                         m.namespace,
@@ -485,17 +775,65 @@ pub fn mutate_scoped(
                     )));
                     continue;
                 }
-                if let Some(o) = outcome {
-                    let selected = same_ns.iter().any(|a| {
-                        !a.suspend
-                            && a.policy_selector
-                                .as_ref()
-                                .is_none_or(|sel| sel.matches(&o.labels))
-                    });
-                    if !selected {
-                        diags.push(warn(format!("marker {m}: policy is not selected by the automation's policySelector; not applied")));
-                        continue;
+                allowed = (!same_ns.iter().any(|a| a.meta.cluster.is_empty()))
+                    .then(|| same_ns.iter().map(|a| a.meta.cluster.as_str()).collect());
+            }
+            let mut candidates: Vec<&PolicyOutcome> = named
+                .iter()
+                .copied()
+                .filter(|o| {
+                    o.cluster.is_empty()
+                        || allowed.as_ref().is_none_or(|a| a.contains(o.cluster.as_str()))
+                })
+                .collect();
+            if candidates.len() > 1 && !file_clusters.is_empty() {
+                let narrow: Vec<&PolicyOutcome> = candidates
+                    .iter()
+                    .copied()
+                    .filter(|o| o.cluster.is_empty() || file_clusters.contains(o.cluster.as_str()))
+                    .collect();
+                if !narrow.is_empty() {
+                    candidates = narrow;
+                }
+            }
+            if let [first, rest @ ..] = candidates.as_slice()
+                && rest.iter().any(|o| {
+                    o.selected != first.selected || o.digest_reflection != first.digest_reflection
+                })
+            {
+                let list: Vec<String> = candidates
+                    .iter()
+                    .map(|o| format!("{} ({}:{})", cluster_label(&o.cluster), o.origin.file, o.origin.line))
+                    .collect();
+                diags.push(warn(format!(
+                    "marker {m}: ImagePolicy {}/{} is declared by {} and they disagree; this file is applied by {}, so which one is meant cannot be told; not applied",
+                    m.namespace,
+                    m.name,
+                    list.join(", "),
+                    if file_clusters.is_empty() {
+                        "no cluster".to_string()
+                    } else {
+                        file_clusters.iter().copied().collect::<Vec<_>>().join(", ")
                     }
+                )));
+                continue;
+            }
+            let outcome = candidates.first();
+            if let Some(o) = outcome
+                && !same_ns.is_empty()
+            {
+                let selected = same_ns.iter().any(|a| {
+                    !a.suspend
+                        && (a.meta.cluster.is_empty()
+                            || o.cluster.is_empty()
+                            || a.meta.cluster == o.cluster)
+                        && a.policy_selector
+                            .as_ref()
+                            .is_none_or(|sel| sel.matches(&o.labels))
+                });
+                if !selected {
+                    diags.push(warn(format!("marker {m}: policy is not selected by the automation's policySelector; not applied")));
+                    continue;
                 }
             }
             let Some(outcome) = outcome else {
@@ -661,9 +999,7 @@ pub fn digest_requests<'a>(
         if p.digest_reflection == DigestReflection::Never || p.suspend {
             continue;
         }
-        let Some(repo) = objects.repositories.iter().find(|r| {
-            r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace
-        }) else {
+        let Some(repo) = objects.repository_of(p) else {
             continue;
         };
         let mut spec = p.spec.clone();

@@ -1,9 +1,12 @@
 //! Finding the files that matter in a fleet repository.
 //!
-//! Only two kinds of file are ever parsed: YAML that mentions
+//! Only two kinds of file are parsed for objects: YAML that mentions
 //! `image.toolkit.fluxcd.io` (Flux objects) and YAML that contains the bytes
-//! `"$imagepolicy"` (setter markers). Everything else is read once, searched
-//! with memchr, and dropped — the same work ripgrep does to find them. The
+//! `"$imagepolicy"` (setter markers). Two more are kept because they say
+//! where Flux applies those: kustomize entry files and files that mention
+//! `kustomize.toolkit.fluxcd.io` (Flux `Kustomization`s, read by
+//! [`crate::flux::layout`]). Everything else is read once, searched with
+//! memchr, and dropped — the same work ripgrep does to find them. The
 //! walk runs in parallel, honours `.gitignore`, never enters `.git/`, and
 //! does not follow symlinks out of the repository (or into loops).
 
@@ -56,7 +59,11 @@ pub fn classify(bytes: &[u8]) -> Option<(bool, bool, bool)> {
 
 /// Build a [`SourceFile`] from bytes already read.
 pub fn source_file(rel: String, abs: PathBuf, bytes: Vec<u8>) -> Result<Option<SourceFile>, Diag> {
-    let Some((has_markers, has_flux_objects, has_pull_secrets)) = classify(&bytes) else {
+    let Some((has_markers, has_flux_objects, has_pull_secrets)) = classify(&bytes).or_else(|| {
+        (crate::flux::layout::is_entry_name(&rel)
+            || memmem::find(&bytes, crate::flux::layout::KUSTOMIZE_NEEDLE).is_some())
+        .then_some((false, false, false))
+    }) else {
         return Ok(None);
     };
     let text = String::from_utf8(bytes).map_err(|e| {

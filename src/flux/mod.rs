@@ -11,6 +11,8 @@ use crate::diag::Diag;
 use crate::policy::{Policy, PolicySpec};
 use crate::yaml::{Node, Value, for_each_document};
 
+pub mod layout;
+
 pub const API_GROUP: &str = "image.toolkit.fluxcd.io";
 /// Bytes that must occur in a file before we parse it for Flux objects.
 pub const NEEDLE: &[u8] = b"image.toolkit.fluxcd.io";
@@ -25,7 +27,14 @@ pub struct Origin {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Meta {
     pub name: String,
+    /// The effective namespace (see [`layout`]); `""` only before
+    /// [`place`] when the object names none.
     pub namespace: String,
+    /// Where [`Meta::namespace`] came from.
+    pub namespace_from: layout::NamespaceFrom,
+    /// The cluster directory that applies it (`""`: none, or the whole
+    /// repository).
+    pub cluster: String,
     pub labels: BTreeMap<String, String>,
     pub origin: Origin,
 }
@@ -56,7 +65,10 @@ pub enum DigestReflection {
 pub struct ImagePolicy {
     pub meta: Meta,
     pub repository_name: String,
+    /// `spec.imageRepositoryRef.namespace`, else the policy's own.
     pub repository_namespace: String,
+    /// `spec.imageRepositoryRef.namespace` is written.
+    pub repository_namespace_set: bool,
     pub spec: PolicySpec,
     pub digest_reflection: DigestReflection,
     pub suspend: bool,
@@ -269,11 +281,18 @@ fn meta(r: &mut Reader<'_>, doc: &Node) -> Meta {
             ..Default::default()
         };
     };
+    let namespace = r
+        .string(m, "namespace", "metadata.namespace")
+        .unwrap_or_default();
     Meta {
         name: r.required(m, "name", "metadata.name"),
-        namespace: r
-            .string(m, "namespace", "metadata.namespace")
-            .unwrap_or_else(|| "default".to_string()),
+        namespace_from: if namespace.is_empty() {
+            layout::NamespaceFrom::Unset
+        } else {
+            layout::NamespaceFrom::Metadata
+        },
+        namespace,
+        cluster: String::new(),
         labels: r.string_map(m, "labels", "metadata.labels"),
         origin,
     }
@@ -388,11 +407,11 @@ fn read_repository(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
 
 fn read_policy(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
     let meta = meta(r, doc);
-    let (repository_name, repository_namespace) = match spec.get("imageRepositoryRef") {
+    let (repository_name, repository_ns) = match spec.get("imageRepositoryRef") {
         Some(rr) => (
             r.required(rr, "name", "spec.imageRepositoryRef.name"),
             r.string(rr, "namespace", "spec.imageRepositoryRef.namespace")
-                .unwrap_or_else(|| meta.namespace.clone()),
+                .filter(|n| !n.is_empty()),
         ),
         None => {
             r.fail(
@@ -400,24 +419,28 @@ fn read_policy(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
                 "spec.imageRepositoryRef.name",
                 "required field is missing",
             );
-            (String::new(), meta.namespace.clone())
+            (String::new(), None)
         }
     };
+    let repository_namespace_set = repository_ns.is_some();
+    let repository_namespace = repository_ns.unwrap_or_else(|| meta.namespace.clone());
     let mut ps = PolicySpec::default();
     if let Some(p) = spec.get("policy") {
-        if let Some(s) = p.get("semver") {
+        // A kind written as null is Go's nil pointer: not set.
+        let kind = |k: &str| p.get(k).filter(|n| !n.is_null());
+        if let Some(s) = kind("semver") {
             ps.semver_range = Some(
                 r.string(s, "range", "spec.policy.semver.range")
                     .unwrap_or_default(),
             );
         }
-        if let Some(a) = p.get("alphabetical") {
+        if let Some(a) = kind("alphabetical") {
             ps.alphabetical_order = Some(
                 r.string(a, "order", "spec.policy.alphabetical.order")
                     .unwrap_or_default(),
             );
         }
-        if let Some(n) = p.get("numerical") {
+        if let Some(n) = kind("numerical") {
             ps.numerical_order = Some(
                 r.string(n, "order", "spec.policy.numerical.order")
                     .unwrap_or_default(),
@@ -455,6 +478,7 @@ fn read_policy(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
         meta,
         repository_name,
         repository_namespace,
+        repository_namespace_set,
         spec: ps,
         digest_reflection,
         suspend: r.boolean(spec, "suspend", "spec.suspend"),
@@ -626,6 +650,18 @@ pub fn load_policy(path: &Path, want: Option<&str>) -> Result<Policy, Vec<Diag>>
     if !errors.is_empty() {
         return Err(errors);
     }
+    // One file alone: an object that names no namespace reads as default.
+    for m in policies
+        .iter_mut()
+        .map(|p| &mut p.meta)
+        .chain(repositories.iter_mut().map(|r| &mut r.meta))
+        .filter(|m| m.namespace.is_empty())
+    {
+        m.namespace = "default".into();
+    }
+    for p in policies.iter_mut().filter(|p| !p.repository_namespace_set) {
+        p.repository_namespace = p.meta.namespace.clone();
+    }
     let names: Vec<String> = policies
         .iter()
         .map(|p| format!("{}/{}", p.meta.namespace, p.meta.name))
@@ -698,9 +734,10 @@ mod tests {
         let FluxObject::Repository(r) = read(y).unwrap() else {
             panic!()
         };
+        // No namespace written: the layout decides (see plan::collect_objects).
         assert_eq!(
-            (r.image.as_str(), r.meta.namespace.as_str()),
-            ("ghcr.io/a/b", "default")
+            (r.image.as_str(), r.meta.namespace.as_str(), &r.meta.namespace_from),
+            ("ghcr.io/a/b", "", &layout::NamespaceFrom::Unset)
         );
         let y = "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata:\n  name: a\n  namespace: n\nspec:\n  update:\n    path: ./clusters/dev/\n    strategy: Setters\n";
         let FluxObject::Automation(a) = read(y).unwrap() else {

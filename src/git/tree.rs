@@ -83,7 +83,7 @@ pub struct BlobCache {
 
 /// First line of the cache file: bump when the needles change.
 const BLOB_CACHE_HEADER: &[u8] =
-    b"hoist blob-cache v1: \"$imagepolicy\" image.toolkit.fluxcd.io dockerconfigjson ca.crt\n";
+    b"hoist blob-cache v2: \"$imagepolicy\" image.toolkit.fluxcd.io kustomize.toolkit.fluxcd.io dockerconfigjson ca.crt\n";
 
 impl BlobCache {
     /// Load `path` (a missing or foreign file is an empty cache).
@@ -155,7 +155,9 @@ pub fn read_cached(
     collect(repo, tree, "", &mut candidates, &mut kinds)?;
     let mut boring: std::collections::HashSet<ObjectId> = std::collections::HashSet::new();
     candidates.retain(|c| {
-        if cache.known.contains(&c.id) {
+        // Entry files are kept by name, so a blob known as boring under
+        // another name may still matter here.
+        if cache.known.contains(&c.id) && !crate::flux::layout::is_entry_name(&c.path) {
             boring.insert(c.id);
             false
         } else {
