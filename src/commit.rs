@@ -202,40 +202,62 @@ impl ConfigSource {
     }
 }
 
-/// The automation that governs this run: `--automation`, else the only
+/// The automation that governs this run: `--automation` (`NS/NAME`, or
+/// `CLUSTER/NS/NAME` when clusters declare the same one), else the first
 /// active one; several active ones must agree on their branches.
 fn pick_automation<'a>(
     objects: &'a Objects,
     wanted: Option<&str>,
 ) -> Result<Option<&'a ImageUpdateAutomation>, Diag> {
     if let Some(w) = wanted {
-        let (ns, name) = w
-            .split_once('/')
-            .ok_or_else(|| Diag::error(format!("--automation {w:?}: expected namespace/name")))?;
-        return objects
+        let parts: Vec<&str> = w.split('/').collect();
+        let (cluster, ns, name) = match parts.as_slice() {
+            [ns, name] => (None, *ns, *name),
+            [c, ns, name] => (Some(*c), *ns, *name),
+            _ => {
+                return Err(Diag::error(format!(
+                    "--automation {w:?}: expected namespace/name (or cluster/namespace/name)"
+                )));
+            }
+        };
+        let found: Vec<&ImageUpdateAutomation> = objects
             .automations
             .iter()
-            .find(|a| a.meta.namespace == ns && a.meta.name == name)
-            .map(Some)
-            .ok_or_else(|| {
-                Diag::error(format!(
-                    "no ImageUpdateAutomation {ns}/{name} in the repository"
-                ))
-            });
+            .filter(|a| {
+                a.meta.namespace == ns
+                    && a.meta.name == name
+                    && cluster.is_none_or(|c| a.meta.cluster == c)
+            })
+            .collect();
+        return match found.as_slice() {
+            [one] => Ok(Some(*one)),
+            [] => Err(Diag::error(format!(
+                "no ImageUpdateAutomation {w} in the repository"
+            ))),
+            many => Err(Diag::error(format!(
+                "--automation {w}: clusters {} each declare it; name one as CLUSTER/{ns}/{name}",
+                many.iter()
+                    .map(|a| a.meta.cluster.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        };
     }
     let mut active: Vec<&ImageUpdateAutomation> =
         objects.automations.iter().filter(|a| !a.suspend).collect();
-    active
-        .sort_by(|a, b| (&a.meta.namespace, &a.meta.name).cmp(&(&b.meta.namespace, &b.meta.name)));
+    active.sort_by(|a, b| {
+        (&a.meta.cluster, &a.meta.namespace, &a.meta.name).cmp(&(
+            &b.meta.cluster,
+            &b.meta.namespace,
+            &b.meta.name,
+        ))
+    });
     if let Some(first) = active.first()
         && active.iter().any(|a| {
             a.checkout_branch != first.checkout_branch || a.push_branch != first.push_branch
         })
     {
-        let names: Vec<String> = active
-            .iter()
-            .map(|a| format!("{}/{}", a.meta.namespace, a.meta.name))
-            .collect();
+        let names: Vec<String> = active.iter().map(|a| plan::automation_name(a)).collect();
         return Err(Diag::error(format!(
             "ImageUpdateAutomations {} use different branches; run once per automation with --automation NS/NAME",
             names.join(", ")
@@ -244,13 +266,47 @@ fn pick_automation<'a>(
     Ok(active.first().copied())
 }
 
+/// When several active automations would write one commit with different
+/// messages or authors: which one this run follows.
+fn automation_note(objects: &Objects, chosen: Option<&ImageUpdateAutomation>) -> Option<Diag> {
+    let chosen = chosen?;
+    let others: Vec<&ImageUpdateAutomation> = objects
+        .automations
+        .iter()
+        .filter(|a| !a.suspend && !same_automation(a, chosen))
+        .filter(|a| {
+            a.message_template != chosen.message_template
+                || a.author != chosen.author
+                || a.message_template_values != chosen.message_template_values
+        })
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    Some(
+        Diag::warning(format!(
+            "{} ImageUpdateAutomations apply with different commit messages or authors ({}); this run commits everything with {}'s; run with --automation to commit as one of the others, scoped to its own update.path and policySelector",
+            others.len() + 1,
+            others
+                .iter()
+                .map(|a| plan::automation_name(a))
+                .collect::<Vec<_>>()
+                .join(", "),
+            plan::automation_name(chosen)
+        ))
+        .at(&chosen.meta.origin.file, Some(chosen.meta.origin.line)),
+    )
+}
+
+fn same_automation(a: &ImageUpdateAutomation, b: &ImageUpdateAutomation) -> bool {
+    (&a.meta.cluster, &a.meta.namespace, &a.meta.name)
+        == (&b.meta.cluster, &b.meta.namespace, &b.meta.name)
+}
+
 /// Keep only the chosen automation, so only its scope is written.
 fn restrict(objects: &mut Objects, chosen: Option<&ImageUpdateAutomation>, explicit: bool) {
     if explicit && let Some(a) = chosen {
-        let key = (a.meta.namespace.clone(), a.meta.name.clone());
-        objects
-            .automations
-            .retain(|x| (x.meta.namespace.clone(), x.meta.name.clone()) == key);
+        objects.automations.retain(|x| same_automation(x, a));
     }
 }
 
@@ -447,6 +503,9 @@ impl Session {
         // Tags are fetched once; every attempt re-plans against the same lists.
         let (mut tags, mut tag_diags) =
             obtain_tags(&cfg, &objects, o.snapshot.as_deref(), progress).map_err(Failure::setup)?;
+        if o.automation.is_none() {
+            tag_diags.extend(automation_note(&objects, automation.as_ref()));
+        }
         if tags.is_live() && !cfg.ladder.is_empty() {
             // Resolve, once, the digests the ladder's promotions will need,
             // and create the tags `create_tag` asks for.
@@ -850,7 +909,8 @@ struct Settings {
     /// Where the template came from, for its errors.
     template_origin: String,
     values: BTreeMap<String, String>,
-    automation_key: Option<(String, String)>,
+    /// (cluster, namespace, name).
+    automation_key: Option<(String, String, String)>,
 }
 
 fn settle(
@@ -961,7 +1021,13 @@ fn settle(
         values: automation
             .map(|a| a.message_template_values.clone())
             .unwrap_or_default(),
-        automation_key: automation.map(|a| (a.meta.namespace.clone(), a.meta.name.clone())),
+        automation_key: automation.map(|a| {
+            (
+                a.meta.cluster.clone(),
+                a.meta.namespace.clone(),
+                a.meta.name.clone(),
+            )
+        }),
     })
 }
 
@@ -984,11 +1050,11 @@ fn plan_scope(
         )
     })?;
     let (mut objects, object_diags) = plan::collect_objects(&snap.files, &cfg);
-    let chosen = settings.automation_key.as_ref().and_then(|(ns, n)| {
+    let chosen = settings.automation_key.as_ref().and_then(|(c, ns, n)| {
         objects
             .automations
             .iter()
-            .find(|a| &a.meta.namespace == ns && &a.meta.name == n)
+            .find(|a| &a.meta.cluster == c && &a.meta.namespace == ns && &a.meta.name == n)
             .cloned()
     });
     restrict(&mut objects, chosen.as_ref(), explicit_automation);
@@ -1081,7 +1147,7 @@ fn plan_scope(
         settings
             .automation_key
             .as_ref()
-            .map(|(a, b)| (a.as_str(), b.as_str())),
+            .map(|(_, a, b)| (a.as_str(), b.as_str())),
         &files,
         &settings.values,
     );

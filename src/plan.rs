@@ -421,6 +421,9 @@ pub struct PolicyOutcome {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cluster: String,
     pub namespace: String,
+    /// Where the namespace came from, when not its own `metadata.namespace`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace_from: Option<String>,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
@@ -476,6 +479,8 @@ pub fn decide<'a>(
         let mut o = PolicyOutcome {
             cluster: p.meta.cluster.clone(),
             namespace: p.meta.namespace.clone(),
+            namespace_from: (p.meta.namespace_from != NamespaceFrom::Metadata)
+                .then(|| p.meta.namespace_from.to_string()),
             name: p.meta.name.clone(),
             image: None,
             selected: None,
@@ -722,6 +727,7 @@ pub fn mutate_scoped(
             diags.push(Diag::warning(p.message.clone()).at(&f.rel, Some(p.line)));
         }
         let file_clusters = objects.layout.clusters_of(&f.rel);
+        let mut overlaps: std::collections::BTreeSet<Vec<String>> = Default::default();
         let mut recorded: HashMap<(&ObjectId, &str, &str), Recorded> = HashMap::new();
         for s in &scan.setters {
             let m = &s.marker;
@@ -822,16 +828,30 @@ pub fn mutate_scoped(
             if let Some(o) = outcome
                 && !same_ns.is_empty()
             {
-                let selected = same_ns.iter().any(|a| {
-                    !a.suspend
-                        && (a.meta.cluster.is_empty()
-                            || o.cluster.is_empty()
-                            || a.meta.cluster == o.cluster)
-                        && a.policy_selector
-                            .as_ref()
-                            .is_none_or(|sel| sel.matches(&o.labels))
-                });
-                if !selected {
+                let selecting: Vec<&&ImageUpdateAutomation> = same_ns
+                    .iter()
+                    .filter(|a| {
+                        !a.suspend
+                            && (a.meta.cluster.is_empty()
+                                || o.cluster.is_empty()
+                                || a.meta.cluster == o.cluster)
+                            && a.policy_selector
+                                .as_ref()
+                                .is_none_or(|sel| sel.matches(&o.labels))
+                    })
+                    .collect();
+                if selecting.len() > 1 {
+                    let names: Vec<String> =
+                        selecting.iter().map(|a| automation_name(a)).collect();
+                    if overlaps.insert(names.clone()) {
+                        diags.push(warn(format!(
+                            "marker {m} is taken by {} ImageUpdateAutomations ({}): their update.path and policySelector both cover it, so Flux would write it from each; hoist writes it once",
+                            names.len(),
+                            names.join(", ")
+                        )));
+                    }
+                }
+                if selecting.is_empty() {
                     diags.push(warn(format!("marker {m}: policy is not selected by the automation's policySelector; not applied")));
                     continue;
                 }

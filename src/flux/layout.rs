@@ -472,7 +472,7 @@ pub fn layout(files: &[(&str, &str)]) -> Layout {
     // 1. Bootstrap roots: a Kustomization whose path holds its own file.
     let roots: Vec<FluxKustomization> = all_flux
         .iter()
-        .filter(|k| under(&k.file, &k.path) && !k.path.is_empty())
+        .filter(|k| under(&k.file, &k.path))
         .cloned()
         .collect();
     for k in &roots {
