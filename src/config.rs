@@ -270,9 +270,10 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
     for (glob, ns) in &raw.namespaces {
         let line = find_line(&format!("\"{glob}\""));
         match Glob::new(glob) {
-            Ok(g) if !ns.is_empty() => cfg
-                .namespaces
-                .push((glob.clone(), g.compile_matcher(), ns.clone())),
+            Ok(g) if !ns.is_empty() => {
+                cfg.namespaces
+                    .push((glob.clone(), g.compile_matcher(), ns.clone()))
+            }
             Ok(_) => errors.push(
                 Diag::error("the namespace is empty")
                     .at(display, line)

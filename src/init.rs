@@ -105,25 +105,15 @@ pub fn scaffold(files: &[SourceFile], clusters: &[String], origin: Option<&str>)
         .copied()
         .filter(|p| !is_entry(p))
         .collect();
-    let names: BTreeSet<&str> = writable
-        .iter()
-        .map(|p| p.rsplit('/').next().unwrap_or(p))
-        .collect();
     let _ = writeln!(
         t,
-        "# Only these files may be written; Flux's entry files never are."
+        "# Only these files may be written (the files with markers today); Flux's entry\n# files never are."
     );
-    match (names.len(), names.iter().next()) {
-        (0, _) => {
-            let _ = writeln!(t, "write_paths = [\"**/image-tags.yaml\"]");
-        }
-        (1, Some(n)) => {
-            let _ = writeln!(t, "write_paths = [\"**/{n}\"]");
-        }
-        _ => {
-            let list: Vec<String> = writable.iter().map(|p| format!("\"{p}\"")).collect();
-            let _ = writeln!(t, "write_paths = [{}]", list.join(", "));
-        }
+    if writable.is_empty() {
+        let _ = writeln!(t, "write_paths = [\"**/image-tags.yaml\"]");
+    } else {
+        let list: Vec<String> = writable.iter().map(|p| format!("\"{p}\"")).collect();
+        let _ = writeln!(t, "write_paths = [{}]", list.join(", "));
     }
     if !in_entry_files.is_empty() {
         let _ = writeln!(
@@ -153,8 +143,57 @@ pub fn scaffold(files: &[SourceFile], clusters: &[String], origin: Option<&str>)
             );
         }
     }
-    let mut envs: Vec<&String> = clusters.iter().collect();
+    // Each cluster's environment owns the marker files its Flux
+    // Kustomizations apply (through overlays into bases).
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.rel.as_str(), f.text.as_str()))
+        .collect();
+    let layout = crate::flux::layout::layout(&pairs);
+    let owners = |f: &str| -> BTreeSet<&str> {
+        layout
+            .clusters_of(f)
+            .into_iter()
+            .filter(|c| clusters.iter().any(|k| k == c))
+            .collect()
+    };
+    let mut shared: Vec<(&str, BTreeSet<&str>)> = Vec::new();
+    let mut owned: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for f in &writable {
+        let o = owners(f);
+        match o.len() {
+            0 => {}
+            1 => owned
+                .entry(o.into_iter().next().expect("one"))
+                .or_default()
+                .push(f),
+            _ => shared.push((f, o)),
+        }
+    }
+    if !shared.is_empty() {
+        let _ = writeln!(
+            t,
+            "\n# Shared by several clusters: a marker here moves every one of them at once, so\n# it cannot be promoted per environment and belongs to none. Move the value into\n# each cluster's own overlay (a patch beside its kustomization.yaml) to promote it."
+        );
+        for (f, o) in &shared {
+            let _ = writeln!(
+                t,
+                "#   {f} (applied by {})",
+                o.iter().copied().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    let mut envs: Vec<&String> = clusters
+        .iter()
+        .filter(|c| owned.contains_key(c.as_str()))
+        .collect();
     envs.sort_by_key(|e| rank(e));
+    for c in clusters.iter().filter(|c| !owned.contains_key(c.as_str())) {
+        let _ = writeln!(
+            t,
+            "\n# clusters/{c} applies no file with markers of its own; no environment for it."
+        );
+    }
     let has_forge = origin.and_then(forge_of).is_some();
     for (i, env) in envs.iter().enumerate() {
         let last = i + 1 == envs.len();
@@ -163,9 +202,14 @@ pub fn scaffold(files: &[SourceFile], clusters: &[String], origin: Option<&str>)
             (_, true, true) => "pull-request",
             _ => "auto-merge",
         };
+        let paths: Vec<String> = owned[env.as_str()]
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect();
         let _ = writeln!(
             t,
-            "\n[[environment]]\nname = \"{env}\"\npaths = [\"clusters/{env}/**\"]\nmode = \"{mode}\""
+            "\n[[environment]]\nname = \"{env}\"\n# The marker files that clusters/{env}'s Flux Kustomizations apply.\npaths = [{}]\nmode = \"{mode}\"",
+            paths.join(", ")
         );
         if i > 0 {
             let _ = writeln!(

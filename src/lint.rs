@@ -21,10 +21,67 @@ pub fn is_kustomization_entry(rel: &str) -> bool {
     )
 }
 
+/// One line per object: its effective namespace, its cluster, and where
+/// the namespace came from (`hoist lint -v`).
+pub fn namespaces(objects: &Objects) -> Vec<String> {
+    let line = |kind: &str, m: &crate::flux::Meta| {
+        let cluster = if m.cluster.is_empty() {
+            String::new()
+        } else {
+            format!(" in cluster {}", m.cluster)
+        };
+        format!(
+            "note: {}:{}: {kind} {}/{}{cluster}: namespace from {}",
+            m.origin.file, m.origin.line, m.namespace, m.name, m.namespace_from
+        )
+    };
+    let mut out: Vec<String> = objects
+        .policies
+        .iter()
+        .map(|p| line("ImagePolicy", &p.meta))
+        .chain(
+            objects
+                .repositories
+                .iter()
+                .map(|r| line("ImageRepository", &r.meta)),
+        )
+        .chain(
+            objects
+                .automations
+                .iter()
+                .map(|a| line("ImageUpdateAutomation", &a.meta)),
+        )
+        .collect();
+    out.sort();
+    out
+}
+
 /// Every finding for the repository: the objects' own errors are the
 /// caller's (`collect_objects` reports them); these are the rest.
 pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Diag> {
     let mut findings = Vec::new();
+    for m in objects
+        .policies
+        .iter()
+        .map(|p| (&p.meta, "ImagePolicy"))
+        .chain(
+            objects
+                .repositories
+                .iter()
+                .map(|r| (&r.meta, "ImageRepository")),
+        )
+        .filter(|(m, _)| m.namespace_from == crate::flux::layout::NamespaceFrom::Unset)
+    {
+        let (m, kind) = m;
+        findings.push(
+            Diag::warning(format!(
+                "{kind} {} has no namespace: no metadata.namespace, no kustomization namespace: and no Flux Kustomization's targetNamespace reaches it, and no marker names it in exactly one namespace; Flux refuses such an object, hoist reads it as default; give it one (or name it in hoist.toml [namespaces])",
+                m.name
+            ))
+            .at(&m.origin.file, Some(m.origin.line))
+            .field("metadata.namespace"),
+        );
+    }
     for p in &objects.policies {
         let ignored = p.spec.ignored_kinds();
         if let Some(used) = ["semver", "alphabetical", "numerical"]
@@ -81,8 +138,28 @@ pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Dia
                         m.namespace, m.name
                     )
                 } else {
+                    let elsewhere: Vec<String> = objects
+                        .policies
+                        .iter()
+                        .filter(|p| p.meta.name == m.name)
+                        .map(|p| {
+                            format!(
+                                "{}/{} ({}:{}, namespace from {})",
+                                p.meta.namespace,
+                                p.meta.name,
+                                p.meta.origin.file,
+                                p.meta.origin.line,
+                                p.meta.namespace_from
+                            )
+                        })
+                        .collect();
+                    let hint = if elsewhere.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; there is {}", elsewhere.join(", "))
+                    };
                     format!(
-                        "marker {m} names ImagePolicy {}/{}, which does not exist; it will never be updated",
+                        "marker {m} names ImagePolicy {}/{}, which does not exist; it will never be updated{hint}",
                         m.namespace, m.name
                     )
                 })));

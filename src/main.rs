@@ -184,6 +184,7 @@ fn main() {
     };
     choice.write_global();
     init_logging(cli.verbose, choice);
+    cli::set_verbosity(cli.verbose);
     let result = match &cli.command {
         Command::Plan(a) => cli::plan::run(a),
         Command::Apply(a) => cli::apply::run(a),

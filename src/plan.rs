@@ -186,14 +186,18 @@ fn bind_unset(objects: &mut Objects, files: &[SourceFile]) {
         .collect();
     for p in objects.policies.iter_mut().filter(|p| unset(&p.meta)) {
         let (cluster, name) = (p.meta.cluster.clone(), p.meta.name.clone());
-        let alone = names.iter().filter(|n| **n == (cluster.clone(), name.clone())).count() == 1;
+        let alone = names
+            .iter()
+            .filter(|n| **n == (cluster.clone(), name.clone()))
+            .count()
+            == 1;
         let mut seen: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
         for (ns, n, file, line) in &refs {
             if *n == name
                 && compatible(&cluster, file)
-                && !explicit
-                    .iter()
-                    .any(|(c, e_ns, e_n)| e_ns == ns && *e_n == name && (*c == cluster || c.is_empty()))
+                && !explicit.iter().any(|(c, e_ns, e_n)| {
+                    e_ns == ns && *e_n == name && (*c == cluster || c.is_empty())
+                })
             {
                 seen.entry(ns.as_str()).or_insert((file, *line));
             }
@@ -666,7 +670,10 @@ pub fn automation_name(a: &ImageUpdateAutomation) -> String {
     if a.meta.cluster.is_empty() {
         format!("{}/{}", a.meta.namespace, a.meta.name)
     } else {
-        format!("{}/{} (cluster {})", a.meta.namespace, a.meta.name, a.meta.cluster)
+        format!(
+            "{}/{} (cluster {})",
+            a.meta.namespace, a.meta.name, a.meta.cluster
+        )
     }
 }
 
@@ -789,7 +796,9 @@ pub fn mutate_scoped(
                 .copied()
                 .filter(|o| {
                     o.cluster.is_empty()
-                        || allowed.as_ref().is_none_or(|a| a.contains(o.cluster.as_str()))
+                        || allowed
+                            .as_ref()
+                            .is_none_or(|a| a.contains(o.cluster.as_str()))
                 })
                 .collect();
             if candidates.len() > 1 && !file_clusters.is_empty() {
@@ -809,7 +818,14 @@ pub fn mutate_scoped(
             {
                 let list: Vec<String> = candidates
                     .iter()
-                    .map(|o| format!("{} ({}:{})", cluster_label(&o.cluster), o.origin.file, o.origin.line))
+                    .map(|o| {
+                        format!(
+                            "{} ({}:{})",
+                            cluster_label(&o.cluster),
+                            o.origin.file,
+                            o.origin.line
+                        )
+                    })
                     .collect();
                 diags.push(warn(format!(
                     "marker {m}: ImagePolicy {}/{} is declared by {} and they disagree; this file is applied by {}, so which one is meant cannot be told; not applied",
@@ -841,8 +857,7 @@ pub fn mutate_scoped(
                     })
                     .collect();
                 if selecting.len() > 1 {
-                    let names: Vec<String> =
-                        selecting.iter().map(|a| automation_name(a)).collect();
+                    let names: Vec<String> = selecting.iter().map(|a| automation_name(a)).collect();
                     if overlaps.insert(names.clone()) {
                         diags.push(warn(format!(
                             "marker {m} is taken by {} ImageUpdateAutomations ({}): their update.path and policySelector both cover it, so Flux would write it from each; hoist writes it once",

@@ -432,13 +432,25 @@ fn config_check_validates_the_ladder_offline() {
         [[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\nmode = \"auto-merge\"\npromote_from = \"dev\"\n\n\
         [[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\nmode = \"pull-request\"\npromote_from = \"staging\"\n";
     write(r, "hoist.toml", ladder);
+    // A marker file in no environment is an error (#17): "ok" beside it
+    // would hide that `hoist run` never updates it.
     hoist(&["config", "check", "--repo", s(r)]).expect(
-        0,
+        1,
         &[
-            "hoist config check: ok (3 environments: dev (push) → staging (auto-merge, from dev) → prod (pull-request, from staging))",
-            "warning: legacy/image-tags.yaml: has markers but is in no environment's paths",
+            "hoist config check: problems found (3 environments: dev (push) → staging (auto-merge, from dev) → prod (pull-request, from staging))",
+            "error: legacy/image-tags.yaml: has markers but is in no environment's paths",
         ],
     );
+    std::fs::remove_file(r.join("legacy/image-tags.yaml")).unwrap();
+    hoist(&["config", "check", "--repo", s(r)])
+        .expect(0, &["hoist config check: ok (3 environments"]);
+    // An environment that owns no marker file climbs nothing: an error.
+    std::fs::remove_file(r.join("clusters/staging/image-tags.yaml")).unwrap();
+    hoist(&["config", "check", "--repo", s(r)]).expect(
+        1,
+        &["error: hoist.toml: environment.staging.paths: environment \"staging\" owns no file with markers"],
+    );
+    write(r, "clusters/staging/image-tags.yaml", marker);
     // Globs that differ but claim the same file.
     write(
         r,

@@ -18,6 +18,11 @@ pub fn run(args: &LintArgs) -> Result<i32, Fatal> {
     findings.extend(loaded.diags.iter().cloned());
     findings.extend(crate::lint::lint(&loaded.files, &loaded.config, &objects));
     findings.sort();
+    if super::verbosity() > 0 {
+        for line in crate::lint::namespaces(&objects) {
+            anstream::eprintln!("{line}");
+        }
+    }
     report(&findings);
     let errors = findings.iter().filter(|d| d.is_error()).count();
     anstream::eprintln!(

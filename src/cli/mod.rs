@@ -26,6 +26,18 @@ use anstyle::{AnsiColor, Style};
 use crate::diag::{Diag, Severity};
 use crate::fleet::{self, Fleet, Planned};
 
+static VERBOSITY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Record `-v`'s count (main does, once).
+pub fn set_verbosity(v: u8) {
+    VERBOSITY.store(v, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many `-v` were given.
+pub fn verbosity() -> u8 {
+    VERBOSITY.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Where the fleet repository and its config are (every repo command).
 #[derive(Debug, clap::Args)]
 pub struct RepoArgs {

@@ -191,8 +191,11 @@ fn read_kustomize(rel: &str, text: &str) -> Result<Kustomize, Diag> {
         .filter(|s| !s.is_empty())
         .map(str::to_string);
     for key in ["resources", "bases", "components"] {
-        k.resources
-            .extend(strings(doc.get(key)).into_iter().filter_map(|e| join(dir, e)));
+        k.resources.extend(
+            strings(doc.get(key))
+                .into_iter()
+                .filter_map(|e| join(dir, e)),
+        );
     }
     // Strategic-merge patches may be inline YAML; a file name has no line end.
     for key in ["patchesStrategicMerge", "transformers", "generators"] {
@@ -321,7 +324,11 @@ impl Walker<'_> {
         }
         let same_source = parent.source.as_ref().is_none_or(|s| *s == k.source);
         if !same_source {
-            if !self.external.iter().any(|e| e.id == k.id && e.file == k.file) {
+            if !self
+                .external
+                .iter()
+                .any(|e| e.id == k.id && e.file == k.file)
+            {
                 self.external.push(k.clone());
             }
             return;
@@ -369,7 +376,10 @@ impl Walker<'_> {
         };
         let below: Vec<&str> = self
             .files
-            .range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|f| f.starts_with(&prefix))
             .copied()
             .collect();
@@ -495,7 +505,10 @@ pub fn layout(files: &[(&str, &str)]) -> Layout {
         })
         .collect();
     for d in cluster_dirs {
-        if roots.iter().any(|k| under(&d, &k.path) || under(&k.path, &d)) {
+        if roots
+            .iter()
+            .any(|k| under(&d, &k.path) || under(&k.path, &d))
+        {
             continue;
         }
         let ctx = Ctx {
@@ -629,7 +642,10 @@ mod tests {
 
     #[test]
     fn joins_paths() {
-        assert_eq!(join("apps/staging", "../base/x").as_deref(), Some("apps/base/x"));
+        assert_eq!(
+            join("apps/staging", "../base/x").as_deref(),
+            Some("apps/base/x")
+        );
         assert_eq!(join("", "./apps/").as_deref(), Some("apps"));
         assert_eq!(join("a", "../../x"), None);
         assert_eq!(join("a", "github.com/x/y?ref=v1"), None);
@@ -682,15 +698,24 @@ mod tests {
         let apps_s = flux("apps", "./apps/staging", Some("web"));
         let apps_p = flux("apps", "./apps/prod", None);
         let files = [
-            ("apps/base/kustomization.yaml", "namespace: base-ns\nresources:\n  - policy.yaml\n"),
+            (
+                "apps/base/kustomization.yaml",
+                "namespace: base-ns\nresources:\n  - policy.yaml\n",
+            ),
             ("apps/base/policy.yaml", POLICY),
             ("apps/prod/kustomization.yaml", "resources:\n  - ../base\n"),
-            ("apps/staging/kustomization.yaml", "namespace: stg\nresources:\n  - ../base\npatches:\n  - path: tags.yaml\n"),
+            (
+                "apps/staging/kustomization.yaml",
+                "namespace: stg\nresources:\n  - ../base\npatches:\n  - path: tags.yaml\n",
+            ),
             ("apps/staging/tags.yaml", "x: 1\n"),
             ("clusters/prod/apps.yaml", apps_p.as_str()),
             ("clusters/prod/flux-system/gotk-sync.yaml", sync_p.as_str()),
             ("clusters/staging/apps.yaml", apps_s.as_str()),
-            ("clusters/staging/flux-system/gotk-sync.yaml", sync_s.as_str()),
+            (
+                "clusters/staging/flux-system/gotk-sync.yaml",
+                sync_s.as_str(),
+            ),
         ];
         let l = layout(&files);
         assert_eq!(

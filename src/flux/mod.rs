@@ -736,7 +736,11 @@ mod tests {
         };
         // No namespace written: the layout decides (see plan::collect_objects).
         assert_eq!(
-            (r.image.as_str(), r.meta.namespace.as_str(), &r.meta.namespace_from),
+            (
+                r.image.as_str(),
+                r.meta.namespace.as_str(),
+                &r.meta.namespace_from
+            ),
             ("ghcr.io/a/b", "", &layout::NamespaceFrom::Unset)
         );
         let y = "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata:\n  name: a\n  namespace: n\nspec:\n  update:\n    path: ./clusters/dev/\n    strategy: Setters\n";

@@ -22,8 +22,9 @@ use crate::diag::Diag;
 use crate::fleet::Fleet;
 
 /// What `hoist config check` finds beyond the config's own errors, without
-/// any network: files claimed by several rungs (an error) and marker files
-/// outside every rung (a warning: `hoist run` will never update them).
+/// any network: files claimed by several rungs, marker files outside every
+/// rung (`hoist run` would never update them) and rungs that own no marker
+/// file (they would climb nothing): all errors.
 pub fn check(fleet: &Fleet) -> Vec<Diag> {
     let ladder = &fleet.config.ladder;
     if ladder.is_empty() {
@@ -37,13 +38,25 @@ pub fn check(fleet: &Fleet) -> Vec<Diag> {
         .map(|f| f.rel.as_str())
         .collect();
     let mut out = ladder.overlaps(marker_files.iter().copied(), display);
-    for f in marker_files {
+    for f in &marker_files {
         if !ladder.rungs.iter().any(|r| r.owns(f)) {
             out.push(
-                Diag::warning(
+                Diag::error(
                     "has markers but is in no environment's paths; `hoist run` will not update it",
                 )
-                .at(f, None),
+                .at(*f, None),
+            );
+        }
+    }
+    for r in &ladder.rungs {
+        if !marker_files.iter().any(|f| r.owns(f)) {
+            out.push(
+                Diag::error(format!(
+                    "environment {:?} owns no file with markers, so it would climb nothing; its paths must name the files its cluster applies",
+                    r.name
+                ))
+                .at(display, None)
+                .field(format!("environment.{}.paths", r.name)),
             );
         }
     }

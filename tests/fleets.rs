@@ -1,0 +1,276 @@
+//! Fleet layouts as Flux's guides and reference architectures lay them out
+//! (`fixtures/fleets/*`): a new user's first hour, `init` → `config check`
+//! → `lint` → `plan` → `run --dry-run`, against what `expect.toml` says by
+//! hand.
+
+mod common;
+use common::git::git;
+use common::*;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+#[derive(Debug, serde::Deserialize)]
+struct Expect {
+    environments: Vec<String>,
+    write_paths: Vec<String>,
+    warnings: Vec<String>,
+    paths: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    policy: Vec<ExpectPolicy>,
+    #[serde(default)]
+    edit: Vec<ExpectEdit>,
+}
+
+#[derive(Debug, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+struct ExpectPolicy {
+    cluster: String,
+    namespace: String,
+    name: String,
+    tag: String,
+    namespace_from: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+struct ExpectEdit {
+    file: String,
+    line: u64,
+    old: String,
+    new: String,
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else if entry.file_name() != "expect.toml" {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn check_fleet(name: &str) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/fleets")
+        .join(name);
+    let expect: Expect = toml::from_str(&read(&src, "expect.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    copy_tree(&src, r);
+    git(r, &["init", "-q", "-b", "main"]);
+    let snap = r.join("registry-snapshot.yaml");
+
+    // init: environments in ladder order, each owning exactly its files.
+    let init = hoist(&["init", "--repo", s(r)]);
+    assert_eq!(init.code, 0, "{name}: {}", init.stderr);
+    let proposed: toml::Value = toml::from_str(&read(r, "hoist.toml")).unwrap();
+    let envs: Vec<(String, Vec<String>)> = proposed
+        .get("environment")
+        .and_then(|e| e.as_array())
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["name"].as_str().unwrap().to_string(),
+                        e["paths"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|p| p.as_str().unwrap().to_string())
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let names: Vec<&str> = envs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, expect.environments, "{name}: environments");
+    for (env, paths) in &envs {
+        assert_eq!(Some(paths), expect.paths.get(env), "{name}: paths of {env}");
+    }
+    let write_paths: Vec<&str> = proposed["write_paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(write_paths, expect.write_paths, "{name}: write_paths");
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-qm", "fleet"]);
+
+    // config check: every marker file in an environment, none empty.
+    let check = hoist(&["config", "check", "--repo", s(r)]);
+    assert_eq!(check.code, 0, "{name}: {}", check.stderr);
+
+    // lint -v: clean, and says where each policy's namespace comes from.
+    let lint = hoist(&["lint", "-v", "--repo", s(r)]);
+    assert_eq!(lint.code, 0, "{name}: {}", lint.stderr);
+    for p in &expect.policy {
+        let from = p.namespace_from.as_deref().unwrap_or("metadata.namespace");
+        let cluster = if p.cluster.is_empty() {
+            String::new()
+        } else {
+            format!(" in cluster {}", p.cluster)
+        };
+        let want = format!(
+            "ImagePolicy {}/{}{cluster}: namespace from {from}",
+            p.namespace, p.name
+        );
+        assert!(
+            lint.stderr.contains(&want),
+            "{name}: missing {want:?} in\n{}",
+            lint.stderr
+        );
+    }
+
+    // plan: exactly the policies and the edits written down.
+    let plan = hoist(&[
+        "plan",
+        "--repo",
+        s(r),
+        "--registry-snapshot",
+        s(&snap),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(plan.code, 0, "{name}: {}", plan.stderr);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let mut policies: Vec<ExpectPolicy> = json["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| ExpectPolicy {
+            cluster: p["cluster"].as_str().unwrap_or("").to_string(),
+            namespace: p["namespace"].as_str().unwrap().to_string(),
+            name: p["name"].as_str().unwrap().to_string(),
+            tag: p["tag"].as_str().unwrap_or("(none)").to_string(),
+            namespace_from: p["namespace_from"].as_str().map(str::to_string),
+        })
+        .collect();
+    policies.sort();
+    let mut want_policies = expect.policy;
+    want_policies.sort();
+    assert_eq!(policies, want_policies, "{name}: policies");
+    let mut edits = Vec::new();
+    for f in json["files"].as_array().unwrap() {
+        for o in f["objects"].as_array().unwrap() {
+            for c in o["changes"].as_array().unwrap() {
+                edits.push(ExpectEdit {
+                    file: f["file"].as_str().unwrap().to_string(),
+                    line: c["line"].as_u64().unwrap(),
+                    old: c["old"].as_str().unwrap().to_string(),
+                    new: c["new"].as_str().unwrap().to_string(),
+                });
+            }
+        }
+    }
+    edits.sort();
+    let mut want_edits = expect.edit;
+    want_edits.sort();
+    assert_eq!(edits, want_edits, "{name}: edits");
+    let diags: BTreeSet<String> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}: {}",
+                d["file"].as_str().unwrap_or(""),
+                d["line"].as_u64().unwrap_or(0),
+                d["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let want_diags: BTreeSet<String> = expect.warnings.iter().cloned().collect();
+    assert_eq!(diags, want_diags, "{name}: diagnostics");
+
+    // run --dry-run: every rung shows its edits and nothing is written.
+    let head = git(r, &["rev-parse", "HEAD"]);
+    let run = hoist(&[
+        "run",
+        "--repo",
+        s(r),
+        "--registry-snapshot",
+        s(&snap),
+        "--dry-run",
+    ]);
+    assert_eq!(
+        git(r, &["rev-parse", "HEAD"]),
+        head,
+        "{name}: dry run committed"
+    );
+    assert_eq!(
+        git(r, &["status", "--porcelain"]),
+        "",
+        "{name}: dry run wrote"
+    );
+    if envs.is_empty() {
+        // No clusters/, no ladder: run says so; apply writes the plan.
+        run.expect(2, &["no [[environment]] in hoist.toml"]);
+        let apply = hoist(&[
+            "apply",
+            "--repo",
+            s(r),
+            "--registry-snapshot",
+            s(&snap),
+            "--no-commit",
+        ]);
+        assert_eq!(apply.code, 0, "{name}: {}", apply.stderr);
+    } else {
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        for e in &want_edits {
+            assert!(
+                run.stdout
+                    .lines()
+                    .any(|l| l.starts_with('+') && l.contains(&e.new)),
+                "{name}: run --dry-run does not show {:?}:\n{}",
+                e.new,
+                run.stdout
+            );
+        }
+        return;
+    }
+    for e in &want_edits {
+        let text = read(r, &e.file);
+        let line = text.lines().nth(e.line as usize - 1).unwrap();
+        assert!(
+            line.contains(&e.new),
+            "{name}: {}:{}: {line}",
+            e.file,
+            e.line
+        );
+    }
+}
+
+#[test]
+fn overlays_over_a_base_with_target_namespace() {
+    check_fleet("overlays");
+}
+
+#[test]
+fn a_directory_per_cluster_each_with_its_own_automation() {
+    check_fleet("per-cluster");
+}
+
+#[test]
+fn a_homelab_with_many_automations_over_one_path() {
+    check_fleet("homelab");
+}
+
+#[test]
+fn d1_policies_placed_by_kustomize_namespace() {
+    check_fleet("d1-apps");
+}
+
+#[test]
+fn d2_policies_bound_by_their_markers() {
+    check_fleet("d2-apps");
+}
+
+#[test]
+fn one_repository_one_cluster() {
+    check_fleet("one-cluster");
+}
