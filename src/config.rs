@@ -228,6 +228,51 @@ impl Config {
     }
 }
 
+/// The line of `path` (dotted keys) inside the `index`-th `[[array]]`
+/// table of `text`: a `a.b = …` line, else a `b = …` line in that table
+/// (or its `[array.a]` sub-table), else the line that opens `a`, else the
+/// table's header. `None` when there is no such table.
+fn key_line(text: &str, array: &str, index: usize, path: &[&str]) -> Option<usize> {
+    let header = format!("[[{array}]]");
+    let sub = format!("[{array}.");
+    let mut lines = text.lines().enumerate();
+    let mut seen = 0;
+    let start = lines.find(|(_, l)| {
+        if l.trim() == header {
+            seen += 1;
+            seen == index + 1
+        } else {
+            false
+        }
+    })?;
+    let mut section = Vec::new();
+    for (n, l) in lines {
+        let t = l.trim_start();
+        if t.starts_with("[[") || (t.starts_with('[') && !t.starts_with(&sub)) {
+            break;
+        }
+        section.push((n + 1, t));
+    }
+    let assigns = |key: &str, t: &str| {
+        t.strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with('='))
+    };
+    let full = path.join(".");
+    let last = path.last().copied().unwrap_or("");
+    let first = path.first().copied().unwrap_or("");
+    section
+        .iter()
+        .find(|(_, t)| assigns(&full, t))
+        .or_else(|| section.iter().find(|(_, t)| assigns(last, t)))
+        .or_else(|| {
+            section
+                .iter()
+                .find(|(_, t)| t.starts_with(first) && !first.is_empty())
+        })
+        .map(|(n, _)| *n)
+        .or(Some(start.0 + 1))
+}
+
 /// Line number (1-based) of a byte offset.
 fn line_at(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -287,11 +332,11 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
         }
     }
     for (i, r) in raw.image_repository.into_iter().enumerate() {
-        let line = find_line(&format!("\"{}\"", r.image)).or_else(|| find_line(&r.image));
+        let line = key_line(text, "image_repository", i, &["name"]);
         if let Err(e) = check_image_name(&r.image) {
             errors.push(
                 Diag::error(e)
-                    .at(display, line)
+                    .at(display, key_line(text, "image_repository", i, &["image"]))
                     .field(format!("image_repository[{i}].image")),
             );
         }
@@ -318,7 +363,7 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
         });
     }
     for (i, p) in raw.image_policy.into_iter().enumerate() {
-        let line = find_line(&format!("\"{}\"", p.name));
+        let line = key_line(text, "image_policy", i, &["name"]);
         let namespace = p.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.into());
         let spec = PolicySpec {
             semver_range: p.semver.map(|s| s.range),
@@ -333,9 +378,10 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
                 .field
                 .replace("spec.policy.", "")
                 .replace("spec.filterTags", "filter_tags");
+            let path: Vec<&str> = field.split('.').collect();
             errors.push(
                 Diag::error(e.message)
-                    .at(display, line)
+                    .at(display, key_line(text, "image_policy", i, &path).or(line))
                     .field(format!("image_policy[{i}].{field}")),
             );
         }
@@ -450,7 +496,28 @@ mod tests {
         let e = parse("write_paths = [\"**/x.yaml\"]\n[[image_policy]]\nname = \"p\"\nrepository = \"r\"\nsemver = { range = \"~>\" }\n", "hoist.toml").unwrap_err();
         assert_eq!(
             e[0].to_string(),
-            "hoist.toml:3: image_policy[0].semver.range: improper constraint: \"~>\""
+            "hoist.toml:5: image_policy[0].semver.range: improper constraint: \"~>\""
+        );
+        // The key's own line, in the right table (#17: not the header's,
+        // nor the first line that mentions the same name).
+        let t = "[[image_repository]]\nname = \"app\"\nimage = \"ghcr.io/a/app\"\n\n[[image_policy]]\nname = \"app\"\nrepository = \"app\"\nnumerical.order = \"up\"\n\n[[image_policy]]\nname = \"b\"\nrepository = \"app\"\n[image_policy.semver]\nrange = \">=1 <\"\n";
+        let e = parse(t, "hoist.toml").unwrap_err();
+        let shown: Vec<String> = e
+            .iter()
+            .map(|d| {
+                d.to_string()
+                    .split(": ")
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(": ")
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "hoist.toml:8: image_policy[0].numerical.order",
+                "hoist.toml:14: image_policy[1].semver.range"
+            ]
         );
         let e = parse("bogus = 1\n", "hoist.toml").unwrap_err();
         assert!(

@@ -392,11 +392,38 @@ mod tests {
 
     #[test]
     fn environments_climb_in_a_sensible_order() {
+        let files: Vec<SourceFile> = ["prod", "dev", "staging", "qa"]
+            .iter()
+            .map(|e| {
+                let rel = format!("clusters/{e}/image-tags.yaml");
+                crate::repo::source_file(
+                    rel.clone(),
+                    rel.into(),
+                    b"tag: 1.0.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n".to_vec(),
+                )
+                .unwrap()
+                .unwrap()
+            })
+            .filter(|f| !f.rel.contains("qa"))
+            .collect();
         let toml = scaffold(
-            &[],
-            &["prod".into(), "dev".into(), "staging".into()],
+            &files,
+            &["prod".into(), "dev".into(), "staging".into(), "qa".into()],
             Some("https://github.com/acme/fleet"),
         );
+        // Each environment owns its cluster's marker file; a cluster
+        // with none gets no environment, and says why.
+        assert!(
+            toml.contains("name = \"dev\"\n# The marker files that clusters/dev's Flux Kustomizations apply.\npaths = [\"clusters/dev/image-tags.yaml\"]"),
+            "{toml}"
+        );
+        assert!(
+            toml.contains(
+                "# clusters/qa applies no file with markers of its own; no environment for it."
+            ),
+            "{toml}"
+        );
+        assert!(!toml.contains("name = \"qa\""), "{toml}");
         let d = toml.find("name = \"dev\"").unwrap();
         let s = toml.find("name = \"staging\"").unwrap();
         let p = toml.find("name = \"prod\"").unwrap();

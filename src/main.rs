@@ -98,11 +98,44 @@ enum Command {
     },
 }
 
+/// Write `bytes` to stdout; a reader that went away (`| head`) is not an
+/// error, as in ripgrep: hoist stops quietly with status 0.
+fn to_stdout(bytes: &[u8]) -> Result<i32, Fatal> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(cli::exit::OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(cli::exit::OK),
+        Err(e) => Err(Fatal::usage(hoist::diag::Diag::error(format!(
+            "writing to stdout: {e}"
+        )))),
+    }
+}
+
+/// A `print!` whose reader has gone away panics in std; end quietly with
+/// status 0 instead (every other panic keeps the default report).
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to std") && msg.contains("Broken pipe") {
+            std::process::exit(cli::exit::OK);
+        }
+        default(info);
+    }));
+}
+
 /// `hoist completions SHELL`.
 fn completions(shell: clap_complete::Shell) -> Result<i32, Fatal> {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "hoist", &mut std::io::stdout());
-    Ok(cli::exit::OK)
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "hoist", &mut script);
+    to_stdout(&script)
 }
 
 /// `hoist man [--dir DIR]`.
@@ -114,10 +147,9 @@ fn man(dir: Option<&std::path::Path>) -> Result<i32, Fatal> {
     };
     let cmd = Cli::command();
     let Some(dir) = dir else {
-        clap_mangen::Man::new(cmd)
-            .render(&mut std::io::stdout())
-            .map_err(io)?;
-        return Ok(cli::exit::OK);
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut page).map_err(io)?;
+        return to_stdout(&page);
     };
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut page = Vec::new();
@@ -165,6 +197,7 @@ fn init_logging(verbose: u8, color: anstream::ColorChoice) {
 }
 
 fn main() {
+    quiet_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

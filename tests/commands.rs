@@ -448,7 +448,7 @@ fn config_check_validates_the_ladder_offline() {
     std::fs::remove_file(r.join("clusters/staging/image-tags.yaml")).unwrap();
     hoist(&["config", "check", "--repo", s(r)]).expect(
         1,
-        &["error: hoist.toml: environment.staging.paths: environment \"staging\" owns no file with markers"],
+        &["hoist.toml: environment.staging.paths: environment \"staging\" owns no file with markers"],
     );
     write(r, "clusters/staging/image-tags.yaml", marker);
     // Globs that differ but claim the same file.
@@ -759,7 +759,20 @@ fn init_splits_image_tags_out_of_kustomization_entry_files() {
         ),
         "the annotation's marker stays"
     );
-    assert!(read(&dir, "hoist.toml").contains("write_paths = [\"**/image-tags.yaml\"]"));
+    // write_paths names exactly the files with markers (#17), never a
+    // glob that also takes unmarked files.
+    let toml = read(&dir, "hoist.toml");
+    let wp = toml
+        .lines()
+        .find(|l| l.starts_with("write_paths = "))
+        .unwrap();
+    for e in &envs {
+        assert!(
+            wp.contains(&format!("\"clusters/{e}/apps/image-tags.yaml\"")),
+            "{wp}"
+        );
+    }
+    assert!(!wp.contains('*'), "{wp}");
     hoist(&["lint", "--repo", d]).expect(1, &["sits in a kustomization entry file"]);
     let plan = hoist(&[
         "plan",
@@ -785,4 +798,36 @@ fn init_splits_image_tags_out_of_kustomization_entry_files() {
             "hoist.toml kept",
         ],
     );
+}
+
+/// `hoist completions bash | head -1`: a reader that goes away ends hoist
+/// quietly with status 0 (as ripgrep does), never a panic.
+#[test]
+fn a_closed_pipe_ends_quietly_with_status_zero() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
+    let snap = example.join("registry-snapshot.yaml");
+    for args in [
+        vec!["completions", "bash"],
+        vec!["man"],
+        vec![
+            "plan",
+            "--repo",
+            s(&example),
+            "--registry-snapshot",
+            s(&snap),
+        ],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before hoist writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }

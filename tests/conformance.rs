@@ -509,3 +509,37 @@ fn go_regexp_tables() {
         failures.join("\n")
     );
 }
+
+#[derive(Deserialize)]
+struct PlacementCase {
+    name: String,
+    yaml: String,
+    applies: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Placements {
+    cases: Vec<PlacementCase>,
+}
+
+/// Markers are read where go-yaml puts the comment, as Flux's setter
+/// reads them; the others are reported, never applied.
+#[test]
+fn marker_placement_follows_go_yaml_comment_attachment() {
+    let table: Placements = load("marker-placement.yaml");
+    assert!(table.cases.len() >= 10);
+    for c in &table.cases {
+        let scan = hoist::setters::scan(&c.yaml).unwrap();
+        let got: Vec<&str> = scan.setters.iter().map(|s| s.value.as_str()).collect();
+        match &c.applies {
+            Some(v) => {
+                assert_eq!(got, [v.as_str()], "{}: {:?}", c.name, scan.problems);
+                assert!(scan.problems.is_empty(), "{}", c.name);
+            }
+            None => {
+                assert!(got.is_empty(), "{}: applied {got:?}", c.name);
+                assert_eq!(scan.problems.len(), 1, "{}", c.name);
+            }
+        }
+    }
+}

@@ -20,7 +20,7 @@ fn example_fleet_plans_offline_and_lints_clean() {
         "+          image: ghcr.io/acme/api:main-0c0ffee-1763650000 # {\"$imagepolicy\": \"flux-system:api-dev\"}",
         "+          image: ghcr.io/acme/api:1.4.0-rc.2 # {\"$imagepolicy\": \"flux-system:api-staging\"}",
         "+          image: ghcr.io/acme/api:1.3.1 # {\"$imagepolicy\": \"flux-system:api-prod\"}",
-        "+          image: acmefleet.azurecr.io/worker:2025.06.30@sha256:4b7d2e9c0a1f3e5d7c9b1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d",
+        "+          image: acmefleet.azurecr.io/worker:2025.06.30@sha256:4b7d2e9c0a1f3e5d7c9b1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d # {\"$imagepolicy\": \"flux-system:worker-prod\"}",
     ] {
         assert!(
             run.stdout.lines().any(|l| l == line),

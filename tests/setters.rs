@@ -113,6 +113,18 @@ fn hoist_fixtures_crlf_multidoc_quoting_block_scalars() {
     let (dir, run) = run_fixture(&original, &policies, &fixture("setters/snapshot.yaml"));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_matches_expected(dir.path(), &original, &fixture("setters/expected"));
+    // The two markers go-yaml gives to a key and to a flow mapping are
+    // Flux's no-ops: reported with their lines, never applied.
+    for line in [
+        "multidoc.yaml:17: Flux ignores marker",
+        "multidoc.yaml:22: Flux ignores marker",
+    ] {
+        assert!(
+            run.stderr.contains(line),
+            "missing {line:?}:\n{}",
+            run.stderr
+        );
+    }
     // Running again changes nothing: the result is a fixed point.
     let again = hoist(&[
         "plan",

@@ -40,13 +40,24 @@ pub fn check(fleet: &Fleet) -> Vec<Diag> {
     let mut out = ladder.overlaps(marker_files.iter().copied(), display);
     for f in &marker_files {
         if !ladder.rungs.iter().any(|r| r.owns(f)) {
-            out.push(
+            // An entry file is never written at all: `hoist lint` says why
+            // and `init --split-image-tags` moves its markers out.
+            let d = if crate::flux::layout::is_entry_name(f) {
+                Diag::warning(
+                    "has markers but is in no environment's paths; it is a kustomization entry file, which hoist never writes (see `hoist lint`)",
+                )
+            } else {
                 Diag::error(
                     "has markers but is in no environment's paths; `hoist run` will not update it",
                 )
-                .at(*f, None),
-            );
+            };
+            out.push(d.at(*f, None));
         }
+    }
+    // Without any marker file here (a bot's config checked on its own)
+    // there is nothing to hold the environments' paths against.
+    if marker_files.is_empty() {
+        return out;
     }
     for r in &ladder.rungs {
         if !marker_files.iter().any(|f| r.owns(f)) {

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use granit_parser::{Event, Parser, ScalarStyle};
+use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use super::marker::{MarkerRef, parse_comment};
 use crate::yaml::{YamlError, scan_error};
@@ -69,6 +69,12 @@ struct Scalar {
     value: String,
     style: Option<Style>,
     doc: usize,
+    /// Inside a flow collection (`{…}`, `[…]`): a comment after it is the
+    /// collection's, not this scalar's.
+    in_flow: bool,
+    /// A mapping value whose key starts on the same line: a comment on its
+    /// own line above is the key's.
+    key_on_line: bool,
 }
 
 struct Comment {
@@ -82,8 +88,21 @@ enum Frame {
     Map {
         expect_key: bool,
         key: Option<String>,
+        /// Line of the current key.
+        key_line: usize,
+        flow: bool,
     },
-    Seq,
+    Seq {
+        flow: bool,
+    },
+}
+
+impl Frame {
+    fn flow(&self) -> bool {
+        match self {
+            Frame::Map { flow, .. } | Frame::Seq { flow } => *flow,
+        }
+    }
 }
 
 /// Scan `text` for setters. Only documents that contain a marker are
@@ -174,6 +193,9 @@ fn scan_stream(text: &str) -> Result<FileScan, YamlError> {
         if is_node_start && let Some(Frame::Map { expect_key, .. }) = stack.last_mut() {
             *expect_key = !*expect_key;
         }
+        if is_key && let Some(Frame::Map { key_line, .. }) = stack.last_mut() {
+            *key_line = span.start.line();
+        }
         match event {
             Event::Scalar(value, style, ..) => {
                 if is_key {
@@ -193,6 +215,10 @@ fn scan_stream(text: &str) -> Result<FileScan, YamlError> {
                     ScalarStyle::DoubleQuoted => Some(Style::Double),
                     _ => None,
                 };
+                let key_on_line = matches!(
+                    stack.last(),
+                    Some(Frame::Map { key_line, flow: false, .. }) if *key_line == start_line
+                );
                 scalars.push(Scalar {
                     span: range,
                     start_line,
@@ -200,13 +226,19 @@ fn scan_stream(text: &str) -> Result<FileScan, YamlError> {
                     value: value.into_owned(),
                     style,
                     doc,
+                    in_flow: stack.iter().any(Frame::flow),
+                    key_on_line,
                 });
             }
-            Event::MappingStart(..) => stack.push(Frame::Map {
+            Event::MappingStart(st, ..) => stack.push(Frame::Map {
                 expect_key: true,
                 key: None,
+                key_line: 0,
+                flow: st == StructureStyle::Flow,
             }),
-            Event::SequenceStart(..) => stack.push(Frame::Seq),
+            Event::SequenceStart(st, ..) => stack.push(Frame::Seq {
+                flow: st == StructureStyle::Flow,
+            }),
             Event::MappingEnd | Event::SequenceEnd => {
                 stack.pop();
             }
@@ -254,10 +286,15 @@ fn record_identity(stack: &[Frame], value: &str, id: &mut ObjectId) {
     }
 }
 
-/// Pair markers with scalars: a same-line comment annotates the last value
-/// scalar that ends on its line before it; an own-line comment annotates the
-/// value scalar starting on the next line, unless that line has a comment of
-/// its own.
+/// Pair markers with scalars the way go-yaml (v3, under kyaml) attaches
+/// comments, since Flux's setter reads only the value scalar's own line
+/// or head comment: a same-line comment annotates the last value scalar
+/// that ends on its line before it, unless that scalar is inside a flow
+/// collection (the comment is then the collection's); an own-line comment
+/// annotates the value scalar starting on the next line, unless that line
+/// has a comment of its own, or the scalar is a mapping value whose key
+/// starts that line (the comment is then the key's), or it is in a flow
+/// collection. Markers Flux ignores are reported, never applied.
 fn attach(scalars: Vec<Scalar>, comments: Vec<Comment>, objects: Vec<ObjectId>) -> FileScan {
     let mut out = FileScan::default();
     let right_comment_lines: std::collections::HashSet<usize> = comments
@@ -297,6 +334,27 @@ fn attach(scalars: Vec<Scalar>, comments: Vec<Comment>, objects: Vec<ObjectId>) 
             });
             continue;
         };
+        let ignored = if s.in_flow {
+            Some("it follows a flow collection ({…} or […]), so YAML gives it to the collection")
+        } else if c.own_line && s.key_on_line {
+            Some("on its own line above `key: value` it is the key's comment")
+        } else {
+            None
+        };
+        if let Some(why) = ignored {
+            out.problems.push(MarkerProblem {
+                line: c.line,
+                message: format!(
+                    "Flux ignores marker {marker} here ({why}); put it at the end of the value's line, after the value{}",
+                    if s.in_flow {
+                        " written in block style (`key: value` on its own line)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+            continue;
+        }
         let Some(style) = s.style else {
             out.problems.push(MarkerProblem {
                 line: c.line,
@@ -326,7 +384,7 @@ mod tests {
 
     #[test]
     fn same_line_and_line_above() {
-        let y = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: n\nspec:\n  a: x:1 # {\"$imagepolicy\": \"ns:a\"}\n  # {\"$imagepolicy\": \"ns:b:tag\"}\n  b: '2'\n  c: |\n    # {\"$imagepolicy\": \"ns:c\"}\n";
+        let y = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: n\nspec:\n  a: x:1 # {\"$imagepolicy\": \"ns:a\"}\n  b:\n    # {\"$imagepolicy\": \"ns:b:tag\"}\n    '2'\n  c: |\n    # {\"$imagepolicy\": \"ns:c\"}\n";
         let s = scan(y).unwrap();
         assert_eq!(s.setters.len(), 2, "{:?}", s.problems);
         assert_eq!(&y[s.setters[0].span.clone()], "x:1");
@@ -335,6 +393,24 @@ mod tests {
         assert_eq!(s.setters[0].object.name, "p");
         assert_eq!(s.setters[0].object.namespace, "n");
         assert!(s.problems.is_empty());
+    }
+
+    #[test]
+    fn markers_flux_gives_to_a_key_or_a_collection_are_reported_not_applied() {
+        for y in [
+            "# {\"$imagepolicy\": \"ns:a\"}\nimage: x:1\n",
+            "image: {repository: x, tag: 1.0} # {\"$imagepolicy\": \"ns:a:tag\"}\n",
+            "containers: [x:1] # {\"$imagepolicy\": \"ns:a\"}\n",
+        ] {
+            let s = scan(y).unwrap();
+            assert!(s.setters.is_empty(), "{y}");
+            assert!(
+                s.problems[0].message.starts_with("Flux ignores marker"),
+                "{:?}",
+                s.problems
+            );
+            assert_eq!(s.problems[0].line, 1);
+        }
     }
 
     #[test]
