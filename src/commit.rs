@@ -440,7 +440,7 @@ impl Session {
             Repository::Checkout { dir } => {
                 if !dir.join(".git").exists() {
                     return Err(Failure::setup(
-                        Diag::error("not a Git checkout (no .git); use --url, or --no-commit to only write files")
+                        Diag::error("not a Git checkout (no .git); use --url, or name the repository in hoist.toml ([forge] repository or [git] url); to only write the files here, `hoist apply --no-commit`")
                             .at(dir.display().to_string(), None),
                     ));
                 }

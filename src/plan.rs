@@ -877,15 +877,38 @@ pub fn mutate_scoped(
                     m.namespace.clone(),
                     m.name.clone(),
                 );
+                // A marker that can never apply fails the plan (a CI gate
+                // on `plan --exit-code` must not pass it); a policy merely
+                // outside this plan's scope never gets here.
+                let fail = |msg: String| Diag::error(msg).at(&f.rel, Some(s.marker_line));
                 if objects.invalid.contains(&key) {
-                    diags.push(warn(format!(
+                    diags.push(fail(format!(
                         "marker {m}: ImagePolicy {}/{} is invalid (see its errors); not applied",
                         m.namespace, m.name
                     )));
                     continue;
                 }
-                diags.push(warn(format!(
-                    "marker {m} names ImagePolicy {}/{}, which does not exist",
+                let elsewhere: Vec<String> = outcomes
+                    .iter()
+                    .filter(|o| o.name == m.name)
+                    .map(|o| {
+                        format!(
+                            "{}/{} ({}:{}, namespace from {})",
+                            o.namespace,
+                            o.name,
+                            o.origin.file,
+                            o.origin.line,
+                            o.namespace_from.as_deref().unwrap_or("metadata.namespace")
+                        )
+                    })
+                    .collect();
+                let hint = if elsewhere.is_empty() {
+                    String::new()
+                } else {
+                    format!("; there is {}", elsewhere.join(", "))
+                };
+                diags.push(fail(format!(
+                    "marker {m} names ImagePolicy {}/{}, which does not exist{hint}",
                     m.namespace, m.name
                 )));
                 continue;

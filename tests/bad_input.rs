@@ -206,7 +206,7 @@ fn malformed_snapshot_and_config_are_usage_errors() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("hoist.toml:4: image_policy[0].numerical.order: invalid order argument"),
+            .contains("hoist.toml:6: image_policy[0].numerical.order: invalid order argument"),
         "{}",
         run.stderr
     );

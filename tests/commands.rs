@@ -664,7 +664,8 @@ fn flux_style_fleet(dir: &std::path::Path) -> Vec<&'static str> {
         k.push_str("images:\n  # pinned mirror, not automated\n  - name: docker.io/library/busybox\n    newTag: \"1.36\"\n");
         for line in tags
             .lines()
-            .filter(|l| l.contains("image: ") && l.contains("$imagepolicy"))
+            // A digest-pinned image is no `images:` entry of name:tag.
+            .filter(|l| l.contains("image: ") && l.contains("$imagepolicy") && !l.contains('@'))
         {
             let (image, marker) = line
                 .trim()
@@ -829,5 +830,80 @@ fn a_closed_pipe_ends_quietly_with_status_zero() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// A marker that can never apply fails `plan` (so a CI gate on `plan
+/// --exit-code` does not pass it), and the message names the policy of
+/// that name that does exist and where its namespace came from.
+#[test]
+fn plan_fails_on_a_marker_whose_policy_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    write(
+        r,
+        "flux/app.yaml",
+        &repo_and_policy("other", "app", "ghcr.io/a/app", ">=1.0.0"),
+    );
+    write(
+        r,
+        "apps/app.yaml",
+        "image: ghcr.io/a/app:1.0.0 # {\"$imagepolicy\": \"apps:app\"}\n",
+    );
+    write(
+        r,
+        "snap.yaml",
+        "images:\n  ghcr.io/a/app:\n    tags: [\"1.0.0\", \"1.1.0\"]\n",
+    );
+    hoist(&[
+        "plan",
+        "--repo",
+        s(r),
+        "--registry-snapshot",
+        s(&r.join("snap.yaml")),
+        "--exit-code",
+    ])
+    .expect(
+        1,
+        &["error: apps/app.yaml:1: marker apps:app names ImagePolicy apps/app, which does not exist; there is other/app (flux/app.yaml:10, namespace from metadata.namespace)"],
+    );
+    // Naming the policy that exists, the same gate sees pending changes.
+    write(
+        r,
+        "apps/app.yaml",
+        "image: ghcr.io/a/app:1.0.0 # {\"$imagepolicy\": \"other:app\"}\n",
+    );
+    hoist(&[
+        "plan",
+        "--repo",
+        s(r),
+        "--registry-snapshot",
+        s(&r.join("snap.yaml")),
+        "--exit-code",
+    ])
+    .expect(3, &["1 change in 1 file"]);
+}
+
+/// `run` and `promote` outside a checkout, with nothing naming the
+/// repository: the hint is one they can follow (they have no --no-commit).
+#[test]
+fn outside_a_checkout_the_hint_names_what_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    write(
+        r,
+        "hoist.toml",
+        "[[environment]]\nname = \"dev\"\npaths = [\"clusters/dev/**\"]\n\n[[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\n",
+    );
+    for args in [
+        vec!["run", "--repo", s(r)],
+        vec!["promote", "--repo", s(r), "--from", "dev", "--to", "prod"],
+    ] {
+        let run = hoist(&args);
+        run.expect(
+            2,
+            &["not a Git checkout (no .git); use --url, or name the repository in hoist.toml ([forge] repository or [git] url); to only write the files here, `hoist apply --no-commit`"],
+        );
+        assert!(!run.stderr.contains(", or --no-commit"), "{}", run.stderr);
     }
 }

@@ -46,9 +46,9 @@ fn eight_bots_and_a_human_race_for_fifty_rounds_and_nothing_is_lost() {
         let (url, dir) = (url.clone(), t.path().join(format!("bot{i}")));
         threads.push(std::thread::spawn(move || {
             std::fs::create_dir_all(&dir).unwrap();
-            // Each bot knows only its own policy (the others' markers are
-            // reported and skipped).
-            let cfg = write(&dir, "hoist.toml", &common::git::fleet_toml([i]));
+            // Each bot sees only its own image (the others' policies have
+            // no tag list: reported and skipped, not errors).
+            let cfg = write(&dir, "hoist.toml", &common::git::fleet_toml(0..BOTS));
             let mut attempts_total = 0;
             for r in 1..=ROUNDS {
                 let snap = write(&dir, "snap.yaml", &snapshot_for(i, r));

@@ -245,6 +245,31 @@ fn without_url_or_checkout_git_url_names_the_repository() {
     );
     let empty = t.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
+    let before = show(&bare, "main", "clusters/dev/image-tags.yaml");
+    // The dry run previews the same repository the real run takes (#17),
+    // not the empty directory.
+    let preview = hoist(&[
+        "run",
+        "--repo",
+        s(&empty),
+        "--config",
+        s(&cfg),
+        "--state-dir",
+        s(&t.path().join("state")),
+        "--registry-snapshot",
+        s(&snap),
+        "--dry-run",
+    ]);
+    preview.expect(0, &["hoist run --dry-run: nothing was written"]);
+    assert!(
+        preview
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("+api: dev-bbbbbbb-2 #")),
+        "{}",
+        preview.stdout
+    );
+    assert_eq!(show(&bare, "main", "clusters/dev/image-tags.yaml"), before);
     hoist(&[
         "run",
         "--repo",

@@ -148,7 +148,16 @@ pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
 /// (`--repo`), or on the remote's tip (`--url`, read into the clone cache;
 /// nothing is pushed).
 fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
-    let (ladder, plans, mut diags) = if args.git.url.is_some() {
+    // The same rule as the real run: outside a checkout, the repository is
+    // the one hoist.toml names (the forge's, or `[git] url`), not the
+    // directory.
+    let remote = args.git.url.is_some()
+        || (!args.target.repo.join(".git").exists() && {
+            let cfg = crate::config::load(&args.target.repo, args.target.config.as_deref())
+                .map_err(Fatal::from)?;
+            cfg.git.url.is_some() || cfg.ladder.forge.is_some()
+        });
+    let (ladder, plans, mut diags) = if remote {
         let Some(session) = open_session(&args.git, &args.target, &args.tags, "run", true)? else {
             return Ok(exit::OK);
         };
