@@ -259,7 +259,13 @@ pub struct ImageReport {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PolicyReport {
+    /// The cluster that declares it (`""`: none in particular).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
     pub namespace: String,
+    /// Where the namespace came from, when not `metadata.namespace`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace_from: Option<String>,
     pub name: String,
     pub tag: Option<String>,
     pub digest: Option<String>,
@@ -286,7 +292,9 @@ pub fn report(objects: &Objects, tags: &Tags) -> Vec<ImageReport> {
                 .iter()
                 .filter(|o| o.image.as_deref() == Some(image))
                 .map(|o| PolicyReport {
+                    cluster: o.cluster.clone(),
                     namespace: o.namespace.clone(),
+                    namespace_from: o.namespace_from.clone(),
                     name: o.name.clone(),
                     tag: o.selected.as_ref().map(|s| s.tag.clone()),
                     digest: o.selected.as_ref().and_then(|s| s.digest.clone()),

@@ -907,3 +907,30 @@ fn outside_a_checkout_the_hint_names_what_works() {
         assert!(!run.stderr.contains(", or --no-commit"), "{}", run.stderr);
     }
 }
+
+/// A scan in which a registry failed writes no snapshot: one without the
+/// failed image would later plan as "no changes" for it.
+#[test]
+fn a_failed_scan_writes_no_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    write(
+        r,
+        "hoist.toml",
+        "[scan]\nretries = 0\ntimeout_seconds = 2\n",
+    );
+    write(
+        r,
+        "flux/app.yaml",
+        &repo_and_policy("flux-system", "app", "127.0.0.1:1/acme/app", ">=1.0.0"),
+    );
+    write(
+        r,
+        "apps/app.yaml",
+        "image: 127.0.0.1:1/acme/app:1.0.0 # {\"$imagepolicy\": \"flux-system:app\"}\n",
+    );
+    let snap = r.join("snap.yaml");
+    hoist(&["scan", "--repo", s(r), "--save-snapshot", s(&snap)])
+        .expect(1, &["1 image could not be scanned; no snapshot written"]);
+    assert!(!snap.exists(), "nothing written");
+}

@@ -959,3 +959,35 @@ fn promote_opens_the_pull_request_a_pull_request_rung_wants() {
     promote().expect(0, &["pull request #1 is up to date"]);
     assert_eq!(w.pulls().len(), 1);
 }
+
+/// GitHub's 422 "No commits between main and hoist/staging" is its word
+/// for "another run merged this first": hoist plans again, as for the
+/// other races, and prints no error.
+#[test]
+fn github_no_commits_between_is_a_race_not_an_error() {
+    let w = World::new(Kind::GitHub);
+    let snap = w.snapshot(2, &[]);
+    w.forge.fail(
+        "POST",
+        "/repos/acme/fleet/pulls",
+        422,
+        serde_json::json!({
+            "message": "Validation Failed",
+            "errors": [{ "resource": "PullRequest", "code": "custom",
+                "message": "No commits between main and hoist/staging" }],
+            "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
+        }),
+        &[],
+        1,
+    );
+    let r = w.run(&snap, &[]);
+    r.expect(
+        0,
+        &[
+            "hoist run: staging: merged pull request #1",
+            "hoist run: prod: opened pull request #2",
+        ],
+    );
+    assert!(!r.stderr.contains("No commits between"), "{}", r.stderr);
+    assert!(!r.stderr.contains("error"), "{}", r.stderr);
+}

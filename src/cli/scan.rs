@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::report as report_diags;
-use super::{Fatal, exit, load_repo};
+use super::{Fatal, exit, load_repo, plural};
 use crate::diag::Diag;
 use crate::observe::{ImageReport, live_scan, report};
 use crate::plan::collect_objects;
@@ -45,6 +45,18 @@ pub fn run(args: &ScanArgs) -> Result<i32, Fatal> {
             report_diags(&diags);
             print_table(&rows);
         }
+    }
+    if let Some(path) = &args.save_snapshot
+        && !tags.errors.is_empty()
+    {
+        // A snapshot without the failed images would later read as "no
+        // changes" for them: a failed scan records nothing.
+        report_diags(&[Diag::error(format!(
+            "{} could not be scanned; no snapshot written (one without them would plan as if they had nothing new)",
+            plural(tags.errors.len(), "image")
+        ))
+        .at(path.display().to_string(), None)]);
+        return Ok(exit::FOUND);
     }
     if let Some(path) = &args.save_snapshot {
         let text = tags.snapshot.to_yaml();
@@ -95,10 +107,15 @@ fn print_table(rows: &[ImageReport]) {
             } else {
                 &p.error
             };
+            let policy = if p.cluster.is_empty() {
+                format!("{}/{}", p.namespace, p.name)
+            } else {
+                format!("{}/{}/{}", p.cluster, p.namespace, p.name)
+            };
             lines.push([
                 r.image.clone(),
                 count.clone(),
-                format!("{}/{}", p.namespace, p.name),
+                policy,
                 s(&p.tag),
                 short,
                 s(err),

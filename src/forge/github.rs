@@ -287,6 +287,14 @@ impl Forge for GitHub {
                     ))
                 });
             }
+            // Everything on the head branch is already in the base: a
+            // concurrent run merged this change first. Plan again.
+            422 if r.message().contains("No commits between") => {
+                return Err(Error::raced(format!(
+                    "{}: opening a pull request from {}: its change is already in {}",
+                    self.http.who, new.head, new.base
+                )));
+            }
             // The head branch is gone (a concurrent run merged and
             // deleted it): plan again.
             422 if r.json["errors"].as_array().is_some_and(|a| {
