@@ -141,6 +141,28 @@ fn a_registry_event_climbs_the_ladder_and_comments_and_flux_report_back() {
         (unknown.status, unknown.body.contains("ignored")),
         (202, true)
     );
+    // GitHub's default content type: `payload=<json>`, form-encoded; the
+    // signature is over the raw body.
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "payload",
+            r#"{"zen": "Keep it logically awesome.", "hook_id": 1}"#,
+        )
+        .finish();
+    let sig = hoist::server::hooks::sign(common::serve::GITHUB_SECRET.as_bytes(), form.as_bytes());
+    let formed = srv.request(
+        "POST",
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "ping".into()),
+            ("X-GitHub-Delivery", "d-form".into()),
+            ("X-Hub-Signature-256", sig),
+            ("Content-Type", "application/x-www-form-urlencoded".into()),
+        ],
+        form.as_bytes(),
+    );
+    assert_eq!(formed.status, 202, "{}", formed.body);
+    assert!(formed.body.contains("ignored: ping"), "{}", formed.body);
     let big = "x".repeat(2 << 20);
     assert_eq!(srv.github("push", "d-big", &big).status, 413);
 

@@ -145,6 +145,26 @@ pub fn json(body: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))
 }
 
+/// A GitHub delivery's JSON: the body itself (`application/json`), or its
+/// `payload` field when the hook sends `application/x-www-form-urlencoded`
+/// (GitHub's default). The signature is over the raw body either way.
+pub fn github_payload(content_type: Option<&str>, body: &[u8]) -> Result<Value, String> {
+    let form = content_type.is_some_and(|t| {
+        t.split(';').next().is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    });
+    if !form {
+        return json(body);
+    }
+    let payload = form_urlencoded::parse(body)
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v)
+        .ok_or("the form-encoded body has no payload field")?;
+    serde_json::from_str(&payload).map_err(|e| format!("the payload field is not JSON: {e}"))
+}
+
 fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     let mut cur = v;
     for p in path {

@@ -999,7 +999,7 @@ async fn github_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
     let Some(event) = header_str(&headers, "x-github-event") else {
         return bad_request(&app, HOOK, "no X-GitHub-Event header".into());
     };
-    let v = match hooks::json(&body) {
+    let v = match hooks::github_payload(header_str(&headers, "content-type"), &body) {
         Ok(v) => v,
         Err(e) => return bad_request(&app, HOOK, e),
     };
