@@ -158,6 +158,9 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
     assert!(prod.body.contains("feature number 3") && prod.body.contains("feature number 2"));
     assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s3}")));
     assert!(w.main_has("staging", &format!("staging-{s3}")));
+    if matches!(kind, Kind::Azure) {
+        assert_documented_azure_routes(&w.forge.calls());
+    }
 }
 
 #[test]
@@ -165,9 +168,60 @@ fn github_ladder_push_merge_propose_and_converge() {
     climb_twice_then_a_newer_build(Kind::GitHub);
 }
 
+/// Every Azure DevOps call hoist made is a route Microsoft's Git REST 7.1
+/// description documents (`fixtures/forge/azure-devops-git-7.1-routes.txt`,
+/// made from it by `scripts/forge-routes.py`); route literals compare
+/// without case, as Azure's do.
+fn assert_documented_azure_routes(calls: &[(String, String)]) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/forge/azure-devops-git-7.1-routes.txt"),
+    )
+    .unwrap();
+    let routes: Vec<(&str, Vec<&str>)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (m, p) = l.split_once(' ').unwrap();
+            (m, p.split('/').filter(|x| !x.is_empty()).collect())
+        })
+        .collect();
+    assert!(routes.len() > 50);
+    let mut checked = 0;
+    for (method, path) in calls.iter().filter(|(_, p)| p.contains("/_apis/")) {
+        let segs: Vec<&str> = path.split('/').filter(|x| !x.is_empty()).collect();
+        let documented = routes.iter().any(|(m, r)| {
+            m == method
+                && r.len() == segs.len()
+                && r.iter().zip(&segs).all(|(t, s)| {
+                    (t.starts_with('{') && t.ends_with('}')) || t.eq_ignore_ascii_case(s)
+                })
+        });
+        assert!(documented, "{method} {path} is in no documented route");
+        checked += 1;
+    }
+    assert!(checked > 5, "{calls:?}");
+}
+
 #[test]
 fn azure_devops_ladder_push_merge_propose_and_converge() {
     climb_twice_then_a_newer_build(Kind::Azure);
+}
+
+/// hoist's Azure DevOps requests are documented ones: no
+/// `_apis/connectionData` (#17); auto-complete is set by the identity that
+/// created the pull request.
+#[test]
+fn azure_devops_requests_are_documented_routes() {
+    let w = World::new(Kind::Azure);
+    let r = w.run(&w.snapshot(2, &[]), &[]);
+    r.expect(0, &["hoist run: staging: merged pull request"]);
+    let calls = w.forge.calls();
+    assert!(
+        !calls.iter().any(|(_, p)| p.contains("connectionData")),
+        "{calls:?}"
+    );
+    assert_documented_azure_routes(&calls);
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! `DefaultCollection/project/repo`).
 //!
 //! Auto-merge is Azure's auto-complete: hoist sets `autoCompleteSetBy` to
-//! its own identity (from `connectionData`) with `completionOptions`, and
+//! its own identity (the `createdBy` of the pull request it opened) with
+//! `completionOptions`, and
 //! Azure completes the pull request once its policies pass — at once when
 //! there are none, which hoist sees by reading the pull request again.
 
@@ -75,24 +76,30 @@ impl AzureDevOps {
         )
     }
 
-    /// hoist's own identity id, for `autoCompleteSetBy`.
-    fn me(&self) -> Result<String> {
+    /// hoist's own identity id, for `autoCompleteSetBy`: the `createdBy`
+    /// of the pull request hoist created (remembered from the create
+    /// reply), else of the pull request itself (hoist's bot branch). Both
+    /// are documented routes; `_apis/connectionData` is in none of
+    /// Microsoft's published descriptions.
+    fn me(&self, number: u64) -> Result<String> {
         if let Some(id) = self.me.get() {
             return Ok(id.clone());
         }
         let v = self.http.expect(
             "GET",
-            &format!("{}/_apis/connectionData", self.org_url),
+            &self.url(&format!("/pullrequests/{number}")),
             None,
-            "reading hoist's own identity (connectionData)",
+            &format!("reading pull request {number}"),
         )?;
-        let id = v["authenticatedUser"]["id"]
+        v["createdBy"]["id"]
             .as_str()
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
             .ok_or_else(|| {
-                Error::new("Azure DevOps sent connectionData without authenticatedUser.id")
-            })?
-            .to_string();
-        Ok(self.me.get_or_init(|| id).clone())
+                Error::new(format!(
+                    "Azure DevOps sent pull request {number} without createdBy.id"
+                ))
+            })
     }
 
     fn get_pull(&self, id: u64) -> Result<PullRequest> {
@@ -273,7 +280,12 @@ impl Forge for AzureDevOps {
             .http
             .call("POST", &self.url("/pullrequests"), Some(&body))?;
         match r.status {
-            200 | 201 => self.pull(&r.json),
+            200 | 201 => {
+                if let Some(id) = r.json["createdBy"]["id"].as_str().filter(|i| !i.is_empty()) {
+                    let _ = self.me.set(id.to_string());
+                }
+                self.pull(&r.json)
+            }
             409 if r.message().contains("TF401179") || r.message().contains("already exists") => {
                 self.find_open(new.head, new.base)?.ok_or_else(|| {
                     Error::raced(format!(
@@ -345,7 +357,7 @@ impl Forge for AzureDevOps {
 
     fn merge(&self, pr: &PullRequest, method: MergeMethod) -> Result<Merge> {
         if !pr.auto_merge {
-            let me = self.me()?;
+            let me = self.me(pr.number)?;
             self.http.expect(
                 "PATCH",
                 &self.url(&format!("/pullrequests/{}", pr.number)),

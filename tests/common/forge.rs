@@ -1231,9 +1231,7 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
         // hoist must cope with a non-JSON body.
         return reply(401, Value::Null);
     }
-    if !req.path.ends_with("/_apis/connectionData")
-        && req.query.get("api-version").map(String::as_str) != Some("7.1")
-    {
+    if req.query.get("api-version").map(String::as_str) != Some("7.1") {
         return ado_error(
             400,
             "VssVersionOutOfRangeException",
@@ -1244,13 +1242,6 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
         );
     }
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
-    if let [_org, "_apis", "connectionData"] = segs.as_slice() {
-        return reply(
-            200,
-            json!({ "authenticatedUser": { "id": ADO_USER, "providerDisplayName": "hoist" },
-                    "authorizedUser": { "id": ADO_USER } }),
-        );
-    }
     let [
         org,
         project,
