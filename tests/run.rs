@@ -209,6 +209,38 @@ fn promote_moves_one_image_between_any_two_rungs_now() {
     let url = file_url(&bare);
     let state = t.path().join("state");
     let promote = |extra: &[&str]| on_remote("promote", &url, &state, &snap, extra);
+    // The preview shows what prod runs now beside what it would get, and
+    // warns that prod's own policy (semver) would never pick a dev build.
+    let checkout = t.path().join("checkout");
+    git(t.path(), &["clone", "-q", &url, s(&checkout)]);
+    let preview = hoist(&[
+        "promote",
+        "--repo",
+        s(&checkout),
+        "--registry-snapshot",
+        s(&snap),
+        "--from",
+        "dev",
+        "--to",
+        "prod",
+        "--image",
+        "api",
+        "--dry-run",
+    ]);
+    preview.expect(
+        0,
+        &[
+            "127.0.0.1:1/api: dev-bbbbbbb-2 is outside what prod's own policy ns/api-prod accepts",
+            "hoist promote --dry-run: nothing was written",
+        ],
+    );
+    assert!(
+        preview
+            .stdout
+            .contains("# 127.0.0.1:1/api: dev-bbbbbbb-2 ← dev-bbbbbbb-2 (from dev); prod runs staging-aaaaaaa now"),
+        "{}",
+        preview.stdout
+    );
     // Straight from dev to prod (skipping staging), only api; prod has no
     // tag_rewrite, so dev's tag itself is promoted.
     promote(&["--from", "dev", "--to", "prod", "--image", "api"])

@@ -109,9 +109,30 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
     )
     .map_err(|e| Fatal::usage(Diag::error(e)))?;
     diags.extend(p.diagnostics.iter().cloned());
+    // What the target runs now, and whether its own policy would take the
+    // promoted tag (a promotion may move it outside that on purpose).
+    let runs = crate::ladder::rung_runs(&fleet.config.ladder, &args.to, &fleet.files, &objects);
+    for pr in &p.promotions {
+        if let Some(why) = outside_policy(&objects, pr) {
+            diags.push(Diag::warning(format!(
+                "{}: {} is outside what {}'s own policy {}/{} accepts ({why}); the promotion sets it anyway",
+                pr.image, pr.to_tag, args.to, pr.namespace, pr.policy
+            )));
+        }
+    }
     report(&diags);
     for pr in &p.promotions {
-        anstream::println!("# {}: {} ← {}", pr.image, pr.to_tag, pr.from_tag);
+        let now = runs
+            .get(&pr.image)
+            .map_or("(nothing recorded)", |(t, _)| t.as_str());
+        anstream::println!(
+            "# {}: {} ← {} (from {}); {} runs {now} now",
+            pr.image,
+            pr.to_tag,
+            pr.from_tag,
+            args.from,
+            args.to
+        );
     }
     for f in &p.files {
         anstream::print!(
@@ -125,4 +146,22 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
     } else {
         exit::OK
     })
+}
+
+/// Why the target's own ImagePolicy would not select `pr.to_tag`, if it
+/// would not: filtered out, outside its range, or not a version.
+fn outside_policy(objects: &crate::plan::Objects, pr: &crate::ladder::Promotion) -> Option<String> {
+    let p = objects
+        .policies
+        .iter()
+        .find(|p| p.meta.namespace == pr.namespace && p.meta.name == pr.policy)?;
+    let mut spec = p.spec.clone();
+    spec.exclusion_list = objects
+        .repository_of(p)
+        .and_then(|r| r.exclusion_list.clone());
+    let policy = crate::policy::Policy::from_spec(&spec).ok()?;
+    policy
+        .select(std::slice::from_ref(&pr.to_tag))
+        .err()
+        .map(|e| e.to_string())
 }

@@ -757,6 +757,26 @@ mod tests {
     }
 
     #[test]
+    fn null_policy_kinds_are_nil_pointers_not_defaults() {
+        // Flux reads `alphabetical: null` as a nil pointer: no kind set.
+        let y = "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: p\nspec:\n  imageRepositoryRef:\n    name: r\n  policy:\n    alphabetical: null\n    numerical: ~\n";
+        let errs = read(y).unwrap_err();
+        assert!(
+            errs[0]
+                .to_string()
+                .contains("spec.policy: no policy kind set"),
+            "{errs:?}"
+        );
+        // A kind given alongside a null one is the one used.
+        let y = y.replace("numerical: ~", "numerical: {order: desc}");
+        let FluxObject::Policy(p) = read(&y).unwrap() else {
+            panic!()
+        };
+        assert_eq!(p.spec.alphabetical_order, None);
+        assert_eq!(p.spec.numerical_order.as_deref(), Some("desc"));
+    }
+
+    #[test]
     fn image_names() {
         assert!(check_image_name("localhost:5000/a/b").is_ok());
         assert!(check_image_name("ghcr.io/a/b:1.0").is_err());
