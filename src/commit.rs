@@ -303,6 +303,63 @@ fn same_automation(a: &ImageUpdateAutomation, b: &ImageUpdateAutomation) -> bool
         == (&b.meta.cluster, &b.meta.namespace, &b.meta.name)
 }
 
+/// Does active automation `a` take policy `p` (namespace, cluster,
+/// `policySelector`)?
+fn takes(a: &ImageUpdateAutomation, p: &crate::flux::ImagePolicy) -> bool {
+    !a.suspend
+        && a.meta.namespace == p.meta.namespace
+        && (a.meta.cluster.is_empty()
+            || p.meta.cluster.is_empty()
+            || a.meta.cluster == p.meta.cluster)
+        && a.policy_selector
+            .as_ref()
+            .is_none_or(|sel| sel.matches(&p.meta.labels))
+}
+
+/// One [`Settings`] per active automation (sorted by cluster, namespace,
+/// name), each scoped to the policies it takes; the first also takes the
+/// policies none takes, so their markers are still reported.
+fn split_settings(
+    o: &Overrides,
+    cfg: &Config,
+    objects: &Objects,
+    branch: &str,
+) -> Result<Vec<Settings>, Failure> {
+    let mut active: Vec<&ImageUpdateAutomation> =
+        objects.automations.iter().filter(|a| !a.suspend).collect();
+    active.sort_by(|a, b| {
+        (&a.meta.cluster, &a.meta.namespace, &a.meta.name).cmp(&(
+            &b.meta.cluster,
+            &b.meta.namespace,
+            &b.meta.name,
+        ))
+    });
+    let key = |p: &crate::flux::ImagePolicy| (p.meta.namespace.clone(), p.meta.name.clone());
+    let untaken: std::collections::BTreeSet<(String, String)> = objects
+        .policies
+        .iter()
+        .filter(|p| !active.iter().any(|a| takes(a, p)))
+        .map(key)
+        .collect();
+    let mut out = Vec::new();
+    for (i, a) in active.iter().enumerate() {
+        let mut s = settle(o, cfg, Some(a), branch)?;
+        let mut scope: std::collections::BTreeSet<(String, String)> = objects
+            .policies
+            .iter()
+            .filter(|p| takes(a, p))
+            .map(key)
+            .collect();
+        if i == 0 {
+            scope.extend(untaken.iter().cloned());
+        }
+        s.policy_scope = Some(scope);
+        s.label = Some(plan::automation_name(a));
+        out.push(s);
+    }
+    Ok(out)
+}
+
 /// Keep only the chosen automation, so only its scope is written.
 fn restrict(objects: &mut Objects, chosen: Option<&ImageUpdateAutomation>, explicit: bool) {
     if explicit && let Some(a) = chosen {
@@ -371,21 +428,25 @@ pub enum Scope {
     },
 }
 
-/// Plan, commit and push with compare-and-swap until the branch holds the
-/// plan (see [`crate::git::persist`]). `progress` hears of registry scans.
-pub fn commit(
+/// `hoist apply`'s run: open, then one commit, or one per automation
+/// where they write differently (see [`Session::commit_each`]): (the
+/// automation, its report) each.
+pub fn commit_all(
     repository: &Repository,
     o: &Overrides,
     progress: &(dyn Fn(usize, usize, &str) + Sync),
-) -> Result<Report, Failure> {
+) -> Result<Vec<(Option<String>, Report)>, Failure> {
     match Session::open(repository, o, progress)? {
-        None => Ok(Report {
-            outcome: Outcome::Suspended,
-            diags: Vec::new(),
-            warnings: Vec::new(),
-            plan: None,
-        }),
-        Some(mut s) => s.commit(&Scope::Policies),
+        None => Ok(vec![(
+            None,
+            Report {
+                outcome: Outcome::Suspended,
+                diags: Vec::new(),
+                warnings: Vec::new(),
+                plan: None,
+            },
+        )]),
+        Some(mut s) => s.commit_each(),
     }
 }
 
@@ -408,6 +469,11 @@ pub struct Session {
     intervals: Vec<String>,
     /// The Flux objects (and hoist.toml's) read while opening.
     objects: Objects,
+    /// With several active automations that commit differently: each
+    /// one's settings, for [`Session::commit_each`].
+    per_automation: Vec<Settings>,
+    /// The warning that one automation's message would be used for all.
+    automation_note: Option<Diag>,
 }
 
 impl Session {
@@ -503,9 +569,17 @@ impl Session {
         // Tags are fetched once; every attempt re-plans against the same lists.
         let (mut tags, mut tag_diags) =
             obtain_tags(&cfg, &objects, o.snapshot.as_deref(), progress).map_err(Failure::setup)?;
-        if o.automation.is_none() {
-            tag_diags.extend(automation_note(&objects, automation.as_ref()));
-        }
+        let note = if o.automation.is_none() {
+            automation_note(&objects, automation.as_ref())
+        } else {
+            None
+        };
+        tag_diags.extend(note.clone());
+        let per_automation = if note.is_some() {
+            split_settings(o, &cfg, &objects, &branch)?
+        } else {
+            Vec::new()
+        };
         if tags.is_live() && !cfg.ladder.is_empty() {
             // Resolve, once, the digests the ladder's promotions will need,
             // and create the tags `create_tag` asks for.
@@ -541,7 +615,33 @@ impl Session {
                 Repository::Url { state_dir, .. } => Some(state_dir.clone()),
                 Repository::Checkout { .. } => None,
             },
+            per_automation,
+            automation_note: note,
         }))
+    }
+
+    /// `hoist apply`: one commit, or — when several active automations
+    /// would write with different messages or authors — one commit per
+    /// automation, as Flux makes them: each with its own template, author
+    /// and values, over the markers its `update.path` and `policySelector`
+    /// take (the first also reports the markers no automation takes).
+    /// Each is its own compare-and-swap push; a crash between them leaves
+    /// the rest for the next run.
+    pub fn commit_each(&mut self) -> Result<Vec<(Option<String>, Report)>, Failure> {
+        if self.per_automation.is_empty() {
+            return Ok(vec![(None, self.commit(&Scope::Policies)?)]);
+        }
+        if let Some(note) = self.automation_note.take() {
+            self.tag_diags.retain(|d| *d != note);
+        }
+        let mut out = Vec::new();
+        for settings in std::mem::take(&mut self.per_automation) {
+            let label = settings.label.clone();
+            self.settings = settings;
+            self.explicit_automation = true;
+            out.push((label, self.commit(&Scope::Policies)?));
+        }
+        Ok(out)
     }
 
     /// A hash of what this session read while opening: the base branch's
@@ -684,6 +784,8 @@ impl Session {
                 template_origin: self.settings.template_origin.clone(),
                 values: self.settings.values.clone(),
                 automation_key: None,
+                policy_scope: None,
+                label: None,
             },
             tags: self.tags.clone(),
             tag_diags: Vec::new(),
@@ -693,6 +795,8 @@ impl Session {
             fingerprint,
             intervals: Vec::new(),
             objects,
+            per_automation: Vec::new(),
+            automation_note: None,
         })
     }
 
@@ -911,6 +1015,11 @@ struct Settings {
     values: BTreeMap<String, String>,
     /// (cluster, namespace, name).
     automation_key: Option<(String, String, String)>,
+    /// Only these policies' markers ((namespace, name)): one automation's
+    /// share when each active automation commits on its own.
+    policy_scope: Option<std::collections::BTreeSet<(String, String)>>,
+    /// The automation this commit is made as, for output (split runs).
+    label: Option<String>,
 }
 
 fn settle(
@@ -1028,6 +1137,8 @@ fn settle(
                 a.meta.name.clone(),
             )
         }),
+        policy_scope: None,
+        label: None,
     })
 }
 
@@ -1120,7 +1231,14 @@ fn plan_scope(
                     p.diagnostics.splice(0..0, object_diags);
                     p
                 }
-                _ => plan::plan_objects(&snap.files, &objects, object_diags, &cfg, tags_for),
+                _ => plan::plan_objects_scoped(
+                    &snap.files,
+                    &objects,
+                    object_diags,
+                    &cfg,
+                    tags_for,
+                    settings.policy_scope.as_ref(),
+                ),
             };
             (p.files, p.policies, p.diagnostics, None, None)
         }

@@ -274,3 +274,60 @@ fn d2_policies_bound_by_their_markers() {
 fn one_repository_one_cluster() {
     check_fleet("one-cluster");
 }
+
+/// Several automations over one path with their own templates: `hoist
+/// apply` commits as each, as Flux would, each over the markers its
+/// policySelector takes.
+#[test]
+fn each_automation_commits_with_its_own_message() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fleets/homelab");
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    copy_tree(&src, &content);
+    let bare = common::git::bare_from(t.path(), "fleet", &content);
+    let url = common::git::file_url(&bare);
+    let snap = src.join("registry-snapshot.yaml");
+    let run = || {
+        hoist(&[
+            "apply",
+            "--url",
+            &url,
+            "--state-dir",
+            s(&t.path().join("state")),
+            "--registry-snapshot",
+            s(&snap),
+        ])
+    };
+    let r = run();
+    r.expect(
+        0,
+        &[
+            "hoist apply: as flux-system/gitea (cluster home): pushed",
+            "hoist apply: as flux-system/jellyfin (cluster home): pushed",
+            "hoist apply: as flux-system/sonarr (cluster home): pushed",
+        ],
+    );
+    assert!(
+        !r.stderr.contains("different commit messages"),
+        "{}",
+        r.stderr
+    );
+    let log = git(&bare, &["log", "--format=%s|%an", "main"]);
+    let subjects: Vec<&str> = log.lines().take(3).collect();
+    assert_eq!(
+        subjects,
+        [
+            "chore(sonarr): ghcr.io/home-operations/sonarr:4.0.11|homelab-bot",
+            "chore(jellyfin): docker.io/jellyfin/jellyfin:10.10.3|homelab-bot",
+            "chore(gitea): docker.io/gitea/gitea:1.22.6|homelab-bot",
+        ]
+    );
+    // Again: every automation finds its markers current.
+    let again = run();
+    again.expect(
+        0,
+        &["as flux-system/sonarr (cluster home): main is up to date"],
+    );
+    assert_eq!(git(&bare, &["rev-list", "--count", "main"]).trim(), "4");
+}
