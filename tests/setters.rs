@@ -61,16 +61,19 @@ fn flux_fixture_tree_matches_expected_byte_for_byte() {
         &policies,
         &fixture("flux-setters-inputs/snapshot.yaml"),
     );
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Without an automation, the other-namespace marker names a policy
+    // that exists nowhere: it can never apply, so it is an error (#17);
+    // every other edit is still written, and the dangling symlink is not
+    // an error.
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert_matches_expected(
         dir.path(),
         &original,
         &fixture("conformance/flux-setters/expected"),
     );
-    // The other-namespace marker is reported, the dangling symlink is not an error.
     assert!(
         run.stderr
-            .contains("otherns.yaml:11: marker other-namespace:policy"),
+            .contains("error: otherns.yaml:11: marker other-namespace:policy names ImagePolicy other-namespace/policy, which does not exist"),
         "{}",
         run.stderr
     );
@@ -148,6 +151,9 @@ fn plan_diff_is_a_patch_and_json_is_structured() {
         "zz-policies.yaml",
         &std::fs::read_to_string(fixture("flux-setters-inputs/policies.yaml")).unwrap(),
     );
+    // Its marker names a policy that exists nowhere (an error of its own,
+    // tested above); without it the gate sees only pending changes.
+    std::fs::remove_file(dir.path().join("otherns.yaml")).unwrap();
     let snap = fixture("flux-setters-inputs/snapshot.yaml");
     let plan = hoist(&[
         "plan",
@@ -157,7 +163,7 @@ fn plan_diff_is_a_patch_and_json_is_structured() {
         s(&snap),
         "--exit-code",
     ]);
-    assert_eq!(plan.code, 3);
+    assert_eq!(plan.code, 3, "{}", plan.stderr);
     assert!(
         plan.stdout
             .contains("--- a/marked.yaml\n+++ b/marked.yaml\n"),
