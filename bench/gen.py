@@ -64,6 +64,39 @@ spec:
 """
         open(os.path.join(d, f"deploy-{i}.yaml"), "w").write(body)
 
+def layout(root, clusters=4, apps=250):
+    """A fleet laid out as Flux's guides do: clusters/<c> bootstrap and an
+    apps Kustomization (targetNamespace) over apps/<c>, an overlay of
+    apps/base/<app> for every app, one marked tag patch and one
+    namespace-less policy per app and cluster."""
+    def w(rel, text):
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "w").write(text)
+    snap = ["images:\n"]
+    for a in range(apps):
+        w(f"apps/base/app{a}/kustomization.yaml", f"namespace: team{a % 10}\nresources:\n  - deployment.yaml\n")
+        w(f"apps/base/app{a}/deployment.yaml", f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app{a}\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ghcr.io/acme/app{a}:1.0.0\n")
+        snap.append(f"  ghcr.io/acme/app{a}:\n    tags: [\"1.0.0\", \"1.1.0\", \"1.2.{a}\"]\n")
+    for c in range(clusters):
+        sync = f"apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./clusters/c{c}\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+        w(f"clusters/c{c}/flux-system/gotk-sync.yaml", sync)
+        w(f"clusters/c{c}/flux-system/kustomization.yaml", "resources:\n  - gotk-sync.yaml\n")
+        w(f"clusters/c{c}/apps.yaml", sync.replace("name: flux-system\n  namespace", "name: apps\n  namespace", 1).replace(f"./clusters/c{c}", f"./apps/c{c}") + "  targetNamespace: apps\n")
+        w(f"clusters/c{c}/automation.yaml", f"apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata:\n  name: flux-system\n  namespace: apps\nspec:\n  interval: 30m\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n    namespace: flux-system\n  git:\n    checkout:\n      ref:\n        branch: main\n    push:\n      branch: main\n  update:\n    path: ./apps/c{c}\n    strategy: Setters\n")
+        res = "".join(f"  - ../base/app{a}\n" for a in range(apps))
+        pat = "".join(f"  - path: app{a}-tag.yaml\n" for a in range(apps))
+        w(f"apps/c{c}/kustomization.yaml", f"resources:\n{res}  - policies.yaml\npatches:\n{pat}")
+        pols = []
+        for a in range(apps):
+            w(f"apps/c{c}/app{a}-tag.yaml", f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app{a}\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ghcr.io/acme/app{a}:1.0.0 # {{\"$imagepolicy\": \"apps:app{a}\"}}\n")
+            pols.append(f"---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: app{a}}}\nspec: {{image: ghcr.io/acme/app{a}, interval: 5m}}\n---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app{a}}}\nspec:\n  imageRepositoryRef: {{name: app{a}}}\n  policy: {{semver: {{range: \">=1.0.0\"}}}}\n")
+        w(f"apps/c{c}/policies.yaml", "".join(pols))
+    open(os.path.join(root, "..", os.path.basename(root) + "-snapshot.yaml"), "w").write("".join(snap))
+
 if __name__ == "__main__":
     what, path = sys.argv[1], sys.argv[2]
-    {"tags": tags, "fleet": fleet}[what](path)
+    if what == "layout":
+        layout(path, int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        {"tags": tags, "fleet": fleet}[what](path)

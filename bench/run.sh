@@ -37,6 +37,31 @@ PY
 n=$($HOIST plan --repo $W/fleet --registry-snapshot $W/fleet-snapshot.yaml --output json | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["changes"])')
 echo "  (plan found $n changes)"
 
+echo "== 2b. a Flux layout (clusters/<c> -> apps/<c> overlays over apps/base): growth with the fleet vs kubectl kustomize"
+for n in 2 4 8; do
+  L="$W/layout-$n"
+  [ -d "$L" ] || python3 bench/gen.py layout "$L" "$n" 250
+done
+command -v kubectl >/dev/null 2>&1 || { echo "  (kubectl missing: the peer is skipped)"; }
+for n in 2 4 8; do
+  L="$W/layout-$n"
+  peer=()
+  if command -v kubectl >/dev/null 2>&1; then
+    peer=("bash -c 'for c in $L/apps/c*; do kubectl kustomize \$c >/dev/null; done'")
+  fi
+  hyperfine -N --warmup 1 --runs 5 --export-json "$W/layout-$n.json" \
+    "$HOIST plan --repo $L --registry-snapshot $W/layout-$n-snapshot.yaml" "${peer[@]}" >/dev/null
+  python3 - "$W/layout-$n.json" "$n" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+line = f"  {sys.argv[2]} clusters x 250 apps ({int(sys.argv[2]) * 250} marker files): hoist plan {r[0]['mean']*1000:.1f} ms"
+if len(r) > 1:
+    line += f", kubectl kustomize of every cluster: {r[1]['mean']*1000:.1f} ms ({r[1]['mean']/r[0]['mean']:.1f}x hoist's time)"
+print(line)
+PY
+  /usr/bin/time -f "    peak RSS %M KiB" "$HOIST" plan --repo "$L" --registry-snapshot "$W/layout-$n-snapshot.yaml" >/dev/null
+done
+
 echo "== 3. one 50 MB multi-document file with one marker: time and peak memory"
 if [ ! -f "$W/big/big.yaml" ]; then
   mkdir -p "$W/big"

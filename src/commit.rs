@@ -243,15 +243,7 @@ fn pick_automation<'a>(
             ))),
         };
     }
-    let mut active: Vec<&ImageUpdateAutomation> =
-        objects.automations.iter().filter(|a| !a.suspend).collect();
-    active.sort_by(|a, b| {
-        (&a.meta.cluster, &a.meta.namespace, &a.meta.name).cmp(&(
-            &b.meta.cluster,
-            &b.meta.namespace,
-            &b.meta.name,
-        ))
-    });
+    let active = active_automations(objects);
     if let Some(first) = active.first()
         && active.iter().any(|a| {
             a.checkout_branch != first.checkout_branch || a.push_branch != first.push_branch
@@ -264,6 +256,20 @@ fn pick_automation<'a>(
         )));
     }
     Ok(active.first().copied())
+}
+
+/// The automations that are not suspended, by (cluster, namespace, name).
+fn active_automations(objects: &Objects) -> Vec<&ImageUpdateAutomation> {
+    let mut active: Vec<&ImageUpdateAutomation> =
+        objects.automations.iter().filter(|a| !a.suspend).collect();
+    active.sort_by(|a, b| {
+        (&a.meta.cluster, &a.meta.namespace, &a.meta.name).cmp(&(
+            &b.meta.cluster,
+            &b.meta.namespace,
+            &b.meta.name,
+        ))
+    });
+    active
 }
 
 /// When several active automations would write one commit with different
@@ -325,15 +331,7 @@ fn split_settings(
     objects: &Objects,
     branch: &str,
 ) -> Result<Vec<Settings>, Failure> {
-    let mut active: Vec<&ImageUpdateAutomation> =
-        objects.automations.iter().filter(|a| !a.suspend).collect();
-    active.sort_by(|a, b| {
-        (&a.meta.cluster, &a.meta.namespace, &a.meta.name).cmp(&(
-            &b.meta.cluster,
-            &b.meta.namespace,
-            &b.meta.name,
-        ))
-    });
+    let active = active_automations(objects);
     let key = |p: &crate::flux::ImagePolicy| (p.meta.namespace.clone(), p.meta.name.clone());
     let untaken: std::collections::BTreeSet<(String, String)> = objects
         .policies

@@ -278,20 +278,25 @@ fn without_url_or_checkout_git_url_names_the_repository() {
     let empty = t.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let before = show(&bare, "main", "clusters/dev/image-tags.yaml");
+    let state = t.path().join("state");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--repo",
+            s(&empty),
+            "--config",
+            s(&cfg),
+            "--state-dir",
+            s(&state),
+            "--registry-snapshot",
+            s(&snap),
+        ];
+        args.extend(extra);
+        hoist(&args)
+    };
     // The dry run previews the same repository the real run takes (#17),
     // not the empty directory.
-    let preview = hoist(&[
-        "run",
-        "--repo",
-        s(&empty),
-        "--config",
-        s(&cfg),
-        "--state-dir",
-        s(&t.path().join("state")),
-        "--registry-snapshot",
-        s(&snap),
-        "--dry-run",
-    ]);
+    let preview = run(&["--dry-run"]);
     preview.expect(0, &["hoist run --dry-run: nothing was written"]);
     assert!(
         preview
@@ -302,18 +307,7 @@ fn without_url_or_checkout_git_url_names_the_repository() {
         preview.stdout
     );
     assert_eq!(show(&bare, "main", "clusters/dev/image-tags.yaml"), before);
-    hoist(&[
-        "run",
-        "--repo",
-        s(&empty),
-        "--config",
-        s(&cfg),
-        "--state-dir",
-        s(&t.path().join("state")),
-        "--registry-snapshot",
-        s(&snap),
-    ])
-    .expect(0, &["hoist run: dev: pushed", "hoist run: staging: pushed"]);
+    run(&[]).expect(0, &["hoist run: dev: pushed", "hoist run: staging: pushed"]);
     assert!(
         show(&bare, "main", "clusters/dev/image-tags.yaml").starts_with("api: dev-bbbbbbb-2 #")
     );

@@ -141,5 +141,16 @@ fn print_table(rows: &[ImageReport]) {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    // Where a namespace did not come from the object itself, say whence.
+    for r in rows {
+        for p in r.policies.iter().filter(|p| p.namespace_from.is_some()) {
+            out.push_str(&format!(
+                "note: {}/{}: namespace from {}\n",
+                p.namespace,
+                p.name,
+                p.namespace_from.as_deref().unwrap_or_default()
+            ));
+        }
+    }
     print!("{out}");
 }

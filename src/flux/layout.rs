@@ -300,6 +300,19 @@ struct Ctx {
     depth: usize,
 }
 
+impl Ctx {
+    /// The start of a walk: nothing forced yet, any source followed.
+    fn root(cluster: String, via: String) -> Ctx {
+        Ctx {
+            cluster,
+            namespace: None,
+            via,
+            source: None,
+            depth: 0,
+        }
+    }
+}
+
 impl Walker<'_> {
     fn place(&mut self, rel: &str, ctx: &Ctx, resource: bool) {
         self.out
@@ -486,13 +499,7 @@ pub fn layout(files: &[(&str, &str)]) -> Layout {
         .cloned()
         .collect();
     for k in &roots {
-        let ctx = Ctx {
-            cluster: cluster_name(&k.path),
-            namespace: None,
-            via: format!("Kustomization {}", k.id),
-            source: None,
-            depth: 0,
-        };
+        let ctx = Ctx::root(cluster_name(&k.path), format!("Kustomization {}", k.id));
         w.follow(k, &ctx);
     }
     // 2. Directories under clusters/ that no bootstrap root covers.
@@ -511,13 +518,7 @@ pub fn layout(files: &[(&str, &str)]) -> Layout {
         {
             continue;
         }
-        let ctx = Ctx {
-            cluster: cluster_name(&d),
-            namespace: None,
-            via: format!("cluster directory {d}"),
-            source: None,
-            depth: 0,
-        };
+        let ctx = Ctx::root(cluster_name(&d), format!("cluster directory {d}"));
         w.path(&d, &ctx);
     }
     // 3. Flux Kustomizations no cluster reaches.
@@ -525,13 +526,7 @@ pub fn layout(files: &[(&str, &str)]) -> Layout {
         if !w.reached_flux.contains(&format!("{}:{}", k.file, k.line))
             && !w.external.iter().any(|e| e.id == k.id && e.file == k.file)
         {
-            let ctx = Ctx {
-                cluster: String::new(),
-                namespace: None,
-                via: format!("Kustomization {}", k.id),
-                source: None,
-                depth: 0,
-            };
+            let ctx = Ctx::root(String::new(), format!("Kustomization {}", k.id));
             w.follow(k, &ctx);
         }
     }
@@ -548,13 +543,10 @@ pub fn layout(files: &[(&str, &str)]) -> Layout {
         .cloned()
         .collect();
     for d in loose {
-        let ctx = Ctx {
-            cluster: String::new(),
-            namespace: None,
-            via: format!("kustomization {}", w.kustomize[&d].file),
-            source: None,
-            depth: 0,
-        };
+        let ctx = Ctx::root(
+            String::new(),
+            format!("kustomization {}", w.kustomize[&d].file),
+        );
         w.kustomization(&d, &ctx);
     }
     // 5. What is left lists only itself (a cycle): each is a root.
@@ -568,13 +560,10 @@ pub fn layout(files: &[(&str, &str)]) -> Layout {
         if w.reached_kustomize.contains(&d) {
             continue;
         }
-        let ctx = Ctx {
-            cluster: String::new(),
-            namespace: None,
-            via: format!("kustomization {}", w.kustomize[&d].file),
-            source: None,
-            depth: 0,
-        };
+        let ctx = Ctx::root(
+            String::new(),
+            format!("kustomization {}", w.kustomize[&d].file),
+        );
         w.kustomization(&d, &ctx);
     }
     let mut layout = Layout {
