@@ -328,15 +328,34 @@ pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<D
             namespace_conflicts(&layout, &f.rel, &mut diags);
         }
     }
+    // A Secret lands where Flux puts it, as the objects that name it do.
+    let secret_keys = |doc: &crate::yaml::Node, rel: &str, name: &str| -> Vec<(String, String)> {
+        let own = doc
+            .get("metadata")
+            .and_then(|m| m.get("namespace"))
+            .and_then(crate::yaml::Node::as_str)
+            .unwrap_or("");
+        landings(&layout, config, rel, own)
+            .into_iter()
+            .map(|(_, ns, _)| {
+                let ns = if ns.is_empty() { "default".into() } else { ns };
+                (ns, name.to_string())
+            })
+            .collect()
+    };
     for f in files.iter().filter(|f| f.has_pull_secrets) {
         let _ = for_each_document_containing(&f.text, crate::repo::SECRET_NEEDLE, |doc| {
-            if let Some((key, json)) = crate::flux::read_pull_secret(&doc) {
-                objects.pull_secrets.insert(key, json);
+            if let Some(((_, name), json)) = crate::flux::read_pull_secret(&doc) {
+                for key in secret_keys(&doc, &f.rel, &name) {
+                    objects.pull_secrets.insert(key, json.clone());
+                }
             }
         });
         let _ = for_each_document_containing(&f.text, crate::repo::CA_NEEDLE, |doc| {
-            if let Some((key, pem)) = crate::flux::read_secret_key(&doc, "ca.crt") {
-                objects.ca_secrets.insert(key, pem);
+            if let Some(((_, name), pem)) = crate::flux::read_secret_key(&doc, "ca.crt") {
+                for key in secret_keys(&doc, &f.rel, &name) {
+                    objects.ca_secrets.insert(key, pem.clone());
+                }
             }
         });
     }

@@ -70,3 +70,34 @@ fn plan_from_memory_without_disk_or_network() {
         "prod/image-tags.yaml:9: marker ns:api: policy has no result (registry unreachable)"
     ));
 }
+
+/// Objects and pull Secrets land where Flux puts them: a kustomization's
+/// `namespace:` places the namespace-less ImageRepository and its Secret
+/// together, so `secretRef` still finds it.
+#[test]
+fn a_pull_secret_lands_with_the_repository_that_names_it() {
+    let k = source_file(
+        "apps/kustomization.yaml".into(),
+        "apps/kustomization.yaml".into(),
+        b"namespace: apps\nresources:\n  - repo.yaml\n  - secret.yaml\n".to_vec(),
+    )
+    .unwrap()
+    .expect("entry files are kept");
+    let repo = "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: api}\nspec: {image: ghcr.io/a/api, interval: 1m, secretRef: {name: pull}}\n";
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: pull}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{\"auths\": {}}'\n";
+    let files = vec![
+        k,
+        file("apps/repo.yaml", repo),
+        file("apps/secret.yaml", secret),
+    ];
+    let (objects, diags) = hoist::plan::collect_objects(&files, &Config::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(objects.repositories[0].meta.namespace, "apps");
+    assert!(
+        objects
+            .pull_secrets
+            .contains_key(&("apps".to_string(), "pull".to_string())),
+        "{:?}",
+        objects.pull_secrets.keys()
+    );
+}
