@@ -138,26 +138,7 @@ pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Dia
                         m.namespace, m.name
                     )
                 } else {
-                    let elsewhere: Vec<String> = objects
-                        .policies
-                        .iter()
-                        .filter(|p| p.meta.name == m.name)
-                        .map(|p| {
-                            format!(
-                                "{}/{} ({}:{}, namespace from {})",
-                                p.meta.namespace,
-                                p.meta.name,
-                                p.meta.origin.file,
-                                p.meta.origin.line,
-                                p.meta.namespace_from
-                            )
-                        })
-                        .collect();
-                    let hint = if elsewhere.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; there is {}", elsewhere.join(", "))
-                    };
+                    let hint = crate::plan::same_named_hint(objects, &m.name);
                     format!(
                         "marker {m} names ImagePolicy {}/{}, which does not exist; it will never be updated{hint}",
                         m.namespace, m.name

@@ -684,6 +684,31 @@ fn under(path: &str, dir: &str) -> bool {
     dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 
+/// For a marker naming a policy that does not exist: `; there is ns/name
+/// (file:line, namespace from …)` for the policies of that name that do.
+pub fn same_named_hint(objects: &Objects, name: &str) -> String {
+    let found: Vec<String> = objects
+        .policies
+        .iter()
+        .filter(|p| p.meta.name == name)
+        .map(|p| {
+            format!(
+                "{}/{} ({}:{}, namespace from {})",
+                p.meta.namespace,
+                p.meta.name,
+                p.meta.origin.file,
+                p.meta.origin.line,
+                p.meta.namespace_from
+            )
+        })
+        .collect();
+    if found.is_empty() {
+        String::new()
+    } else {
+        format!("; there is {}", found.join(", "))
+    }
+}
+
 /// `ns/name`, with its cluster when it has one.
 pub fn automation_name(a: &ImageUpdateAutomation) -> String {
     if a.meta.cluster.is_empty() {
@@ -907,25 +932,7 @@ pub fn mutate_scoped(
                     )));
                     continue;
                 }
-                let elsewhere: Vec<String> = outcomes
-                    .iter()
-                    .filter(|o| o.name == m.name)
-                    .map(|o| {
-                        format!(
-                            "{}/{} ({}:{}, namespace from {})",
-                            o.namespace,
-                            o.name,
-                            o.origin.file,
-                            o.origin.line,
-                            o.namespace_from.as_deref().unwrap_or("metadata.namespace")
-                        )
-                    })
-                    .collect();
-                let hint = if elsewhere.is_empty() {
-                    String::new()
-                } else {
-                    format!("; there is {}", elsewhere.join(", "))
-                };
+                let hint = same_named_hint(objects, &m.name);
                 diags.push(fail(format!(
                     "marker {m} names ImagePolicy {}/{}, which does not exist{hint}",
                     m.namespace, m.name
