@@ -309,19 +309,6 @@ fn same_automation(a: &ImageUpdateAutomation, b: &ImageUpdateAutomation) -> bool
         == (&b.meta.cluster, &b.meta.namespace, &b.meta.name)
 }
 
-/// Does active automation `a` take policy `p` (namespace, cluster,
-/// `policySelector`)?
-fn takes(a: &ImageUpdateAutomation, p: &crate::flux::ImagePolicy) -> bool {
-    !a.suspend
-        && a.meta.namespace == p.meta.namespace
-        && (a.meta.cluster.is_empty()
-            || p.meta.cluster.is_empty()
-            || a.meta.cluster == p.meta.cluster)
-        && a.policy_selector
-            .as_ref()
-            .is_none_or(|sel| sel.matches(&p.meta.labels))
-}
-
 /// One [`Settings`] per active automation (sorted by cluster, namespace,
 /// name), each scoped to the policies it takes; the first also takes the
 /// policies none takes, so their markers are still reported.
@@ -336,7 +323,7 @@ fn split_settings(
     let untaken: std::collections::BTreeSet<(String, String)> = objects
         .policies
         .iter()
-        .filter(|p| !active.iter().any(|a| takes(a, p)))
+        .filter(|p| !active.iter().any(|a| plan::takes(a, p)))
         .map(key)
         .collect();
     let mut out = Vec::new();
@@ -345,7 +332,7 @@ fn split_settings(
         let mut scope: std::collections::BTreeSet<(String, String)> = objects
             .policies
             .iter()
-            .filter(|p| takes(a, p))
+            .filter(|p| plan::takes(a, p))
             .map(key)
             .collect();
         if i == 0 {
@@ -572,7 +559,6 @@ impl Session {
         } else {
             None
         };
-        tag_diags.extend(note.clone());
         let per_automation = if note.is_some() {
             split_settings(o, &cfg, &objects, &branch)?
         } else {
@@ -629,9 +615,7 @@ impl Session {
         if self.per_automation.is_empty() {
             return Ok(vec![(None, self.commit(&Scope::Policies)?)]);
         }
-        if let Some(note) = self.automation_note.take() {
-            self.tag_diags.retain(|d| *d != note);
-        }
+        self.automation_note = None;
         let mut out = Vec::new();
         for settings in std::mem::take(&mut self.per_automation) {
             let label = settings.label.clone();
@@ -935,6 +919,7 @@ impl Session {
         };
         let (_, planned) = plan_scope(
             &self.settings,
+            &self.per_automation,
             &self.tags,
             &self.config_source,
             self.explicit_automation,
@@ -947,12 +932,14 @@ impl Session {
 
     fn commit_to(&mut self, scope: &Scope, target: &Target) -> Result<Report, Failure> {
         let settings = &self.settings;
+        let choices = &self.per_automation;
         let tags = &self.tags;
         let config_source = &self.config_source;
         let explicit_automation = self.explicit_automation;
         let planner = |snap: &Snapshot| {
             plan_scope(
                 settings,
+                choices,
                 tags,
                 config_source,
                 explicit_automation,
@@ -962,6 +949,11 @@ impl Session {
         };
         let (result, planned) = persist::persist(&self.ws, target, self.first.take(), planner);
         let mut diags = std::mem::take(&mut self.tag_diags);
+        if !is_rung(scope) {
+            // A rung is made as the automation that takes its changes
+            // (`plan_scope`); anything else as the first, said once.
+            diags.extend(self.automation_note.take());
+        }
         let (files, changes, rung_plan) = match planned {
             Some(p) => {
                 diags.extend(p.diags);
@@ -1142,8 +1134,81 @@ fn settle(
 
 /// Plan `scope` on one tree: the proposal to commit (if anything changes)
 /// and what to report.
+/// Is `scope` one ladder rung's commit (its `Hoist-Environment`)?
+fn is_rung(scope: &Scope) -> bool {
+    matches!(
+        scope,
+        Scope::Rung { .. } | Scope::Promotion { .. } | Scope::Restore { .. }
+    )
+}
+
+/// The settings a rung's commit is made with, when active automations
+/// commit differently (`choices`, one each): those of the first automation
+/// that takes every change of the rung (its `update.path` holds the file,
+/// it takes the marker's policy), as Flux would commit them. When none
+/// takes them all: `fallback`'s, and a warning naming the automations.
+fn rung_settings<'a>(
+    fallback: &'a Settings,
+    choices: &'a [Settings],
+    objects: &Objects,
+    files: &[plan::FileChange],
+    env: &str,
+) -> (&'a Settings, Option<Diag>) {
+    let automation = |s: &Settings| {
+        let (c, ns, n) = s.automation_key.as_ref()?;
+        objects
+            .automations
+            .iter()
+            .find(|a| &a.meta.cluster == c && &a.meta.namespace == ns && &a.meta.name == n)
+    };
+    let takes_change = |a: &ImageUpdateAutomation, file: &str, setter: &str| {
+        let mut parts = setter.split(':');
+        let (Some(ns), Some(name)) = (parts.next(), parts.next()) else {
+            return false;
+        };
+        plan::under(file, &a.update_path)
+            && objects
+                .policies
+                .iter()
+                .any(|p| p.meta.namespace == ns && p.meta.name == name && plan::takes(a, p))
+    };
+    let changes = || {
+        files.iter().flat_map(|f| {
+            f.objects.iter().flat_map(|o| {
+                o.changes
+                    .iter()
+                    .map(|c| (f.file.as_str(), c.setter.as_str()))
+            })
+        })
+    };
+    let mut some: Vec<(&Settings, &ImageUpdateAutomation)> = Vec::new();
+    for s in choices {
+        let Some(a) = automation(s) else { continue };
+        let mut taken = changes().filter(|(f, c)| takes_change(a, f, c));
+        match taken.next() {
+            None => {}
+            Some(_) if changes().all(|(f, c)| takes_change(a, f, c)) => return (s, None),
+            Some(_) => some.push((s, a)),
+        }
+    }
+    match some.as_slice() {
+        [] => (fallback, None),
+        [(one, _)] => (one, None),
+        [(first, a), ..] => {
+            let names: Vec<String> = some.iter().map(|(_, a)| plan::automation_name(a)).collect();
+            let note = Diag::warning(format!(
+                "{env}: its changes are taken by ImageUpdateAutomations that commit with different messages or authors ({}); this commit is made with {}'s; give the environment's files to one automation (update.path, policySelector), or split the environment",
+                names.join(", "),
+                plan::automation_name(a)
+            ));
+            (first, Some(note))
+        }
+    }
+}
+
 fn plan_scope(
     settings: &Settings,
+    choices: &[Settings],
     tags: &crate::observe::Tags,
     config_source: &ConfigSource,
     explicit_automation: bool,
@@ -1259,6 +1324,15 @@ fn plan_scope(
     if files.is_empty() {
         return Ok((None, planned));
     }
+    let mut planned = planned;
+    let settings = match &environment {
+        Some(env) if !choices.is_empty() => {
+            let (s, note) = rung_settings(settings, choices, &objects, &files, env);
+            planned.diags.extend(note);
+            s
+        }
+        _ => settings,
+    };
     let data = message::template_data(
         settings
             .automation_key

@@ -100,6 +100,9 @@ pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Dia
             );
         }
     }
+    // Per environment: the active automations that take its markers.
+    let mut takers: Vec<std::collections::BTreeSet<usize>> =
+        vec![Default::default(); config.ladder.rungs.len()];
     for f in files.iter().filter(|f| f.has_markers) {
         let scan = match setters::scan(&f.text) {
             Ok(s) => s,
@@ -121,6 +124,11 @@ pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Dia
         };
         for s in &scan.setters {
             let m = &s.marker;
+            for (i, rung) in config.ladder.rungs.iter().enumerate() {
+                if rung.owns(&f.rel) {
+                    takers[i].extend(automations_taking(objects, &f.rel, m));
+                }
+            }
             let at = |d: Diag| d.at(&f.rel, Some(s.marker_line));
             let known = objects
                 .policies
@@ -159,5 +167,47 @@ pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Dia
             }
         }
     }
+    for (rung, taken) in config.ladder.rungs.iter().zip(&takers) {
+        let mut taken: Vec<&crate::flux::ImageUpdateAutomation> =
+            taken.iter().map(|&i| &objects.automations[i]).collect();
+        taken.sort_by_key(|a| (&a.meta.cluster, &a.meta.namespace, &a.meta.name));
+        let Some(first) = taken.first() else { continue };
+        if taken.iter().all(|a| {
+            a.message_template == first.message_template
+                && a.author == first.author
+                && a.message_template_values == first.message_template_values
+        }) {
+            continue;
+        }
+        let names: Vec<String> = taken
+            .iter()
+            .map(|a| crate::plan::automation_name(a))
+            .collect();
+        findings.push(
+            Diag::warning(format!(
+                "environment {}: its markers are taken by ImageUpdateAutomations that commit with different messages or authors ({}); Flux would make a commit per automation, a hoist rung makes one, with {}'s (docs/flux-compatibility.md); give the environment's files to one automation, or split the environment",
+                rung.name,
+                names.join(", "),
+                crate::plan::automation_name(first)
+            ))
+            .at(config.path.as_deref().unwrap_or("hoist.toml"), Some(rung.line)),
+        );
+    }
     findings
+}
+
+/// The active automations (indexes into `objects.automations`) that would write marker `m` in `file`.
+fn automations_taking(objects: &Objects, file: &str, m: &setters::MarkerRef) -> Vec<usize> {
+    objects
+        .automations
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| crate::plan::under(file, &a.update_path))
+        .filter(|(_, a)| {
+            objects.policies.iter().any(|p| {
+                p.meta.namespace == m.namespace && p.meta.name == m.name && crate::plan::takes(a, p)
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
 }

@@ -680,7 +680,21 @@ impl Recorded {
     }
 }
 
-fn under(path: &str, dir: &str) -> bool {
+/// Does active automation `a` take policy `p` (namespace, cluster,
+/// `policySelector`)?
+pub fn takes(a: &ImageUpdateAutomation, p: &ImagePolicy) -> bool {
+    !a.suspend
+        && a.meta.namespace == p.meta.namespace
+        && (a.meta.cluster.is_empty()
+            || p.meta.cluster.is_empty()
+            || a.meta.cluster == p.meta.cluster)
+        && a.policy_selector
+            .as_ref()
+            .is_none_or(|sel| sel.matches(&p.meta.labels))
+}
+
+/// Is `path` inside directory `dir` (`""` is the root)?
+pub fn under(path: &str, dir: &str) -> bool {
     dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 

@@ -331,3 +331,79 @@ fn each_automation_commits_with_its_own_message() {
     );
     assert_eq!(git(&bare, &["rev-list", "--count", "main"]).trim(), "4");
 }
+
+/// `init` then `hoist run` on a bare copy of fixture `name`: the run's
+/// result, and the bare repository.
+fn run_ladder(name: &str, t: &Path) -> (common::Run, std::path::PathBuf) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/fleets")
+        .join(name);
+    let content = t.join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    copy_tree(&src, &content);
+    git(&content, &["init", "-q", "-b", "main"]);
+    let init = hoist(&["init", "--repo", s(&content)]);
+    assert_eq!(init.code, 0, "{name}: {}", init.stderr);
+    std::fs::remove_dir_all(content.join(".git")).unwrap();
+    let bare = common::git::bare_from(t, "fleet", &content);
+    let r = hoist(&[
+        "run",
+        "--url",
+        &common::git::file_url(&bare),
+        "--state-dir",
+        s(&t.join("state")),
+        "--registry-snapshot",
+        s(&src.join("registry-snapshot.yaml")),
+    ]);
+    (r, bare)
+}
+
+/// A rung is committed as the automation whose update.path and
+/// policySelector take its changes: staging's commit carries staging's
+/// message, prod's prod's, with no warning that one message is used.
+#[test]
+fn each_rung_commits_as_its_own_automation() {
+    let t = tempfile::tempdir().unwrap();
+    let (r, bare) = run_ladder("per-cluster", t.path());
+    r.expect(
+        0,
+        &["hoist run: staging: pushed", "hoist run: prod: pushed"],
+    );
+    assert!(
+        !r.stderr.contains("different commit messages"),
+        "{}",
+        r.stderr
+    );
+    let log = git(&bare, &["log", "--format=%s", "main"]);
+    let subjects: Vec<&str> = log.lines().take(2).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[ci skip] prod: registry.example.test/acme/web:1.0.0 -> registry.example.test/acme/web:1.2.0",
+            "[ci skip] staging: registry.example.test/acme/web:main-1a2b3c4-1700000000 -> registry.example.test/acme/web:main-9d8e7f6-1700000500",
+        ]
+    );
+}
+
+/// One environment over the markers of three automations that commit
+/// differently: one commit (a rung is one change), and a warning that
+/// names them and whose message was used.
+#[test]
+fn a_rung_over_several_automations_says_whose_message() {
+    let t = tempfile::tempdir().unwrap();
+    let (r, bare) = run_ladder("homelab", t.path());
+    r.expect(
+        0,
+        &[
+            "warning: home: its changes are taken by ImageUpdateAutomations that commit with different messages or authors (flux-system/gitea (cluster home), flux-system/jellyfin (cluster home), flux-system/sonarr (cluster home)); this commit is made with flux-system/gitea (cluster home)'s",
+            "hoist run: home: pushed",
+        ],
+    );
+    assert_eq!(git(&bare, &["rev-list", "--count", "main"]).trim(), "2");
+    // lint says it before any run does.
+    let lint = hoist(&["lint", "--repo", s(&t.path().join("content"))]);
+    lint.expect(
+        0,
+        &["hoist.toml:14: environment home: its markers are taken by ImageUpdateAutomations that commit with different messages or authors (flux-system/gitea (cluster home), flux-system/jellyfin (cluster home), flux-system/sonarr (cluster home)); Flux would make a commit per automation, a hoist rung makes one, with flux-system/gitea (cluster home)'s"],
+    );
+}
