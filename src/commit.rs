@@ -55,6 +55,9 @@ pub struct Overrides {
     pub auth: Option<GitAuth>,
     /// Write nothing anywhere (previews): no registry tags are created.
     pub read_only: bool,
+    /// `hoist apply`: automations that push to different branches each
+    /// commit to their own instead of asking for `--automation`.
+    pub each_automation: bool,
 }
 
 /// How a commit run ended.
@@ -208,6 +211,7 @@ impl ConfigSource {
 fn pick_automation<'a>(
     objects: &'a Objects,
     wanted: Option<&str>,
+    each: bool,
 ) -> Result<Option<&'a ImageUpdateAutomation>, Diag> {
     if let Some(w) = wanted {
         let parts: Vec<&str> = w.split('/').collect();
@@ -245,6 +249,7 @@ fn pick_automation<'a>(
     }
     let active = active_automations(objects);
     if let Some(first) = active.first()
+        && !each
         && active.iter().any(|a| {
             a.checkout_branch != first.checkout_branch || a.push_branch != first.push_branch
         })
@@ -283,6 +288,8 @@ fn automation_note(objects: &Objects, chosen: Option<&ImageUpdateAutomation>) ->
         .filter(|a| {
             a.message_template != chosen.message_template
                 || a.author != chosen.author
+                || a.checkout_branch != chosen.checkout_branch
+                || a.push_branch != chosen.push_branch
                 || a.message_template_values != chosen.message_template_values
         })
         .collect();
@@ -327,8 +334,13 @@ fn split_settings(
         .map(key)
         .collect();
     let mut out = Vec::new();
+    let explicit = o.branch.is_some() || cfg.git.branch.is_some();
     for (i, a) in active.iter().enumerate() {
-        let mut s = settle(o, cfg, Some(a), branch)?;
+        let own = match &a.checkout_branch {
+            Some(b) if !explicit => b.as_str(),
+            _ => branch,
+        };
+        let mut s = settle(o, cfg, Some(a), own)?;
         let mut scope: std::collections::BTreeSet<(String, String)> = objects
             .policies
             .iter()
@@ -421,6 +433,10 @@ pub fn commit_all(
     o: &Overrides,
     progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> Result<Vec<(Option<String>, Report)>, Failure> {
+    let o = &Overrides {
+        each_automation: true,
+        ..o.clone()
+    };
     match Session::open(repository, o, progress)? {
         None => Ok(vec![(
             None,
@@ -532,7 +548,7 @@ impl Session {
         let mut snap = read_tip(&ws, &branch)?;
         let mut cfg = config_source.for_snapshot(&snap).map_err(Failure::Setup)?;
         let (mut objects, _) = plan::collect_objects(&snap.files, &cfg);
-        let mut automation = pick_automation(&objects, o.automation.as_deref())
+        let mut automation = pick_automation(&objects, o.automation.as_deref(), o.each_automation)
             .map_err(Failure::setup)?
             .cloned();
         if explicit_branch.is_none()
@@ -543,7 +559,7 @@ impl Session {
             snap = read_tip(&ws, &branch)?;
             cfg = config_source.for_snapshot(&snap).map_err(Failure::Setup)?;
             objects = plan::collect_objects(&snap.files, &cfg).0;
-            automation = pick_automation(&objects, o.automation.as_deref())
+            automation = pick_automation(&objects, o.automation.as_deref(), o.each_automation)
                 .map_err(Failure::setup)?
                 .cloned();
         }
@@ -617,7 +633,12 @@ impl Session {
         }
         self.automation_note = None;
         let mut out = Vec::new();
+        let read = self.settings.target.checkout_branch.clone();
         for settings in std::mem::take(&mut self.per_automation) {
+            if settings.target.checkout_branch != read {
+                // The tree read while opening is another branch's.
+                self.first = None;
+            }
             let label = settings.label.clone();
             self.settings = settings;
             self.explicit_automation = true;

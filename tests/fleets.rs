@@ -407,3 +407,49 @@ fn a_rung_over_several_automations_says_whose_message() {
         &["hoist.toml:14: environment home: its markers are taken by ImageUpdateAutomations that commit with different messages or authors (flux-system/gitea (cluster home), flux-system/jellyfin (cluster home), flux-system/sonarr (cluster home)); Flux would make a commit per automation, a hoist rung makes one, with flux-system/gitea (cluster home)'s"],
     );
 }
+
+/// An automation that pushes to a branch of its own: `hoist apply` commits
+/// its markers there (from its checkout branch), the others' on main, as
+/// each automation would; no `--automation` needed.
+#[test]
+fn each_automation_pushes_to_its_own_branch() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fleets/homelab");
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    copy_tree(&src, &content);
+    let file = content.join("clusters/home/automation/automations.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    // gitea's automation (the last one) pushes to gitea-updates.
+    let at = text.rfind("      branch: main").unwrap();
+    let text = format!(
+        "{}      branch: gitea-updates{}",
+        &text[..at],
+        &text[at + "      branch: main".len()..]
+    );
+    std::fs::write(&file, text).unwrap();
+    let bare = common::git::bare_from(t.path(), "fleet", &content);
+    let r = hoist(&[
+        "apply",
+        "--url",
+        &common::git::file_url(&bare),
+        "--state-dir",
+        s(&t.path().join("state")),
+        "--registry-snapshot",
+        s(&src.join("registry-snapshot.yaml")),
+    ]);
+    r.expect(
+        0,
+        &[
+            "hoist apply: as flux-system/gitea (cluster home): pushed",
+            "to gitea-updates",
+            "hoist apply: as flux-system/jellyfin (cluster home): pushed",
+        ],
+    );
+    assert!(!r.stderr.contains("use different branches"), "{}", r.stderr);
+    let main = git(&bare, &["log", "--format=%s", "main"]);
+    assert!(!main.contains("chore(gitea)"), "{main}");
+    assert!(main.contains("chore(jellyfin)"), "{main}");
+    let side = git(&bare, &["log", "-1", "--format=%s", "gitea-updates"]);
+    assert_eq!(side.trim(), "chore(gitea): docker.io/gitea/gitea:1.22.6");
+}

@@ -88,6 +88,7 @@ impl GitArgs {
             token_env: self.token_env.clone(),
             auth: self.auth,
             read_only: false,
+            each_automation: false,
         };
         (repository, overrides)
     }
