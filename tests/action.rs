@@ -6,7 +6,7 @@
 //! the shipped scripts, and the vendored JSON schemas
 //! of check-jsonschema, on the action and the example workflows.
 
-mod common;
+use crate::common;
 use common::git::{bare_from, file_url, git};
 use common::*;
 

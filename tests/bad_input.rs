@@ -1,7 +1,7 @@
 //! Broken or hostile input: a clear located error, nothing it touches
 //! changes, the rest of the repository still plans and applies, no panic.
 
-mod common;
+use crate::common;
 use common::*;
 
 const GOOD: &str = "tag: 1.0.0 # {\"$imagepolicy\": \"ns:app:tag\"}\n";

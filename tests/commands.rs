@@ -1,6 +1,6 @@
 //! `policy eval`, `lint`, automation scoping and write_paths, end to end.
 
-mod common;
+use crate::common;
 use common::*;
 
 fn policy_file(dir: &std::path::Path, spec: &str) -> std::path::PathBuf {

@@ -5,7 +5,7 @@
 //! configuration docs parses as hoist.toml; every configuration key the
 //! code accepts is documented; docs/cli.md is what clap prints.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -214,7 +214,7 @@ fn every_configuration_key_is_documented() {
 }
 
 /// docs/cli.md is `hoist --help` and every subcommand's `--help`.
-/// `HOIST_BLESS=1 cargo test --test docs` writes it anew.
+/// `HOIST_BLESS=1 cargo test --test tests docs::` writes it anew.
 #[test]
 fn the_cli_reference_is_what_clap_prints() {
     let help = |args: &[&str]| {
@@ -224,7 +224,7 @@ fn the_cli_reference_is_what_clap_prints() {
     };
     let top = help(&["--help"]);
     let mut md = String::from(
-        "# CLI reference\n\nGenerated from hoist's own `--help` (tests/docs.rs checks it; `HOIST_BLESS=1 cargo test --test docs` regenerates it).\n\n## hoist\n\n```text\n",
+        "# CLI reference\n\nGenerated from hoist's own `--help` (tests/docs.rs checks it; `HOIST_BLESS=1 cargo test --test tests docs::` regenerates it).\n\n## hoist\n\n```text\n",
     );
     md.push_str(&top);
     md.push_str("```\n");
@@ -252,7 +252,7 @@ fn the_cli_reference_is_what_clap_prints() {
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == md,
-        "docs/cli.md is stale: run HOIST_BLESS=1 cargo test --test docs"
+        "docs/cli.md is stale: run HOIST_BLESS=1 cargo test --test tests docs::"
     );
 }
 

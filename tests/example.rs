@@ -1,6 +1,6 @@
 //! The README's first command must keep producing a real plan.
 
-mod common;
+use crate::common;
 use common::*;
 
 #[test]

@@ -3,7 +3,7 @@
 //! → `lint` → `plan` → `run --dry-run`, against what `expect.toml` says by
 //! hand.
 
-mod common;
+use crate::common;
 use common::git::git;
 use common::*;
 

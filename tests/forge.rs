@@ -3,7 +3,7 @@
 //! pull request is merged, prod's is opened and left for a human. Each
 //! scenario runs on GitHub and on Azure DevOps.
 
-mod common;
+use crate::common;
 use common::forge::{FakeForge, State, TOKEN};
 use common::git::{bare_from, count, file_url, git, show};
 use common::world::{Kind, World, flux, ladder, source_repo};

@@ -1,7 +1,7 @@
 //! `hoist apply` committing and pushing to real remotes: bare repositories
 //! over file://, smart HTTP (git http-backend, Basic auth) and git://.
 
-mod common;
+use crate::common;
 
 use common::git::{
     Daemon, HttpServer, assert_fsck, count, file_url, git, git_cmd, show, snapshot_for,

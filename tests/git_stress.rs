@@ -1,7 +1,7 @@
 //! Persistence under pressure: racing writers, SIGKILL at random points,
 //! and a 100,000-file repository with 5,000 commits.
 
-mod common;
+use crate::common;
 
 use common::git::{assert_fsck, count, file_url, git, git_cmd, show, snapshot_for};
 use common::{s, write};

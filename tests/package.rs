@@ -5,7 +5,7 @@
 //! to a bare repository with the git inside that root. (chroot and mknod
 //! need root, which the tests have, as CI does.)
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! Registry scanning against a real registry (Debian's docker-registry).
 
-mod common;
+use crate::common;
 use common::registry::{Registry, fleet};
 use common::*;
 

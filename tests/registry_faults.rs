@@ -1,7 +1,7 @@
 //! Faults between hoist and a real registry: each ends in a retry that
 //! succeeds or a clear per-image error, in bounded time, without a panic.
 
-mod common;
+use crate::common;
 use common::proxy::{Fault, Links, Proxy};
 use common::registry::{Registry, fleet};
 use common::*;

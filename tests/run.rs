@@ -2,7 +2,7 @@
 //! one run, each its own compare-and-swap commit, and a second run is a
 //! no-op. Pull-request rungs are tested with the fake forge (tests/forge.rs).
 
-mod common;
+use crate::common;
 use common::git::{bare_from, count, file_url, git, show};
 use common::*;
 

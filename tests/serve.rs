@@ -2,7 +2,7 @@
 //! fake forge; webhooks posted over loopback as GitHub, the registry and
 //! Flux send them.
 
-mod common;
+use crate::common;
 use common::forge::State;
 use common::git::{count, git, show};
 use common::registry::Registry;

@@ -1,6 +1,6 @@
 //! Setter conformance: Flux's fixture tree and hoist's own, byte for byte.
 
-mod common;
+use crate::common;
 use common::*;
 
 fn run_fixture(
