@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hoist::index::{MarkerIndex, plan_images};
-use hoist::repo::SourceFile;
-use hoist::snapshot::TagList;
+use hoist::decide::index::{MarkerIndex, plan_images};
+use hoist::observe::repo::SourceFile;
+use hoist::observe::snapshot::TagList;
 
 const IMAGES: usize = 500;
 
@@ -54,7 +54,7 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: img
         ));
     }
     let config = hoist::config::Config::default();
-    let (objects, _) = hoist::plan::collect_objects(&files, &config);
+    let (objects, _) = hoist::decide::plan::collect_objects(&files, &config);
     let list = TagList {
         tags: (0..50).map(|p| format!("1.0.{p}")).collect(),
         digests: Default::default(),
@@ -72,7 +72,7 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: img
     let t = Instant::now();
     let mut full = None;
     for _ in 0..rounds {
-        full = Some(hoist::plan::plan_objects(
+        full = Some(hoist::decide::plan::plan_objects(
             &files,
             &objects,
             Vec::new(),
@@ -93,7 +93,7 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: img
     // Same edits to img-7's markers.
     let full = full.unwrap();
     let one = one.unwrap();
-    let pick = |p: &hoist::plan::Plan| -> Vec<(String, String)> {
+    let pick = |p: &hoist::decide::plan::Plan| -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = p
             .files
             .iter()

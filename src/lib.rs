@@ -1,32 +1,27 @@
 //! hoist: git-native image automation, compatible with Flux's image policies
 //! and setter markers.
-pub mod ci;
-pub mod cli;
-pub(crate) mod climb;
-pub mod comment;
-pub(crate) mod commit;
-pub mod config;
-pub mod diag;
-pub(crate) mod diff;
-pub(crate) mod fleet;
-pub mod flux;
-pub(crate) mod forge;
-pub(crate) mod gate;
-pub(crate) mod git;
-pub mod index;
-pub mod init;
-pub mod ladder;
-pub(crate) mod lint;
-pub(crate) mod observe;
-pub mod plan;
+//!
+//! The modules are the pipeline's stages, in order; each imports only from
+//! the stages above it in this list (`tests/layers.rs` holds it to that):
+//! the libraries at the bottom, then observe → decide → mutate → persist →
+//! propose → run → report → serve → setup, and `cli` on top.
+
+// Shared value types, then the libraries (leaf crates to be).
+pub mod core;
 pub mod policy;
-pub(crate) mod registry;
-pub mod repo;
-pub mod server;
 pub mod setters;
-pub mod snapshot;
-pub mod split;
 pub mod template;
-pub mod time;
-pub mod view;
-pub(crate) mod yaml;
+// The Flux object model and hoist.toml.
+pub mod config;
+pub mod flux;
+// The pipeline.
+pub mod cli;
+pub mod decide;
+pub mod mutate;
+pub mod observe;
+pub mod persist;
+pub mod propose;
+pub mod report;
+pub mod run;
+pub mod serve;
+pub mod setup;

@@ -106,7 +106,7 @@ fn to_stdout(bytes: &[u8]) -> Result<i32, Fatal> {
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(cli::exit::OK),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(cli::exit::OK),
-        Err(e) => Err(Fatal::usage(hoist::diag::Diag::error(format!(
+        Err(e) => Err(Fatal::usage(hoist::core::diag::Diag::error(format!(
             "writing to stdout: {e}"
         )))),
     }
@@ -141,7 +141,7 @@ fn completions(shell: clap_complete::Shell) -> Result<i32, Fatal> {
 /// `hoist man [--dir DIR]`.
 fn man(dir: Option<&std::path::Path>) -> Result<i32, Fatal> {
     let io = |e: std::io::Error| {
-        Fatal::usage(hoist::diag::Diag::error(format!(
+        Fatal::usage(hoist::core::diag::Diag::error(format!(
             "writing the man page: {e}"
         )))
     };

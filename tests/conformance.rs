@@ -321,8 +321,8 @@ struct DigestTables {
 #[test]
 fn flux_digest_reflection_transitions() {
     use hoist::config::Config;
-    use hoist::repo::{SourceFile, source_file};
-    use hoist::snapshot::TagList;
+    use hoist::observe::repo::{SourceFile, source_file};
+    use hoist::observe::snapshot::TagList;
     let t: DigestTables = load("policy-cases.yaml");
     assert_eq!(t.digest_reflection_cases.len(), 11);
     let file = |rel: &str, text: &str| -> SourceFile {
@@ -373,7 +373,7 @@ fn flux_digest_reflection_transitions() {
                 .map(|t| (t.clone(), format!("sha256:{pass}-{t}")))
                 .collect(),
         };
-        let plan = hoist::plan::plan(&files, &Config::default(), |_| Ok(&list));
+        let plan = hoist::decide::plan::plan(&files, &Config::default(), |_| Ok(&list));
         assert!(
             plan.diagnostics.iter().all(|d| !d.is_error()),
             "{:?}",

@@ -156,7 +156,7 @@ fn config_keys() -> Vec<(String, String)> {
     let mut keys = Vec::new();
     for (file, structs) in [
         (
-            "src/config.rs",
+            "src/config/mod.rs",
             &[
                 "RawConfig",
                 "GitConfig",
@@ -166,11 +166,11 @@ fn config_keys() -> Vec<(String, String)> {
             ][..],
         ),
         (
-            "src/ladder/config.rs",
+            "src/config/ladder.rs",
             &["RawForge", "RawEnvironment", "RawRewrite"][..],
         ),
-        ("src/server/config.rs", &["RawServer", "FluxRoute"][..]),
-        ("src/registry/credentials.rs", &["RegistryConfig"][..]),
+        ("src/config/server.rs", &["RawServer", "FluxRoute"][..]),
+        ("src/config/registry.rs", &["RegistryConfig"][..]),
     ] {
         let text = std::fs::read_to_string(root().join(file)).unwrap();
         for s in structs {

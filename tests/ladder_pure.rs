@@ -2,11 +2,11 @@
 //! A new dev build reaches prod in one pass; a digest mismatch blocks one
 //! image on one rung while the other image still moves.
 
-use hoist::ladder::plan_ladder;
-use hoist::repo::source_file;
-use hoist::snapshot::TagList;
+use hoist::decide::ladder::plan_ladder;
+use hoist::observe::repo::source_file;
+use hoist::observe::snapshot::TagList;
 
-fn file(rel: &str, text: &str) -> hoist::repo::SourceFile {
+fn file(rel: &str, text: &str) -> hoist::observe::repo::SourceFile {
     source_file(rel.into(), rel.into(), text.as_bytes().to_vec())
         .unwrap()
         .expect("file holds a marker or a Flux object")
@@ -167,7 +167,7 @@ fn a_new_build_climbs_the_whole_ladder_in_one_pass() {
 
 /// Objects plus each rung's image-tags file: dev runs the `aaaaaaa` /
 /// `1111111` builds, staging and prod their staging tags.
-fn fleet_files() -> Vec<hoist::repo::SourceFile> {
+fn fleet_files() -> Vec<hoist::observe::repo::SourceFile> {
     vec![
         file("flux/objects.yaml", &objects()),
         file(
@@ -185,13 +185,13 @@ fn fleet_files() -> Vec<hoist::repo::SourceFile> {
     ]
 }
 
-fn collect(files: &[hoist::repo::SourceFile]) -> hoist::plan::Objects {
-    hoist::plan::collect_objects(files, &hoist::config::Config::default()).0
+fn collect(files: &[hoist::observe::repo::SourceFile]) -> hoist::decide::plan::Objects {
+    hoist::decide::plan::collect_objects(files, &hoist::config::Config::default()).0
 }
 
 #[test]
 fn pull_request_text_tells_a_reviewer_everything_and_fits_the_forge() {
-    use hoist::ladder::body::{self, AZURE_DEVOPS_LIMITS, GITHUB_LIMITS, Limits};
+    use hoist::decide::ladder::body::{self, AZURE_DEVOPS_LIMITS, GITHUB_LIMITS, Limits};
     let config = hoist::config::parse(LADDER, "hoist.toml").unwrap();
     let files = fleet_files();
     let api = list(&[("dev-bbbbbbb-2", "b"), ("staging-bbbbbbb", "b")]);

@@ -1,10 +1,10 @@
 //! `plan` is a pure function: in-memory files and tag lists in, edits out.
 
 use hoist::config::Config;
-use hoist::repo::source_file;
-use hoist::snapshot::TagList;
+use hoist::observe::repo::source_file;
+use hoist::observe::snapshot::TagList;
 
-fn file(rel: &str, text: &str) -> hoist::repo::SourceFile {
+fn file(rel: &str, text: &str) -> hoist::observe::repo::SourceFile {
     source_file(rel.into(), rel.into(), text.as_bytes().to_vec())
         .unwrap()
         .expect("file holds a marker or a Flux object")
@@ -22,7 +22,7 @@ fn plan_from_memory_without_disk_or_network() {
         tags: vec!["1.2.0".into(), "1.2.7".into(), "1.3.0".into()],
         ..Default::default()
     };
-    let plan = hoist::plan::plan(&files, &Config::default(), |image| {
+    let plan = hoist::decide::plan::plan(&files, &Config::default(), |image| {
         if image == "ghcr.io/a/api" {
             Ok(&list)
         } else {
@@ -54,11 +54,11 @@ fn plan_from_memory_without_disk_or_network() {
     assert_eq!(f.updated.as_str(), tags.replace("1.2.0 #", "1.2.7 #"));
 
     // Same inputs, same plan: re-planning after a concurrent push is safe.
-    let again = hoist::plan::plan(&files, &Config::default(), |_| Ok(&list));
+    let again = hoist::decide::plan::plan(&files, &Config::default(), |_| Ok(&list));
     assert_eq!(again.files[0].updated, f.updated);
 
     // A failing tag source leaves the policy without a result and the file alone.
-    let failed = hoist::plan::plan(&files, &Config::default(), |_| {
+    let failed = hoist::decide::plan::plan(&files, &Config::default(), |_| {
         Err("registry unreachable".to_string())
     });
     assert!(failed.files.is_empty());
@@ -90,7 +90,7 @@ fn a_pull_secret_lands_with_the_repository_that_names_it() {
         file("apps/repo.yaml", repo),
         file("apps/secret.yaml", secret),
     ];
-    let (objects, diags) = hoist::plan::collect_objects(&files, &Config::default());
+    let (objects, diags) = hoist::decide::plan::collect_objects(&files, &Config::default());
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(objects.repositories[0].meta.namespace, "apps");
     assert!(

@@ -64,7 +64,7 @@ fn flux_event(sha: &str, severity: &str, reason: &str) -> String {
     serde_json::json!({
         "involvedObject": { "kind": "Kustomization", "namespace": "flux-system", "name": "apps" },
         "severity": severity,
-        "timestamp": hoist::time::format(hoist::time::now()),
+        "timestamp": hoist::core::time::format(hoist::core::time::now()),
         "message": format!("Applied revision: main@sha1:{sha}"),
         "reason": reason,
         "reportingController": "kustomize-controller",
@@ -149,7 +149,7 @@ fn a_registry_event_climbs_the_ladder_and_comments_and_flux_report_back() {
             r#"{"zen": "Keep it logically awesome.", "hook_id": 1}"#,
         )
         .finish();
-    let sig = hoist::server::hooks::sign(common::serve::GITHUB_SECRET.as_bytes(), form.as_bytes());
+    let sig = hoist::serve::hooks::sign(common::serve::GITHUB_SECRET.as_bytes(), form.as_bytes());
     let formed = srv.request(
         "POST",
         "/hooks/github",

@@ -14,6 +14,7 @@ mod forge;
 mod git;
 mod git_stress;
 mod ladder_pure;
+mod layers;
 mod package;
 mod plan_pure;
 mod registry;

@@ -3,8 +3,8 @@
 //! (read through the full plan). The first byte picks the parser.
 #![no_main]
 use hoist::config::{self, Config};
-use hoist::repo::source_file;
-use hoist::snapshot::{Snapshot, TagList};
+use hoist::observe::repo::source_file;
+use hoist::observe::snapshot::{Snapshot, TagList};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
                 tags: vec!["1.0.0".into(), "1.1.0".into(), "main-abc1234-1700000000".into()],
                 ..Default::default()
             };
-            let _ = hoist::plan::plan(&[file], &Config::default(), |_| Ok(&list));
+            let _ = hoist::decide::plan::plan(&[file], &Config::default(), |_| Ok(&list));
         }
     }
 });

@@ -1,10 +1,10 @@
 //! `hoist apply`: plan, commit and push with compare-and-swap (see
-//! [`crate::git`]), or with `--no-commit` only write the working tree.
+//! [`crate::persist`]), or with `--no-commit` only write the working tree.
 
 use clap::Args;
 
 use super::{Fatal, exit, load_repo, plan_repo, plural, report};
-use crate::diag::Diag;
+use crate::core::diag::Diag;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -63,15 +63,18 @@ impl GitArgs {
         target: &super::RepoArgs,
         tags: &super::TagArgs,
         push_branch: Option<String>,
-    ) -> (crate::commit::Repository, crate::commit::Overrides) {
-        use crate::commit::{Overrides, Repository};
+    ) -> (
+        crate::run::session::Repository,
+        crate::run::session::Overrides,
+    ) {
+        use crate::run::session::{Overrides, Repository};
         let repository = match &self.url {
             Some(url) => Repository::Url {
                 url: url.clone(),
                 state_dir: self
                     .state_dir
                     .clone()
-                    .unwrap_or_else(crate::git::cache::default_state_dir),
+                    .unwrap_or_else(crate::persist::cache::default_state_dir),
             },
             None => Repository::Checkout {
                 dir: target.repo.clone(),
@@ -120,7 +123,7 @@ fn write_worktree(args: &ApplyArgs) -> Result<i32, Fatal> {
     let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let super::Planned { plan, mut diags } =
         plan_repo(&loaded, args.tags.registry_snapshot.as_deref())?;
-    let (written, write_diags) = crate::fleet::write(&loaded, &plan);
+    let (written, write_diags) = crate::run::fleet::write(&loaded, &plan);
     diags.extend(write_diags);
     report(&diags);
     anstream::eprintln!(

@@ -1,7 +1,7 @@
 //! `hoist comment --event FILE`: run the `/hoist` commands of one pull
 //! request comment from CI (a GitHub Actions `issue_comment` workflow's
 //! `$GITHUB_EVENT_PATH`, or an Azure DevOps service hook payload). The
-//! handler is `crate::comment`, the same the bot runs.
+//! handler is `crate::run::comment`, the same the bot runs.
 
 use std::path::PathBuf;
 
@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::apply::GitArgs;
 use super::{Fatal, exit, open_session};
-use crate::diag::Diag;
+use crate::core::diag::Diag;
 
 #[derive(Debug, Args)]
 pub struct CommentArgs {
@@ -47,16 +47,16 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
     let body = std::fs::read(&args.event).map_err(|e| {
         Fatal::usage(Diag::error(format!("cannot read the event: {e}")).at(&shown, None))
     })?;
-    let v = crate::server::hooks::json(&body)
+    let v = crate::serve::hooks::json(&body)
         .map_err(|e| Fatal::usage(Diag::error(e).at(&shown, None)))?;
     let parsed = if v.get("eventType").is_some() {
-        crate::server::hooks::azure(&v)
+        crate::serve::hooks::azure(&v)
     } else {
-        crate::server::hooks::github("issue_comment", &v)
+        crate::serve::hooks::github("issue_comment", &v)
     };
     let ev = match parsed.map_err(|e| Fatal::usage(Diag::error(e).at(&shown, None)))? {
-        crate::server::hooks::Event::Comment(c) => c,
-        crate::server::hooks::Event::Ignored(why) => {
+        crate::serve::hooks::Event::Comment(c) => c,
+        crate::serve::hooks::Event::Ignored(why) => {
             anstream::eprintln!("hoist comment: nothing to do: {why}");
             return Ok(exit::OK);
         }
@@ -77,7 +77,7 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
                 .join("; ")
         })
     };
-    match crate::comment::handle(&ev, &ladder, &mut open) {
+    match crate::run::comment::handle(&ev, &ladder, &mut open) {
         Ok(h) => {
             match h.ignored {
                 Some(why) => anstream::eprintln!("hoist comment: nothing to do: {why}"),
@@ -91,7 +91,7 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
                     anstream::print!(
                         "{}",
                         h.reply
-                            .trim_start_matches(crate::comment::MARKER)
+                            .trim_start_matches(crate::run::comment::MARKER)
                             .trim_start()
                     );
                 }

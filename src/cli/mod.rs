@@ -19,12 +19,12 @@ pub mod serve;
 
 use std::path::{Path, PathBuf};
 
-pub use crate::observe::{Tags, obtain_tags};
+pub use crate::observe::scan::{Tags, obtain_tags};
 
 use anstyle::{AnsiColor, Style};
 
-use crate::diag::{Diag, Severity};
-use crate::fleet::{self, Fleet, Planned};
+use crate::core::diag::{Diag, Severity};
+use crate::run::fleet::{self, Fleet, Planned};
 
 static VERBOSITY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
@@ -140,7 +140,7 @@ pub fn scan_progress() -> impl Fn(usize, usize, &str) + Sync {
 pub fn observe_repo(
     target: &RepoArgs,
     tags: &TagArgs,
-) -> Result<(Fleet, crate::plan::Objects, Tags, Vec<Diag>), Fatal> {
+) -> Result<(Fleet, crate::decide::plan::Objects, Tags, Vec<Diag>), Fatal> {
     let fleet = load_repo(&target.repo, target.config.as_deref())?;
     let (objects, t, diags) =
         fleet::observe(&fleet, tags.registry_snapshot.as_deref(), &scan_progress())
@@ -156,11 +156,11 @@ pub fn open_session(
     tags: &TagArgs,
     what: &str,
     read_only: bool,
-) -> Result<Option<crate::commit::Session>, Fatal> {
+) -> Result<Option<crate::run::session::Session>, Fatal> {
     let (mut repository, mut overrides) = git.request(target, tags, None);
     overrides.read_only = read_only;
     if git.url.is_none() {
-        crate::climb::settle_repository(
+        crate::run::climb::settle_repository(
             &target.repo,
             target.config.as_deref(),
             git.state_dir.clone(),
@@ -169,7 +169,7 @@ pub fn open_session(
         )
         .map_err(Fatal::from)?;
     }
-    let session = crate::commit::Session::open(&repository, &overrides, &scan_progress())
+    let session = crate::run::session::Session::open(&repository, &overrides, &scan_progress())
         .map_err(commit::fatal)?;
     if session.is_none() {
         anstream::eprintln!("hoist {what}: the ImageUpdateAutomation is suspended; nothing to do");

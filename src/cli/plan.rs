@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 
 use super::{Fatal, diff_style, exit, load_repo, plan_repo, plural, report};
-use crate::diff;
+use crate::mutate::diff;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -34,7 +34,7 @@ pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
     match args.output {
         Output::Json => {
             let mut value = serde_json::to_value(&plan)
-                .map_err(|e| Fatal::usage(crate::diag::Diag::error(e.to_string())))?;
+                .map_err(|e| Fatal::usage(crate::core::diag::Diag::error(e.to_string())))?;
             value["diagnostics"] = serde_json::to_value(&diags).unwrap_or_default();
             value["summary"] = serde_json::json!({
                 "files": plan.files.len(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{Fatal, exit, report};
-use crate::diag::Diag;
+use crate::core::diag::Diag;
 use crate::policy::Fate;
 
 #[derive(Debug, Subcommand)]
@@ -46,7 +46,8 @@ pub struct EvalArgs {
 pub fn run(cmd: &PolicyCommand) -> Result<i32, Fatal> {
     let PolicyCommand::Eval(args) = cmd;
     let policy = crate::flux::load_policy(&args.policy, args.name.as_deref())?;
-    let (tags, diags) = crate::snapshot::read_tag_list(&args.tags).map_err(Fatal::usage)?;
+    let (tags, diags) =
+        crate::observe::snapshot::read_tag_list(&args.tags).map_err(Fatal::usage)?;
     report(&diags);
     let (fates, result) = policy.explain(&tags);
     if args.output == Output::Json {

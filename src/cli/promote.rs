@@ -7,9 +7,9 @@ use clap::Args;
 use super::apply::GitArgs;
 use super::commit::fatal;
 use super::{Fatal, diff_style, exit, observe_repo, open_session, report};
-use crate::commit::Scope;
-use crate::diag::Diag;
-use crate::ladder::plan_promotion;
+use crate::core::diag::Diag;
+use crate::decide::ladder::plan_promotion;
+use crate::run::session::Scope;
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
@@ -53,8 +53,8 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
         to: args.to.clone(),
         image: args.image.clone(),
     };
-    let mut forges = crate::climb::Forges::new(&ladder);
-    let climbed = crate::climb::land(
+    let mut forges = crate::run::climb::Forges::new(&ladder);
+    let climbed = crate::run::climb::land(
         &mut session,
         &mut forges,
         &ladder,
@@ -63,13 +63,13 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
         args.image.as_deref(),
     );
     match &climbed {
-        crate::climb::Climbed::Done { report: r, actions }
+        crate::run::climb::Climbed::Done { report: r, actions }
             if actions.is_empty()
-                && matches!(r.outcome, crate::commit::Outcome::UpToDate { .. }) =>
+                && matches!(r.outcome, crate::run::session::Outcome::UpToDate { .. }) =>
         {
             report(&r.diags);
             let branch = match &r.outcome {
-                crate::commit::Outcome::UpToDate { branch, .. } => branch.as_str(),
+                crate::run::session::Outcome::UpToDate { branch, .. } => branch.as_str(),
                 _ => "",
             };
             anstream::eprintln!(
@@ -111,7 +111,8 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
     diags.extend(p.diagnostics.iter().cloned());
     // What the target runs now, and whether its own policy would take the
     // promoted tag (a promotion may move it outside that on purpose).
-    let runs = crate::ladder::rung_runs(&fleet.config.ladder, &args.to, &fleet.files, &objects);
+    let runs =
+        crate::decide::ladder::rung_runs(&fleet.config.ladder, &args.to, &fleet.files, &objects);
     for pr in &p.promotions {
         if let Some(why) = outside_policy(&objects, pr) {
             diags.push(Diag::warning(format!(
@@ -137,7 +138,7 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
     for f in &p.files {
         anstream::print!(
             "{}",
-            crate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
+            crate::mutate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
         );
     }
     anstream::eprintln!("hoist promote --dry-run: nothing was written");
@@ -150,7 +151,10 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
 
 /// Why the target's own ImagePolicy would not select `pr.to_tag`, if it
 /// would not: filtered out, outside its range, or not a version.
-fn outside_policy(objects: &crate::plan::Objects, pr: &crate::ladder::Promotion) -> Option<String> {
+fn outside_policy(
+    objects: &crate::decide::plan::Objects,
+    pr: &crate::decide::ladder::Promotion,
+) -> Option<String> {
     let p = objects
         .policies
         .iter()

@@ -1,16 +1,16 @@
 //! `hoist run`: carry builds up the ladder, rung by rung in ladder order.
 //!
-//! The loop itself is `crate::climb`; this file parses flags and prints.
+//! The loop itself is `crate::run::climb`; this file parses flags and prints.
 
 use clap::{Args, ValueEnum};
 
 use super::apply::GitArgs;
 use super::commit::fatal;
 use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
-use crate::climb::Climbed;
-use crate::commit::Outcome;
-use crate::diag::Diag;
-use crate::ladder::{Mode, RungPlan};
+use crate::core::diag::Diag;
+use crate::decide::ladder::{Mode, RungPlan};
+use crate::run::climb::Climbed;
+use crate::run::session::Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -47,7 +47,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
             "no [[environment]] in hoist.toml: nothing for `hoist run` to climb (use `hoist apply`, or see docs/configuration.md)",
         )));
     }
-    let climbed = crate::climb::climb(&mut session, &ladder);
+    let climbed = crate::run::climb::climb(&mut session, &ladder);
     let mut results = Vec::new();
     for (env, c) in &climbed {
         let line = print_climbed("run", env, c);
@@ -75,8 +75,12 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
 
 /// What a rung would write besides its diff: the status, and for a
 /// pull-request rung its branch, title and body.
-fn print_landing(ladder: &crate::ladder::Ladder, rung: &crate::ladder::Rung, p: &RungPlan) {
-    use crate::ladder::body;
+fn print_landing(
+    ladder: &crate::decide::ladder::Ladder,
+    rung: &crate::decide::ladder::Rung,
+    p: &RungPlan,
+) {
+    use crate::decide::ladder::body;
     if ladder.forge.is_some() {
         anstream::println!(
             "#   status hoist/{}: success: {}",
@@ -88,7 +92,7 @@ fn print_landing(ladder: &crate::ladder::Ladder, rung: &crate::ladder::Rung, p: 
         return;
     }
     let limits = match ladder.forge.as_ref().map(|f| f.kind) {
-        Some(crate::ladder::ForgeKind::AzureDevops) => body::AZURE_DEVOPS_LIMITS,
+        Some(crate::decide::ladder::ForgeKind::AzureDevops) => body::AZURE_DEVOPS_LIMITS,
         _ => body::GITHUB_LIMITS,
     };
     let (title, text) = body::render(rung, p, limits);
@@ -98,7 +102,7 @@ fn print_landing(ladder: &crate::ladder::Ladder, rung: &crate::ladder::Rung, p: 
     };
     anstream::println!(
         "#   pull request from {} into the base branch {what}: {title}",
-        crate::climb::bot_branch(rung, None)
+        crate::run::climb::bot_branch(rung, None)
     );
     for line in text.lines() {
         anstream::println!("#   | {line}");
@@ -166,12 +170,12 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
         (ladder, plans, diags)
     } else {
         let (fleet, objects, mut tags, mut diags) = observe_repo(&args.target, &args.tags)?;
-        let (plans, more) = crate::observe::plan_ladder(
+        let (plans, more) = crate::run::prepare_ladder(
             &fleet.config,
             &objects,
             &fleet.files,
             &mut tags,
-            crate::observe::TagCreation::Preview,
+            crate::observe::scan::TagCreation::Preview,
         );
         diags.extend(more);
         (fleet.config.ladder, plans, diags)
@@ -226,7 +230,7 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
             for f in &p.files {
                 anstream::print!(
                     "{}",
-                    crate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
+                    crate::mutate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
                 );
             }
         }

@@ -7,9 +7,10 @@ use clap::{Args, ValueEnum};
 
 use super::report as report_diags;
 use super::{Fatal, exit, load_repo, plural};
-use crate::diag::Diag;
-use crate::observe::{ImageReport, live_scan, report};
-use crate::plan::collect_objects;
+use crate::core::diag::Diag;
+use crate::decide::plan::collect_objects;
+use crate::observe::scan::live_scan;
+use crate::report::scan::{ImageReport, report};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {

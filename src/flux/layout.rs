@@ -19,8 +19,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::Diag;
-use crate::yaml::{Node, Value, for_each_document};
+use crate::core::diag::Diag;
+use crate::setters::yaml::{Node, Value, for_each_document};
 
 /// Bytes that must occur in a file holding a Flux `Kustomization`.
 pub const KUSTOMIZE_NEEDLE: &[u8] = b"kustomize.toolkit.fluxcd.io";
@@ -225,7 +225,7 @@ fn read_kustomize(rel: &str, text: &str) -> Result<Kustomize, Diag> {
 
 /// Flux Kustomizations in one file.
 fn read_flux(rel: &str, text: &str, out: &mut Vec<FluxKustomization>) {
-    let _ = crate::yaml::for_each_document_containing(text, KUSTOMIZE_NEEDLE, |doc| {
+    let _ = crate::setters::yaml::for_each_document_containing(text, KUSTOMIZE_NEEDLE, |doc| {
         let is_flux = doc
             .get("apiVersion")
             .and_then(Node::as_str)

@@ -7,9 +7,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::diag::Diag;
+use crate::core::diag::Diag;
 use crate::policy::{Policy, PolicySpec};
-use crate::yaml::{Node, Value, for_each_document};
+use crate::setters::yaml::{Node, Value, for_each_document};
 
 pub mod layout;
 
@@ -298,7 +298,7 @@ fn meta(r: &mut Reader<'_>, doc: &Node) -> Meta {
     }
 }
 
-pub use crate::registry::reference::check_image_name;
+pub use crate::core::reference::check_image_name;
 
 /// Read one YAML document. `None` when it is not an image-automation object.
 pub fn read_document(doc: &Node, file: &str) -> Option<Result<FluxObject, Vec<Diag>>> {
@@ -387,7 +387,10 @@ fn read_repository(r: &mut Reader<'_>, doc: &Node, spec: &Node) -> FluxObject {
                 r.fail(
                     line_of(doc, "spec.exclusionList"),
                     &format!("spec.exclusionList[{i}]"),
-                    format!("invalid regular expression {}: {e}", crate::diag::quoted(p)),
+                    format!(
+                        "invalid regular expression {}: {e}",
+                        crate::core::diag::quoted(p)
+                    ),
                 );
             }
         }
@@ -711,7 +714,7 @@ pub fn load_policy(path: &Path, want: Option<&str>) -> Result<Policy, Vec<Diag>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::load_all;
+    use crate::setters::yaml::load_all;
 
     fn read(y: &str) -> Result<FluxObject, Vec<Diag>> {
         let docs = load_all(y).unwrap();

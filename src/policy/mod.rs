@@ -303,7 +303,7 @@ impl Policy {
                                 "spec.filterTags.pattern",
                                 format!(
                                     "invalid regular expression pattern {}: {e}",
-                                    crate::diag::quoted(p)
+                                    crate::core::diag::quoted(p)
                                 ),
                             )
                         },
@@ -327,7 +327,10 @@ impl Policy {
             let re = GoRegex::new(p).map_err(|e| {
                 err(
                     &format!("spec.exclusionList[{i}]"),
-                    format!("invalid regular expression {}: {e}", crate::diag::quoted(p)),
+                    format!(
+                        "invalid regular expression {}: {e}",
+                        crate::core::diag::quoted(p)
+                    ),
                 )
             })?;
             exclusions.push(re);

@@ -11,7 +11,7 @@ use std::ops::Range;
 use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use super::marker::{MarkerRef, parse_comment};
-use crate::yaml::{YamlError, scan_error};
+use crate::setters::yaml::{YamlError, scan_error};
 
 /// How a scalar is written in the file; edits keep it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,11 +106,11 @@ impl Frame {
 }
 
 /// Scan `text` for setters. Only documents that contain a marker are
-/// parsed (see [`crate::yaml::chunks`]); a YAML syntax error in one of those
+/// parsed (see [`crate::setters::yaml::chunks`]); a YAML syntax error in one of those
 /// fails the whole file.
 pub fn scan(text: &str) -> Result<FileScan, YamlError> {
     let mut out = FileScan::default();
-    for c in crate::yaml::chunks(text) {
+    for c in crate::setters::yaml::chunks(text) {
         let part = &text[c.range.clone()];
         if memchr::memmem::find(part.as_bytes(), super::marker::NEEDLE).is_none() {
             continue;

@@ -63,7 +63,7 @@ pub fn parse_comment(body: &str) -> Result<Option<MarkerRef>, String> {
 
 /// Parse `ns:name` with an optional `:tag`, `:name` or `:digest` suffix.
 pub fn parse_ref(value: &str) -> Result<MarkerRef, String> {
-    let shown = crate::diag::quoted(value);
+    let shown = crate::core::diag::quoted(value);
     let parts: Vec<&str> = value.split(':').collect();
     let field = match parts.as_slice() {
         [_, _] => Field::Image,
@@ -73,7 +73,7 @@ pub fn parse_ref(value: &str) -> Result<MarkerRef, String> {
         [_, _, other] => {
             return Err(format!(
                 "unknown marker suffix {} in {shown}: use :tag, :name or :digest, or none",
-                crate::diag::quoted(other)
+                crate::core::diag::quoted(other)
             ));
         }
         _ => {

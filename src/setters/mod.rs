@@ -9,6 +9,7 @@
 
 mod locate;
 mod marker;
+pub mod yaml;
 
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -19,7 +20,7 @@ use regex::Regex;
 pub use locate::{FileScan, MarkerProblem, ObjectId, Setter, Style, scan};
 pub use marker::{Field, MarkerRef, NEEDLE, parse_comment, parse_ref};
 
-use crate::yaml::{double_quote, scalar_text, scan_error};
+use crate::setters::yaml::{double_quote, scalar_text, scan_error};
 
 /// One scalar replacement inside a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +94,7 @@ pub struct VerifyError(pub String);
 /// one YAML document at a time: only documents holding an edit are parsed
 /// again, since the others are byte-identical.
 pub fn apply_verified(text: &str, reps: &[Replacement]) -> Result<String, VerifyError> {
-    for c in crate::yaml::chunks(text) {
+    for c in crate::setters::yaml::chunks(text) {
         let local: Vec<Replacement> = reps
             .iter()
             .filter(|r| c.range.contains(&r.span.start))

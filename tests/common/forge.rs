@@ -550,7 +550,7 @@ fn gh_pull(name: &str, repo: &Repo, p: &Pull, port: u16) -> Value {
         "body": if p.body.is_empty() { Value::Null } else { json!(p.body) },
         "labels": p.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
         "requested_reviewers": p.reviewers.iter().map(|r| json!({ "login": r })).collect::<Vec<_>>(),
-        "merged_at": p.merged_at.map(hoist::time::format),
+        "merged_at": p.merged_at.map(hoist::core::time::format),
         "merge_commit_sha": p.merge_sha,
         "merged": p.state == State::Merged,
         "draft": false,
@@ -605,7 +605,7 @@ fn do_merge(repo: &mut Repo, idx: usize, method: &str) -> Result<String, String>
     .map_err(|_| "Base branch was modified. Review and try the merge again.".to_string())?;
     let pm = &mut repo.pulls[idx];
     pm.state = State::Merged;
-    pm.merged_at = Some(hoist::time::now());
+    pm.merged_at = Some(hoist::core::time::now());
     pm.merge_sha = Some(commit.clone());
     pm.final_head = Some(head);
     Ok(commit)
@@ -1211,7 +1211,7 @@ fn ado_pull(name: &str, repo: &Repo, p: &Pull, port: u16) -> Value {
         "mergeStatus": "succeeded",
         "lastMergeSourceCommit": { "commitId": head_sha },
         "lastMergeCommit": p.merge_sha.as_ref().map(|s| json!({ "commitId": s })),
-        "closedDate": p.merged_at.map(hoist::time::format),
+        "closedDate": p.merged_at.map(hoist::core::time::format),
         "autoCompleteSetBy": if p.auto_merge.is_some() { json!({ "id": ADO_USER }) } else { Value::Null },
         "reviewers": p.reviewers.iter().map(|r| json!({ "id": r, "vote": 0 })).collect::<Vec<_>>(),
         "labels": p.labels.iter().map(|l| json!({ "name": l, "active": true })).collect::<Vec<_>>(),

@@ -109,7 +109,7 @@ impl Server {
 
     /// A GitHub delivery, signed with the test secret.
     pub fn github(&self, event: &str, delivery: &str, body: &str) -> Reply {
-        let sig = hoist::server::hooks::sign(GITHUB_SECRET.as_bytes(), body.as_bytes());
+        let sig = hoist::serve::hooks::sign(GITHUB_SECRET.as_bytes(), body.as_bytes());
         self.request(
             "POST",
             "/hooks/github",
@@ -146,7 +146,7 @@ impl Server {
 
     /// A Flux event, signed as a generic-hmac Provider signs it.
     pub fn flux(&self, body: &str) -> Reply {
-        let sig = hoist::server::hooks::sign(FLUX_KEY.as_bytes(), body.as_bytes());
+        let sig = hoist::serve::hooks::sign(FLUX_KEY.as_bytes(), body.as_bytes());
         self.request(
             "POST",
             "/hooks/flux",

@@ -1,0 +1,684 @@
+//! Promotion decisions, rung by rung. Pure: files + objects + tag lists in,
+//! one plan per rung out.
+//!
+//! A policy rung's markers take their policies' choices, exactly as
+//! `hoist apply` does. A promotion rung's markers take what the source rung
+//! runs: for each marker, its policy's ImageRepository names the image; the
+//! source rung's markers of the same image hold the value to promote. That
+//! value goes through `tag_rewrite`, must exist in the registry and, with
+//! `require_same_digest`, be the very same image; a check that fails blocks
+//! that image on that rung (reported, never written) while the others
+//! proceed. Promotion is one more way to *decide*: the result feeds the same
+//! setter edits as `plan`.
+//!
+//! Rungs run in ladder order over an in-memory copy of the files, so a
+//! promotion reads its source as the earlier rungs left it: with no gates,
+//! a new dev build reaches the prod plan in one pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::config::{Ladder, Rung};
+use crate::config::Config;
+use crate::core::diag::Diag;
+use crate::decide::plan::{FileChange, Objects, PolicyOutcome, Recorded, Selected, decide, mutate};
+use crate::flux::{DigestReflection, ImagePolicy};
+use crate::observe::repo::SourceFile;
+use crate::observe::snapshot::TagList;
+use crate::setters;
+
+/// One image promoted on a rung.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Promotion {
+    pub namespace: String,
+    pub policy: String,
+    pub image: String,
+    /// The tag the source rung runs.
+    pub from_tag: String,
+    /// The tag this rung gets (after `tag_rewrite`).
+    pub to_tag: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The `sha` group of `tag_rewrite.from`, when it has one: the source
+    /// commit the build came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_commit: Option<String>,
+}
+
+/// An image a rung cannot take, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocked {
+    pub namespace: String,
+    pub policy: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    pub reason: String,
+}
+
+/// What one rung would do.
+#[derive(Debug, Serialize)]
+pub struct RungPlan {
+    pub rung: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promote_from: Option<String>,
+    pub files: Vec<FileChange>,
+    pub promotions: Vec<Promotion>,
+    pub blocked: Vec<Blocked>,
+    /// What each marked image runs on this rung before and after (image →
+    /// (before, after)); `after` equals `before` when nothing moves.
+    pub runs: BTreeMap<String, (String, String)>,
+    pub diagnostics: Vec<Diag>,
+    /// `(image, tag)` digests the decision needed but the tag lists lacked
+    /// (a live scan can resolve them, then plan again).
+    #[serde(skip)]
+    pub digests_wanted: Vec<(String, String)>,
+    /// `(image, from, to)`: rewritten tags missing from the registry that
+    /// `create_tag` asks hoist to create from the source tag (a live run
+    /// creates them, then plans again).
+    #[serde(skip)]
+    pub tags_to_create: Vec<(String, String, String)>,
+}
+
+impl RungPlan {
+    pub fn change_count(&self) -> usize {
+        crate::decide::plan::change_count(&self.files)
+    }
+}
+
+/// Plan every rung in ladder order.
+pub fn plan_ladder<'a>(
+    ladder: &Ladder,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Vec<RungPlan> {
+    let mut current: Vec<SourceFile> = files.to_vec();
+    let chosen = decide(objects, &tags_for);
+    ladder
+        .rungs
+        .iter()
+        .map(|rung| {
+            let source = rung.promote_from.as_deref().and_then(|s| ladder.rung(s));
+            plan_rung(
+                rung,
+                source.map(|s| (s, None)),
+                None,
+                &mut current,
+                objects,
+                config,
+                &chosen,
+                &tags_for,
+            )
+        })
+        .collect()
+}
+
+/// What a rung runs: image → (tag, digest when recorded), first marker of
+/// each image first.
+pub type SourceRuns = BTreeMap<String, (String, Option<String>)>;
+
+/// What rung `name` runs in `files`: the source of a promotion whose
+/// source rung lives in another repository.
+pub fn rung_runs(
+    ladder: &Ladder,
+    name: &str,
+    files: &[SourceFile],
+    objects: &Objects,
+) -> SourceRuns {
+    let Some(rung) = ladder.rung(name) else {
+        return SourceRuns::new();
+    };
+    let mine: Vec<SourceFile> = files
+        .iter()
+        .filter(|f| f.has_markers && rung.owns(&f.rel))
+        .cloned()
+        .collect();
+    collect_runs(&mine, objects)
+}
+
+fn collect_runs(files: &[SourceFile], objects: &Objects) -> SourceRuns {
+    let mut out = SourceRuns::new();
+    for (image, r) in recorded(files, objects) {
+        if let Some(tag) = r.tag {
+            out.entry(image)
+                .or_insert((tag, r.digest.filter(|d| !d.is_empty())));
+        }
+    }
+    out
+}
+
+/// One rung on the files as they are, for a run that lands rung after rung:
+/// unlike [`plan_ladder`], the rungs before it are not replayed in memory —
+/// a rung whose pull request has not merged yet has not changed what the
+/// next rung promotes. With `image`, only that image moves. `source`
+/// gives what the source rung runs when it lives in another repository.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_one<'a>(
+    ladder: &Ladder,
+    name: &str,
+    image: Option<&str>,
+    source_runs: Option<&SourceRuns>,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Result<RungPlan, String> {
+    let rung = ladder
+        .rung(name)
+        .ok_or_else(|| format!("no environment {name:?} in hoist.toml"))?;
+    let source = rung.promote_from.as_deref().and_then(|s| ladder.rung(s));
+    Ok(plan_alone(
+        rung,
+        source.map(|s| (s, source_runs)),
+        image,
+        files,
+        objects,
+        config,
+        tags_for,
+    ))
+}
+
+/// Plan `rung` by itself on a copy of `files`.
+fn plan_alone<'a>(
+    rung: &Rung,
+    source: Option<(&Rung, Option<&SourceRuns>)>,
+    image: Option<&str>,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> RungPlan {
+    let mut current = files.to_vec();
+    let chosen = decide(objects, &tags_for);
+    plan_rung(
+        rung,
+        source,
+        image,
+        &mut current,
+        objects,
+        config,
+        &chosen,
+        &tags_for,
+    )
+}
+
+/// One explicit promotion (`hoist promote --from A --to B [--image X]`):
+/// rung `to` takes what `from` runs now, whatever `to`'s own settings say
+/// about its source; with `image`, only that image moves.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_promotion<'a>(
+    ladder: &Ladder,
+    from: &str,
+    to: &str,
+    image: Option<&str>,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Result<RungPlan, String> {
+    let known = || {
+        ladder
+            .rungs
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let source = ladder
+        .rung(from)
+        .ok_or_else(|| format!("no environment {from:?} (environments: {})", known()))?;
+    let mut target = ladder
+        .rung(to)
+        .ok_or_else(|| format!("no environment {to:?} (environments: {})", known()))?
+        .clone();
+    if from == to {
+        return Err(format!("--from and --to both name {from:?}"));
+    }
+    target.promote_from = Some(from.to_string());
+    Ok(plan_alone(
+        &target,
+        Some((source, None)),
+        image,
+        files,
+        objects,
+        config,
+        tags_for,
+    ))
+}
+
+/// A rollback of `to`: the rung takes back the values a promotion
+/// replaced (`previous`, from its pull request's record), as an explicit
+/// promotion from "what ran before" would. Images the record does not
+/// name keep what they run; no tag is rewritten, created or
+/// digest-checked, since these values ran on this rung already.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_restore<'a>(
+    ladder: &Ladder,
+    to: &str,
+    previous: &SourceRuns,
+    files: &[SourceFile],
+    objects: &Objects,
+    config: &Config,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+) -> Result<RungPlan, String> {
+    let rung = ladder
+        .rung(to)
+        .ok_or_else(|| format!("no environment {to:?} in hoist.toml"))?;
+    let mut runs = rung_runs(ladder, to, files, objects);
+    runs.extend(previous.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut target = rung.clone();
+    target.tag_rewrite = None;
+    target.require_same_digest = false;
+    target.create_tag = false;
+    let mut source = target.clone();
+    source.name = format!("{to} before its last promotion");
+    target.promote_from = Some(source.name.clone());
+    Ok(plan_alone(
+        &target,
+        Some((&source, Some(&runs))),
+        None,
+        files,
+        objects,
+        config,
+        tags_for,
+    ))
+}
+
+/// What a promotion's record says its rung ran before: image → (tag,
+/// digest), read from the `old` values of its markers (`ns:name:tag`,
+/// `ns:name` as `image:tag[@digest]`, `ns:name:digest`).
+pub fn runs_before(entries: &[super::body::RecordEntry], objects: &Objects) -> SourceRuns {
+    let mut out = SourceRuns::new();
+    for e in entries {
+        let parts: Vec<&str> = e.setter.split(':').collect();
+        let (ns, name, field) = match parts.as_slice() {
+            [ns, name] => (*ns, *name, "image"),
+            [ns, name, field] => (*ns, *name, *field),
+            _ => continue,
+        };
+        let Some((_, image)) = image_of(objects, ns, name) else {
+            continue;
+        };
+        let slot = out
+            .entry(image.to_string())
+            .or_insert_with(|| (String::new(), None));
+        match field {
+            "tag" => slot.0 = e.old.clone(),
+            "digest" => slot.1 = Some(e.old.clone()).filter(|d| !d.is_empty()),
+            "image" => {
+                let (reference, digest) = match e.old.split_once('@') {
+                    Some((r, d)) => (r, Some(d.to_string())),
+                    None => (e.old.as_str(), None),
+                };
+                let slash = reference.rfind('/').unwrap_or(0);
+                if let Some(colon) = reference[slash..].rfind(':') {
+                    slot.0 = reference[slash + colon + 1..].to_string();
+                }
+                if digest.is_some() {
+                    slot.1 = digest;
+                }
+            }
+            _ => {}
+        }
+    }
+    out.retain(|_, (tag, _)| !tag.is_empty());
+    out
+}
+
+/// Does `image` (as written in `spec.image`) answer to `wanted` (the whole
+/// name, or its last path component)?
+fn image_matches(image: &str, wanted: &str) -> bool {
+    image == wanted || image.rsplit('/').next() == Some(wanted)
+}
+
+/// Plan one rung over `current`, then leave `current` as the rung leaves
+/// it, for the rungs above.
+#[allow(clippy::too_many_arguments)]
+fn plan_rung<'a>(
+    rung: &Rung,
+    source: Option<(&Rung, Option<&SourceRuns>)>,
+    only_image: Option<&str>,
+    current: &mut [SourceFile],
+    objects: &Objects,
+    config: &Config,
+    chosen: &[PolicyOutcome],
+    tags_for: &impl Fn(&str) -> Result<&'a TagList, String>,
+) -> RungPlan {
+    let mine: Vec<SourceFile> = current
+        .iter()
+        .filter(|f| f.has_markers && rung.owns(&f.rel))
+        .cloned()
+        .collect();
+    let before = runs(&mine, objects);
+    let mut found = Found::default();
+    let mut outcomes = match source {
+        None => chosen.to_vec(),
+        Some((source, given)) => {
+            let from: Vec<SourceFile> = current
+                .iter()
+                .filter(|f| f.has_markers && source.owns(&f.rel))
+                .cloned()
+                .collect();
+            let source_runs = match given {
+                Some(runs) => runs.clone(),
+                None => collect_runs(&from, objects),
+            };
+            promote(
+                rung,
+                &source.name,
+                &source_runs,
+                &mine,
+                objects,
+                chosen,
+                tags_for,
+                only_image,
+                &mut found,
+            )
+        }
+    };
+    if let Some(wanted) = only_image {
+        // Every other image keeps what it runs: its policies "select" the
+        // recorded value, so their markers stay as they are.
+        for (image, r) in recorded(&mine, objects) {
+            if image_matches(&image, wanted) {
+                continue;
+            }
+            for o in outcomes
+                .iter_mut()
+                .filter(|o| o.image.as_deref() == Some(image.as_str()))
+            {
+                let Some(tag) = r.tag.clone() else { continue };
+                let selected = Selected {
+                    image: image.clone(),
+                    tag,
+                    digest: r.digest.clone().filter(|d| !d.is_empty()),
+                };
+                o.reference = Some(selected.reference());
+                o.selected = Some(selected);
+                o.error = None;
+            }
+        }
+    }
+    let Found {
+        promotions,
+        blocked,
+        wanted,
+        to_create,
+    } = found;
+    let (changes, mut diagnostics) = mutate(&mine, objects, &outcomes, config);
+    // A blocked image is a failure of the run (the others still move).
+    for b in &blocked {
+        diagnostics.push(Diag::error(format!(
+            "environment {:?}: {}/{}: {}",
+            rung.name, b.namespace, b.policy, b.reason
+        )));
+    }
+    // Later rungs read this rung as it is after its edits.
+    for c in &changes {
+        if let Some(f) = current.iter_mut().find(|f| f.rel == c.file) {
+            f.text = c.updated.clone();
+        }
+    }
+    let edited: Vec<SourceFile> = current
+        .iter()
+        .filter(|f| f.has_markers && rung.owns(&f.rel))
+        .cloned()
+        .collect();
+    let after = runs(&edited, objects);
+    let runs = before
+        .into_iter()
+        .map(|(image, was)| {
+            let now = after.get(&image).cloned().unwrap_or_else(|| was.clone());
+            (image, (was, now))
+        })
+        .collect();
+    RungPlan {
+        rung: rung.name.clone(),
+        promote_from: rung.promote_from.clone(),
+        files: changes,
+        promotions,
+        blocked,
+        runs,
+        diagnostics,
+        digests_wanted: wanted,
+        tags_to_create: to_create,
+    }
+}
+
+/// The policy a marker names, and the image its repository declares.
+fn image_of<'o>(objects: &'o Objects, ns: &str, name: &str) -> Option<(&'o ImagePolicy, &'o str)> {
+    let p = objects
+        .policies
+        .iter()
+        .find(|p| p.meta.namespace == ns && p.meta.name == name)?;
+    let r = objects
+        .repositories
+        .iter()
+        .find(|r| r.meta.name == p.repository_name && r.meta.namespace == p.repository_namespace)?;
+    Some((p, r.image.as_str()))
+}
+
+/// What each image runs in `files`: the tag (with `@digest` when one is
+/// recorded) read from its markers, per image, first document first.
+fn runs(files: &[SourceFile], objects: &Objects) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (image, r) in recorded(files, objects) {
+        if let Some(tag) = r.tag {
+            let v = match r.digest.filter(|d| !d.is_empty()) {
+                Some(d) => format!("{tag}@{d}"),
+                None => tag,
+            };
+            out.entry(image).or_insert(v);
+        }
+    }
+    out
+}
+
+/// Recorded state per (image, document), in file order.
+fn recorded(files: &[SourceFile], objects: &Objects) -> Vec<(String, Recorded)> {
+    let mut out: Vec<(String, Recorded)> = Vec::new();
+    for f in files {
+        let Ok(scan) = setters::scan(&f.text) else {
+            continue;
+        };
+        let mut per_doc: BTreeMap<(setters::ObjectId, String), Recorded> = BTreeMap::new();
+        let mut order = Vec::new();
+        for s in &scan.setters {
+            let m = &s.marker;
+            let Some((_, image)) = image_of(objects, &m.namespace, &m.name) else {
+                continue;
+            };
+            let key = (s.object.clone(), image.to_string());
+            if !per_doc.contains_key(&key) {
+                order.push(key.clone());
+            }
+            per_doc.entry(key).or_default().add(m.field, &s.value);
+        }
+        for key in order {
+            if let Some(r) = per_doc.remove(&key) {
+                out.push((key.1, r));
+            }
+        }
+    }
+    out
+}
+
+/// What promoting found besides the outcomes.
+#[derive(Default)]
+struct Found {
+    promotions: Vec<Promotion>,
+    blocked: Vec<Blocked>,
+    wanted: Vec<(String, String)>,
+    to_create: Vec<(String, String, String)>,
+}
+
+/// Outcomes for a promotion rung: each policy marked in `mine` gets the
+/// source rung's value for its image, or is blocked with the reason.
+#[allow(clippy::too_many_arguments)]
+fn promote<'a>(
+    rung: &Rung,
+    source: &str,
+    source_runs: &SourceRuns,
+    mine: &[SourceFile],
+    objects: &Objects,
+    chosen: &[PolicyOutcome],
+    tags_for: &impl Fn(&str) -> Result<&'a TagList, String>,
+    only_image: Option<&str>,
+    out: &mut Found,
+) -> Vec<PolicyOutcome> {
+    let Found {
+        promotions,
+        blocked,
+        wanted,
+        to_create,
+    } = out;
+    let mut marked: BTreeSet<(String, String)> = BTreeSet::new();
+    for f in mine {
+        if let Ok(scan) = setters::scan(&f.text) {
+            for s in scan.setters {
+                marked.insert((s.marker.namespace, s.marker.name));
+            }
+        }
+    }
+    let mut outcomes: Vec<PolicyOutcome> = chosen.to_vec();
+    for (ns, name) in marked {
+        let Some(slot) = outcomes
+            .iter_mut()
+            .find(|o| o.namespace == ns && o.name == name)
+        else {
+            continue;
+        };
+        let Some((policy, image)) = image_of(objects, &ns, &name) else {
+            continue;
+        };
+        if only_image.is_some_and(|w| !image_matches(image, w)) {
+            continue;
+        }
+        let mut block = |reason: String, slot: &mut PolicyOutcome| {
+            slot.selected = None;
+            slot.reference = None;
+            slot.error = Some(format!("blocked on {}: {reason}", rung.name));
+            slot.unobserved = false;
+            blocked.push(Blocked {
+                namespace: ns.clone(),
+                policy: name.clone(),
+                image: Some(image.to_string()),
+                reason,
+            });
+        };
+        let Some((from_tag, from_digest)) = source_runs.get(image).cloned() else {
+            block(
+                format!("{source} has no marker of image {image} to promote"),
+                slot,
+            );
+            continue;
+        };
+        let to_tag = match &rung.tag_rewrite {
+            None => from_tag.clone(),
+            Some(rw) => match rw.apply(&from_tag) {
+                Some(t) => t,
+                None => {
+                    block(
+                        format!(
+                            "{source} runs {image}:{from_tag}, which tag_rewrite.from {:?} does not match",
+                            rw.from.as_str()
+                        ),
+                        slot,
+                    );
+                    continue;
+                }
+            },
+        };
+        let list = match tags_for(image) {
+            Ok(l) => l,
+            Err(e) => {
+                block(format!("no tag list for {image}: {e}"), slot);
+                continue;
+            }
+        };
+        if !list.tags.contains(&to_tag) && rung.create_tag {
+            to_create.push((image.to_string(), from_tag.clone(), to_tag.clone()));
+            if from_digest.is_none() && !list.digests.contains_key(&from_tag) {
+                wanted.push((image.to_string(), from_tag.clone()));
+            }
+            block(
+                format!(
+                    "{image}:{to_tag} is not in the registry (promoted from {from_tag}); create_tag creates it only against a live registry"
+                ),
+                slot,
+            );
+            continue;
+        }
+        if !list.tags.contains(&to_tag) {
+            block(
+                format!("{image}:{to_tag} is not in the registry (promoted from {from_tag})"),
+                slot,
+            );
+            continue;
+        }
+        let to_digest = list.digests.get(&to_tag).cloned();
+        let reflects = policy.digest_reflection != DigestReflection::Never;
+        if (rung.require_same_digest || reflects) && to_digest.is_none() {
+            wanted.push((image.to_string(), to_tag.clone()));
+        }
+        if rung.require_same_digest
+            && from_digest.is_none()
+            && !list.digests.contains_key(&from_tag)
+        {
+            wanted.push((image.to_string(), from_tag.clone()));
+        }
+        if rung.require_same_digest {
+            let src = from_digest
+                .clone()
+                .or_else(|| list.digests.get(&from_tag).cloned());
+            match (&src, &to_digest) {
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some(b)) => {
+                    block(
+                        format!(
+                            "{image}:{to_tag} is not the same image as {from_tag} on {source} (digest {b}, not {a})"
+                        ),
+                        slot,
+                    );
+                    continue;
+                }
+                _ => {
+                    block(
+                        format!(
+                            "require_same_digest: the digest of {image}:{from_tag} or :{to_tag} is unknown"
+                        ),
+                        slot,
+                    );
+                    continue;
+                }
+            }
+        }
+        let digest = (policy.digest_reflection != DigestReflection::Never)
+            .then(|| to_digest.clone())
+            .flatten();
+        let selected = Selected {
+            image: image.to_string(),
+            tag: to_tag.clone(),
+            digest: digest.clone(),
+        };
+        slot.reference = Some(selected.reference());
+        slot.selected = Some(selected);
+        slot.error = None;
+        slot.image = Some(image.to_string());
+        promotions.push(Promotion {
+            namespace: ns.clone(),
+            policy: name.clone(),
+            image: image.to_string(),
+            source_commit: rung
+                .tag_rewrite
+                .as_ref()
+                .and_then(|rw| rw.group(&from_tag, "sha")),
+            from_tag,
+            to_tag,
+            digest: to_digest,
+        });
+    }
+    outcomes
+}

@@ -1,0 +1,389 @@
+//! Observing for a fleet: which images its objects name, and their tags.
+//!
+//! The glue between the Flux objects ([`crate::flux`], [`crate::decide::plan::Objects`])
+//! and the registry client ([`crate::observe::registry`]), which knows nothing of
+//! Flux: pull Secrets and CA Secrets from the repository become plain
+//! credentials and trust roots, images become scan targets, and the
+//! results become the [`TagList`]s the pure planner reads, exactly as it
+//! reads a snapshot file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::core::diag::Diag;
+use crate::observe::objects::{Objects, digest_requests};
+use crate::observe::registry::credentials::from_dockerconfigjson;
+use crate::observe::registry::{Client, Credentials, scan};
+use crate::observe::snapshot::{Snapshot, TagList};
+
+/// Tag lists for every image, from a snapshot file or a live scan.
+#[derive(Default, Clone)]
+pub struct Tags {
+    pub snapshot: Snapshot,
+    /// Images whose scan failed, with the reason.
+    pub errors: BTreeMap<String, String>,
+    /// Tags the registries returned that were dropped as invalid, per image.
+    pub dropped: BTreeMap<String, Vec<String>>,
+    /// The client the tags were read with (none for a snapshot): missing
+    /// digests can be asked for on it.
+    client: Option<Arc<Client>>,
+}
+
+impl std::fmt::Debug for Tags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tags")
+            .field("snapshot", &self.snapshot)
+            .field("errors", &self.errors)
+            .field("dropped", &self.dropped)
+            .field("live", &self.is_live())
+            .finish()
+    }
+}
+
+impl Tags {
+    /// Read from the registries, not a snapshot file.
+    pub fn is_live(&self) -> bool {
+        self.client.is_some()
+    }
+
+    pub fn get(&self, image: &str) -> Result<&TagList, String> {
+        if let Some(l) = self.snapshot.get(image) {
+            return Ok(l);
+        }
+        Err(self
+            .errors
+            .get(image)
+            .cloned()
+            .unwrap_or_else(|| format!("image {image} is not in the registry snapshot")))
+    }
+}
+
+/// Read a snapshot file, or scan the registries live. `progress` hears
+/// of each image scanned: (done, total, image).
+pub fn obtain_tags(
+    config: &Config,
+    objects: &Objects,
+    snapshot: Option<&Path>,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<(Tags, Vec<Diag>), Diag> {
+    match snapshot {
+        Some(p) => {
+            let (snapshot, diags) = Snapshot::load(p)?;
+            Ok((
+                Tags {
+                    snapshot,
+                    ..Default::default()
+                },
+                diags,
+            ))
+        }
+        None => live_scan(config, objects, progress),
+    }
+}
+
+/// The registry client for a fleet: hoist.toml's registries and CAs, and
+/// the CAs of `certSecretRef` Secrets in the repository.
+fn client_for(config: &Config, objects: &Objects) -> Result<(Arc<Client>, Vec<Diag>), Diag> {
+    let mut diags = Vec::new();
+    let creds = Credentials::load(config.registries.clone());
+    diags.extend(creds.warnings.iter().map(|w| Diag::warning(w.clone())));
+    let mut roots = Vec::new();
+    for r in &config.registries {
+        if let Some(ca) = &r.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                Diag::error(format!("cannot read ca_file for registry {}: {e}", r.host))
+                    .at(ca.display().to_string(), None)
+            })?;
+            if !is_pem_certificate(&String::from_utf8_lossy(&pem)) {
+                return Err(Diag::error(format!(
+                    "ca_file for registry {} is not a PEM certificate",
+                    r.host
+                ))
+                .at(ca.display().to_string(), None));
+            }
+            roots.push(pem);
+        }
+    }
+    // certSecretRef: a CA from a Secret in the repository. The client has one
+    // trust store, so the CA is trusted for this run's other registries too.
+    for r in objects.repositories.iter().filter(|r| !r.suspend) {
+        if let Some(name) = &r.cert_secret_ref
+            && let Some(pem) = objects
+                .ca_secrets
+                .get(&(r.meta.namespace.clone(), name.clone()))
+        {
+            if is_pem_certificate(pem) {
+                tracing::debug!(secret = %name, image = %r.image, "trusting the CA from certSecretRef");
+                roots.push(pem.clone().into_bytes());
+            } else {
+                diags.push(
+                    Diag::warning(format!(
+                        "Secret {}/{name}: ca.crt is not a PEM certificate; ignored",
+                        r.meta.namespace
+                    ))
+                    .at(&r.meta.origin.file, Some(r.meta.origin.line)),
+                );
+            }
+        }
+    }
+    let client = Arc::new(Client::new(creds, options(&config.scan), &roots).map_err(Diag::error)?);
+    Ok((client, diags))
+}
+
+/// Scan every (non-suspended) ImageRepository's image, then resolve the
+/// digests that digest-reflecting policies need.
+pub fn live_scan(
+    config: &Config,
+    objects: &Objects,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<(Tags, Vec<Diag>), Diag> {
+    let (client, mut diags) = client_for(config, objects)?;
+    let mut targets: Vec<scan::Target> = Vec::new();
+    for r in objects.repositories.iter().filter(|r| !r.suspend) {
+        if targets.iter().any(|t| t.image == r.image) {
+            continue;
+        }
+        let secret = match &r.secret_ref {
+            Some(name) => match objects
+                .pull_secrets
+                .get(&(r.meta.namespace.clone(), name.clone()))
+            {
+                Some(json) => match from_dockerconfigjson(json) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        diags.push(
+                            Diag::warning(format!(
+                                "Secret {}/{name} for {}: {e}; using other credential sources",
+                                r.meta.namespace, r.image
+                            ))
+                            .at(&r.meta.origin.file, Some(r.meta.origin.line)),
+                        );
+                        None
+                    }
+                },
+                // Usually the Secret lives only in the cluster: fall back quietly.
+                None => None,
+            },
+            None => None,
+        };
+        targets.push(scan::Target {
+            image: r.image.clone(),
+            insecure: r.insecure,
+            secret,
+            provider: r.provider.clone(),
+        });
+    }
+    let total = targets.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let scanned = scan::block_on(scan::scan(client.clone(), targets, |s| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(n, total, &s.image);
+    }));
+    let mut tags = Tags {
+        client: Some(client.clone()),
+        ..Default::default()
+    };
+    for s in scanned {
+        match s.tags {
+            Ok(list) => {
+                tags.snapshot.images.insert(
+                    s.image.clone(),
+                    TagList {
+                        tags: list,
+                        ..Default::default()
+                    },
+                );
+            }
+            Err(e) => {
+                diags.push(Diag::error(format!("{}: {e}", s.image)));
+                tags.errors.insert(s.image.clone(), e);
+            }
+        }
+        for d in &s.dropped {
+            diags.push(Diag::warning(format!(
+                "{}: dropped tag {} from the registry: not a valid OCI tag",
+                s.image,
+                crate::core::diag::quoted(d)
+            )));
+        }
+        if !s.dropped.is_empty() {
+            tags.dropped.insert(s.image, s.dropped);
+        }
+    }
+    let wants = digest_requests(objects, |img| tags.get(img));
+    diags.extend(store_digests(&client, wants, &mut tags));
+    Ok((tags, diags))
+}
+
+/// A PEM bundle with at least one certificate whose body is valid base64.
+/// (reqwest accepts garbage here and fails later, or silently.)
+fn is_pem_certificate(pem: &str) -> bool {
+    use base64::Engine;
+    let mut found = false;
+    let mut rest = pem;
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let after = &rest[start + 27..];
+        let Some(end) = after.find("-----END CERTIFICATE-----") else {
+            return false;
+        };
+        let body: String = after[..end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if body.is_empty()
+            || base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .is_err()
+        {
+            return false;
+        }
+        found = true;
+        rest = &after[end..];
+    }
+    found
+}
+
+/// Ask the registries the tags came from for the digests of `(image, tag)`
+/// pairs the lists lack (a live scan only resolves those policies
+/// reflect). Nothing to ask for a snapshot.
+pub fn resolve_digests(
+    objects: &Objects,
+    tags: &mut Tags,
+    wants: &[(String, String)],
+) -> Vec<Diag> {
+    let wants: Vec<(String, bool, String)> = wants
+        .iter()
+        .filter(|(image, tag)| {
+            tags.snapshot
+                .get(image)
+                .is_some_and(|l| !l.digests.contains_key(tag))
+        })
+        .map(|(image, tag)| {
+            let insecure = objects
+                .repositories
+                .iter()
+                .any(|r| r.image == *image && r.insecure);
+            (image.clone(), insecure, tag.clone())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let Some(client) = tags.client.clone() else {
+        return Vec::new();
+    };
+    store_digests(&client, wants, tags)
+}
+
+/// Resolve `wants` on `client` into `tags`; an error per digest that fails.
+pub fn store_digests(
+    client: &Arc<Client>,
+    wants: Vec<(String, bool, String)>,
+    tags: &mut Tags,
+) -> Vec<Diag> {
+    let mut diags = Vec::new();
+    if wants.is_empty() {
+        return diags;
+    }
+    for (image, tag, r) in scan::block_on(scan::digests(client.clone(), wants)) {
+        match r {
+            Ok(d) => {
+                if let Some(l) = tags.snapshot.images.get_mut(&image) {
+                    l.digests.insert(tag, d);
+                }
+            }
+            Err(e) => diags.push(Diag::error(format!(
+                "{image}:{tag}: cannot resolve digest: {e}"
+            ))),
+        }
+    }
+    diags
+}
+
+/// What to do about tags `create_tag` promotions lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagCreation {
+    /// Create them in the registry (a live run that writes).
+    Create,
+    /// Plan as if they existed, and say so (previews: nothing is written).
+    Preview,
+}
+
+/// The registry client's tunables from `[scan]`.
+fn options(scan: &crate::config::ScanConfig) -> crate::observe::registry::Options {
+    let mut o = crate::observe::registry::Options::default();
+    if let Some(n) = scan.page_size {
+        o.page_size = n.clamp(1, 10_000);
+    }
+    if let Some(n) = scan.max_pages {
+        o.max_pages = n.max(1);
+    }
+    if let Some(s) = scan.timeout_seconds {
+        o.timeout = std::time::Duration::from_secs(s.max(1));
+    }
+    if let Some(r) = scan.retries {
+        o.retries = r;
+    }
+    if let Some(c) = scan.concurrency {
+        o.concurrency = c.max(1);
+    }
+    o.requests_per_second = scan.requests_per_second.filter(|r| *r > 0.0);
+    o
+}
+
+/// Create the tags `(image, from, to)` that `create_tag` promotions need
+/// (`Preview`: only say they would be), and add them to the tag lists.
+pub fn create_tags(
+    objects: &Objects,
+    tags: &mut Tags,
+    creates: std::collections::BTreeSet<(String, String, String)>,
+    creation: TagCreation,
+) -> Vec<Diag> {
+    let mut diags = Vec::new();
+    for (image, from, to) in creates {
+        let known = tags
+            .snapshot
+            .get(&image)
+            .and_then(|l| l.digests.get(&from).cloned());
+        let digest = match (creation, tags.client.clone()) {
+            (TagCreation::Preview, _) | (_, None) => {
+                diags.push(Diag::warning(format!(
+                    "{image}:{to} does not exist; create_tag would create it from {from}"
+                )));
+                known
+            }
+            (TagCreation::Create, Some(client)) => {
+                let insecure = objects
+                    .repositories
+                    .iter()
+                    .any(|r| r.image == image && r.insecure);
+                let r = crate::core::reference::ImageRef::parse(&image)
+                    .map_err(|e| e.to_string())
+                    .and_then(|img| {
+                        scan::block_on(client.retag(&img, insecure, &from, &to))
+                            .map_err(|e| e.to_string())
+                    });
+                match r {
+                    Ok(d) => {
+                        tracing::info!(%image, %from, %to, digest = %d, "created tag (create_tag)");
+                        Some(d)
+                    }
+                    Err(e) => {
+                        diags.push(Diag::error(format!(
+                            "{image}:{to}: create_tag could not create it from {from}: {e}"
+                        )));
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Some(list) = tags.snapshot.images.get_mut(&image) {
+            list.tags.push(to.clone());
+            if let Some(d) = digest {
+                list.digests.insert(to, d);
+            }
+        }
+    }
+    diags
+}

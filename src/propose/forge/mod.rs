@@ -1,0 +1,319 @@
+//! Forges: pull requests, merges and commit statuses on GitHub and Azure
+//! DevOps, behind one small trait.
+//!
+//! A client speaks for one repository. Every method is a few HTTP calls
+//! with bounded retries (see [`http`]); none of them decides anything:
+//! what to open, update, merge or close is the run loop's business
+//! (`crate::run::climb`). Errors name the repository and the pull request and
+//! never carry a token.
+
+pub mod azure;
+pub mod github;
+pub mod http;
+
+use std::fmt;
+
+use crate::config::ladder::{Forge as ForgeConfig, ForgeAuth, ForgeKind, MergeMethod};
+use crate::observe::registry::credentials::Secret;
+
+/// A forge call that failed, with everything a reader needs to act.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub message: String,
+    /// The configuration cannot work (missing token, unknown repository):
+    /// exit 2 rather than 1.
+    pub setup: bool,
+    /// Another writer changed the pull request under hoist's feet (it said
+    /// "already exists" and then was gone): plan again and retry.
+    pub raced: bool,
+}
+
+impl Error {
+    pub fn new(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+            setup: false,
+            raced: false,
+        }
+    }
+
+    pub fn setup(message: impl Into<String>) -> Error {
+        Error {
+            setup: true,
+            ..Error::new(message)
+        }
+    }
+
+    pub fn raced(message: impl Into<String>) -> Error {
+        Error {
+            raced: true,
+            ..Error::new(message)
+        }
+    }
+
+    fn context(self, what: impl fmt::Display) -> Error {
+        Error {
+            message: format!("{what}: {}", self.message),
+            ..self
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What the forge says about a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInfo {
+    pub clone_url: String,
+    pub default_branch: String,
+    pub web_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullState {
+    Open,
+    Closed,
+    Merged,
+}
+
+/// A pull request as hoist needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    /// GitHub's number, Azure DevOps' pullRequestId.
+    pub number: u64,
+    /// GitHub's GraphQL node id (auto-merge); empty on Azure DevOps.
+    pub node_id: String,
+    pub head_branch: String,
+    pub head_sha: String,
+    pub base_branch: String,
+    pub title: String,
+    pub body: String,
+    pub url: String,
+    pub state: PullState,
+    /// Auto-merge (GitHub) or auto-complete (Azure DevOps) is set.
+    pub auto_merge: bool,
+    /// The commit a merge made on the base branch (empty until merged).
+    pub merge_commit: String,
+    /// When it merged (seconds since the epoch).
+    pub merged_at: Option<i64>,
+}
+
+/// A pull request to open.
+#[derive(Debug, Clone)]
+pub struct NewPull<'a> {
+    pub head: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub labels: &'a [String],
+    pub reviewers: &'a [String],
+}
+
+/// How a merge request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Merge {
+    /// Merged now; the base branch's new tip.
+    Merged { sha: String },
+    /// The forge merges it once its checks pass.
+    Scheduled,
+    /// The forge will not merge it, and why (conflict, protection).
+    Refused(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusState {
+    Pending,
+    Success,
+    Failure,
+    Error,
+}
+
+impl StatusState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusState::Pending => "pending",
+            StatusState::Success => "success",
+            StatusState::Failure => "failure",
+            StatusState::Error => "error",
+        }
+    }
+}
+
+/// A commit status: `context` is hoist's name for what it reports
+/// (`hoist/<env>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub context: String,
+    pub state: StatusState,
+    pub description: String,
+    pub target_url: Option<String>,
+}
+
+/// A commit of a source repository, for changelogs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSummary {
+    pub sha: String,
+    pub title: String,
+    pub author: String,
+}
+
+/// What a user may do in a repository (GitHub's permission levels; Azure
+/// DevOps has no per-user equivalent hoist can ask for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Permission {
+    None,
+    Read,
+    Triage,
+    Write,
+    Maintain,
+    Admin,
+    /// The forge cannot tell (Azure DevOps): only an explicit approvers
+    /// list can allow a command.
+    Unknown,
+}
+
+impl Permission {
+    /// GitHub's `permission`/`role_name` words.
+    pub fn from_github(s: &str) -> Permission {
+        match s {
+            "admin" => Permission::Admin,
+            "maintain" => Permission::Maintain,
+            "write" | "push" => Permission::Write,
+            "triage" => Permission::Triage,
+            "read" | "pull" => Permission::Read,
+            _ => Permission::None,
+        }
+    }
+
+    /// Write or higher.
+    pub fn can_write(self) -> bool {
+        matches!(
+            self,
+            Permission::Write | Permission::Maintain | Permission::Admin
+        )
+    }
+}
+
+/// One repository on one forge.
+pub trait Forge: Send + Sync {
+    fn repository(&self) -> Result<RepoInfo>;
+    /// The open pull request from `head` into `base`, if any.
+    fn find_open(&self, head: &str, base: &str) -> Result<Option<PullRequest>>;
+    /// Open pull requests whose head branch starts with `prefix`.
+    fn list_open(&self, prefix: &str) -> Result<Vec<PullRequest>>;
+    /// Merged pull requests whose head branch starts with `prefix`, the
+    /// newest first (among the last hundred closed).
+    fn list_merged(&self, prefix: &str) -> Result<Vec<PullRequest>>;
+    /// Open a pull request; when the forge says one already exists for
+    /// `head` (a concurrent run), that one is returned instead.
+    fn create(&self, new: &NewPull<'_>) -> Result<PullRequest>;
+    fn update(&self, pr: &PullRequest, title: &str, body: &str) -> Result<PullRequest>;
+    /// Comment, close, and delete the head branch.
+    fn close(&self, pr: &PullRequest, comment: &str) -> Result<()>;
+    /// Merge `pr` at exactly `pr.head_sha`, or have the forge do it when
+    /// its checks pass.
+    fn merge(&self, pr: &PullRequest, method: MergeMethod) -> Result<Merge>;
+    fn statuses(&self, sha: &str) -> Result<Vec<Status>>;
+    fn post_status(&self, sha: &str, status: &Status) -> Result<()>;
+    /// Commits in `head` and not in `base` of `repository` (same forge),
+    /// oldest first; `None` when the forge cannot compare them.
+    fn compare(
+        &self,
+        repository: &str,
+        base: &str,
+        head: &str,
+    ) -> Result<Option<Vec<CommitSummary>>>;
+    /// A link to the same comparison, for bodies without a changelog.
+    fn compare_url(&self, repository: &str, base: &str, head: &str) -> String;
+    /// A link to one commit of `repository`.
+    fn commit_url(&self, repository: &str, sha: &str) -> String;
+    /// Is `ancestor` an ancestor of (or the same commit as) `descendant`?
+    /// False when the forge does not know one of them.
+    fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool>;
+    /// Record that `environment` runs `sha` (`report = "deployments"`):
+    /// a GitHub deployment of that commit with a deployment status, or on
+    /// Azure DevOps a commit status whose genre is the environment. Posts
+    /// only when the latest state or description differs. True if posted.
+    fn deployment(&self, sha: &str, environment: &str, status: &Status) -> Result<bool>;
+    /// One pull request by number, whatever its state.
+    fn pull(&self, number: u64) -> Result<PullRequest>;
+    /// Comment on a pull request.
+    fn comment(&self, number: u64, body: &str) -> Result<()>;
+    /// The bodies of a pull request's comments, oldest first (at most the
+    /// first 1000).
+    fn comments(&self, number: u64) -> Result<Vec<String>>;
+    /// What `user` may do in this repository.
+    fn permission(&self, user: &str) -> Result<Permission>;
+    /// Is `user` an active member of `org`'s team `team` (its slug)?
+    fn in_team(&self, org: &str, team: &str, user: &str) -> Result<bool>;
+    /// React to a pull request comment (GitHub's `eyes`, `rocket`…);
+    /// a no-op where the forge has no reactions.
+    fn react(&self, comment_id: u64, content: &str) -> Result<()>;
+}
+
+/// A client for `repository` on the forge `cfg` describes (`repository`
+/// overrides `cfg.repository` for a rung that lives elsewhere).
+pub fn open(cfg: &ForgeConfig, repository: Option<&str>) -> Result<Box<dyn Forge>> {
+    let repository = repository.unwrap_or(&cfg.repository).to_string();
+    let token = match &cfg.auth {
+        None => None,
+        Some(ForgeAuth::Token { env }) => Some(read_env(env, "forge.token_env")?),
+        Some(ForgeAuth::GithubApp {
+            app_id_env,
+            private_key_env,
+        }) => {
+            let app_id = read_env(app_id_env, "forge.app_id_env")?;
+            let key = read_env(private_key_env, "forge.private_key_env")?;
+            let token = github::installation_token(
+                &cfg.api_url,
+                &repository,
+                app_id.expose().trim(),
+                key.expose(),
+            )?;
+            Some(token)
+        }
+    };
+    Ok(match cfg.kind {
+        ForgeKind::Github => Box::new(github::GitHub::new(&cfg.api_url, &repository, token)?),
+        ForgeKind::AzureDevops => {
+            Box::new(azure::AzureDevOps::new(&cfg.api_url, &repository, token)?)
+        }
+    })
+}
+
+fn read_env(var: &str, field: &str) -> Result<Secret> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim_end().to_string())),
+        _ => Err(Error::setup(format!(
+            "{field} names {var}, but that environment variable is empty or unset"
+        ))),
+    }
+}
+
+/// Cut a comment or body to `max` characters, saying so.
+pub fn cut_body(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let note = "\n\n*(cut to fit the forge's limit)*";
+    let keep = max.saturating_sub(note.chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(note);
+    out
+}
+
+/// Cut a status description to the forge's limit (GitHub: 140 chars).
+pub fn short_description(text: &str) -> String {
+    const MAX: usize = 140;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX - 1).collect();
+    format!("{cut}…")
+}

@@ -1,0 +1,3 @@
+//! Setup: `hoist init`, a first hoist.toml proposed from the repository.
+
+pub mod init;
