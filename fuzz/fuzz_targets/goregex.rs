@@ -2,8 +2,8 @@
 //! panics, and whatever Go's grammar accepts the engine compiles (an
 //! "internal error" would mean the translation emitted bad syntax).
 #![no_main]
-use hoist::policy::TagFilter;
-use hoist::policy::goregex::{GoRegex, PatternError};
+use hoist_policy::TagFilter;
+use hoist_policy::goregex::{GoRegex, PatternError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 //! Range, version and float parsers: never panic on any input.
 #![no_main]
-use hoist::policy::{Range, Version, parse_go_float};
+use hoist_policy::{Range, Version, parse_go_float};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Marker/scalar locator + verified splice: never panic, and a verified
 //! edit changes nothing outside the replaced spans.
 #![no_main]
-use hoist::setters::{Replacement, apply_verified, render, scan};
+use hoist_setters::{Replacement, apply_verified, render, scan};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Commit message templates are repository input: parsing and rendering
 //! arbitrary text must end in a value or an error, within the bounds.
 #![no_main]
-use hoist::template::{MAX_OUTPUT, Template, Value};
+use hoist_template::{MAX_OUTPUT, Template, Value};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 //! `hoist promote --from ENV --to ENV [--image NAME]`: one explicit
 //! promotion, whatever the target rung's settings say about timing or
-//! source (for pipelines now, PR comment commands later).
+//! source (for pipelines; `/hoist promote` is the same from a PR comment).
 
 use clap::Args;
 

@@ -1,7 +1,7 @@
 //! The bottom floor: value types and helpers every stage shares, with no
 //! knowledge of any stage. Diagnostics, time, image references, ref names.
 
-pub mod diag;
+pub use hoist_diag as diag;
 pub mod reference;
 pub mod refname;
 pub mod time;

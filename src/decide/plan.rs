@@ -1,7 +1,7 @@
 //! Planning: repository files + tag lists → the exact edits to make.
 //!
 //! Everything here is pure. The caller reads the files (see [`crate::observe::repo`])
-//! and supplies tag lists (a snapshot today, a registry scan later); the plan
+//! and supplies tag lists (from a registry scan or a snapshot); the plan
 //! says which policy selected what, which bytes change, and what was not
 //! applied and why. Nothing in this module touches the network or the disk,
 //! so re-planning after someone else's push is cheap and cannot conflict.

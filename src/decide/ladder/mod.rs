@@ -2,10 +2,10 @@
 //! policy's choice or what the rung below runs, landing it by push,
 //! auto-merged pull request, or a pull request a human approves.
 //!
-//! Today: the configuration and its validation (`hoist config check`), and
-//! the promotion decisions ([`promote`], pure, feeding the same setter
-//! edits as `plan`) behind `hoist ladder`. Next: the run loop over
-//! [`crate::run::session`] and the forges.
+//! Here: the checks `hoist config check` adds against the files, and the
+//! promotion decisions ([`promote`], pure, feeding the same setter edits as
+//! `plan`). The configuration is `crate::config::ladder`'s; running the
+//! ladder is `crate::run::climb`'s.
 
 pub mod body;
 pub use crate::config::ladder as config;

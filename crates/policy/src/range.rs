@@ -152,6 +152,7 @@ fn parse_constraint(s: &str) -> Result<Constraint, RangeError> {
 }
 
 impl Range {
+    /// Parse a Masterminds v3 constraint (`>=1.2 <2`, `^1.x`, `~1.2 || 3.0`).
     pub fn parse(input: &str) -> Result<Range, RangeError> {
         let rewritten = rewrite_hyphen_ranges(input);
         let mut groups = Vec::new();
@@ -184,6 +185,7 @@ impl Range {
         })
     }
 
+    /// Does `v` satisfy the constraint (with Masterminds' prerelease rule)?
     pub fn matches(&self, v: &Version) -> bool {
         self.groups
             .iter()

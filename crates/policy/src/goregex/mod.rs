@@ -92,6 +92,7 @@ const CACHE_ENTRIES: usize = 64;
 const CACHE_PROGRAM: usize = 256 << 10;
 
 impl GoRegex {
+    /// Compile a Go pattern; errors are Go's, word for word.
     pub fn new(pattern: &str) -> Result<GoRegex, PatternError> {
         let lock = || CACHE.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(hit) = lock().as_ref().and_then(|c| c.get(pattern)) {
@@ -146,6 +147,7 @@ impl GoRegex {
         &self.source
     }
 
+    /// Does the pattern match anywhere in `s` (Go's `MatchString`)?
     pub fn is_match(&self, s: &str) -> bool {
         self.re.is_match(s)
     }

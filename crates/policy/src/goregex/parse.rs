@@ -11,7 +11,9 @@ use super::names;
 /// A pattern Go refuses, with Go's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoError {
+    /// Go's error code (`missing closing )`).
     pub code: &'static str,
+    /// The part of the pattern at fault.
     pub expr: String,
 }
 

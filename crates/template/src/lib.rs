@@ -13,16 +13,28 @@
 //! `template`, other Sprig functions) is rejected when the template is
 //! parsed, with its line, so a bad template never produces a half-rendered
 //! commit message.
+//!
+//! This crate is the template engine alone: a template and values in,
+//! bytes out, bounded in output, steps and memory. It is not Flux's commit
+//! message data (hoist builds that) and knows nothing else of hoist.
+
+#![deny(missing_docs)]
 
 /// Values a template sees. Maps keep their keys sorted, as Go's `range`
 /// visits them in key order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// Go's `nil`.
     Nil,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A string.
     Str(String),
+    /// A slice.
     List(Vec<Value>),
+    /// A map, ranged over in key order as Go does.
     Map(Vec<(Value, Value)>),
     /// Named fields, printed like Go's `%v` of a struct: `{a b}`.
     Struct(Vec<(String, Value)>),
@@ -32,6 +44,7 @@ pub enum Value {
 }
 
 impl Value {
+    /// A string value.
     pub fn str(s: impl Into<String>) -> Value {
         Value::Str(s.into())
     }
@@ -153,7 +166,9 @@ fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("template line {line}: {message}")]
 pub struct Error {
+    /// The template line at fault (1-based).
     pub line: usize,
+    /// What is wrong, in Go's words where Go has them.
     pub message: String,
 }
 
@@ -238,6 +253,7 @@ pub struct Template {
 }
 
 impl Template {
+    /// Parse a template, refusing any feature outside the supported subset.
     pub fn parse(src: &str) -> Result<Template, Error> {
         Ok(Template {
             nodes: parse::parse(src)?,

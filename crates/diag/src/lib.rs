@@ -1,28 +1,44 @@
 //! Diagnostics: every problem hoist reports names where it is.
+//!
+//! A [`Diag`] is a severity, a message, and as much of the place as is
+//! known (file, line, field); it prints as `file:line: field: message`.
+//! This crate is only that value type and [`quoted`]: it knows nothing of
+//! hoist's stages, and every other crate may use it.
+
+#![deny(missing_docs)]
 
 use std::fmt;
 
+/// How bad a [`Diag`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// The run cannot do what was asked (exit code 1 or 2).
     Error,
+    /// Worth saying; the run goes on.
     Warning,
 }
 
 /// A located problem: `file:line: field: message`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Diag {
+    /// Error or warning.
     pub severity: Severity,
+    /// The file (repository-relative where one is known).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// The 1-based line in `file`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// The field or key, as a dotted path (`spec.policy.semver.range`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// What is wrong, and where possible what to do.
     pub message: String,
 }
 
 impl Diag {
+    /// An error with no place yet.
     pub fn error(message: impl Into<String>) -> Diag {
         Diag {
             severity: Severity::Error,
@@ -33,6 +49,7 @@ impl Diag {
         }
     }
 
+    /// A warning with no place yet.
     pub fn warning(message: impl Into<String>) -> Diag {
         Diag {
             severity: Severity::Warning,
@@ -40,17 +57,20 @@ impl Diag {
         }
     }
 
+    /// The same, placed at `file` (and `line`).
     pub fn at(mut self, file: impl Into<String>, line: Option<usize>) -> Diag {
         self.file = Some(file.into());
         self.line = line;
         self
     }
 
+    /// The same, naming `field`.
     pub fn field(mut self, field: impl Into<String>) -> Diag {
         self.field = Some(field.into());
         self
     }
 
+    /// Is it an error (not a warning)?
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -19,8 +19,11 @@ pub enum Field {
 /// A parsed marker: which policy, which field.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MarkerRef {
+    /// The policy's namespace.
     pub namespace: String,
+    /// The policy's name.
     pub name: String,
+    /// Which part of the selected image the value takes.
     pub field: Field,
 }
 
@@ -63,7 +66,7 @@ pub fn parse_comment(body: &str) -> Result<Option<MarkerRef>, String> {
 
 /// Parse `ns:name` with an optional `:tag`, `:name` or `:digest` suffix.
 pub fn parse_ref(value: &str) -> Result<MarkerRef, String> {
-    let shown = crate::core::diag::quoted(value);
+    let shown = hoist_diag::quoted(value);
     let parts: Vec<&str> = value.split(':').collect();
     let field = match parts.as_slice() {
         [_, _] => Field::Image,
@@ -73,7 +76,7 @@ pub fn parse_ref(value: &str) -> Result<MarkerRef, String> {
         [_, _, other] => {
             return Err(format!(
                 "unknown marker suffix {} in {shown}: use :tag, :name or :digest, or none",
-                crate::core::diag::quoted(other)
+                hoist_diag::quoted(other)
             ));
         }
         _ => {

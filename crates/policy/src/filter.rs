@@ -37,6 +37,7 @@ pub enum GroupRef {
 pub struct ExpandTemplate(Vec<Piece>);
 
 impl ExpandTemplate {
+    /// Parse a Go `ExpandString` template (`$name`, `${1}`, `$$`).
     pub fn parse(template: &str) -> ExpandTemplate {
         ExpandTemplate(parse_template(template))
     }

@@ -15,10 +15,15 @@ use semver::{BuildMetadata, Prerelease};
 /// A parsed version. `Display` gives the normalised form (`1.2.0-beta.5`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
+    /// The major version.
     pub major: u64,
+    /// The minor version.
     pub minor: u64,
+    /// The patch version.
     pub patch: u64,
+    /// The prerelease (`-rc.1`), empty when none.
     pub pre: Prerelease,
+    /// The build metadata (`+sha.5114f85`), empty when none.
     pub build: BuildMetadata,
 }
 
@@ -163,6 +168,7 @@ impl Version {
         Version::parse_loose(tag)
     }
 
+    /// Does it have a prerelease part?
     pub fn is_prerelease(&self) -> bool {
         !self.pre.is_empty()
     }

@@ -5,6 +5,13 @@
 //! policy picks one key → the result is the ORIGINAL tag behind that key.
 //! [`Policy::evaluate`] can also record why every tag was or was not chosen,
 //! which is what `hoist policy eval --explain` prints.
+//!
+//! This crate is the policy engine alone: strings in (tags, the policy's
+//! fields), a tag and its explanation out. It is not a reader of Flux
+//! objects, a registry client or a planner, and it depends on nothing of
+//! hoist but `hoist-diag`'s message quoting.
+
+#![deny(missing_docs)]
 
 mod filter;
 mod gofloat;
@@ -27,8 +34,11 @@ pub use version::{ParseMode, Version, VersionError, compare_prerelease};
 pub const DEFAULT_EXCLUSION: &str = r"^.*\.sig$";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Sort order of an alphabetical or numerical policy.
 pub enum Order {
+    /// Ascending: the last tag wins.
     Asc,
+    /// Descending: the first tag wins.
     Desc,
 }
 
@@ -48,15 +58,20 @@ impl Order {
 /// Which rule picks the winning key.
 #[derive(Debug, Clone)]
 pub enum Choice {
+    /// `semver.range`: the highest version inside the range.
     SemVer(Range),
+    /// `alphabetical.order`: by byte order of the keys.
     Alphabetical(Order),
+    /// `numerical.order`: by the keys read as Go floats.
     Numerical(Order),
 }
 
 /// A policy problem found while building it: the field and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
+    /// The field at fault (`spec.policy.semver.range`).
     pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -71,10 +86,15 @@ impl std::error::Error for PolicyError {}
 /// The raw fields of an ImagePolicy (plus its repository's exclusion list).
 #[derive(Debug, Clone, Default)]
 pub struct PolicySpec {
+    /// `spec.policy.semver.range`.
     pub semver_range: Option<String>,
+    /// `spec.policy.alphabetical.order` (`asc` or `desc`).
     pub alphabetical_order: Option<String>,
+    /// `spec.policy.numerical.order` (`asc` or `desc`).
     pub numerical_order: Option<String>,
+    /// `spec.filterTags.pattern`, in Go's regexp dialect.
     pub filter_pattern: Option<String>,
+    /// `spec.filterTags.extract`, with Go's `$name` expansion.
     pub filter_extract: Option<String>,
     /// `None`: Flux's default list. `Some(list)`: replaces the default.
     pub exclusion_list: Option<Vec<String>>,
@@ -100,6 +120,7 @@ impl PolicySpec {
 /// A ready-to-run selection pipeline.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// Which kind of policy, with its parameters.
     pub choice: Choice,
     filter: Option<TagFilter>,
     exclusions: Vec<GoRegex>,
@@ -113,17 +134,39 @@ pub enum Fate {
     /// Did not match `filterTags.pattern`.
     FilteredOut,
     /// A later tag produced the same key and replaced this one.
-    Shadowed { key: String, by: String },
+    Shadowed {
+        /// Its key.
+        key: String,
+        /// The tag that replaced it.
+        by: String,
+    },
     /// Not a version (semver policy), with the reason.
-    NotAVersion { key: String, reason: String },
+    NotAVersion {
+        /// Its key.
+        key: String,
+        /// Why it is not a version.
+        reason: String,
+    },
     /// A version outside the range (semver policy).
-    OutsideRange { key: String },
+    OutsideRange {
+        /// Its key.
+        key: String,
+    },
     /// Not a number (numerical policy): fails the whole policy, as in Flux.
-    NotANumber { key: String },
+    NotANumber {
+        /// Its key.
+        key: String,
+    },
     /// Eligible but not chosen.
-    Candidate { key: String },
+    Candidate {
+        /// Its key.
+        key: String,
+    },
     /// The winner.
-    Selected { key: String },
+    Selected {
+        /// Its key.
+        key: String,
+    },
 }
 
 impl fmt::Display for Fate {
@@ -218,11 +261,22 @@ pub enum SelectError {
     /// The tag list itself is empty.
     NoTags,
     /// Exclusions and `filterTags` removed every tag.
-    NothingLeft { total: usize },
+    NothingLeft {
+        /// How many tags there were.
+        total: usize,
+    },
     /// Semver: no tag is a version inside the range.
-    NoMatch { range: String },
+    NoMatch {
+        /// The range.
+        range: String,
+    },
     /// Numerical: one key is not a Go float.
-    NotANumber { tag: String, key: String },
+    NotANumber {
+        /// The tag.
+        tag: String,
+        /// Its key.
+        key: String,
+    },
 }
 
 impl fmt::Display for SelectError {
@@ -249,7 +303,9 @@ impl std::error::Error for SelectError {}
 /// The selected tag and the key it was chosen by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
+    /// The original tag, as the registry lists it.
     pub tag: String,
+    /// The key the policy compared (the tag, or what `extract` made of it).
     pub key: String,
 }
 
@@ -261,6 +317,7 @@ fn err(field: &str, message: impl Into<String>) -> PolicyError {
 }
 
 impl Policy {
+    /// Build a policy from its spec, checking every field as Flux does.
     pub fn from_spec(spec: &PolicySpec) -> Result<Policy, PolicyError> {
         let set = [
             spec.semver_range.is_some(),
@@ -303,7 +360,7 @@ impl Policy {
                                 "spec.filterTags.pattern",
                                 format!(
                                     "invalid regular expression pattern {}: {e}",
-                                    crate::core::diag::quoted(p)
+                                    hoist_diag::quoted(p)
                                 ),
                             )
                         },
@@ -327,10 +384,7 @@ impl Policy {
             let re = GoRegex::new(p).map_err(|e| {
                 err(
                     &format!("spec.exclusionList[{i}]"),
-                    format!(
-                        "invalid regular expression {}: {e}",
-                        crate::core::diag::quoted(p)
-                    ),
+                    format!("invalid regular expression {}: {e}", hoist_diag::quoted(p)),
                 )
             })?;
             exclusions.push(re);

@@ -16,18 +16,25 @@ use granit_parser::{Event, Parser, ScalarStyle, Span};
 const ALIAS_BUDGET: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq)]
+/// A node's value.
 pub enum Value {
     /// A scalar with its text; `plain` is false for quoted and block scalars.
     Scalar {
+        /// The scalar's value.
         text: String,
+        /// Whether it was written plain (unquoted, not a block scalar).
         plain: bool,
     },
+    /// A sequence.
     Seq(Vec<Node>),
+    /// A mapping, in document order.
     Map(Vec<(Node, Node)>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A YAML node with its place.
 pub struct Node {
+    /// What it holds.
     pub value: Value,
     /// 1-based line where the node starts.
     pub line: usize,
@@ -36,7 +43,9 @@ pub struct Node {
 /// A YAML syntax error at a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
+    /// The 1-based line of the problem.
     pub line: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -68,10 +77,12 @@ impl Node {
         }
     }
 
+    /// Is it `null`, `~` or empty?
     pub fn is_null(&self) -> bool {
         matches!(&self.value, Value::Scalar { text, plain: true } if is_null(text))
     }
 
+    /// `scalar`, `sequence` or `mapping`, for messages.
     pub fn kind_name(&self) -> &'static str {
         match &self.value {
             Value::Scalar { .. } if self.is_null() => "null",
@@ -284,6 +295,7 @@ mod tests {
 /// One YAML document's bytes within a file, found without parsing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
+    /// The bytes of the document in the text.
     pub range: std::ops::Range<usize>,
     /// 1-based line of the chunk's first byte.
     pub first_line: usize,

@@ -6,6 +6,13 @@
 //! indentation and key order all survive. Every edited file is parsed again
 //! and compared event-by-event with the original before it may be written:
 //! if anything other than the intended scalars changed, the edit is refused.
+//!
+//! This crate is markers and YAML bytes alone: text in, scalar locations and
+//! verified rewritten text out. It is not a planner (it never decides a
+//! value), reads no files, and depends on nothing of hoist but
+//! `hoist-diag`'s message quoting.
+
+#![deny(missing_docs)]
 
 mod locate;
 mod marker;
@@ -20,13 +27,16 @@ use regex::Regex;
 pub use locate::{FileScan, MarkerProblem, ObjectId, Setter, Style, scan};
 pub use marker::{Field, MarkerRef, NEEDLE, parse_comment, parse_ref};
 
-use crate::setters::yaml::{double_quote, scalar_text, scan_error};
+use crate::yaml::{double_quote, scalar_text, scan_error};
 
 /// One scalar replacement inside a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replacement {
+    /// The bytes of the scalar in the original text.
     pub span: Range<usize>,
+    /// The scalar's current value.
     pub old: String,
+    /// Its new value (unquoted; quoting follows the old style).
     pub new: String,
     /// The text written in place of `span` (quoted as needed).
     pub text: String,
@@ -94,7 +104,7 @@ pub struct VerifyError(pub String);
 /// one YAML document at a time: only documents holding an edit are parsed
 /// again, since the others are byte-identical.
 pub fn apply_verified(text: &str, reps: &[Replacement]) -> Result<String, VerifyError> {
-    for c in crate::setters::yaml::chunks(text) {
+    for c in crate::yaml::chunks(text) {
         let local: Vec<Replacement> = reps
             .iter()
             .filter(|r| c.range.contains(&r.span.start))

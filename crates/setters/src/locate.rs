@@ -11,13 +11,16 @@ use std::ops::Range;
 use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use super::marker::{MarkerRef, parse_comment};
-use crate::setters::yaml::{YamlError, scan_error};
+use crate::yaml::{YamlError, scan_error};
 
 /// How a scalar is written in the file; edits keep it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
+    /// A plain scalar.
     Plain,
+    /// A single-quoted scalar.
     Single,
+    /// A double-quoted scalar.
     Double,
 }
 
@@ -25,15 +28,20 @@ pub enum Style {
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct ObjectId {
     #[serde(rename = "apiVersion")]
+    /// `apiVersion`.
     pub api_version: String,
+    /// `kind`.
     pub kind: String,
+    /// `metadata.namespace`, empty when unset.
     pub namespace: String,
+    /// `metadata.name`.
     pub name: String,
 }
 
 /// A marker attached to the scalar it annotates.
 #[derive(Debug, Clone)]
 pub struct Setter {
+    /// The policy (and field) the marker names.
     pub marker: MarkerRef,
     /// 1-based line of the scalar.
     pub line: usize,
@@ -43,6 +51,7 @@ pub struct Setter {
     pub span: Range<usize>,
     /// The scalar's current value (unquoted).
     pub value: String,
+    /// How the scalar is quoted, kept when it is rewritten.
     pub style: Style,
     /// The Kubernetes object (document) the scalar belongs to.
     pub object: ObjectId,
@@ -51,14 +60,18 @@ pub struct Setter {
 /// A marker that cannot be used, with its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarkerProblem {
+    /// The 1-based line of the marker.
     pub line: usize,
+    /// Why Flux would not apply it, and the fix.
     pub message: String,
 }
 
 /// Everything found in one file.
 #[derive(Debug, Clone, Default)]
 pub struct FileScan {
+    /// The markers Flux applies, in file order.
     pub setters: Vec<Setter>,
+    /// The markers Flux would ignore or refuse.
     pub problems: Vec<MarkerProblem>,
 }
 
@@ -106,11 +119,11 @@ impl Frame {
 }
 
 /// Scan `text` for setters. Only documents that contain a marker are
-/// parsed (see [`crate::setters::yaml::chunks`]); a YAML syntax error in one of those
+/// parsed (see [`crate::yaml::chunks`]); a YAML syntax error in one of those
 /// fails the whole file.
 pub fn scan(text: &str) -> Result<FileScan, YamlError> {
     let mut out = FileScan::default();
-    for c in crate::setters::yaml::chunks(text) {
+    for c in crate::yaml::chunks(text) {
         let part = &text[c.range.clone()];
         if memchr::memmem::find(part.as_bytes(), super::marker::NEEDLE).is_none() {
             continue;
