@@ -1,5 +1,5 @@
-//! UTC timestamps as forges and Flux write them (RFC 3339), without a
-//! date library: hoist only needs seconds since the epoch, both ways.
+//! UTC timestamps as forges and Flux write them (RFC 3339), as seconds
+//! since the epoch both ways (the calendar is jiff's), and Go durations.
 
 /// Seconds since the Unix epoch, now.
 pub fn now() -> i64 {
@@ -8,91 +8,57 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+/// `secs` as a jiff timestamp, clamped into the years jiff represents
+/// (-9999 to 9999); a forge never sends anything outside them.
+fn timestamp(secs: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(secs).unwrap_or(if secs < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    })
 }
 
 /// `2026-11-27T12:03:07Z`, `…07.123Z`, `…07+01:00` → seconds since the
-/// epoch. `None` for anything else.
+/// epoch. `None` for anything else: the shape is RFC 3339's exactly (an
+/// offset with its colon, no bare date), the calendar is jiff's.
 pub fn parse(s: &str) -> Option<i64> {
     let s = s.trim();
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    let offset = match s.rfind(['Z', 'z', '+', '-']) {
+        Some(i) if i >= 19 => &s[i..],
+        _ => return None,
+    };
+    if !(matches!(offset, "Z" | "z") || (offset.len() == 6 && offset.as_bytes()[3] == b':')) {
         return None;
     }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(frac.len());
-        rest = &frac[n..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(4..6)?.parse().ok()?;
-            if rest.len() != 6 {
-                return None;
-            }
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
+    let normal = format!("{}T{}", &s[..10], &s[11..]).replace('z', "Z");
+    normal
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_second())
 }
 
 /// Seconds since the epoch → `2026-11-27T12:03:07Z`.
 pub fn format(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let t = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        t / 3600,
-        t % 3600 / 60,
-        t % 60
-    )
+    timestamp(secs).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// `12:03:07` (UTC).
 pub fn clock(secs: i64) -> String {
-    let t = secs.rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", t / 3600, t % 3600 / 60, t % 60)
+    timestamp(secs).strftime("%H:%M:%S").to_string()
 }
 
 /// Day of the week, 0 = Monday.
 pub fn weekday(secs: i64) -> i64 {
-    // 1970-01-01 was a Thursday (3).
-    (secs.div_euclid(86_400) + 3).rem_euclid(7)
+    i64::from(
+        timestamp(secs)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .weekday()
+            .to_monday_zero_offset(),
+    )
 }
 
 /// Go's `time.ParseDuration` for the units Flux intervals use (`ns`,

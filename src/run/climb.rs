@@ -665,6 +665,8 @@ fn propose_once(
         Err(fail) => return Ok(Climbed::Failed(fail)),
     };
     let mut actions = Vec::new();
+    // The base's report when it turned out to have the change already.
+    let mut superseded: Option<Report> = None;
     let limits = match ladder.forge.as_ref().map(|c| c.kind) {
         Some(ForgeKind::AzureDevops) => AZURE_DEVOPS_LIMITS,
         _ => GITHUB_LIMITS,
@@ -745,6 +747,19 @@ fn propose_once(
                 pr
             }
             (None, text) => {
+                // The bot branch holds this change but no pull request is
+                // open: a crash after the push, or a concurrent run that
+                // merged it a moment ago. Plan once more on the base's
+                // newest tip before opening one again.
+                if !fresh {
+                    session.invalidate();
+                    if let Ok(r) = session.propose(scope, &branch)
+                        && matches!(r.outcome, Outcome::UpToDate { .. })
+                    {
+                        superseded = Some(r);
+                        return Ok(());
+                    }
+                }
                 let (title, text) = text.unwrap_or_default();
                 let pr = f.create(&NewPull {
                     head: &branch,
@@ -796,6 +811,9 @@ fn propose_once(
         }
         Ok(())
     })();
+    if let Some(r) = superseded {
+        report = r;
+    }
     let raced = matches!(&result, Err(e) if e.raced);
     if let Err(e) = result {
         report.diags.push(Diag::error(format!(
