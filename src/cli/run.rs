@@ -91,10 +91,7 @@ fn print_landing(
     if rung.mode == Mode::Push {
         return;
     }
-    let limits = match ladder.forge.as_ref().map(|f| f.kind) {
-        Some(crate::decide::ladder::ForgeKind::AzureDevops) => body::AZURE_DEVOPS_LIMITS,
-        _ => body::GITHUB_LIMITS,
-    };
+    let limits = body::Limits::of(ladder);
     let (title, text) = body::render(rung, p, limits);
     let what = match rung.mode {
         Mode::AutoMerge => "and merge it",

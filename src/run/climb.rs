@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::config::ladder::ForgeKind;
 use crate::core::diag::Diag;
-use crate::decide::ladder::body::{self, AZURE_DEVOPS_LIMITS, GITHUB_LIMITS};
+use crate::decide::ladder::body;
 use crate::decide::ladder::{Ladder, Mode, Rung, RungPlan};
 use crate::propose::forge::{self, Forge, Merge, NewPull, Status, StatusState};
 use crate::run::session::{Failure, Outcome, Report, Scope, Session};
@@ -667,10 +667,7 @@ fn propose_once(
     let mut actions = Vec::new();
     // The base's report when it turned out to have the change already.
     let mut superseded: Option<Report> = None;
-    let limits = match ladder.forge.as_ref().map(|c| c.kind) {
-        Some(ForgeKind::AzureDevops) => AZURE_DEVOPS_LIMITS,
-        _ => GITHUB_LIMITS,
-    };
+    let limits = body::Limits::of(ladder);
     let result = (|| -> forge::Result<()> {
         let head = match &report.outcome {
             Outcome::Pushed { commit, .. } => commit.to_string(),

@@ -27,6 +27,16 @@ pub struct Limits {
     pub body: usize,
 }
 
+impl Limits {
+    /// The limits of the ladder's forge (GitHub's when none is named).
+    pub fn of(ladder: &super::Ladder) -> Limits {
+        match ladder.forge.as_ref().map(|f| f.kind) {
+            Some(super::ForgeKind::AzureDevops) => AZURE_DEVOPS_LIMITS,
+            _ => GITHUB_LIMITS,
+        }
+    }
+}
+
 /// One marker's change, as recorded in the body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordEntry {
