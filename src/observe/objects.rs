@@ -425,6 +425,23 @@ pub fn takes(a: &ImageUpdateAutomation, p: &ImagePolicy) -> bool {
             .is_none_or(|sel| sel.matches(&p.meta.labels))
 }
 
+/// Would active automation `a` write a marker naming policy
+/// `namespace/name` in `file`: is the file under its `update.path`, and does
+/// it take a policy of that name?
+pub fn takes_marker(
+    objects: &Objects,
+    a: &ImageUpdateAutomation,
+    file: &str,
+    namespace: &str,
+    name: &str,
+) -> bool {
+    under(file, &a.update_path)
+        && objects
+            .policies
+            .iter()
+            .any(|p| p.meta.namespace == namespace && p.meta.name == name && takes(a, p))
+}
+
 /// Is `path` inside directory `dir` (`""` is the root)?
 pub fn under(path: &str, dir: &str) -> bool {
     dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))

@@ -115,9 +115,23 @@ pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Dia
         };
         for s in &scan.setters {
             let m = &s.marker;
-            for (i, rung) in config.ladder.rungs.iter().enumerate() {
-                if rung.owns(&f.rel) {
-                    takers[i].extend(automations_taking(objects, &f.rel, m));
+            let owners: Vec<usize> = (0..config.ladder.rungs.len())
+                .filter(|&i| config.ladder.rungs[i].owns(&f.rel))
+                .collect();
+            if !owners.is_empty() {
+                let taking: Vec<usize> = (0..objects.automations.len())
+                    .filter(|&i| {
+                        crate::observe::objects::takes_marker(
+                            objects,
+                            &objects.automations[i],
+                            &f.rel,
+                            &m.namespace,
+                            &m.name,
+                        )
+                    })
+                    .collect();
+                for i in owners {
+                    takers[i].extend(taking.iter().copied());
                 }
             }
             let at = |d: Diag| d.at(&f.rel, Some(s.marker_line));
@@ -185,22 +199,4 @@ pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Dia
         );
     }
     findings
-}
-
-/// The active automations (indexes into `objects.automations`) that would write marker `m` in `file`.
-fn automations_taking(objects: &Objects, file: &str, m: &setters::MarkerRef) -> Vec<usize> {
-    objects
-        .automations
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| crate::decide::plan::under(file, &a.update_path))
-        .filter(|(_, a)| {
-            objects.policies.iter().any(|p| {
-                p.meta.namespace == m.namespace
-                    && p.meta.name == m.name
-                    && crate::decide::plan::takes(a, p)
-            })
-        })
-        .map(|(i, _)| i)
-        .collect()
 }

@@ -1190,11 +1190,7 @@ fn rung_settings<'a>(
         let (Some(ns), Some(name)) = (parts.next(), parts.next()) else {
             return false;
         };
-        plan::under(file, &a.update_path)
-            && objects
-                .policies
-                .iter()
-                .any(|p| p.meta.namespace == ns && p.meta.name == name && plan::takes(a, p))
+        crate::observe::objects::takes_marker(objects, a, file, ns, name)
     };
     let changes = || {
         files.iter().flat_map(|f| {
