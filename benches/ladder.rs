@@ -27,9 +27,15 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app
     y
 }
 
-fn run(url: &str, state: &std::path::Path, snap: &std::path::Path) -> (f64, String) {
+/// One `hoist run`: its wall time, the CPU seconds of hoist and the git
+/// processes it runs (their rusage, waited for by hoist; not the fake
+/// forge's git, which this process waits for), and its log.
+fn run(url: &str, state: &std::path::Path, snap: &std::path::Path) -> (f64, f64, f64, String) {
+    use std::io::Read;
     let start = Instant::now();
-    let out = hoist_command()
+    // Waited for with wait4 below, which also gives its rusage.
+    #[allow(clippy::zombie_processes)]
+    let mut child = hoist_command()
         .args([
             "run",
             "--url",
@@ -40,12 +46,41 @@ fn run(url: &str, state: &std::path::Path, snap: &std::path::Path) -> (f64, Stri
             s(snap),
         ])
         .env("HOIST_TEST_FORGE_TOKEN", TOKEN)
-        .output()
+        .env("HOIST_LOG", "warn,hoist_cost=debug")
+        .envs(std::env::var_os("HOIST_BENCH_GIT_TRACE").map(|v| ("GIT_TRACE", v)))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is this process's own child, not yet waited for.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4 on hoist");
     let secs = start.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "hoist run failed:\n{stderr}");
-    (secs, stderr)
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    // hoist's own share, as it logs it on its way out.
+    let own: f64 = stderr
+        .lines()
+        .find_map(|l| l.split("own_cpu_seconds=").nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.trim_matches('"').parse().ok())
+        .expect("hoist logs its CPU");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "hoist run failed:\n{stderr}"
+    );
+    (secs, cpu, own, stderr)
 }
 
 fn main() {
@@ -108,7 +143,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let state = t.path().join("state");
 
     eprintln!("hoist run: {images} images × 3 rungs, every image with a new build…");
-    let (first, log) = run(&url, &state, &snap);
+    let (first, first_cpu, first_own, log) = run(&url, &state, &snap);
     let calls = forge.calls();
     let pulls = forge.repo("acme/fleet").pulls;
     let merged = log.matches(": merged pull request #").count();
@@ -123,7 +158,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let per_pr = calls.len() as f64 / opened as f64;
 
     forge.reset_calls();
-    let (second, _) = run(&url, &state, &snap);
+    let (second, second_cpu, second_own, _) = run(&url, &state, &snap);
     let rerun_calls = forge.calls().len();
     // Unchanged image-rungs: each image on staging (nothing to move: its
     // pull request merged) and on prod (its pull request is open, as is).
@@ -157,6 +192,16 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     println!(
         "  second run (nothing new): {second:.1} s; {rerun_calls} forge calls, {per_unchanged:.2} per unchanged image-rung; writes: {}",
         forge.writes().len()
+    );
+    println!(
+        "  hoist's CPU (with the git it runs): first run {first_cpu:.1} s ({:.1} ms per image), rerun {second_cpu:.1} s ({:.1} ms per image)",
+        first_cpu * 1e3 / images as f64,
+        second_cpu * 1e3 / images as f64
+    );
+    println!(
+        "  hoist's own CPU: first run {first_own:.2} s ({:.1} ms per image), rerun {second_own:.2} s ({:.1} ms per image)",
+        first_own * 1e3 / images as f64,
+        second_own * 1e3 / images as f64
     );
     println!(
         "  peer: git CLI, {} branch commits + pushes: {peer:.1} s; hoist first run / peer = {:.2}",

@@ -242,5 +242,28 @@ fn main() {
             code
         }
     };
+    log_cpu();
     std::process::exit(code);
+}
+
+/// What the command cost in CPU (`HOIST_LOG=hoist_cost=debug`): hoist's
+/// own, and that of the processes it ran and waited for (git above all).
+/// The benchmarks read it.
+fn log_cpu() {
+    let used = |who| {
+        // SAFETY: a zeroed rusage is a valid value for getrusage to fill in.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `u` is a valid, writable rusage.
+        if unsafe { libc::getrusage(who, &mut u) } != 0 {
+            return 0.0;
+        }
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        secs(u.ru_utime) + secs(u.ru_stime)
+    };
+    tracing::debug!(
+        target: "hoist_cost",
+        own_cpu_seconds = format!("{:.3}", used(libc::RUSAGE_SELF)),
+        children_cpu_seconds = format!("{:.3}", used(libc::RUSAGE_CHILDREN)),
+        "CPU used"
+    );
 }

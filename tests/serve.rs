@@ -73,6 +73,32 @@ fn flux_event(sha: &str, severity: &str, reason: &str) -> String {
     .to_string()
 }
 
+/// Two fleets whose images live in one token-authenticated registry share
+/// the process's registry client: one token for the registry and scope,
+/// not one per fleet (nor per run).
+#[test]
+fn fleets_that_name_one_registry_share_one_client_and_its_tokens() {
+    use common::token::TokenService;
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let ts = std::sync::Arc::new(TokenService::start(dir.path(), &[], &["api"]));
+    let reg = Registry::start_token(ts.clone());
+    let (a, cfg_a) = fleet(&reg, Kind::GitHub, "");
+    let (_b, cfg_b) = fleet(&reg, Kind::GitHub, "");
+    let state = a.t.path().join("state");
+    let before = ts.requests.load(SeqCst);
+    let srv = Server::start_fleets(&[&cfg_a, &cfg_b], &state, &[]);
+    // Each fleet's first run (at start) scans api and checks its digests.
+    runs_finished(&srv, 2);
+    assert_eq!(
+        ts.requests.load(SeqCst) - before,
+        1,
+        "one token for {}/api's pull scope, shared by both fleets:\n{}",
+        reg.host(),
+        srv.log()
+    );
+}
+
 #[test]
 fn a_registry_event_climbs_the_ladder_and_comments_and_flux_report_back() {
     let reg = Registry::start(None);

@@ -97,15 +97,21 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
         )));
     }
     let (fleet, objects, tags, mut diags) = observe_repo(&args.target, &args.tags)?;
+    let tags_for = |i: &str| tags.get(i);
+    let decided = crate::decide::ladder::Decided::new(&objects, tags_for);
+    let tree = crate::decide::ladder::Tree {
+        files: &fleet.files,
+        objects: &objects,
+        config: &fleet.config,
+        tags_for: &tags_for,
+        decided: &decided,
+    };
     let p = plan_promotion(
         &fleet.config.ladder,
         &args.from,
         &args.to,
         args.image.as_deref(),
-        &fleet.files,
-        &objects,
-        &fleet.config,
-        |i| tags.get(i),
+        &tree,
     )
     .map_err(|e| Fatal::usage(Diag::error(e)))?;
     diags.extend(p.diagnostics.iter().cloned());

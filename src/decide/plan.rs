@@ -286,6 +286,41 @@ impl Recorded {
     }
 }
 
+/// The markers of a file's text, as [`setters::scan`] finds them,
+/// remembered for the last few texts scanned on this thread. A ladder run
+/// plans each image of a rung on the same marker files: one scan of each
+/// text serves every image instead of one each (the scan is pure, so the
+/// answer is the same).
+pub fn scan(
+    text: &std::sync::Arc<String>,
+) -> Result<std::rc::Rc<setters::FileScan>, setters::yaml::YamlError> {
+    use std::hash::{Hash, Hasher};
+    type Kept = Vec<(u64, std::sync::Arc<String>, std::rc::Rc<setters::FileScan>)>;
+    thread_local! {
+        static KEPT: std::cell::RefCell<Kept> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    const KEEP: usize = 16;
+    let mut h = rustc_hash::FxHasher::default();
+    text.hash(&mut h);
+    let key = h.finish();
+    let found = KEPT.with_borrow(|kept| {
+        kept.iter()
+            .find(|(k, t, _)| *k == key && (std::sync::Arc::ptr_eq(t, text) || t == text))
+            .map(|(_, _, s)| s.clone())
+    });
+    if let Some(s) = found {
+        return Ok(s);
+    }
+    let scanned = std::rc::Rc::new(setters::scan(text)?);
+    KEPT.with_borrow_mut(|kept| {
+        if kept.len() >= KEEP {
+            kept.remove(0);
+        }
+        kept.push((key, text.clone(), scanned.clone()));
+    });
+    Ok(scanned)
+}
+
 /// Compute the edits for every marker, given the policy outcomes.
 pub fn mutate(
     files: &[SourceFile],
@@ -318,7 +353,7 @@ pub fn mutate_scoped(
     let mut diags = Vec::new();
     let mut changes = Vec::new();
     for f in files.iter().filter(|f| f.has_markers) {
-        let scan = match setters::scan(&f.text) {
+        let scan = match scan(&f.text) {
             Ok(s) => s,
             Err(e) => {
                 diags.push(

@@ -138,7 +138,7 @@ fn marker_refs(files: &[SourceFile]) -> Vec<(String, String, &str, usize)> {
 /// namespace their markers name (D2: the `targetNamespace` is in another
 /// repository); their ImageRepositories follow them. The rest read as
 /// `default`.
-fn bind_unset(objects: &mut Objects, files: &[SourceFile]) {
+fn bind_unset(objects: &mut Objects, files: &[SourceFile]) -> bool {
     let unset = |m: &crate::flux::Meta| m.namespace_from == NamespaceFrom::Unset;
     if !objects.policies.iter().any(|p| unset(&p.meta)) {
         for m in objects
@@ -150,7 +150,7 @@ fn bind_unset(objects: &mut Objects, files: &[SourceFile]) {
         {
             m.namespace = "default".into();
         }
-        return;
+        return false;
     }
     let refs = marker_refs(files);
     let layout = objects.layout.clone();
@@ -232,6 +232,7 @@ fn bind_unset(objects: &mut Objects, files: &[SourceFile]) {
     for a in objects.automations.iter_mut().filter(|a| unset(&a.meta)) {
         a.meta.namespace = "default".into();
     }
+    true
 }
 
 /// A file whose objects land in two namespaces of one cluster.
@@ -268,6 +269,90 @@ fn namespace_conflicts(layout: &Layout, rel: &str, diags: &mut Vec<Diag>) {
 
 /// Read Flux objects from the files and merge the config's declarations.
 pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<Diag>) {
+    let (objects, diags, _) = collect(files, config);
+    (objects, diags)
+}
+
+/// What a value derived from a tree's Flux objects was made from: the
+/// configuration, and the parts of the files [`collect_objects`] reads
+/// (every file's name; the text of each file holding Flux objects, Secrets
+/// or kustomize input; marker files' text only when a policy's namespace
+/// was bound from its markers).
+struct Inputs {
+    config: std::sync::Arc<Config>,
+    objects: u64,
+    markers: Option<u64>,
+}
+
+/// One value derived from [`collect_objects`], kept for the last tree it
+/// was made from. A run that plans many rungs and images on one tree, or
+/// on trees that differ only in marker values (each merged pull request
+/// of a `group = "image"` rung), parses and places the Flux objects once.
+pub struct ObjectsMemo<T> {
+    last: std::cell::RefCell<Option<(Inputs, std::rc::Rc<T>)>>,
+}
+
+impl<T> Default for ObjectsMemo<T> {
+    fn default() -> Self {
+        ObjectsMemo {
+            last: Default::default(),
+        }
+    }
+}
+
+impl<T> ObjectsMemo<T> {
+    /// `make` of what [`collect_objects`] finds in `files`, or the value
+    /// kept from a tree that gives the same objects.
+    pub fn get(
+        &self,
+        files: &[SourceFile],
+        config: &std::sync::Arc<Config>,
+        make: impl FnOnce(Objects, Vec<Diag>) -> T,
+    ) -> std::rc::Rc<T> {
+        let (objects, markers) = input_hashes(files);
+        if let Some((i, v)) = self.last.borrow().as_ref()
+            && std::sync::Arc::ptr_eq(&i.config, config)
+            && i.objects == objects
+            && i.markers.is_none_or(|m| m == markers)
+        {
+            return v.clone();
+        }
+        let (found, diags, read_markers) = collect(files, config);
+        let v = std::rc::Rc::new(make(found, diags));
+        let inputs = Inputs {
+            config: config.clone(),
+            objects,
+            markers: read_markers.then_some(markers),
+        };
+        *self.last.borrow_mut() = Some((inputs, v.clone()));
+        v
+    }
+}
+
+/// (What [`collect_objects`] always reads, marker files' text), hashed.
+fn input_hashes(files: &[SourceFile]) -> (u64, u64) {
+    use std::hash::{Hash, Hasher};
+    let mut objects = std::collections::hash_map::DefaultHasher::new();
+    let mut markers = std::collections::hash_map::DefaultHasher::new();
+    for f in files {
+        let read = f.has_flux_objects
+            || f.has_pull_secrets
+            || crate::flux::layout::is_entry_name(&f.rel)
+            || memchr::memmem::find(f.text.as_bytes(), crate::flux::layout::KUSTOMIZE_NEEDLE)
+                .is_some();
+        (&f.rel, f.has_markers, read).hash(&mut objects);
+        if read {
+            f.text.hash(&mut objects);
+        } else if f.has_markers {
+            (&f.rel, &f.text).hash(&mut markers);
+        }
+    }
+    (objects.finish(), markers.finish())
+}
+
+/// [`collect_objects`], and whether it read the markers (to bind a
+/// policy's unset namespace).
+fn collect(files: &[SourceFile], config: &Config) -> (Objects, Vec<Diag>, bool) {
     let pairs: Vec<(&str, &str)> = files
         .iter()
         .map(|f| (f.rel.as_str(), f.text.as_str()))
@@ -358,7 +443,7 @@ pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<D
         .repositories
         .extend(config.repositories.iter().cloned());
     objects.policies.extend(config.policies.iter().cloned());
-    bind_unset(&mut objects, files);
+    let read_markers = bind_unset(&mut objects, files);
     dedupe(
         &mut objects.repositories,
         |r| (&r.meta, "ImageRepository"),
@@ -374,7 +459,7 @@ pub fn collect_objects(files: &[SourceFile], config: &Config) -> (Objects, Vec<D
         |a| (&a.meta, "ImageUpdateAutomation"),
         &mut diags,
     );
-    (objects, diags)
+    (objects, diags, read_markers)
 }
 
 fn dedupe<T>(

@@ -83,9 +83,15 @@ pub fn obtain_tags(
     }
 }
 
-/// The registry client for a fleet: hoist.toml's registries and CAs, and
-/// the CAs of `certSecretRef` Secrets in the repository.
-fn client_for(config: &Config, objects: &Objects) -> Result<(Arc<Client>, Vec<Diag>), Diag> {
+/// The registry client for a fleet: hoist.toml's registries and CAs, the
+/// CAs of `certSecretRef` Secrets in the repository, and the pull Secrets
+/// of `targets` (from the process's pool: the same configuration gets the
+/// same client, token cache and limits, run after run).
+fn client_for(
+    config: &Config,
+    objects: &Objects,
+    targets: &[scan::Target],
+) -> Result<(Arc<Client>, Vec<Diag>), Diag> {
     let mut diags = Vec::new();
     let creds = Credentials::load(config.registries.clone());
     diags.extend(creds.warnings.iter().map(|w| Diag::warning(w.clone())));
@@ -128,7 +134,17 @@ fn client_for(config: &Config, objects: &Objects) -> Result<(Arc<Client>, Vec<Di
             }
         }
     }
-    let client = Arc::new(Client::new(creds, options(&config.scan), &roots).map_err(Diag::error)?);
+    let secrets = targets
+        .iter()
+        .filter_map(|t| {
+            let img = crate::observe::registry::reference::ImageRef::parse(&t.image).ok()?;
+            let cred = t.secret.as_ref()?.get(&img.registry)?.clone();
+            Some((img, cred))
+        })
+        .collect();
+    let client =
+        crate::observe::registry::pool::client(creds, options(&config.scan), &roots, secrets)
+            .map_err(Diag::error)?;
     Ok((client, diags))
 }
 
@@ -139,7 +155,7 @@ pub fn live_scan(
     objects: &Objects,
     progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> Result<(Tags, Vec<Diag>), Diag> {
-    let (client, mut diags) = client_for(config, objects)?;
+    let mut diags = Vec::new();
     let mut targets: Vec<scan::Target> = Vec::new();
     for r in objects.repositories.iter().filter(|r| !r.suspend) {
         if targets.iter().any(|t| t.image == r.image) {
@@ -175,6 +191,8 @@ pub fn live_scan(
             provider: r.provider.clone(),
         });
     }
+    let (client, client_diags) = client_for(config, objects, &targets)?;
+    diags.splice(0..0, client_diags);
     let total = targets.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let scanned = scan::block_on(scan::scan(client.clone(), targets, |s| {

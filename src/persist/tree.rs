@@ -12,7 +12,7 @@ use crate::core::diag::Diag;
 use crate::observe::repo::{SourceFile, is_manifest_name, source_file};
 
 /// The files of one commit that matter to hoist.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub commit: ObjectId,
     pub tree: ObjectId,

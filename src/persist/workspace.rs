@@ -9,6 +9,7 @@
 //! every object), an unpushed one is garbage, and the next run plans from
 //! what the remote really holds.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +89,12 @@ pub struct Workspace {
     /// [`Workspace::fetch`] until this workspace pushes or is told the
     /// remote moved ([`Workspace::invalidate`]).
     prefetched: std::cell::RefCell<Option<Prefetched>>,
+    /// The last commit read (a commit's files never change).
+    last_read: std::cell::RefCell<Option<Snapshot>>,
+    /// The repository, once opened.
+    opened: std::cell::RefCell<Option<gix::Repository>>,
+    /// The last base tip whose history was walked, and that history.
+    history: std::cell::RefCell<Option<(ObjectId, std::rc::Rc<HashSet<ObjectId>>)>>,
 }
 
 /// Tips fetched in one go: exact branches, and every branch under some
@@ -97,13 +104,32 @@ struct Prefetched {
     tips: std::collections::HashMap<String, ObjectId>,
     exact: Vec<String>,
     prefixes: Vec<String>,
+    /// Covered branches known to have moved since (a merge on the forge):
+    /// asked of the remote again, once, and remembered from that fetch.
+    moved: std::collections::HashSet<String>,
 }
 
 impl Prefetched {
+    fn covers(&self, branch: &str) -> bool {
+        self.exact.iter().any(|b| b == branch)
+            || self.prefixes.iter().any(|p| branch.starts_with(p.as_str()))
+    }
+
     fn answer(&self, branch: &str) -> Option<Option<ObjectId>> {
-        let covered = self.exact.iter().any(|b| b == branch)
-            || self.prefixes.iter().any(|p| branch.starts_with(p.as_str()));
-        covered.then(|| self.tips.get(branch).copied())
+        (self.covers(branch) && !self.moved.contains(branch))
+            .then(|| self.tips.get(branch).copied())
+    }
+
+    /// What the remote said of `branch` just now.
+    fn learn(&mut self, branch: &str, tip: Option<ObjectId>) {
+        if !self.covers(branch) {
+            return;
+        }
+        self.moved.remove(branch);
+        match tip {
+            Some(t) => self.tips.insert(branch.to_string(), t),
+            None => self.tips.remove(branch),
+        };
     }
 }
 
@@ -123,6 +149,9 @@ impl Workspace {
                     shallow: true,
                     blobs: blobs.into(),
                     prefetched: Default::default(),
+                    history: Default::default(),
+                    opened: Default::default(),
+                    last_read: Default::default(),
                 })
             }
             Source::Checkout { dir, remote } => {
@@ -141,6 +170,9 @@ impl Workspace {
                     shallow,
                     blobs: Default::default(),
                     prefetched: Default::default(),
+                    history: Default::default(),
+                    opened: Default::default(),
+                    last_read: Default::default(),
                 })
             }
         }
@@ -160,8 +192,23 @@ impl Workspace {
         }
     }
 
+    /// The repository, opened once and reused (a rebuilt clone is opened
+    /// again).
     pub fn repo(&self) -> Result<gix::Repository> {
-        cache::open_repo(&self.git.dir)
+        if let Some(r) = self.opened.borrow().as_ref() {
+            return Ok(r.clone());
+        }
+        let r = cache::open_repo(&self.git.dir)?;
+        *self.opened.borrow_mut() = Some(r.clone());
+        Ok(r)
+    }
+
+    /// Rebuild the cached clone, forgetting everything read from it.
+    fn rebuild(&self, clone: &cache::Clone) -> Result<()> {
+        self.opened.borrow_mut().take();
+        self.history.borrow_mut().take();
+        self.last_read.borrow_mut().take();
+        clone.rebuild()
     }
 
     /// Fetch a branch's tip (`depth` 1 in a shallow repository, else its
@@ -184,14 +231,18 @@ impl Workspace {
             (Source::Url { .. }, true) => depth.max(1),
         };
         let first = fetch_branch(&self.git, self.remote(), self.tracking(), branch, depth);
-        match (&first, &self.clone) {
+        let tip = match (&first, &self.clone) {
             (Err(e), Some(c)) if !cache::is_remote_problem(&e.message) => {
                 tracing::warn!(error = %e, "fetch into the cached clone failed; rebuilding it");
-                c.rebuild()?;
+                self.rebuild(c)?;
                 fetch_branch(&self.git, self.remote(), self.tracking(), branch, depth)
             }
             _ => first,
+        }?;
+        if let Some(p) = self.prefetched.borrow_mut().as_mut() {
+            p.learn(branch, tip);
         }
+        Ok(tip)
     }
 
     /// Fetch `branches` and every branch under `prefixes` in one `git
@@ -310,23 +361,39 @@ impl Workspace {
         Ok(push::delete(&self.git, self.remote(), branch, expect)? == push::Outcome::Pushed)
     }
 
-    /// Forget prefetched tips: the remote moved (hoist pushed or merged).
+    /// Forget prefetched tips: the remote may have moved anywhere.
     pub fn invalidate(&self) {
         self.prefetched.borrow_mut().take();
+    }
+
+    /// `branches` moved on the remote (a pull request merged, its branch
+    /// deleted): ask the remote for them again, and only them.
+    pub fn moved(&self, branches: &[&str]) {
+        if let Some(p) = self.prefetched.borrow_mut().as_mut() {
+            p.moved.extend(branches.iter().map(|b| b.to_string()));
+        }
     }
 
     /// Read a commit's manifests. If the cached clone's objects cannot be
     /// read (a damaged pack), the clone is rebuilt, `branch` fetched again,
     /// and its new tip read: the snapshot's `commit` tells which was read.
     pub fn read(&self, commit: ObjectId, branch: &str) -> Result<Snapshot> {
+        if let Some(s) = self.last_read.borrow().as_ref()
+            && s.commit == commit
+        {
+            return Ok(s.clone());
+        }
         let first = self
             .repo()
             .and_then(|repo| tree::read_cached(&repo, commit, &mut self.blobs.borrow_mut()));
         match (first, &self.clone) {
-            (Ok(s), _) => Ok(s),
+            (Ok(s), _) => {
+                *self.last_read.borrow_mut() = Some(s.clone());
+                Ok(s)
+            }
             (Err(e), Some(c)) => {
                 tracing::warn!(error = %e, "cannot read the cached clone; rebuilding it");
-                c.rebuild()?;
+                self.rebuild(c)?;
                 let tip = self
                     .fetch(branch, 1)?
                     .ok_or_else(|| Error::setup(format!("the remote has no branch {branch:?}")))?;
@@ -388,41 +455,93 @@ impl Workspace {
     }
 }
 
-/// Are all commits on `tip` that are not on the checkout branch hoist's
-/// own? Walks from `tip` until commits of the checkout branch's known
-/// history; any commit that is not hoist's, or that cannot be read (history
-/// cut by the shallow fetch), answers no — the safe answer, as "no" only
-/// means hoist builds on top instead of replacing.
-fn only_hoist_commits(repo: &gix::Repository, tip: ObjectId, base: ObjectId, email: &str) -> bool {
-    let mut base_history = std::collections::HashSet::new();
-    let mut stack = vec![base];
-    while let Some(c) = stack.pop() {
-        if base_history.len() > 5000 || !base_history.insert(c) {
-            continue;
+/// At most this many commits of a base branch's history are walked at
+/// once (a shallow clone has far fewer).
+const HISTORY_WALK: usize = 5000;
+
+impl Workspace {
+    /// The commits of `base`'s history ([`HISTORY_WALK`] at most per walk).
+    /// When the last base walked is among `base`'s ancestors (the branch
+    /// moved forward: a merge), only the new commits are walked; its
+    /// history is the last one's plus those.
+    fn history(&self, repo: &gix::Repository, base: ObjectId) -> std::rc::Rc<HashSet<ObjectId>> {
+        let last = self.history.borrow().clone();
+        if let Some((tip, known)) = &last
+            && *tip == base
+        {
+            return known.clone();
         }
-        if let Some((_, _, parents)) = tree::commit_info(repo, c) {
-            stack.extend(parents);
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![tip];
-    while let Some(c) = stack.pop() {
-        if base_history.contains(&c) || !seen.insert(c) {
-            continue;
-        }
-        if seen.len() > 1000 {
-            return false;
-        }
-        match tree::commit_info(repo, c) {
-            Some((msg, committer, parents))
-                if super::message::is_hoist_message(&msg) && committer == email =>
-            {
-                stack.extend(parents)
+        let walk = |known: Option<&HashSet<ObjectId>>| {
+            let mut new = HashSet::new();
+            let mut reached_known = false;
+            let mut stack = vec![base];
+            while let Some(c) = stack.pop() {
+                if known.is_some_and(|k| k.contains(&c)) {
+                    reached_known |= last.as_ref().is_some_and(|(tip, _)| *tip == c);
+                    continue;
+                }
+                if new.len() > HISTORY_WALK || !new.insert(c) {
+                    continue;
+                }
+                if let Some((_, _, parents)) = tree::commit_info(repo, c) {
+                    stack.extend(parents);
+                }
             }
-            _ => return false,
-        }
+            (new, reached_known)
+        };
+        let history = match &last {
+            Some((_, known)) => match walk(Some(known)) {
+                // Every commit the walk stopped at is in the last history,
+                // and the last tip is one of them: that history is all
+                // `base` has besides the new commits.
+                (new, true) => {
+                    let mut all = (**known).clone();
+                    all.extend(new);
+                    all
+                }
+                _ => walk(None).0,
+            },
+            None => walk(None).0,
+        };
+        let history = std::rc::Rc::new(history);
+        *self.history.borrow_mut() = Some((base, history.clone()));
+        history
     }
-    true
+
+    /// Are all commits on `tip` that are not on the checkout branch
+    /// (`base`) hoist's own? Walks from `tip` until commits of the
+    /// checkout branch's known history; any commit that is not hoist's, or
+    /// that cannot be read (history cut by the shallow fetch), answers no —
+    /// the safe answer, as "no" only means hoist builds on top instead of
+    /// replacing.
+    fn only_hoist_commits(
+        &self,
+        repo: &gix::Repository,
+        tip: ObjectId,
+        base: ObjectId,
+        email: &str,
+    ) -> bool {
+        let base_history = self.history(repo, base);
+        let mut seen = HashSet::new();
+        let mut stack = vec![tip];
+        while let Some(c) = stack.pop() {
+            if base_history.contains(&c) || !seen.insert(c) {
+                continue;
+            }
+            if seen.len() > 1000 {
+                return false;
+            }
+            match tree::commit_info(repo, c) {
+                Some((msg, committer, parents))
+                    if super::message::is_hoist_message(&msg) && committer == email =>
+                {
+                    stack.extend(parents)
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
 }
 
 /// Does the push branch's tip `p` already hold the proposed change? Yes
@@ -506,15 +625,11 @@ fn make_commit(
         .map_err(|e| Error::new(format!("git commit-tree printed {:?}: {e}", hex.trim())))
 }
 
-/// Sleep before retry `attempt` (1-based): exponential from 50 ms, capped
-/// at 2 s, with 50–100 % jitter so racing writers spread out.
+/// Sleep before retry `attempt` (1-based): exponential from 100 ms,
+/// capped at 2 s, half of it random so racing writers spread out.
 fn backoff(attempt: u32) {
-    use std::hash::{BuildHasher, RandomState};
-    let base = 50u64 << attempt.min(6);
-    let cap = base.min(2000);
-    let r = RandomState::new().hash_one((std::process::id(), attempt, std::time::Instant::now()));
-    let ms = cap / 2 + r % (cap / 2 + 1);
-    std::thread::sleep(Duration::from_millis(ms));
+    crate::core::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
+        .sleep(attempt);
 }
 
 /// Run the loop. `plan` sees each candidate tree (the first one may be
@@ -575,7 +690,7 @@ where
         let (base, expect, existing) = if separate {
             match ws.fetch(&target.push_branch, deep)? {
                 None => (checkout_tip, Expect::Absent, None),
-                Some(p) if only_hoist_commits(&repo, p, checkout_tip, &target.email) => {
+                Some(p) if ws.only_hoist_commits(&repo, p, checkout_tip, &target.email) => {
                     (checkout_tip, Expect::At(p), Some(p))
                 }
                 Some(_) if target.refuse_foreign => {
@@ -611,14 +726,27 @@ where
         let Some(proposal) = plan(&snap)? else {
             return Ok((Done::UpToDate { tip: base }, warnings));
         };
-        let tree_id = tree::write_tree(&repo, &snap, &proposal.edits)?;
+        // Trees are built in memory: a plan that changes nothing, or that
+        // the bot branch already holds, writes nothing to disk.
+        let mut built = repo.clone().with_object_memory();
+        let tree_id = tree::write_tree(&built, &snap, &proposal.edits)?;
         if tree_id == snap.tree {
             return Ok((Done::UpToDate { tip: base }, warnings));
         }
         if let Some(p) = existing
-            && holds(&repo, p, tree_id, &proposal.edits)?
+            && holds(&built, p, tree_id, &proposal.edits)?
         {
             return Ok((Done::Holds { tip: p }, warnings));
+        }
+        // The commit goes out: its trees and blobs go to disk for git.
+        for (kind, data) in built
+            .objects
+            .take_object_memory()
+            .iter()
+            .flat_map(|m| m.values())
+        {
+            gix::objs::Write::write_buf(&repo.objects, *kind, data)
+                .map_err(|e| Error::new(format!("cannot write a git object: {e}")))?;
         }
         let commit = make_commit(ws, &repo, tree_id, base, &proposal, target.signing.as_ref())?;
         let req = push::Request {
@@ -630,7 +758,16 @@ where
             options: target.push_options.clone(),
         };
         let pushed = push::push(&ws.git, &req);
-        ws.invalidate();
+        match &pushed {
+            // The compare-and-swap held: the branch is where hoist put it,
+            // and nothing else is known to have moved.
+            Ok(Outcome::Pushed) if target.extra_refs.is_empty() => {
+                if let Some(p) = ws.prefetched.borrow_mut().as_mut() {
+                    p.learn(&target.push_branch, Some(commit));
+                }
+            }
+            _ => ws.invalidate(),
+        }
         match pushed? {
             Outcome::Pushed => {
                 if target.update_checkout {

@@ -791,7 +791,7 @@ fn propose_once(
         match rung.mode {
             Mode::AutoMerge => match f.merge(&pr, rung.merge_method)? {
                 Merge::Merged { .. } => {
-                    session.invalidate();
+                    session.moved(&[&base, &branch]);
                     actions.push(Action::Merged { number: pr.number })
                 }
                 Merge::Scheduled => actions.push(Action::AutoMerge { number: pr.number }),

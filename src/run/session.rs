@@ -15,6 +15,7 @@ use crate::config::{self, Config, GitAuth};
 use crate::core::diag::Diag;
 use crate::decide::plan::{self, Objects};
 use crate::flux::ImageUpdateAutomation;
+use crate::observe::objects::ObjectsMemo;
 use crate::observe::scan::obtain_tags;
 use crate::persist::tree::{Identity, Snapshot};
 use crate::persist::workspace::{self as persist, Done, Proposal, Source, Target, Workspace};
@@ -475,6 +476,8 @@ pub struct Session {
     per_automation: Vec<Settings>,
     /// The warning that one automation's message would be used for all.
     automation_note: Option<Diag>,
+    /// The last tree's Flux objects as this session plans on them.
+    trees: ObjectsMemo<TreeObjects>,
 }
 
 impl Session {
@@ -617,6 +620,7 @@ impl Session {
             },
             per_automation,
             automation_note: note,
+            trees: Default::default(),
         }))
     }
 
@@ -803,6 +807,7 @@ impl Session {
             objects,
             per_automation: Vec::new(),
             automation_note: None,
+            trees: Default::default(),
         })
     }
 
@@ -843,6 +848,12 @@ impl Session {
     /// branch): fetch again before planning.
     pub fn invalidate(&self) {
         self.ws.invalidate();
+    }
+
+    /// Only `branches` moved on the remote (hoist merged a pull request
+    /// from one into the other): fetch just those before planning.
+    pub fn moved(&self, branches: &[&str]) {
+        self.ws.moved(branches);
     }
 
     /// The branch push rungs commit to and pull requests merge into.
@@ -941,37 +952,27 @@ impl Session {
                 git::tree::read(&self.ws.repo().ok()?, first).ok()?
             }
         };
-        let (_, planned) = plan_scope(
-            &self.settings,
-            &self.per_automation,
-            &self.tags,
-            &self.config_source,
-            self.explicit_automation,
-            scope,
-            &parent,
-        )
-        .ok()?;
+        let (_, planned) = self.planner().plan(scope, &parent).ok()?;
         planned.rung.filter(|r| !r.files.is_empty())
     }
 
+    /// What planning a scope reads of this session.
+    fn planner(&self) -> Planner<'_> {
+        Planner {
+            settings: &self.settings,
+            choices: &self.per_automation,
+            tags: &self.tags,
+            config_source: &self.config_source,
+            explicit_automation: self.explicit_automation,
+            trees: &self.trees,
+        }
+    }
+
     fn commit_to(&mut self, scope: &Scope, target: &Target) -> Result<Report, Failure> {
-        let settings = &self.settings;
-        let choices = &self.per_automation;
-        let tags = &self.tags;
-        let config_source = &self.config_source;
-        let explicit_automation = self.explicit_automation;
-        let planner = |snap: &Snapshot| {
-            plan_scope(
-                settings,
-                choices,
-                tags,
-                config_source,
-                explicit_automation,
-                scope,
-                snap,
-            )
-        };
-        let (result, planned) = persist::persist(&self.ws, target, self.first.take(), planner);
+        let first = self.first.take();
+        let planner = self.planner();
+        let (result, planned) =
+            persist::persist(&self.ws, target, first, |snap| planner.plan(scope, snap));
         let mut diags = std::mem::take(&mut self.tag_diags);
         if !is_rung(scope) {
             // A rung is made as the automation that takes its changes
@@ -1226,156 +1227,182 @@ fn rung_settings<'a>(
     }
 }
 
-fn plan_scope(
-    settings: &Settings,
-    choices: &[Settings],
-    tags: &crate::observe::scan::Tags,
-    config_source: &ConfigSource,
+/// A tree's Flux objects as a session plans on them (restricted to its
+/// automation), and what their policies decide by themselves, worked out
+/// when a rung first needs it.
+struct TreeObjects {
+    objects: Objects,
+    diags: Vec<Diag>,
+    decided: std::cell::OnceCell<crate::decide::ladder::Decided>,
+}
+
+/// What planning a scope reads of the session.
+struct Planner<'s> {
+    settings: &'s Settings,
+    choices: &'s [Settings],
+    tags: &'s crate::observe::scan::Tags,
+    config_source: &'s ConfigSource,
     explicit_automation: bool,
-    scope: &Scope,
-    snap: &Snapshot,
-) -> git::Result<(Option<Proposal>, Planned)> {
-    let cfg = config_source.for_snapshot(snap).map_err(|d| {
-        git::Error::setup(
-            d.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    let (mut objects, object_diags) = plan::collect_objects(&snap.files, &cfg);
-    let chosen = settings.automation_key.as_ref().and_then(|(c, ns, n)| {
-        objects
-            .automations
-            .iter()
-            .find(|a| &a.meta.cluster == c && &a.meta.namespace == ns && &a.meta.name == n)
-            .cloned()
-    });
-    restrict(&mut objects, chosen.as_ref(), explicit_automation);
-    let tags_for = |img: &str| tags.get(img);
-    let ladder_plan = match scope {
-        Scope::Policies | Scope::Images { .. } => None,
-        Scope::Rung {
-            name,
-            image,
-            source,
-        } => Some((
-            crate::decide::ladder::plan_one(
-                &cfg.ladder,
+    trees: &'s ObjectsMemo<TreeObjects>,
+}
+
+impl Planner<'_> {
+    /// Plan `scope` on `snap`: the commit to make, if any, and what it
+    /// does.
+    fn plan(&self, scope: &Scope, snap: &Snapshot) -> git::Result<(Option<Proposal>, Planned)> {
+        let Planner {
+            settings,
+            choices,
+            tags,
+            config_source,
+            explicit_automation,
+            trees,
+        } = *self;
+        let cfg = config_source.for_snapshot(snap).map_err(|d| {
+            git::Error::setup(
+                d.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let tree = trees.get(&snap.files, &cfg, |mut objects, diags| {
+            let chosen = settings.automation_key.as_ref().and_then(|(c, ns, n)| {
+                objects
+                    .automations
+                    .iter()
+                    .find(|a| &a.meta.cluster == c && &a.meta.namespace == ns && &a.meta.name == n)
+                    .cloned()
+            });
+            restrict(&mut objects, chosen.as_ref(), explicit_automation);
+            TreeObjects {
+                objects,
+                diags,
+                decided: Default::default(),
+            }
+        });
+        let objects = &tree.objects;
+        let object_diags = tree.diags.clone();
+        let tags_for = |img: &str| tags.get(img);
+        let rung_tree = || crate::decide::ladder::Tree {
+            files: &snap.files,
+            objects,
+            config: &cfg,
+            tags_for: &tags_for,
+            decided: tree
+                .decided
+                .get_or_init(|| crate::decide::ladder::Decided::new(objects, tags_for)),
+        };
+        let ladder_plan = match scope {
+            Scope::Policies | Scope::Images { .. } => None,
+            Scope::Rung {
                 name,
-                image.as_deref(),
-                source.as_ref(),
-                &snap.files,
-                &objects,
-                &cfg,
-                tags_for,
-            ),
-            name,
-        )),
-        Scope::Promotion { from, to, image } => Some((
-            crate::decide::ladder::plan_promotion(
-                &cfg.ladder,
-                from,
+                image,
+                source,
+            } => Some((
+                crate::decide::ladder::plan_one(
+                    &cfg.ladder,
+                    name,
+                    image.as_deref(),
+                    source.as_ref(),
+                    &rung_tree(),
+                ),
+                name,
+            )),
+            Scope::Promotion { from, to, image } => Some((
+                crate::decide::ladder::plan_promotion(
+                    &cfg.ladder,
+                    from,
+                    to,
+                    image.as_deref(),
+                    &rung_tree(),
+                ),
                 to,
-                image.as_deref(),
-                &snap.files,
-                &objects,
-                &cfg,
-                tags_for,
-            ),
-            to,
-        )),
-        Scope::Restore { to, previous } => Some((
-            crate::decide::ladder::plan_restore(
-                &cfg.ladder,
+            )),
+            Scope::Restore { to, previous } => Some((
+                crate::decide::ladder::plan_restore(&cfg.ladder, to, previous, &rung_tree()),
                 to,
-                previous,
-                &snap.files,
-                &objects,
-                &cfg,
-                tags_for,
-            ),
-            to,
-        )),
-    };
-    let (files, policies, mut diags, environment, rung) = match ladder_plan {
-        None => {
-            let p = match scope {
-                Scope::Images { images, index } => {
-                    let mut idx = index.0.lock().unwrap_or_else(|e| e.into_inner());
-                    let mut p = crate::decide::index::plan_images(
-                        &mut idx,
-                        images,
+            )),
+        };
+        let (files, policies, mut diags, environment, rung) = match ladder_plan {
+            None => {
+                let p = match scope {
+                    Scope::Images { images, index } => {
+                        let mut idx = index.0.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut p = crate::decide::index::plan_images(
+                            &mut idx,
+                            images,
+                            &snap.files,
+                            objects,
+                            &cfg,
+                            tags_for,
+                        );
+                        p.diagnostics.splice(0..0, object_diags);
+                        p
+                    }
+                    _ => plan::plan_objects_scoped(
                         &snap.files,
-                        &objects,
+                        objects,
+                        object_diags,
                         &cfg,
                         tags_for,
-                    );
-                    p.diagnostics.splice(0..0, object_diags);
-                    p
-                }
-                _ => plan::plan_objects_scoped(
-                    &snap.files,
-                    &objects,
-                    object_diags,
-                    &cfg,
-                    tags_for,
-                    settings.policy_scope.as_ref(),
-                ),
-            };
-            (p.files, p.policies, p.diagnostics, None, None)
+                        settings.policy_scope.as_ref(),
+                    ),
+                };
+                (p.files, p.policies, p.diagnostics, None, None)
+            }
+            Some((p, env)) => {
+                let p = p.map_err(git::Error::setup)?;
+                let mut d = object_diags;
+                d.extend(p.diagnostics.iter().cloned());
+                // Trailers then carry each marker's new value.
+                (p.files.clone(), Vec::new(), d, Some(env.clone()), Some(p))
+            }
+        };
+        let mut all = snap.diags.clone();
+        all.append(&mut diags);
+        let planned = Planned {
+            diags: all,
+            files: files.len(),
+            changes: plan::change_count(&files),
+            rung,
+        };
+        if files.is_empty() {
+            return Ok((None, planned));
         }
-        Some((p, env)) => {
-            let p = p.map_err(git::Error::setup)?;
-            let mut d = object_diags;
-            d.extend(p.diagnostics.iter().cloned());
-            // Trailers then carry each marker's new value.
-            (p.files.clone(), Vec::new(), d, Some(env.clone()), Some(p))
+        let mut planned = planned;
+        let settings = match &environment {
+            Some(env) if !choices.is_empty() => {
+                let (s, note) = rung_settings(settings, choices, objects, &files, env);
+                planned.diags.extend(note);
+                s
+            }
+            _ => settings,
+        };
+        let data = message::template_data(
+            settings
+                .automation_key
+                .as_ref()
+                .map(|(_, a, b)| (a.as_str(), b.as_str())),
+            &files,
+            &settings.values,
+        );
+        let trailers = message::trailers(&files, &policies);
+        let mut msg = message::compose(settings.template.as_ref(), &data, &trailers)
+            .map_err(|e| git::Error::setup(format!("{}: {e}", settings.template_origin)))?;
+        if let Some(env) = &environment {
+            msg.push_str(&format!("Hoist-Environment: {env}\n"));
         }
-    };
-    let mut all = snap.diags.clone();
-    all.append(&mut diags);
-    let planned = Planned {
-        diags: all,
-        files: files.len(),
-        changes: plan::change_count(&files),
-        rung,
-    };
-    if files.is_empty() {
-        return Ok((None, planned));
+        let proposal = Proposal {
+            edits: files
+                .iter()
+                .map(|f| (f.file.clone(), f.updated.clone()))
+                .collect(),
+            message: msg,
+            author: settings.author.clone(),
+        };
+        Ok((Some(proposal), planned))
     }
-    let mut planned = planned;
-    let settings = match &environment {
-        Some(env) if !choices.is_empty() => {
-            let (s, note) = rung_settings(settings, choices, &objects, &files, env);
-            planned.diags.extend(note);
-            s
-        }
-        _ => settings,
-    };
-    let data = message::template_data(
-        settings
-            .automation_key
-            .as_ref()
-            .map(|(_, a, b)| (a.as_str(), b.as_str())),
-        &files,
-        &settings.values,
-    );
-    let trailers = message::trailers(&files, &policies);
-    let mut msg = message::compose(settings.template.as_ref(), &data, &trailers)
-        .map_err(|e| git::Error::setup(format!("{}: {e}", settings.template_origin)))?;
-    if let Some(env) = &environment {
-        msg.push_str(&format!("Hoist-Environment: {env}\n"));
-    }
-    let proposal = Proposal {
-        edits: files
-            .iter()
-            .map(|f| (f.file.clone(), f.updated.clone()))
-            .collect(),
-        message: msg,
-        author: settings.author.clone(),
-    };
-    Ok((Some(proposal), planned))
 }
 
 fn read_tip(ws: &Workspace, branch: &str) -> Result<Snapshot, Failure> {

@@ -346,14 +346,14 @@ async fn run(app: Arc<App>, listen: String, max_body: usize) -> Result<(), Vec<D
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = Vec::new();
-    for (i, fleet) in app.fleets.iter().enumerate() {
+    for fleet in app.fleets.iter() {
         fleet.trigger(true, "start".into(), Instant::now());
         workers.push(tokio::spawn(worker(
             app.clone(),
             fleet.clone(),
             stop_rx.clone(),
         )));
-        tokio::spawn(scheduler(fleet.clone(), i, stop_rx.clone()));
+        tokio::spawn(scheduler(fleet.clone(), stop_rx.clone()));
     }
 
     let router = Router::new()
@@ -416,20 +416,14 @@ async fn shutdown_signal() {
 
 /// Re-scan on the fleet's interval, with up to ±10 % jitter so fleets
 /// (and replicas) do not scan in lockstep.
-async fn scheduler(fleet: Arc<Fleet>, index: usize, mut stop: watch::Receiver<bool>) {
-    let mut n: u64 = 0;
+async fn scheduler(fleet: Arc<Fleet>, mut stop: watch::Receiver<bool>) {
     loop {
-        n += 1;
         let base = fleet
             .interval
             .lock()
             .map(|d| *d)
             .unwrap_or(config::DEFAULT_INTERVAL);
-        let seed = (std::process::id() as u64)
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(n.wrapping_mul(1_442_695_040_888_963_407) ^ index as u64);
-        let jitter = ((seed >> 33) % 2001) as f64 / 10_000.0 - 0.1;
-        let wait = base.mul_f64(1.0 + jitter);
+        let wait = crate::core::backoff::spread(base, 0.1);
         tokio::select! {
             _ = tokio::time::sleep(wait) => fleet.trigger(false, "scheduled scan".into(), Instant::now()),
             _ = stop.changed() => return,

@@ -45,10 +45,17 @@ impl Server {
     /// Start `hoist serve --config config` on a free loopback port and
     /// wait until it listens.
     pub fn start(config: &Path, state: &Path, env: &[(&str, String)]) -> Server {
+        Server::start_fleets(&[config], state, env)
+    }
+
+    /// [`Server::start`] serving one fleet per config.
+    pub fn start_fleets(configs: &[&Path], state: &Path, env: &[(&str, String)]) -> Server {
         let mut cmd = super::hoist_command();
-        cmd.args(["-v", "serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(config)
-            .arg("--state-dir")
+        cmd.args(["-v", "serve", "--listen", "127.0.0.1:0"]);
+        for c in configs {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.arg("--state-dir")
             .arg(state)
             .env("HOIST_TEST_GH_SECRET", GITHUB_SECRET)
             .env("HOIST_TEST_REG_TOKEN", REGISTRY_TOKEN)

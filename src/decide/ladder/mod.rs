@@ -14,8 +14,8 @@ pub use crate::config::window;
 
 pub use config::{Forge, ForgeKind, Group, Ladder, MergeMethod, Mode, Rung};
 pub use promote::{
-    Blocked, Promotion, RungPlan, SourceRuns, plan_ladder, plan_one, plan_promotion, plan_restore,
-    rung_runs, runs_before,
+    Blocked, Decided, Promotion, RungPlan, SourceRuns, Tree, plan_ladder, plan_one, plan_promotion,
+    plan_restore, rung_runs, runs_before,
 };
 
 use crate::config::Config;

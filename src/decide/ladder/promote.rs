@@ -15,7 +15,7 @@
 //! promotion reads its source as the earlier rungs left it: with no gates,
 //! a new dev build reaches the prod plan in one pass.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -86,6 +86,80 @@ impl RungPlan {
     }
 }
 
+/// One tree as rung plans read it: its files, Flux objects and
+/// configuration, the tag lists, and what its policies decide by
+/// themselves ([`Decided`], worked out once however many rungs and images
+/// are planned on the tree).
+/// `'l` is the tag lists' lifetime.
+#[derive(Clone, Copy)]
+pub struct Tree<'a, 'l> {
+    pub files: &'a [SourceFile],
+    pub objects: &'a Objects,
+    pub config: &'a Config,
+    pub tags_for: &'a dyn Fn(&str) -> Result<&'l TagList, String>,
+    pub decided: &'a Decided,
+}
+
+/// Each policy's own choice on a tree, and the image each policy's
+/// ImageRepository declares, indexed by (namespace, name): what every
+/// rung and image plan on that tree shares.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    chosen: Vec<PolicyOutcome>,
+    /// (namespace, name) → (index into `objects.policies`, image); the
+    /// first policy of a name and the first repository of a name win.
+    images: HashMap<(String, String), (usize, String)>,
+}
+
+impl Decided {
+    /// Decide every policy in `objects` against the tag lists.
+    pub fn new<'a>(
+        objects: &Objects,
+        tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    ) -> Decided {
+        let mut repos: HashMap<(&str, &str), &str> = HashMap::new();
+        for r in &objects.repositories {
+            repos
+                .entry((r.meta.namespace.as_str(), r.meta.name.as_str()))
+                .or_insert(r.image.as_str());
+        }
+        let mut images = HashMap::new();
+        let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+        for (i, p) in objects.policies.iter().enumerate() {
+            if !seen.insert((p.meta.namespace.as_str(), p.meta.name.as_str())) {
+                continue;
+            }
+            let repo = (p.repository_namespace.as_str(), p.repository_name.as_str());
+            if let Some(image) = repos.get(&repo) {
+                images.insert(
+                    (p.meta.namespace.clone(), p.meta.name.clone()),
+                    (i, image.to_string()),
+                );
+            }
+        }
+        Decided {
+            chosen: decide(objects, tags_for),
+            images,
+        }
+    }
+
+    /// Every policy's outcome, in the objects' order.
+    pub fn chosen(&self) -> &[PolicyOutcome] {
+        &self.chosen
+    }
+}
+
+impl<'a> Tree<'a, '_> {
+    /// The policy a marker names, and the image its repository declares.
+    fn image_of(&self, ns: &str, name: &str) -> Option<(&'a ImagePolicy, &'a str)> {
+        let (i, image) = self
+            .decided
+            .images
+            .get(&(ns.to_string(), name.to_string()))?;
+        Some((&self.objects.policies[*i], image.as_str()))
+    }
+}
+
 /// Plan every rung in ladder order.
 pub fn plan_ladder<'a>(
     ladder: &Ladder,
@@ -95,22 +169,20 @@ pub fn plan_ladder<'a>(
     tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
 ) -> Vec<RungPlan> {
     let mut current: Vec<SourceFile> = files.to_vec();
-    let chosen = decide(objects, &tags_for);
+    let decided = Decided::new(objects, &tags_for);
+    let tree = Tree {
+        files,
+        objects,
+        config,
+        tags_for: &tags_for,
+        decided: &decided,
+    };
     ladder
         .rungs
         .iter()
         .map(|rung| {
             let source = rung.promote_from.as_deref().and_then(|s| ladder.rung(s));
-            plan_rung(
-                rung,
-                source.map(|s| (s, None)),
-                None,
-                &mut current,
-                objects,
-                config,
-                &chosen,
-                &tags_for,
-            )
+            plan_rung(rung, source.map(|s| (s, None)), None, &mut current, &tree)
         })
         .collect()
 }
@@ -135,12 +207,17 @@ pub fn rung_runs(
         .filter(|f| f.has_markers && rung.owns(&f.rel))
         .cloned()
         .collect();
-    collect_runs(&mine, objects)
+    collect_runs(&mine, |ns, name| {
+        image_of(objects, ns, name).map(|(_, i)| i)
+    })
 }
 
-fn collect_runs(files: &[SourceFile], objects: &Objects) -> SourceRuns {
+fn collect_runs<'o>(
+    files: &[SourceFile],
+    image_of: impl Fn(&str, &str) -> Option<&'o str>,
+) -> SourceRuns {
     let mut out = SourceRuns::new();
-    for (image, r) in recorded(files, objects) {
+    for (image, r) in recorded(files, image_of) {
         if let Some(tag) = r.tag {
             out.entry(image)
                 .or_insert((tag, r.digest.filter(|d| !d.is_empty())));
@@ -154,16 +231,12 @@ fn collect_runs(files: &[SourceFile], objects: &Objects) -> SourceRuns {
 /// a rung whose pull request has not merged yet has not changed what the
 /// next rung promotes. With `image`, only that image moves. `source`
 /// gives what the source rung runs when it lives in another repository.
-#[allow(clippy::too_many_arguments)]
-pub fn plan_one<'a>(
+pub fn plan_one(
     ladder: &Ladder,
     name: &str,
     image: Option<&str>,
     source_runs: Option<&SourceRuns>,
-    files: &[SourceFile],
-    objects: &Objects,
-    config: &Config,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tree: &Tree<'_, '_>,
 ) -> Result<RungPlan, String> {
     let rung = ladder
         .rung(name)
@@ -173,50 +246,30 @@ pub fn plan_one<'a>(
         rung,
         source.map(|s| (s, source_runs)),
         image,
-        files,
-        objects,
-        config,
-        tags_for,
+        tree,
     ))
 }
 
-/// Plan `rung` by itself on a copy of `files`.
-fn plan_alone<'a>(
+/// Plan `rung` by itself on a copy of the tree's files.
+fn plan_alone(
     rung: &Rung,
     source: Option<(&Rung, Option<&SourceRuns>)>,
     image: Option<&str>,
-    files: &[SourceFile],
-    objects: &Objects,
-    config: &Config,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tree: &Tree<'_, '_>,
 ) -> RungPlan {
-    let mut current = files.to_vec();
-    let chosen = decide(objects, &tags_for);
-    plan_rung(
-        rung,
-        source,
-        image,
-        &mut current,
-        objects,
-        config,
-        &chosen,
-        &tags_for,
-    )
+    let mut current = tree.files.to_vec();
+    plan_rung(rung, source, image, &mut current, tree)
 }
 
 /// One explicit promotion (`hoist promote --from A --to B [--image X]`):
 /// rung `to` takes what `from` runs now, whatever `to`'s own settings say
 /// about its source; with `image`, only that image moves.
-#[allow(clippy::too_many_arguments)]
-pub fn plan_promotion<'a>(
+pub fn plan_promotion(
     ladder: &Ladder,
     from: &str,
     to: &str,
     image: Option<&str>,
-    files: &[SourceFile],
-    objects: &Objects,
-    config: &Config,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tree: &Tree<'_, '_>,
 ) -> Result<RungPlan, String> {
     let known = || {
         ladder
@@ -237,15 +290,7 @@ pub fn plan_promotion<'a>(
         return Err(format!("--from and --to both name {from:?}"));
     }
     target.promote_from = Some(from.to_string());
-    Ok(plan_alone(
-        &target,
-        Some((source, None)),
-        image,
-        files,
-        objects,
-        config,
-        tags_for,
-    ))
+    Ok(plan_alone(&target, Some((source, None)), image, tree))
 }
 
 /// A rollback of `to`: the rung takes back the values a promotion
@@ -253,20 +298,16 @@ pub fn plan_promotion<'a>(
 /// promotion from "what ran before" would. Images the record does not
 /// name keep what they run; no tag is rewritten, created or
 /// digest-checked, since these values ran on this rung already.
-#[allow(clippy::too_many_arguments)]
-pub fn plan_restore<'a>(
+pub fn plan_restore(
     ladder: &Ladder,
     to: &str,
     previous: &SourceRuns,
-    files: &[SourceFile],
-    objects: &Objects,
-    config: &Config,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tree: &Tree<'_, '_>,
 ) -> Result<RungPlan, String> {
     let rung = ladder
         .rung(to)
         .ok_or_else(|| format!("no environment {to:?} in hoist.toml"))?;
-    let mut runs = rung_runs(ladder, to, files, objects);
+    let mut runs = rung_runs(ladder, to, tree.files, tree.objects);
     runs.extend(previous.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut target = rung.clone();
     target.tag_rewrite = None;
@@ -279,10 +320,7 @@ pub fn plan_restore<'a>(
         &target,
         Some((&source, Some(&runs))),
         None,
-        files,
-        objects,
-        config,
-        tags_for,
+        tree,
     ))
 }
 
@@ -335,26 +373,23 @@ fn image_matches(image: &str, wanted: &str) -> bool {
 
 /// Plan one rung over `current`, then leave `current` as the rung leaves
 /// it, for the rungs above.
-#[allow(clippy::too_many_arguments)]
-fn plan_rung<'a>(
+fn plan_rung(
     rung: &Rung,
     source: Option<(&Rung, Option<&SourceRuns>)>,
     only_image: Option<&str>,
     current: &mut [SourceFile],
-    objects: &Objects,
-    config: &Config,
-    chosen: &[PolicyOutcome],
-    tags_for: &impl Fn(&str) -> Result<&'a TagList, String>,
+    tree: &Tree<'_, '_>,
 ) -> RungPlan {
     let mine: Vec<SourceFile> = current
         .iter()
         .filter(|f| f.has_markers && rung.owns(&f.rel))
         .cloned()
         .collect();
-    let before = runs(&mine, objects);
+    let lookup = |ns: &str, name: &str| tree.image_of(ns, name).map(|(_, i)| i);
+    let before = runs(&mine, lookup);
     let mut found = Found::default();
     let mut outcomes = match source {
-        None => chosen.to_vec(),
+        None => tree.decided.chosen.clone(),
         Some((source, given)) => {
             let from: Vec<SourceFile> = current
                 .iter()
@@ -363,16 +398,14 @@ fn plan_rung<'a>(
                 .collect();
             let source_runs = match given {
                 Some(runs) => runs.clone(),
-                None => collect_runs(&from, objects),
+                None => collect_runs(&from, lookup),
             };
             promote(
                 rung,
                 &source.name,
                 &source_runs,
                 &mine,
-                objects,
-                chosen,
-                tags_for,
+                tree,
                 only_image,
                 &mut found,
             )
@@ -381,14 +414,18 @@ fn plan_rung<'a>(
     if let Some(wanted) = only_image {
         // Every other image keeps what it runs: its policies "select" the
         // recorded value, so their markers stay as they are.
-        for (image, r) in recorded(&mine, objects) {
+        let mut of_image: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, o) in outcomes.iter().enumerate() {
+            if let Some(image) = &o.image {
+                of_image.entry(image.clone()).or_default().push(i);
+            }
+        }
+        for (image, r) in recorded(&mine, lookup) {
             if image_matches(&image, wanted) {
                 continue;
             }
-            for o in outcomes
-                .iter_mut()
-                .filter(|o| o.image.as_deref() == Some(image.as_str()))
-            {
+            for &i in of_image.get(&image).into_iter().flatten() {
+                let o = &mut outcomes[i];
                 let Some(tag) = r.tag.clone() else { continue };
                 let selected = Selected {
                     image: image.clone(),
@@ -407,7 +444,7 @@ fn plan_rung<'a>(
         wanted,
         to_create,
     } = found;
-    let (changes, mut diagnostics) = mutate(&mine, objects, &outcomes, config);
+    let (changes, mut diagnostics) = mutate(&mine, tree.objects, &outcomes, tree.config);
     // A blocked image is a failure of the run (the others still move).
     for b in &blocked {
         diagnostics.push(Diag::error(format!(
@@ -426,7 +463,7 @@ fn plan_rung<'a>(
         .filter(|f| f.has_markers && rung.owns(&f.rel))
         .cloned()
         .collect();
-    let after = runs(&edited, objects);
+    let after = runs(&edited, lookup);
     let runs = before
         .into_iter()
         .map(|(image, was)| {
@@ -462,9 +499,12 @@ fn image_of<'o>(objects: &'o Objects, ns: &str, name: &str) -> Option<(&'o Image
 
 /// What each image runs in `files`: the tag (with `@digest` when one is
 /// recorded) read from its markers, per image, first document first.
-fn runs(files: &[SourceFile], objects: &Objects) -> BTreeMap<String, String> {
+fn runs<'o>(
+    files: &[SourceFile],
+    image_of: impl Fn(&str, &str) -> Option<&'o str>,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for (image, r) in recorded(files, objects) {
+    for (image, r) in recorded(files, image_of) {
         if let Some(tag) = r.tag {
             let v = match r.digest.filter(|d| !d.is_empty()) {
                 Some(d) => format!("{tag}@{d}"),
@@ -477,17 +517,20 @@ fn runs(files: &[SourceFile], objects: &Objects) -> BTreeMap<String, String> {
 }
 
 /// Recorded state per (image, document), in file order.
-fn recorded(files: &[SourceFile], objects: &Objects) -> Vec<(String, Recorded)> {
+fn recorded<'o>(
+    files: &[SourceFile],
+    image_of: impl Fn(&str, &str) -> Option<&'o str>,
+) -> Vec<(String, Recorded)> {
     let mut out: Vec<(String, Recorded)> = Vec::new();
     for f in files {
-        let Ok(scan) = setters::scan(&f.text) else {
+        let Ok(scan) = crate::decide::plan::scan(&f.text) else {
             continue;
         };
         let mut per_doc: BTreeMap<(setters::ObjectId, String), Recorded> = BTreeMap::new();
         let mut order = Vec::new();
         for s in &scan.setters {
             let m = &s.marker;
-            let Some((_, image)) = image_of(objects, &m.namespace, &m.name) else {
+            let Some(image) = image_of(&m.namespace, &m.name) else {
                 continue;
             };
             let key = (s.object.clone(), image.to_string());
@@ -516,15 +559,12 @@ struct Found {
 
 /// Outcomes for a promotion rung: each policy marked in `mine` gets the
 /// source rung's value for its image, or is blocked with the reason.
-#[allow(clippy::too_many_arguments)]
-fn promote<'a>(
+fn promote(
     rung: &Rung,
     source: &str,
     source_runs: &SourceRuns,
     mine: &[SourceFile],
-    objects: &Objects,
-    chosen: &[PolicyOutcome],
-    tags_for: &impl Fn(&str) -> Result<&'a TagList, String>,
+    tree: &Tree<'_, '_>,
     only_image: Option<&str>,
     out: &mut Found,
 ) -> Vec<PolicyOutcome> {
@@ -536,26 +576,30 @@ fn promote<'a>(
     } = out;
     let mut marked: BTreeSet<(String, String)> = BTreeSet::new();
     for f in mine {
-        if let Ok(scan) = setters::scan(&f.text) {
-            for s in scan.setters {
-                marked.insert((s.marker.namespace, s.marker.name));
+        if let Ok(scan) = crate::decide::plan::scan(&f.text) {
+            for s in &scan.setters {
+                marked.insert((s.marker.namespace.clone(), s.marker.name.clone()));
             }
         }
     }
-    let mut outcomes: Vec<PolicyOutcome> = chosen.to_vec();
+    let mut outcomes: Vec<PolicyOutcome> = tree.decided.chosen.clone();
+    let mut slots: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, o) in tree.decided.chosen.iter().enumerate() {
+        slots
+            .entry((o.namespace.as_str(), o.name.as_str()))
+            .or_insert(i);
+    }
     for (ns, name) in marked {
-        let Some(slot) = outcomes
-            .iter_mut()
-            .find(|o| o.namespace == ns && o.name == name)
-        else {
-            continue;
-        };
-        let Some((policy, image)) = image_of(objects, &ns, &name) else {
+        let Some((policy, image)) = tree.image_of(&ns, &name) else {
             continue;
         };
         if only_image.is_some_and(|w| !image_matches(image, w)) {
             continue;
         }
+        let Some(&i) = slots.get(&(ns.as_str(), name.as_str())) else {
+            continue;
+        };
+        let slot = &mut outcomes[i];
         let mut block = |reason: String, slot: &mut PolicyOutcome| {
             slot.selected = None;
             slot.reference = None;
@@ -591,7 +635,7 @@ fn promote<'a>(
                 }
             },
         };
-        let list = match tags_for(image) {
+        let list = match (tree.tags_for)(image) {
             Ok(l) => l,
             Err(e) => {
                 block(format!("no tag list for {image}: {e}"), slot);

@@ -28,7 +28,7 @@ application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
 /// Tunables. The defaults suit public registries and 100,000-tag images.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// `n` for tag-list pages.
     pub page_size: usize,
@@ -119,6 +119,8 @@ pub struct Client {
     creds: Credentials,
     opts: Options,
     tokens: Mutex<HashMap<TokenKey, (Secret, Instant)>>,
+    /// Held while a token is fetched, so one request serves every caller.
+    token_gates: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
     learned: Mutex<HashMap<ImageRef, Auth>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Credentials that belong to one repository (its pull Secret).
@@ -127,17 +129,13 @@ pub struct Client {
     azure: Mutex<HashSet<String>>,
     /// ACR refresh tokens by (realm, service).
     acr_refresh: tokio::sync::Mutex<HashMap<(String, String), Secret>>,
-    /// Next free request slot per host, when a rate limit applies.
-    pacing: Mutex<HashMap<String, Instant>>,
 }
 
-fn jitter(max: Duration) -> Duration {
-    // Cheap randomness without a dependency: the clock's low bits.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    max.mul_f64(f64::from(nanos % 1000) / 1000.0)
-}
+/// Next free request slot per registry host, when a rate limit applies:
+/// one per process, so a registry's `requests_per_second` holds across
+/// every client (every fleet) that calls it.
+static PACING: std::sync::LazyLock<Mutex<HashMap<String, Instant>>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// A short, printable excerpt of an error body.
 fn excerpt(body: &[u8]) -> String {
@@ -199,12 +197,12 @@ impl Client {
             creds,
             opts,
             tokens: Mutex::default(),
+            token_gates: Mutex::default(),
             learned: Mutex::default(),
             limits: Mutex::default(),
             per_image: Mutex::default(),
             azure: Mutex::default(),
             acr_refresh: tokio::sync::Mutex::default(),
-            pacing: Mutex::default(),
         })
     }
 
@@ -232,7 +230,7 @@ impl Client {
         let Some(rps) = rps else { return };
         let interval = Duration::from_secs_f64(1.0 / rps);
         let wait = {
-            let mut m = self.pacing.lock().unwrap_or_else(|p| p.into_inner());
+            let mut m = PACING.lock().unwrap_or_else(|p| p.into_inner());
             reserve(
                 m.entry(host.to_string()).or_insert_with(Instant::now),
                 Instant::now(),
@@ -251,12 +249,8 @@ impl Client {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .opts
-            .backoff_base
-            .saturating_mul(1u32 << attempt.min(10));
-        let d = exp.min(self.opts.backoff_max);
-        d / 2 + jitter(d / 2)
+        crate::core::backoff::Backoff::new(self.opts.backoff_base, self.opts.backoff_max)
+            .wait(attempt.saturating_add(1))
     }
 
     /// One attempt: send and read the body, capped.
@@ -432,6 +426,15 @@ impl Client {
         }
     }
 
+    fn token_gate(&self, key: &TokenKey) -> Arc<tokio::sync::Mutex<()>> {
+        self.token_gates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone()
+    }
+
     fn cached_token(&self, key: &TokenKey) -> Option<Secret> {
         let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         tokens
@@ -558,8 +561,17 @@ impl Client {
                 let key = (realm, service.unwrap_or_default(), scope);
                 let token = match self.cached_token(&key) {
                     Some(t) => t,
-                    None if self.is_azure(&img.registry) => self.acr_token(&key).await?,
-                    None => self.fetch_token(img, &key, cred.as_ref()).await?,
+                    None => {
+                        // One request per token: whoever waited here finds
+                        // the token the first caller fetched.
+                        let gate = self.token_gate(&key);
+                        let _one_at_a_time = gate.lock().await;
+                        match self.cached_token(&key) {
+                            Some(t) => t,
+                            None if self.is_azure(&img.registry) => self.acr_token(&key).await?,
+                            None => self.fetch_token(img, &key, cred.as_ref()).await?,
+                        }
+                    }
                 };
                 self.learned
                     .lock()

@@ -92,7 +92,7 @@ struct DockerAuth {
 }
 
 /// Resolves credentials for registry hosts.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Credentials {
     entries: Vec<RegistryConfig>,
     docker: BTreeMap<String, Credential>,

@@ -9,6 +9,7 @@
 pub mod challenge;
 pub mod client;
 pub mod credentials;
+pub mod pool;
 pub use crate::core::reference;
 pub mod scan;
 

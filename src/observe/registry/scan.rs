@@ -29,14 +29,32 @@ pub struct Scanned {
     pub dropped: Vec<String>,
 }
 
-/// Run a future to completion on a small multi-threaded runtime.
+/// Run a future to completion on the process's registry runtime: two
+/// worker threads, made once, on which every registry request runs (the
+/// pooled clients' connections live there, so they outlast one run).
+/// Blocking callers — the CLI, the bot's workers on tokio's blocking pool —
+/// wait here; nothing else runs on these threads.
 pub fn block_on<F: Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(f)
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("hoist-registry")
+            .enable_all()
+            .build()
+            .map_err(|e| tracing::error!(error = %e, "cannot start the registry runtime"))
+            .ok()
+    });
+    match rt {
+        Some(rt) => rt.block_on(f),
+        // Without threads to spare, a runtime on this thread alone.
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| rt.block_on(f))
+            .unwrap_or_else(|e| panic!("cannot start a tokio runtime: {e}")),
+    }
 }
 
 /// List the tags of every target, concurrently. Results keep input order;

@@ -262,9 +262,11 @@ fn transport_error(e: &reqwest::Error) -> String {
     msg
 }
 
+/// Sleep before retry `attempt` (1-based): from 500 ms to 4 s, half of
+/// it random.
 fn backoff(attempt: u32) {
-    let ms = 500u64 << (attempt - 1).min(3);
-    std::thread::sleep(Duration::from_millis(ms));
+    crate::core::backoff::Backoff::new(Duration::from_millis(500), Duration::from_secs(4))
+        .sleep(attempt);
 }
 
 /// How long a rate-limited reply asks hoist to wait; `None` when the reply
