@@ -757,6 +757,29 @@ fn propose_once(
                         return Ok(());
                     }
                 }
+                // A replica of an auto-merging rung may have merged this
+                // very change after this run planned (and deleted the
+                // branch this run then pushed again): its merge is not
+                // under this run's commit. Plan again instead of opening a
+                // second pull request.
+                if rung.mode == Mode::AutoMerge
+                    && let Some(plan) = report.plan.as_ref()
+                {
+                    let mine = body::record(plan);
+                    let merged = f.list_merged(&branch)?.into_iter().find(|p| {
+                        p.head_branch == branch
+                            && !p.merge_commit.is_empty()
+                            && body::parse_record(&p.body)
+                                .is_some_and(|r| r.environment == rung.name && r.changes == mine)
+                    });
+                    if let Some(p) = merged
+                        && !f.is_ancestor(&p.merge_commit, &head)?
+                    {
+                        session.invalidate();
+                        superseded = session.propose(scope, &branch).ok();
+                        return Ok(());
+                    }
+                }
                 let (title, text) = text.unwrap_or_default();
                 let pr = f.create(&NewPull {
                     head: &branch,
