@@ -47,7 +47,6 @@ fn run(url: &str, state: &std::path::Path, snap: &std::path::Path) -> (f64, f64,
         ])
         .env("HOIST_TEST_FORGE_TOKEN", TOKEN)
         .env("HOIST_LOG", "warn,hoist_cost=debug")
-        .envs(std::env::var_os("HOIST_BENCH_GIT_TRACE").map(|v| ("GIT_TRACE", v)))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -465,19 +465,25 @@ impl Workspace {
     /// moved forward: a merge), only the new commits are walked; its
     /// history is the last one's plus those.
     fn history(&self, repo: &gix::Repository, base: ObjectId) -> std::rc::Rc<HashSet<ObjectId>> {
-        let last = self.history.borrow().clone();
+        let last = self.history.borrow_mut().take();
         if let Some((tip, known)) = &last
             && *tip == base
         {
-            return known.clone();
+            let known = known.clone();
+            *self.history.borrow_mut() = last;
+            return known;
         }
-        let walk = |known: Option<&HashSet<ObjectId>>| {
+        // Walk from `base`, stopping at commits of `known` (whose tip is
+        // given); says whether that tip was reached.
+        let walk = |known: Option<(ObjectId, &HashSet<ObjectId>)>| {
             let mut new = HashSet::new();
-            let mut reached_known = false;
+            let mut reached_tip = false;
             let mut stack = vec![base];
             while let Some(c) = stack.pop() {
-                if known.is_some_and(|k| k.contains(&c)) {
-                    reached_known |= last.as_ref().is_some_and(|(tip, _)| *tip == c);
+                if let Some((tip, k)) = known
+                    && k.contains(&c)
+                {
+                    reached_tip |= tip == c;
                     continue;
                 }
                 if new.len() > HISTORY_WALK || !new.insert(c) {
@@ -487,15 +493,15 @@ impl Workspace {
                     stack.extend(parents);
                 }
             }
-            (new, reached_known)
+            (new, reached_tip)
         };
-        let history = match &last {
-            Some((_, known)) => match walk(Some(known)) {
+        let history = match last {
+            Some((tip, known)) => match walk(Some((tip, &known))) {
                 // Every commit the walk stopped at is in the last history,
                 // and the last tip is one of them: that history is all
                 // `base` has besides the new commits.
                 (new, true) => {
-                    let mut all = (**known).clone();
+                    let mut all = std::rc::Rc::unwrap_or_clone(known);
                     all.extend(new);
                     all
                 }
