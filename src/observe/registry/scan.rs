@@ -65,9 +65,11 @@ pub async fn scan(
     mut progress: impl FnMut(&Scanned),
 ) -> Vec<Scanned> {
     let mut set = tokio::task::JoinSet::new();
+    let mut names = std::collections::HashMap::new();
     for (i, t) in targets.into_iter().enumerate() {
         let client = client.clone();
-        set.spawn(async move {
+        let image = t.image.clone();
+        let task = set.spawn(async move {
             let result = match ImageRef::parse(&t.image) {
                 Err(e) => Err(e),
                 Ok(r) => {
@@ -96,14 +98,26 @@ pub async fn scan(
                 },
             )
         });
+        names.insert(task.id(), (i, image));
     }
     let mut out: Vec<(usize, Scanned)> = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(r) = joined {
+    joined(
+        set,
+        names,
+        |r| {
             progress(&r.1);
             out.push(r);
-        }
-    }
+        },
+        |(i, image), e| {
+            let scanned = Scanned {
+                tags: Err(lost(&image, e)),
+                image,
+                dropped: Vec::new(),
+            };
+            (i, scanned)
+        },
+    )
+    .await;
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, s)| s).collect()
 }
@@ -114,9 +128,11 @@ pub async fn digests(
     wants: Vec<(String, bool, String)>,
 ) -> Vec<(String, String, Result<String, String>)> {
     let mut set = tokio::task::JoinSet::new();
+    let mut names = std::collections::HashMap::new();
     for (image, insecure, tag) in wants {
         let client = client.clone();
-        set.spawn(async move {
+        let name = (image.clone(), tag.clone());
+        let task = set.spawn(async move {
             let r = match ImageRef::parse(&image) {
                 Err(e) => Err(e),
                 Ok(r) => client
@@ -126,13 +142,87 @@ pub async fn digests(
             };
             (image, tag, r)
         });
+        names.insert(task.id(), name);
     }
     let mut out = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(r) = joined {
-            out.push(r);
-        }
-    }
+    joined(
+        set,
+        names,
+        |r| out.push(r),
+        |(image, tag), e| {
+            let why = lost(&format!("{image}:{tag}"), e);
+            (image, tag, Err(why))
+        },
+    )
+    .await;
     out.sort();
     out
+}
+
+/// Hand every task's answer to `each` as it finishes; a task that ended
+/// without one (it panicked, or was cancelled) is answered by `lost` from
+/// the name it was spawned under, so no image goes missing unreported.
+async fn joined<T: 'static, N>(
+    mut set: tokio::task::JoinSet<T>,
+    mut names: std::collections::HashMap<tokio::task::Id, N>,
+    mut each: impl FnMut(T),
+    lost: impl Fn(N, &tokio::task::JoinError) -> T,
+) {
+    while let Some(j) = set.join_next_with_id().await {
+        match j {
+            Ok((_, r)) => each(r),
+            Err(e) => {
+                if let Some(name) = names.remove(&e.id()) {
+                    each(lost(name, &e));
+                }
+            }
+        }
+    }
+}
+
+/// The error of an image whose task ended without an answer (a panic in
+/// hoist, or a cancelled task): logged, and reported in the image's place
+/// instead of the image silently missing from the results.
+fn lost(what: &str, e: &tokio::task::JoinError) -> String {
+    let how = if e.is_panic() {
+        "panicked"
+    } else {
+        "was cancelled"
+    };
+    tracing::error!(image = %what, "the registry request task {how}");
+    format!("hoist's request task {how} (a bug in hoist; please report it)")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_task_that_panics_is_answered_in_its_place() {
+        let answers = super::block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            let mut names = std::collections::HashMap::new();
+            for n in 0..3u32 {
+                let task = set.spawn(async move {
+                    if n == 1 {
+                        panic!("task {n} fails");
+                    }
+                    Ok::<u32, String>(n)
+                });
+                names.insert(task.id(), n);
+            }
+            let mut out = Vec::new();
+            super::joined(
+                set,
+                names,
+                |r| out.push(r),
+                |n, e| Err(format!("{n}: {}", super::lost("img", e))),
+            )
+            .await;
+            out.sort();
+            out
+        });
+        assert_eq!(answers.len(), 3, "{answers:?}");
+        assert_eq!(&answers[..2], &[Ok(0), Ok(2)]);
+        let err = answers[2].clone().unwrap_err();
+        assert!(err.starts_with("1: ") && err.contains("panicked"), "{err}");
+    }
 }
