@@ -766,9 +766,8 @@ fn propose_once(
                     && let Some(plan) = report.plan.as_ref()
                 {
                     let mine = body::record(plan);
-                    let merged = f.list_merged(&branch)?.into_iter().find(|p| {
-                        p.head_branch == branch
-                            && !p.merge_commit.is_empty()
+                    let merged = f.find_merged(&branch, &base)?.into_iter().find(|p| {
+                        !p.merge_commit.is_empty()
                             && body::parse_record(&p.body)
                                 .is_some_and(|r| r.environment == rung.name && r.changes == mine)
                     });

@@ -252,6 +252,21 @@ impl Forge for AzureDevOps {
         Ok(out)
     }
 
+    fn find_merged(&self, head: &str, base: &str) -> Result<Vec<PullRequest>> {
+        let q = format!(
+            "&searchCriteria.sourceRefName={}&searchCriteria.targetRefName={}",
+            super::github::query_value(&format!("refs/heads/{head}")),
+            super::github::query_value(&format!("refs/heads/{base}"))
+        );
+        let mut out: Vec<PullRequest> = self
+            .search_status("completed", 100, &q)?
+            .into_iter()
+            .filter(|p| p.head_branch == head && p.base_branch == base)
+            .collect();
+        out.sort_by_key(|p| std::cmp::Reverse(p.number));
+        Ok(out)
+    }
+
     fn create(&self, new: &NewPull<'_>) -> Result<PullRequest> {
         let mut body = json!({
             "sourceRefName": format!("refs/heads/{}", new.head),

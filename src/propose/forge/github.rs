@@ -267,6 +267,29 @@ impl Forge for GitHub {
         Ok(out)
     }
 
+    fn find_merged(&self, head: &str, base: &str) -> Result<Vec<PullRequest>> {
+        let url = self.url(&format!(
+            "/pulls?state=closed&head={}&base={}&sort=updated&direction=desc&per_page=100",
+            query_value(&format!("{}:{head}", self.owner())),
+            query_value(base)
+        ));
+        let v = self.http.expect(
+            "GET",
+            &url,
+            None,
+            &format!("listing closed pull requests from {head}"),
+        )?;
+        let mut out = Vec::new();
+        for item in v.as_array().into_iter().flatten() {
+            let p = pull(item)?;
+            if p.state == PullState::Merged && p.head_branch == head && p.base_branch == base {
+                out.push(p);
+            }
+        }
+        out.sort_by_key(|p| std::cmp::Reverse(p.number));
+        Ok(out)
+    }
+
     fn create(&self, new: &NewPull<'_>) -> Result<PullRequest> {
         let body = json!({
             "title": new.title,

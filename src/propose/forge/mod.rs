@@ -210,6 +210,9 @@ pub trait Forge: Send + Sync {
     /// Merged pull requests whose head branch starts with `prefix`, the
     /// newest first (among the last hundred closed).
     fn list_merged(&self, prefix: &str) -> Result<Vec<PullRequest>>;
+    /// Merged pull requests from `head` into `base`, the newest first
+    /// (among the last hundred closed from it).
+    fn find_merged(&self, head: &str, base: &str) -> Result<Vec<PullRequest>>;
     /// Open a pull request; when the forge says one already exists for
     /// `head` (a concurrent run), that one is returned instead.
     fn create(&self, new: &NewPull<'_>) -> Result<PullRequest>;
