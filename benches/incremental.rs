@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use hoist::core::tags::{TagList, Unobserved};
 use hoist::decide::index::{MarkerIndex, plan_images};
 use hoist::observe::repo::SourceFile;
-use hoist::observe::snapshot::TagList;
 
 const IMAGES: usize = 500;
 
@@ -59,7 +59,7 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: img
         tags: (0..50).map(|p| format!("1.0.{p}")).collect(),
         digests: Default::default(),
     };
-    let tags_for = |_: &str| -> Result<&TagList, String> { Ok(&list) };
+    let tags_for = |_: &str| -> Result<&TagList, Unobserved> { Ok(&list) };
 
     // The bot's index, as the commit before the event left it.
     let mut index = MarkerIndex::default();

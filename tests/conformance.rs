@@ -321,8 +321,8 @@ struct DigestTables {
 #[test]
 fn flux_digest_reflection_transitions() {
     use hoist::config::Config;
+    use hoist::core::tags::TagList;
     use hoist::observe::repo::{SourceFile, source_file};
-    use hoist::observe::snapshot::TagList;
     let t: DigestTables = load("policy-cases.yaml");
     assert_eq!(t.digest_reflection_cases.len(), 11);
     let file = |rel: &str, text: &str| -> SourceFile {

@@ -2,9 +2,9 @@
 //! A new dev build reaches prod in one pass; a digest mismatch blocks one
 //! image on one rung while the other image still moves.
 
+use hoist::core::tags::{TagList, Unobserved};
 use hoist::decide::ladder::plan_ladder;
 use hoist::observe::repo::source_file;
-use hoist::observe::snapshot::TagList;
 
 fn file(rel: &str, text: &str) -> hoist::observe::repo::SourceFile {
     source_file(rel.into(), rel.into(), text.as_bytes().to_vec())
@@ -74,7 +74,9 @@ fn a_new_build_climbs_the_whole_ladder_in_one_pass() {
     let tags_for = |img: &str| match img {
         "ghcr.io/a/api" => Ok(&api),
         "ghcr.io/a/web" => Ok(&web),
-        other => Err(format!("no tags for {other}")),
+        other => Err(Unobserved::NotInSnapshot {
+            image: other.to_string(),
+        }),
     };
     let plans = plan_ladder(&config.ladder, &files, &collect(&files), &config, tags_for);
     let names: Vec<&str> = plans.iter().map(|p| p.rung.as_str()).collect();

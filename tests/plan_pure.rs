@@ -1,8 +1,8 @@
 //! `plan` is a pure function: in-memory files and tag lists in, edits out.
 
 use hoist::config::Config;
+use hoist::core::tags::{TagList, Unobserved};
 use hoist::observe::repo::source_file;
-use hoist::observe::snapshot::TagList;
 
 fn file(rel: &str, text: &str) -> hoist::observe::repo::SourceFile {
     source_file(rel.into(), rel.into(), text.as_bytes().to_vec())
@@ -26,7 +26,9 @@ fn plan_from_memory_without_disk_or_network() {
         if image == "ghcr.io/a/api" {
             Ok(&list)
         } else {
-            Err(format!("no tags for {image}"))
+            Err(Unobserved::NotInSnapshot {
+                image: image.to_string(),
+            })
         }
     });
     assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
@@ -58,8 +60,11 @@ fn plan_from_memory_without_disk_or_network() {
     assert_eq!(again.files[0].updated, f.updated);
 
     // A failing tag source leaves the policy without a result and the file alone.
-    let failed = hoist::decide::plan::plan(&files, &Config::default(), |_| {
-        Err("registry unreachable".to_string())
+    let failed = hoist::decide::plan::plan(&files, &Config::default(), |image| {
+        Err(Unobserved::ScanFailed {
+            image: image.to_string(),
+            reason: "registry unreachable".to_string(),
+        })
     });
     assert!(failed.files.is_empty());
     assert_eq!(

@@ -4,7 +4,8 @@
 #![no_main]
 use hoist::config::{self, Config};
 use hoist::observe::repo::source_file;
-use hoist::observe::snapshot::{Snapshot, TagList};
+use hoist::core::tags::TagList;
+use hoist::observe::snapshot::Snapshot;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

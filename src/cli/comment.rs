@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::apply::GitArgs;
-use super::{Fatal, exit, open_session};
+use super::{Fatal, exit};
 use crate::core::diag::Diag;
 
 #[derive(Debug, Args)]
@@ -18,11 +17,7 @@ pub struct CommentArgs {
     #[arg(long, value_name = "FILE", env = "GITHUB_EVENT_PATH")]
     pub event: PathBuf,
     #[command(flatten)]
-    pub target: super::RepoArgs,
-    #[command(flatten)]
-    pub tags: super::TagArgs,
-    #[command(flatten)]
-    pub git: GitArgs,
+    pub session: super::SessionArgs,
 }
 
 /// Event files larger than this are refused (GitHub's payloads are
@@ -48,13 +43,13 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
         Fatal::usage(Diag::error(format!("cannot read the event: {e}")).at(&shown, None))
     })?;
     let v = crate::serve::hooks::json(&body)
-        .map_err(|e| Fatal::usage(Diag::error(e).at(&shown, None)))?;
+        .map_err(|e| Fatal::usage(Diag::error(e.to_string()).at(&shown, None)))?;
     let parsed = if v.get("eventType").is_some() {
         crate::serve::hooks::azure(&v)
     } else {
         crate::serve::hooks::github("issue_comment", &v)
     };
-    let ev = match parsed.map_err(|e| Fatal::usage(Diag::error(e).at(&shown, None)))? {
+    let ev = match parsed.map_err(|e| Fatal::usage(Diag::error(e.to_string()).at(&shown, None)))? {
         crate::serve::hooks::Event::Comment(c) => c,
         crate::serve::hooks::Event::Ignored(why) => {
             anstream::eprintln!("hoist comment: nothing to do: {why}");
@@ -67,9 +62,13 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
     };
     // The ladder (forge, approvers) from the checkout's hoist.toml or
     // --config; the session (for promote, plan, retry) only when needed.
-    let ladder = crate::config::load(&args.target.repo, args.target.config.as_deref())?.ladder;
+    let ladder = crate::config::load(
+        &args.session.target.repo,
+        args.session.target.config.as_deref(),
+    )?
+    .ladder;
     let mut open = || {
-        open_session(&args.git, &args.target, &args.tags, "comment", false).map_err(|f| {
+        args.session.open("comment", false).map_err(|f| {
             f.diags
                 .iter()
                 .map(|d| d.to_string())
@@ -99,8 +98,12 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
             Ok(exit::OK)
         }
         Err(e) => Err(Fatal {
-            code: if e.setup { exit::USAGE } else { exit::FOUND },
-            diags: vec![Diag::error(e.message)],
+            code: if e.is_setup() {
+                exit::USAGE
+            } else {
+                exit::FOUND
+            },
+            diags: vec![Diag::error(e.message())],
         }),
     }
 }

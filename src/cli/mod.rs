@@ -148,9 +148,31 @@ pub fn observe_repo(
     Ok((fleet, objects, t, diags))
 }
 
-/// Open a commit session for `what` (run, promote); `None` when the
-/// automation is suspended (already said).
-pub fn open_session(
+/// The fleet, its tags and its remote: what every command that opens a
+/// session (`run`, `promote`, `comment`) takes.
+#[derive(Debug, clap::Args)]
+pub struct SessionArgs {
+    #[command(flatten)]
+    pub target: RepoArgs,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    #[command(flatten)]
+    pub git: apply::GitArgs,
+}
+
+impl SessionArgs {
+    /// Open a commit session for `what` (run, promote); `None` when the
+    /// automation is suspended (already said).
+    pub fn open(
+        &self,
+        what: &str,
+        read_only: bool,
+    ) -> Result<Option<crate::run::session::Session>, Fatal> {
+        open_session(&self.git, &self.target, &self.tags, what, read_only)
+    }
+}
+
+fn open_session(
     git: &apply::GitArgs,
     target: &RepoArgs,
     tags: &TagArgs,

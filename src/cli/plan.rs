@@ -36,12 +36,13 @@ pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
             let mut value = serde_json::to_value(&plan)
                 .map_err(|e| Fatal::usage(crate::core::diag::Diag::error(e.to_string())))?;
             value["diagnostics"] = serde_json::to_value(&diags).unwrap_or_default();
-            value["summary"] = serde_json::json!({
-                "files": plan.files.len(),
-                "changes": plan.change_count(),
-                "errors": errors,
-                "warnings": warnings,
-            });
+            value["summary"] = serde_json::to_value(crate::report::output::PlanSummary {
+                changes: plan.change_count(),
+                errors,
+                files: plan.files.len(),
+                warnings,
+            })
+            .unwrap_or_default();
             println!(
                 "{}",
                 serde_json::to_string_pretty(&value).unwrap_or_default()

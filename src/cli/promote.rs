@@ -4,9 +4,8 @@
 
 use clap::Args;
 
-use super::apply::GitArgs;
 use super::commit::fatal;
-use super::{Fatal, diff_style, exit, observe_repo, open_session, report};
+use super::{Fatal, diff_style, exit, observe_repo, report};
 use crate::core::diag::Diag;
 use crate::decide::ladder::plan_promotion;
 use crate::run::session::Scope;
@@ -23,11 +22,7 @@ pub struct PromoteArgs {
     #[arg(long, value_name = "NAME")]
     pub image: Option<String>,
     #[command(flatten)]
-    pub target: super::RepoArgs,
-    #[command(flatten)]
-    pub tags: super::TagArgs,
-    #[command(flatten)]
-    pub git: GitArgs,
+    pub session: super::SessionArgs,
     /// Print the diff and the promotions; write nothing anywhere.
     #[arg(long)]
     pub dry_run: bool,
@@ -37,8 +32,7 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
     if args.dry_run {
         return dry_run(args);
     }
-    let Some(mut session) = open_session(&args.git, &args.target, &args.tags, "promote", false)?
-    else {
+    let Some(mut session) = args.session.open("promote", false)? else {
         return Ok(exit::OK);
     };
     let ladder = session.ladder().map_err(fatal)?;
@@ -91,12 +85,12 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
 }
 
 fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
-    if args.git.url.is_some() {
+    if args.session.git.url.is_some() {
         return Err(Fatal::usage(Diag::error(
             "--dry-run reads a checkout (--repo); with --url, clone it first",
         )));
     }
-    let (fleet, objects, tags, mut diags) = observe_repo(&args.target, &args.tags)?;
+    let (fleet, objects, tags, mut diags) = observe_repo(&args.session.target, &args.session.tags)?;
     let tags_for = |i: &str| tags.get(i);
     let decided = crate::decide::ladder::Decided::new(&objects, tags_for);
     let tree = crate::decide::ladder::Tree {

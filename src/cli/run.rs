@@ -4,11 +4,11 @@
 
 use clap::{Args, ValueEnum};
 
-use super::apply::GitArgs;
 use super::commit::fatal;
-use super::{Fatal, diff_style, exit, observe_repo, open_session, plural, report};
+use super::{Fatal, diff_style, exit, observe_repo, plural, report};
 use crate::core::diag::Diag;
 use crate::decide::ladder::{Mode, RungPlan};
+use crate::report::output::{DryRunOutput, EnvironmentOutput, RunOutput};
 use crate::run::climb::Climbed;
 use crate::run::session::Outcome;
 
@@ -21,11 +21,7 @@ pub enum Output {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    pub target: super::RepoArgs,
-    #[command(flatten)]
-    pub tags: super::TagArgs,
-    #[command(flatten)]
-    pub git: GitArgs,
+    pub session: super::SessionArgs,
     /// Print every rung's diff, promotions, statuses and pull request
     /// branch, title and body; write nothing anywhere.
     #[arg(long)]
@@ -38,7 +34,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     if args.dry_run {
         return dry_run(args);
     }
-    let Some(mut session) = open_session(&args.git, &args.target, &args.tags, "run", false)? else {
+    let Some(mut session) = args.session.open("run", false)? else {
         return Ok(exit::OK);
     };
     let ladder = session.ladder().map_err(fatal)?;
@@ -48,25 +44,27 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
         )));
     }
     let climbed = crate::run::climb::climb(&mut session, &ladder);
-    let mut results = Vec::new();
+    let mut results = RunOutput::default();
     for (env, c) in &climbed {
-        let line = print_climbed("run", env, c);
-        let mut entry = serde_json::json!({ "environment": env, "outcome": line, "forge": [] });
+        let mut entry = EnvironmentOutput {
+            environment: env.clone(),
+            outcome: print_climbed("run", env, c),
+            ..Default::default()
+        };
         if let Climbed::Done { report: r, actions } = c {
-            entry["forge"] = serde_json::to_value(actions).unwrap_or_default();
+            entry.forge = actions.clone();
             // The commit a rung pushed (base or bot branch), in full.
             if let Outcome::Pushed { branch, commit, .. } = &r.outcome {
-                entry["branch"] = serde_json::json!(branch);
-                entry["commit"] = serde_json::json!(commit.to_string());
+                entry.branch = Some(branch.clone());
+                entry.commit = Some(commit.to_string());
             }
         }
-        results.push(entry);
+        results.environments.push(entry);
     }
     if args.output == Output::Json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "environments": results }))
-                .unwrap_or_default()
+            serde_json::to_string_pretty(&results).unwrap_or_default()
         );
     }
     let problems = climbed.iter().any(|(_, c)| c.is_problem());
@@ -152,21 +150,25 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
     // The same rule as the real run: outside a checkout, the repository is
     // the one hoist.toml names (the forge's, or `[git] url`), not the
     // directory.
-    let remote = args.git.url.is_some()
-        || (!args.target.repo.join(".git").exists() && {
-            let cfg = crate::config::load(&args.target.repo, args.target.config.as_deref())
-                .map_err(Fatal::from)?;
+    let remote = args.session.git.url.is_some()
+        || (!args.session.target.repo.join(".git").exists() && {
+            let cfg = crate::config::load(
+                &args.session.target.repo,
+                args.session.target.config.as_deref(),
+            )
+            .map_err(Fatal::from)?;
             cfg.git.url.is_some() || cfg.ladder.forge.is_some()
         });
     let (ladder, plans, mut diags) = if remote {
-        let Some(session) = open_session(&args.git, &args.target, &args.tags, "run", true)? else {
+        let Some(session) = args.session.open("run", true)? else {
             return Ok(exit::OK);
         };
         let ladder = session.ladder().map_err(fatal)?;
         let (plans, diags) = session.preview_ladder().map_err(fatal)?;
         (ladder, plans, diags)
     } else {
-        let (fleet, objects, mut tags, mut diags) = observe_repo(&args.target, &args.tags)?;
+        let (fleet, objects, mut tags, mut diags) =
+            observe_repo(&args.session.target, &args.session.tags)?;
         let (plans, more) = crate::run::prepare_ladder(
             &fleet.config,
             &objects,
@@ -187,7 +189,11 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
     }
     let blocked: usize = plans.iter().map(|p| p.blocked.len()).sum();
     if args.output == Output::Json {
-        let v = serde_json::json!({ "dry_run": true, "rungs": plans, "diagnostics": diags });
+        let v = DryRunOutput {
+            diagnostics: diags.clone(),
+            dry_run: true,
+            rungs: plans,
+        };
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         report(&diags);

@@ -14,9 +14,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
+use crate::core::tags::{TagList, Unobserved};
 use crate::decide::plan::{Objects, Plan};
 use crate::observe::repo::SourceFile;
-use crate::observe::snapshot::TagList;
 
 /// (namespace, name) of an ImagePolicy.
 type PolicyKey = (String, String);
@@ -111,7 +111,7 @@ pub fn plan_images<'a>(
     files: &[SourceFile],
     objects: &Objects,
     config: &crate::config::Config,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
 ) -> Plan {
     index.update(files);
     let mut objects = objects.clone();
@@ -216,7 +216,7 @@ mod tests {
             tags: vec!["1.0.0".into(), "1.1.0".into()],
             digests: Default::default(),
         };
-        let tags_for = |_: &str| -> Result<&TagList, String> { Ok(&list) };
+        let tags_for = |_: &str| -> Result<&TagList, Unobserved> { Ok(&list) };
         let mut idx = MarkerIndex::default();
         let images: BTreeSet<String> = ["r.example/a".to_string()].into();
         let one = plan_images(&mut idx, &images, &files, &objects, &config, tags_for);

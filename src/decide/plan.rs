@@ -8,14 +8,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::core::diag::Diag;
+use crate::core::tags::{TagList, Unobserved};
 use crate::flux::layout::NamespaceFrom;
 use crate::flux::{DigestReflection, ImageUpdateAutomation};
 use crate::observe::repo::SourceFile;
-use crate::observe::snapshot::TagList;
 use crate::policy::Policy;
 use crate::setters::{self, Field, ObjectId, Replacement};
 
@@ -101,7 +101,7 @@ pub fn reflect_digest(
 /// Run every policy against the tag lists `tags_for(image)` supplies.
 pub fn decide<'a>(
     objects: &Objects,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
 ) -> Vec<PolicyOutcome> {
     let mut out = Vec::new();
     for p in &objects.policies {
@@ -153,7 +153,10 @@ pub fn decide<'a>(
             let mut spec = p.spec.clone();
             spec.exclusion_list = repo.exclusion_list.clone();
             let policy = Policy::from_spec(&spec).map_err(|e| e.to_string())?;
-            let list = tags_for(&repo.image).inspect_err(|_| o.unobserved = true)?;
+            let list = tags_for(&repo.image).map_err(|e| {
+                o.unobserved = true;
+                e.to_string()
+            })?;
             let sel = policy.select(&list.tags).map_err(|e| e.to_string())?;
             let digest = reflect_digest(p.digest_reflection, None, &sel.tag, || {
                 list.digests.get(&sel.tag).cloned()
@@ -180,7 +183,7 @@ pub fn decide<'a>(
 }
 
 /// One changed scalar.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Change {
     pub line: usize,
     pub old: String,
@@ -189,14 +192,14 @@ pub struct Change {
 }
 
 /// The changes to one object in one file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectChanges {
     pub object: ObjectId,
     pub changes: Vec<Change>,
 }
 
 /// A file to rewrite.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileChange {
     pub file: String,
     pub objects: Vec<ObjectChanges>,
@@ -618,7 +621,7 @@ pub fn mutate_scoped(
 pub fn plan<'a>(
     files: &[SourceFile],
     config: &Config,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
 ) -> Plan {
     let (objects, diagnostics) = collect_objects(files, config);
     plan_objects(files, &objects, diagnostics, config, tags_for)
@@ -630,7 +633,7 @@ pub fn plan_objects<'a>(
     objects: &Objects,
     diagnostics: Vec<Diag>,
     config: &Config,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
 ) -> Plan {
     plan_objects_scoped(files, objects, diagnostics, config, tags_for, None)
 }
@@ -641,7 +644,7 @@ pub fn plan_objects_scoped<'a>(
     objects: &Objects,
     mut diagnostics: Vec<Diag>,
     config: &Config,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
     scope: PolicyScope<'_>,
 ) -> Plan {
     let policies = decide(objects, tags_for);

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config::Config;
 use crate::core::diag::Diag;
+use crate::core::tags::{TagList, Unobserved};
 use crate::flux::layout::{Layout, NamespaceFrom};
 use crate::flux::{
     DigestReflection, FluxObject, ImagePolicy, ImageRepository, ImageUpdateAutomation,
     read_document,
 };
 use crate::observe::repo::SourceFile;
-use crate::observe::snapshot::TagList;
 use crate::policy::Policy;
 use crate::setters::yaml::for_each_document_containing;
 
@@ -581,7 +581,7 @@ pub fn cluster_label(c: &str) -> String {
 /// will need, given the tag lists: the tag each of them selects.
 pub fn digest_requests<'a>(
     objects: &Objects,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
 ) -> Vec<(String, bool, String)> {
     let mut out = Vec::new();
     for p in &objects.policies {

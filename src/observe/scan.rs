@@ -13,10 +13,11 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::core::diag::Diag;
+use crate::core::tags::{TagList, Unobserved};
 use crate::observe::objects::{Objects, digest_requests};
 use crate::observe::registry::credentials::from_dockerconfigjson;
 use crate::observe::registry::{Client, Credentials, scan};
-use crate::observe::snapshot::{Snapshot, TagList};
+use crate::observe::snapshot::Snapshot;
 
 /// Tag lists for every image, from a snapshot file or a live scan.
 #[derive(Default, Clone)]
@@ -48,15 +49,21 @@ impl Tags {
         self.client.is_some()
     }
 
-    pub fn get(&self, image: &str) -> Result<&TagList, String> {
+    /// The tag list of `image`, or why there is none: its scan failed,
+    /// or it is not in the snapshot.
+    pub fn get(&self, image: &str) -> Result<&TagList, Unobserved> {
         if let Some(l) = self.snapshot.get(image) {
             return Ok(l);
         }
-        Err(self
-            .errors
-            .get(image)
-            .cloned()
-            .unwrap_or_else(|| format!("image {image} is not in the registry snapshot")))
+        Err(match self.errors.get(image) {
+            Some(reason) => Unobserved::ScanFailed {
+                image: image.to_string(),
+                reason: reason.clone(),
+            },
+            None => Unobserved::NotInSnapshot {
+                image: image.to_string(),
+            },
+        })
     }
 }
 

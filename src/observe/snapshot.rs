@@ -21,6 +21,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::core::diag::Diag;
+use crate::core::tags::TagList;
 
 pub use crate::core::reference::{is_valid_digest, is_valid_tag};
 
@@ -44,14 +45,6 @@ struct RawSnapshot {
     /// `hoist scan --save-snapshot` writes when nothing was scanned).
     #[serde(default)]
     images: Option<IndexMap<String, RawImage>>,
-}
-
-/// The tags of one image, in registry order, with digests where known.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct TagList {
-    pub tags: Vec<String>,
-    #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    pub digests: IndexMap<String, String>,
 }
 
 /// A validated snapshot.

@@ -5,7 +5,10 @@
 //! ci-report`, so the two cannot drift apart.
 
 use serde::Serialize;
-use serde_json::Value;
+
+use crate::core::diag::Diag;
+use crate::report::output::{DryRunOutput, PlanOutput, RunOutput};
+use crate::run::climb::Action;
 
 /// A pull request hoist touched, as the `pull-requests` output lists it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -34,162 +37,156 @@ pub struct Report {
     pub notes: Vec<Note>,
 }
 
-const PR_ACTIONS: [&str; 6] = [
-    "opened",
-    "updated",
-    "unchanged",
-    "awaiting-review",
-    "merged",
-    "auto-merge",
-];
+/// A pull request action as the outputs name it: (action, number, url).
+fn pull_action(a: &Action) -> Option<(&'static str, u64, &str)> {
+    Some(match a {
+        Action::Opened { number, url, .. } => ("opened", *number, url),
+        Action::Updated { number, url } => ("updated", *number, url),
+        Action::Unchanged { number, url } => ("unchanged", *number, url),
+        Action::AwaitingReview { number, url } => ("awaiting-review", *number, url),
+        Action::Merged { number } => ("merged", *number, ""),
+        Action::AutoMerge { number } => ("auto-merge", *number, ""),
+        Action::Closed { .. } | Action::Status { .. } => return None,
+    })
+}
 
 /// Markdown table cells: no pipes or newlines.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn notes_of(v: &Value) -> Vec<Note> {
-    v.as_array()
-        .into_iter()
-        .flatten()
+fn notes_of(diags: &[Diag]) -> Vec<Note> {
+    diags
+        .iter()
         .map(|d| Note {
-            error: d["severity"] == "error",
-            file: d["file"].as_str().map(str::to_string),
-            line: d["line"].as_u64(),
-            message: d["message"].as_str().unwrap_or("").to_string(),
+            error: d.is_error(),
+            file: d.file.clone(),
+            line: d.line.map(|l| l as u64),
+            message: d.message.clone(),
         })
         .collect()
+}
+
+/// The JSON `command` printed, as its type.
+enum Printed {
+    Plan(PlanOutput),
+    Run(RunOutput),
+    DryRun(DryRunOutput),
+}
+
+fn printed(command: &str, output: &str) -> Option<Printed> {
+    match command {
+        "plan" => serde_json::from_str(output).ok().map(Printed::Plan),
+        "run" => serde_json::from_str(output)
+            .ok()
+            .map(Printed::Run)
+            .or_else(|| {
+                serde_json::from_str::<DryRunOutput>(output)
+                    .ok()
+                    .filter(|d| d.dry_run)
+                    .map(Printed::DryRun)
+            }),
+        _ => None,
+    }
 }
 
 /// The report for `command`'s `output`, which exited with `code`.
 pub fn report(command: &str, output: &str, code: i32) -> Report {
     let mut r = Report::default();
     let mut md = vec![format!("## hoist {command}"), String::new()];
-    let data: Option<Value> = match command {
-        "run" | "plan" => serde_json::from_str(output).ok(),
-        _ => None,
-    };
-    match (command, &data) {
-        ("plan", Some(d)) => {
-            let s = &d["summary"];
-            let n = |k: &str| s[k].as_u64().unwrap_or(0);
-            r.changed = n("changes") > 0;
+    match printed(command, output) {
+        Some(Printed::Plan(d)) => {
+            let s = d.summary;
+            r.changed = s.changes > 0;
             md.push(format!(
                 "{} change(s) in {} file(s); {} error(s), {} warning(s).",
-                n("changes"),
-                n("files"),
-                n("errors"),
-                n("warnings")
+                s.changes, s.files, s.errors, s.warnings
             ));
             md.push(String::new());
             md.push("| file | marker | old | new |".into());
             md.push("|---|---|---|---|".into());
-            for f in d["files"].as_array().into_iter().flatten() {
-                for o in f["objects"].as_array().into_iter().flatten() {
-                    for c in o["changes"].as_array().into_iter().flatten() {
+            for f in &d.files {
+                for o in &f.objects {
+                    for c in &o.changes {
                         md.push(format!(
                             "| `{}`:{} | `{}` | `{}` | `{}` |",
-                            cell(f["file"].as_str().unwrap_or("")),
-                            c["line"],
-                            cell(c["setter"].as_str().unwrap_or("")),
-                            cell(c["old"].as_str().unwrap_or("")),
-                            cell(c["new"].as_str().unwrap_or(""))
+                            cell(&f.file),
+                            c.line,
+                            cell(&c.setter),
+                            cell(&c.old),
+                            cell(&c.new)
                         ));
                     }
                 }
             }
-            r.notes = notes_of(&d["diagnostics"]);
+            r.notes = notes_of(&d.diagnostics);
         }
-        ("run", Some(d)) if d.get("environments").is_some() => {
+        Some(Printed::Run(d)) => {
             md.push("| environment | outcome | pull requests and statuses |".into());
             md.push("|---|---|---|".into());
-            for e in d["environments"].as_array().into_iter().flatten() {
-                let env = e["environment"].as_str().unwrap_or("");
-                let outcome = e["outcome"].as_str().unwrap_or("");
-                if outcome.starts_with("pushed") {
+            for e in &d.environments {
+                let env = e.environment.as_str();
+                if e.pushed() {
                     r.changed = true;
-                    if let Some(c) = e["commit"].as_str() {
-                        r.commit = c.to_string();
-                    }
+                    r.commit = e.commit.clone().unwrap_or_default();
                 }
                 let mut notes = Vec::new();
-                for a in e["forge"].as_array().into_iter().flatten() {
-                    let kind = a["action"].as_str().unwrap_or("");
-                    match (PR_ACTIONS.contains(&kind), a["number"].as_u64()) {
-                        (true, Some(number)) => {
-                            r.changed |= matches!(kind, "opened" | "updated" | "merged");
-                            let url = a["url"].as_str().unwrap_or("").to_string();
-                            match r
-                                .pulls
-                                .iter_mut()
-                                .find(|p| p.environment == env && p.number == number)
-                            {
-                                Some(p) => {
-                                    p.action = kind.to_string();
-                                    if p.url.is_empty() {
-                                        p.url = url;
-                                    }
+                for a in &e.forge {
+                    if let Some((kind, number, url)) = pull_action(a) {
+                        r.changed |= matches!(kind, "opened" | "updated" | "merged");
+                        match r
+                            .pulls
+                            .iter_mut()
+                            .find(|p| p.environment == env && p.number == number)
+                        {
+                            Some(p) => {
+                                p.action = kind.to_string();
+                                if p.url.is_empty() {
+                                    p.url = url.to_string();
                                 }
-                                None => r.pulls.push(PullOut {
-                                    environment: env.to_string(),
-                                    number,
-                                    url,
-                                    action: kind.to_string(),
-                                }),
                             }
-                            notes.push(format!("#{number} {kind}"));
+                            None => r.pulls.push(PullOut {
+                                environment: env.to_string(),
+                                number,
+                                url: url.to_string(),
+                                action: kind.to_string(),
+                            }),
                         }
-                        _ if kind == "status" => notes.push(format!(
-                            "status `{}`",
-                            cell(a["context"].as_str().unwrap_or(""))
-                        )),
-                        _ => {}
+                        notes.push(format!("#{number} {kind}"));
+                    } else if let Action::Status { context, .. } = a {
+                        notes.push(format!("status `{}`", cell(context)));
                     }
                 }
                 md.push(format!(
                     "| {} | {} | {} |",
                     cell(env),
-                    cell(outcome),
+                    cell(&e.outcome),
                     notes.join(", ")
                 ));
             }
         }
-        ("run", Some(d)) if d["dry_run"] == true => {
+        Some(Printed::DryRun(d)) => {
             md.push("Dry run: nothing was written.".into());
             md.push(String::new());
             md.push("| environment | changes | promotions |".into());
             md.push("|---|---|---|".into());
-            for rung in d["rungs"].as_array().into_iter().flatten() {
-                let n: usize = rung["files"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .flat_map(|f| f["objects"].as_array().into_iter().flatten())
-                    .map(|o| o["changes"].as_array().map_or(0, Vec::len))
-                    .sum();
+            for rung in &d.rungs {
+                let n = rung.change_count();
                 r.changed |= n > 0;
-                let promos: Vec<String> = rung["promotions"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| {
-                        format!(
-                            "{}: {} → {}",
-                            p["image"].as_str().unwrap_or(""),
-                            p["from_tag"].as_str().unwrap_or(""),
-                            p["to_tag"].as_str().unwrap_or("")
-                        )
-                    })
+                let promos: Vec<String> = rung
+                    .promotions
+                    .iter()
+                    .map(|p| format!("{}: {} → {}", p.image, p.from_tag, p.to_tag))
                     .collect();
                 md.push(format!(
                     "| {} | {n} | {} |",
-                    cell(rung["rung"].as_str().unwrap_or("")),
+                    cell(&rung.rung),
                     cell(&promos.join(", "))
                 ));
             }
-            r.notes = notes_of(&d["diagnostics"]);
+            r.notes = notes_of(&d.diagnostics);
         }
-        _ => {
+        None => {
             let body = output.trim();
             r.changed = command == "promote" && code == 0 && !body.is_empty();
             if body.is_empty() {
@@ -316,6 +313,34 @@ mod tests {
         assert!(az.contains("##vso[task.setvariable variable=changed;isOutput=true]true\n"));
         assert!(az.contains("variable=pullRequests;isOutput=true][{\"environment\":\"staging\""));
         assert!(az.ends_with("##vso[task.uploadsummary]/tmp/s.md\n"));
+    }
+
+    #[test]
+    fn a_rung_changed_what_it_pushed_whatever_its_branch_is_called() {
+        // A branch whose name starts with "pushed" is up to date: not a change.
+        let out = r#"{"environments":[{"environment":"dev","outcome":"pushed-today is up to date at 0123456789ab","forge":[]}]}"#;
+        let r = report("run", out, 0);
+        assert!(!r.changed);
+        assert_eq!(r.commit, "");
+        assert!(r.markdown.contains("| dev | pushed-today is up to date"));
+    }
+
+    #[test]
+    fn a_dry_run_counts_changes_and_names_promotions() {
+        let out = r#"{"diagnostics":[{"severity":"warning","message":"w"}],"dry_run":true,"rungs":[
+            {"rung":"staging","promote_from":"dev","files":[{"file":"s.yaml","objects":[{"object":{"apiVersion":"v1","kind":"ConfigMap","namespace":"","name":"t"},"changes":[{"line":1,"old":"a","new":"b","setter":"ns:p:tag"}]}]}],
+             "promotions":[{"namespace":"ns","policy":"p","image":"ghcr.io/a/api","from_tag":"dev-1","to_tag":"staging-1"}],
+             "blocked":[],"runs":{},"diagnostics":[]}]}"#;
+        let r = report("run", out, 0);
+        assert!(r.changed);
+        assert!(
+            r.markdown
+                .contains("| staging | 1 | ghcr.io/a/api: dev-1 → staging-1 |"),
+            "{}",
+            r.markdown
+        );
+        assert_eq!(r.notes.len(), 1);
+        assert!(!r.notes[0].error);
     }
 
     #[test]

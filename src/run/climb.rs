@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::ladder::ForgeKind;
 use crate::core::diag::Diag;
@@ -57,7 +57,7 @@ impl Climbed {
 }
 
 /// What hoist did on the forge for a rung.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
     Opened {
@@ -531,8 +531,8 @@ pub fn land_for_review(
 }
 
 fn forge_failure(e: forge::Error) -> Failure {
-    let d = vec![Diag::error(e.message.clone())];
-    if e.setup {
+    let d = vec![Diag::error(e.message())];
+    if e.is_setup() {
         Failure::Setup(d)
     } else {
         Failure::Failed(d)
@@ -833,11 +833,12 @@ fn propose_once(
     if let Some(r) = superseded {
         report = r;
     }
-    let raced = matches!(&result, Err(e) if e.raced);
+    let raced = matches!(&result, Err(e) if e.is_raced());
     if let Err(e) = result {
         report.diags.push(Diag::error(format!(
             "environment {:?}: {}",
-            rung.name, e.message
+            rung.name,
+            e.message()
         )));
     }
     let done = Climbed::Done {

@@ -23,6 +23,39 @@ pub enum Event {
     Ignored(String),
 }
 
+/// Why a delivery's body cannot be read: the text of the 400 reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadError {
+    /// The body, or the form field that carries it, is not JSON.
+    NotJson {
+        /// "the body" or "the payload field".
+        what: &'static str,
+        /// The JSON parser's words.
+        detail: String,
+    },
+    /// A field hoist needs is absent or not a string or number (its
+    /// dotted path).
+    Missing(String),
+    /// JSON, but not of any shape this hook knows.
+    Shape(&'static str),
+}
+
+impl std::fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PayloadError::NotJson { what, detail } => write!(f, "{what} is not JSON: {detail}"),
+            PayloadError::Missing(field) => write!(f, "the payload has no {field}"),
+            PayloadError::Shape(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for PayloadError {}
+
+fn missing(field: &str) -> PayloadError {
+    PayloadError::Missing(field.to_string())
+}
+
 /// Does `header` (`sha256=<hex>`) carry the HMAC-SHA256 of `body` under
 /// `key`? The comparison is constant-time (ring's `hmac::verify`).
 pub fn verify_hmac(key: &[u8], body: &[u8], header: Option<&str>) -> bool {
@@ -141,14 +174,17 @@ impl Seen {
 }
 
 /// Parse JSON, naming what is wrong (the 400 reply's text).
-pub fn json(body: &[u8]) -> Result<Value, String> {
-    serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))
+pub fn json(body: &[u8]) -> Result<Value, PayloadError> {
+    serde_json::from_slice(body).map_err(|e| PayloadError::NotJson {
+        what: "the body",
+        detail: e.to_string(),
+    })
 }
 
 /// A GitHub delivery's JSON: the body itself (`application/json`), or its
 /// `payload` field when the hook sends `application/x-www-form-urlencoded`
 /// (GitHub's default). The signature is over the raw body either way.
-pub fn github_payload(content_type: Option<&str>, body: &[u8]) -> Result<Value, String> {
+pub fn github_payload(content_type: Option<&str>, body: &[u8]) -> Result<Value, PayloadError> {
     let form = content_type.is_some_and(|t| {
         t.split(';').next().is_some_and(|m| {
             m.trim()
@@ -161,8 +197,13 @@ pub fn github_payload(content_type: Option<&str>, body: &[u8]) -> Result<Value, 
     let payload = form_urlencoded::parse(body)
         .find(|(k, _)| k == "payload")
         .map(|(_, v)| v)
-        .ok_or("the form-encoded body has no payload field")?;
-    serde_json::from_str(&payload).map_err(|e| format!("the payload field is not JSON: {e}"))
+        .ok_or(PayloadError::Shape(
+            "the form-encoded body has no payload field",
+        ))?;
+    serde_json::from_str(&payload).map_err(|e| PayloadError::NotJson {
+        what: "the payload field",
+        detail: e.to_string(),
+    })
 }
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -173,18 +214,16 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     cur.as_str()
 }
 
-fn require<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, String> {
-    s(v, path).ok_or_else(|| format!("the payload has no {}", path.join(".")))
+fn require<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, PayloadError> {
+    s(v, path).ok_or_else(|| PayloadError::Missing(path.join(".")))
 }
 
 /// A GitHub delivery (`X-GitHub-Event: event`).
-pub fn github(event: &str, v: &Value) -> Result<Event, String> {
+pub fn github(event: &str, v: &Value) -> Result<Event, PayloadError> {
     match event {
         "ping" => Ok(Event::Ignored("ping".into())),
         "package" | "registry_package" => {
-            let p = v
-                .get(event)
-                .ok_or_else(|| format!("the payload has no {event}"))?;
+            let p = v.get(event).ok_or_else(|| missing(event))?;
             if !p["package_type"]
                 .as_str()
                 .is_some_and(|t| t.eq_ignore_ascii_case("container"))
@@ -199,7 +238,9 @@ pub fn github(event: &str, v: &Value) -> Result<Event, String> {
             }
             let owner = s(p, &["namespace"])
                 .or_else(|| s(p, &["owner", "login"]))
-                .ok_or("the package has neither namespace nor owner.login")?;
+                .ok_or(PayloadError::Shape(
+                    "the package has neither namespace nor owner.login",
+                ))?;
             let name = require(p, &["name"])?;
             let tag = s(version, &["container_metadata", "tag", "name"])
                 .filter(|t| !t.is_empty())
@@ -244,7 +285,7 @@ pub fn github(event: &str, v: &Value) -> Result<Event, String> {
                 repository: require(v, &["repository", "full_name"])?.to_string(),
                 pull: v["issue"]["number"]
                     .as_u64()
-                    .ok_or("the payload has no issue.number")?,
+                    .ok_or_else(|| missing("issue.number"))?,
                 comment_id: c["id"].as_u64().unwrap_or(0),
                 author: require(c, &["user", "login"])?.to_string(),
                 author_is_bot: s(c, &["user", "type"]) == Some("Bot"),
@@ -271,7 +312,7 @@ fn split_reference(r: &str) -> (String, Option<String>) {
 }
 
 /// An Azure DevOps service hook delivery.
-pub fn azure(v: &Value) -> Result<Event, String> {
+pub fn azure(v: &Value) -> Result<Event, PayloadError> {
     let kind = require(v, &["eventType"])?;
     let res = &v["resource"];
     let repo_of = |r: &Value| -> Option<String> {
@@ -295,14 +336,14 @@ pub fn azure(v: &Value) -> Result<Event, String> {
             }
             let author = s(c, &["author", "uniqueName"])
                 .or_else(|| s(c, &["author", "displayName"]))
-                .ok_or("the payload has no resource.comment.author.uniqueName")?;
+                .ok_or_else(|| missing("resource.comment.author.uniqueName"))?;
             Ok(Event::Comment(CommentEvent {
                 forge: ForgeKind::AzureDevops,
                 repository: repo_of(&pr["repository"])
-                    .ok_or("the payload has no resource.pullRequest.repository")?,
+                    .ok_or_else(|| missing("resource.pullRequest.repository"))?,
                 pull: pr["pullRequestId"]
                     .as_u64()
-                    .ok_or("the payload has no resource.pullRequest.pullRequestId")?,
+                    .ok_or_else(|| missing("resource.pullRequest.pullRequestId"))?,
                 comment_id: c["id"].as_u64().unwrap_or(0),
                 author: author.to_string(),
                 author_is_bot: c["author"]["isContainer"].as_bool().unwrap_or(false),
@@ -317,7 +358,7 @@ pub fn azure(v: &Value) -> Result<Event, String> {
             }
             Ok(Event::RepoChanged {
                 repository: repo_of(&res["repository"])
-                    .ok_or("the payload has no resource.repository")?,
+                    .ok_or_else(|| missing("resource.repository"))?,
                 why: format!(
                     "pull request {} completed",
                     res["pullRequestId"].as_u64().unwrap_or(0)
@@ -326,7 +367,7 @@ pub fn azure(v: &Value) -> Result<Event, String> {
         }
         "git.push" => Ok(Event::RepoChanged {
             repository: repo_of(&res["repository"])
-                .ok_or("the payload has no resource.repository")?,
+                .ok_or_else(|| missing("resource.repository"))?,
             why: "push".into(),
         }),
         other => Ok(Event::Ignored(format!(
@@ -338,15 +379,15 @@ pub fn azure(v: &Value) -> Result<Event, String> {
 /// A registry notification: an ACR webhook (`{action, target, request}`)
 /// or a distribution envelope (`{events: [...]}`). Only pushes of tagged
 /// manifests matter.
-pub fn registry(v: &Value) -> Result<Vec<Event>, String> {
+pub fn registry(v: &Value) -> Result<Vec<Event>, PayloadError> {
     let events: Vec<&Value> = match v.get("events") {
         Some(Value::Array(a)) => a.iter().take(1000).collect(),
-        Some(_) => return Err("events is not a list".into()),
+        Some(_) => return Err(PayloadError::Shape("events is not a list")),
         None if v.get("action").is_some() => vec![v],
         None => {
-            return Err(
-                "neither an ACR event (action) nor a notification envelope (events)".into(),
-            );
+            return Err(PayloadError::Shape(
+                "neither an ACR event (action) nor a notification envelope (events)",
+            ));
         }
     };
     let mut out = Vec::new();

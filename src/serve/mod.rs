@@ -32,7 +32,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
 use crate::core::diag::Diag;
-use crate::observe::registry::credentials::Secret;
+use crate::core::secret::Secret;
 use crate::run::climb::Climbed;
 use crate::run::comment::CommentEvent;
 use crate::run::session::{Outcome, Overrides, Repository, Scope, Session};
@@ -995,7 +995,7 @@ async fn github_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
     };
     let v = match hooks::github_payload(header_str(&headers, "content-type"), &body) {
         Ok(v) => v,
-        Err(e) => return bad_request(&app, HOOK, e),
+        Err(e) => return bad_request(&app, HOOK, e.to_string()),
     };
     if let Some(r) = replayed(&app, HOOK, header_str(&headers, "x-github-delivery")) {
         return r;
@@ -1004,10 +1004,14 @@ async fn github_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
 }
 
 /// Dispatch what a delivery parsed to, or say why it could not be (400).
-fn answer(app: &App, hook: &'static str, parsed: Result<Vec<Event>, String>) -> Response {
+fn answer(
+    app: &App,
+    hook: &'static str,
+    parsed: Result<Vec<Event>, hooks::PayloadError>,
+) -> Response {
     match parsed {
         Ok(events) => dispatch(app, hook, events),
-        Err(e) => bad_request(app, hook, e),
+        Err(e) => bad_request(app, hook, e.to_string()),
     }
 }
 
@@ -1025,7 +1029,7 @@ async fn azure_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
     }
     let v = match hooks::json(&body) {
         Ok(v) => v,
-        Err(e) => return bad_request(&app, HOOK, e),
+        Err(e) => return bad_request(&app, HOOK, e.to_string()),
     };
     let id = v["id"].as_str().map(str::to_string);
     if let Some(r) = replayed(&app, HOOK, id.as_deref()) {
@@ -1047,7 +1051,7 @@ async fn registry_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: By
     }
     let v = match hooks::json(&body) {
         Ok(v) => v,
-        Err(e) => return bad_request(&app, HOOK, e),
+        Err(e) => return bad_request(&app, HOOK, e.to_string()),
     };
     answer(&app, HOOK, hooks::registry(&v))
 }
@@ -1071,7 +1075,7 @@ async fn flux_hook(
     }
     let v = match hooks::json(&body) {
         Ok(v) => v,
-        Err(e) => return bad_request(&app, HOOK, e),
+        Err(e) => return bad_request(&app, HOOK, e.to_string()),
     };
     // The Provider's address may say which cluster it is: ?cluster=eu-1.
     let cluster = uri.query().and_then(|q| {
@@ -1081,7 +1085,7 @@ async fn flux_hook(
     });
     let ev = match flux::parse(&v, cluster.as_deref()) {
         Ok(e) => e,
-        Err(e) => return bad_request(&app, HOOK, e),
+        Err(e) => return bad_request(&app, HOOK, e.to_string()),
     };
     let ignore = |why: String| {
         app.metrics.delivery(HOOK, "ignored");

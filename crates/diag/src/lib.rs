@@ -10,7 +10,9 @@
 use std::fmt;
 
 /// How bad a [`Diag`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The run cannot do what was asked (exit code 1 or 2).
@@ -20,7 +22,7 @@ pub enum Severity {
 }
 
 /// A located problem: `file:line: field: message`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Diag {
     /// Error or warning.
     pub severity: Severity,

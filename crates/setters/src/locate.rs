@@ -25,7 +25,18 @@ pub enum Style {
 }
 
 /// The Kubernetes identity of a YAML document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct ObjectId {
     #[serde(rename = "apiVersion")]
     /// `apiVersion`.

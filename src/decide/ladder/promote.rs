@@ -17,19 +17,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{Ladder, Rung};
 use crate::config::Config;
 use crate::core::diag::Diag;
+use crate::core::tags::{TagList, Unobserved};
 use crate::decide::plan::{FileChange, Objects, PolicyOutcome, Recorded, Selected, decide, mutate};
 use crate::flux::{DigestReflection, ImagePolicy};
 use crate::observe::repo::SourceFile;
-use crate::observe::snapshot::TagList;
 use crate::setters;
 
 /// One image promoted on a rung.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Promotion {
     pub namespace: String,
     pub policy: String,
@@ -47,7 +47,7 @@ pub struct Promotion {
 }
 
 /// An image a rung cannot take, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocked {
     pub namespace: String,
     pub policy: String,
@@ -57,7 +57,7 @@ pub struct Blocked {
 }
 
 /// What one rung would do.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RungPlan {
     pub rung: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,7 +96,7 @@ pub struct Tree<'a, 'l> {
     pub files: &'a [SourceFile],
     pub objects: &'a Objects,
     pub config: &'a Config,
-    pub tags_for: &'a dyn Fn(&str) -> Result<&'l TagList, String>,
+    pub tags_for: &'a dyn Fn(&str) -> Result<&'l TagList, Unobserved>,
     pub decided: &'a Decided,
 }
 
@@ -115,7 +115,7 @@ impl Decided {
     /// Decide every policy in `objects` against the tag lists.
     pub fn new<'a>(
         objects: &Objects,
-        tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+        tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
     ) -> Decided {
         let mut repos: HashMap<(&str, &str), &str> = HashMap::new();
         for r in &objects.repositories {
@@ -166,7 +166,7 @@ pub fn plan_ladder<'a>(
     files: &[SourceFile],
     objects: &Objects,
     config: &Config,
-    tags_for: impl Fn(&str) -> Result<&'a TagList, String>,
+    tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
 ) -> Vec<RungPlan> {
     let mut current: Vec<SourceFile> = files.to_vec();
     let decided = Decided::new(objects, &tags_for);

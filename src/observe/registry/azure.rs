@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use super::credentials::Secret;
+use crate::core::secret::Secret;
 
 const ACR_SCOPE: &str = "https://containerregistry.azure.net/.default";
 const ACR_RESOURCE: &str = "https://containerregistry.azure.net";

@@ -17,9 +17,10 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 
 use super::challenge::{self, Challenge};
-use super::credentials::{Credential, Credentials, Secret};
+use super::credentials::{Credential, Credentials};
 use super::reference::ImageRef;
 use super::reference::{is_valid_digest, is_valid_tag};
+use crate::core::secret::Secret;
 
 /// Manifest media types accepted when resolving a digest.
 pub const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, \

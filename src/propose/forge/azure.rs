@@ -20,9 +20,17 @@ use super::{
     Result, Status, StatusState,
 };
 use crate::config::ladder::MergeMethod;
-use crate::observe::registry::credentials::Secret;
+use crate::core::secret::Secret;
 
 const V: &str = "api-version=7.1";
+
+/// GitStatusState's words.
+const STATES: super::StateWords = [
+    (StatusState::Pending, "pending"),
+    (StatusState::Success, "succeeded"),
+    (StatusState::Failure, "failed"),
+    (StatusState::Error, "error"),
+];
 
 pub struct AzureDevOps {
     http: Http,
@@ -57,6 +65,7 @@ impl AzureDevOps {
         });
         Ok(AzureDevOps {
             http: Http::new(
+                &org_url,
                 format!("Azure DevOps {repository}"),
                 auth,
                 &[("accept", "application/json")],
@@ -412,12 +421,7 @@ impl Forge for AzureDevOps {
                             s["context"]["genre"].as_str().unwrap_or(""),
                             s["context"]["name"].as_str().unwrap_or("")
                         ),
-                        state: match s["state"].as_str() {
-                            Some("succeeded") => StatusState::Success,
-                            Some("failed") => StatusState::Failure,
-                            Some("error") => StatusState::Error,
-                            _ => StatusState::Pending,
-                        },
+                        state: StatusState::from_word(&STATES, s["state"].as_str()),
                         description: s["description"].as_str().unwrap_or("").to_string(),
                         target_url: s["targetUrl"].as_str().map(str::to_string),
                     })
@@ -429,12 +433,7 @@ impl Forge for AzureDevOps {
     fn post_status(&self, sha: &str, status: &Status) -> Result<()> {
         let (genre, name) = split_context(&status.context);
         let mut body = json!({
-            "state": match status.state {
-                StatusState::Pending => "pending",
-                StatusState::Success => "succeeded",
-                StatusState::Failure => "failed",
-                StatusState::Error => "error",
-            },
+            "state": status.state.word(&STATES),
             "description": super::short_description(&status.description),
             "context": { "genre": genre, "name": name },
         });

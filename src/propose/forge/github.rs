@@ -16,7 +16,15 @@ use super::{
     Result, Status, StatusState,
 };
 use crate::config::ladder::MergeMethod;
-use crate::observe::registry::credentials::Secret;
+use crate::core::secret::Secret;
+
+/// The commit status API's words (hoist's own names for the states).
+pub(super) const STATES: super::StateWords = [
+    (StatusState::Pending, "pending"),
+    (StatusState::Success, "success"),
+    (StatusState::Failure, "failure"),
+    (StatusState::Error, "error"),
+];
 
 pub struct GitHub {
     http: Http,
@@ -34,6 +42,7 @@ impl GitHub {
             None => format!("{api}/graphql"),
         };
         let http = Http::new(
+            &api,
             format!("GitHub {repository}"),
             token.map(|t| Secret::new(format!("Bearer {}", t.expose()))),
             &[
@@ -477,12 +486,7 @@ impl Forge for GitHub {
                 a.iter()
                     .map(|s| Status {
                         context: text(s, "context"),
-                        state: match s["state"].as_str() {
-                            Some("success") => StatusState::Success,
-                            Some("failure") => StatusState::Failure,
-                            Some("error") => StatusState::Error,
-                            _ => StatusState::Pending,
-                        },
+                        state: StatusState::from_word(&STATES, s["state"].as_str()),
                         description: text(s, "description"),
                         target_url: s["target_url"].as_str().map(str::to_string),
                     })
@@ -765,6 +769,7 @@ pub fn installation_token(
     let jwt = app_jwt(app_id, private_key_pem)?;
     let api = api_url.trim_end_matches('/');
     let http = Http::new(
+        api,
         format!("GitHub App {app_id}"),
         Some(Secret::new(format!("Bearer {}", jwt.expose()))),
         &[

@@ -18,13 +18,14 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use super::{Error, Result};
-use crate::observe::registry::credentials::Secret;
+use crate::core::secret::Secret;
 
 const MAX_REPLY: u64 = 8 << 20;
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
 pub struct Http {
-    client: Client,
+    /// The process's client for this forge host (see [`client_for`]).
+    client: std::sync::Arc<Client>,
     /// `Authorization` header value.
     auth: Option<Secret>,
     /// Headers every call carries (Accept, API version).
@@ -80,8 +81,52 @@ impl Reply {
     }
 }
 
+/// The origin (`scheme://host:port`) of a URL: what the client pool is
+/// keyed by.
+fn origin_of(url: &str) -> &str {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url;
+    };
+    let end = rest.find('/').map_or(url.len(), |i| scheme.len() + 3 + i);
+    &url[..end]
+}
+
+/// One HTTP client per forge host for the whole process: every fleet and
+/// every run that talks to a host shares its connections (and, on a
+/// blocking client, its one I/O thread) instead of building its own.
+/// Credentials are not part of a client: each call carries its own
+/// `Authorization`, so fleets with different tokens share a host safely.
+fn client_for(api: &str) -> Result<std::sync::Arc<Client>> {
+    static CLIENTS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Client>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+    let origin = origin_of(api).to_ascii_lowercase();
+    if let Some(c) = clients.get(&origin) {
+        return Ok(c.clone());
+    }
+    let client = std::sync::Arc::new(
+        Client::builder()
+            .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::new(format!("cannot build an HTTP client: {e}")))?,
+    );
+    clients.insert(origin, client.clone());
+    Ok(client)
+}
+
 impl Http {
-    pub fn new(who: String, auth: Option<Secret>, headers: &[(&str, &str)]) -> Result<Http> {
+    /// A client for the forge API at `api` (its host's shared client),
+    /// sending `auth` and `headers` with every call; `who` names it in
+    /// errors.
+    pub fn new(
+        api: &str,
+        who: String,
+        auth: Option<Secret>,
+        headers: &[(&str, &str)],
+    ) -> Result<Http> {
         let mut map = HeaderMap::new();
         for (k, v) in headers {
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
@@ -90,14 +135,8 @@ impl Http {
                 HeaderValue::from_str(v).map_err(|e| Error::new(format!("bad header {k}: {e}")))?;
             map.insert(name, value);
         }
-        let client = Client::builder()
-            .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| Error::new(format!("cannot build an HTTP client: {e}")))?;
         Ok(Http {
-            client,
+            client: client_for(api)?,
             auth,
             headers: map,
             who,
@@ -230,7 +269,7 @@ impl Http {
             r.message()
         ));
         Err(if r.status == 401 || r.status == 404 {
-            Error { setup: true, ..e }
+            e.into_setup()
         } else {
             e
         })
@@ -306,6 +345,36 @@ mod tests {
             "/repos/a/b/pulls"
         );
         assert_eq!(path_of("http://127.0.0.1:9/graphql"), "/graphql");
+    }
+
+    #[test]
+    fn one_client_per_forge_host_whoever_asks() {
+        assert_eq!(
+            origin_of("https://dev.azure.com/acme/x?y"),
+            "https://dev.azure.com"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:9"), "http://127.0.0.1:9");
+        let a = Http::new(
+            "http://forge.test:9/api/v3",
+            "GitHub a/one".into(),
+            Some(Secret::new("Bearer one".to_string())),
+            &[],
+        )
+        .unwrap();
+        let b = Http::new(
+            "HTTP://forge.test:9/api/graphql",
+            "GitHub b/two".into(),
+            Some(Secret::new("Bearer two".to_string())),
+            &[("accept", "application/json")],
+        )
+        .unwrap();
+        let other = Http::new("http://other.test:9", "x".into(), None, &[]).unwrap();
+        assert!(
+            std::sync::Arc::ptr_eq(&a.client, &b.client),
+            "one host, one client"
+        );
+        assert!(!std::sync::Arc::ptr_eq(&a.client, &other.client));
+        assert_ne!(a.auth, b.auth, "each keeps its own credentials");
     }
 
     #[test]

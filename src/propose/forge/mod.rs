@@ -14,56 +14,81 @@ pub mod http;
 use std::fmt;
 
 use crate::config::ladder::{Forge as ForgeConfig, ForgeAuth, ForgeKind, MergeMethod};
-use crate::observe::registry::credentials::Secret;
+use crate::core::secret::Secret;
 
-/// A forge call that failed, with everything a reader needs to act.
+/// A forge call that failed, by what its caller does about it. The text
+/// names the repository, the call and the forge's own words, never a
+/// token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    pub message: String,
-    /// The configuration cannot work (missing token, unknown repository):
-    /// exit 2 rather than 1.
-    pub setup: bool,
+pub enum Error {
+    /// The forge refused or failed the call, or could not be reached
+    /// within the retries: this run fails (exit 1); a later one may not.
+    Failed(String),
+    /// The configuration cannot work (missing token, unknown repository,
+    /// a 401 or 404): exit 2 rather than 1.
+    Setup(String),
     /// Another writer changed the pull request under hoist's feet (it said
     /// "already exists" and then was gone): plan again and retry.
-    pub raced: bool,
+    Raced(String),
 }
 
 impl Error {
+    /// A call that failed ([`Error::Failed`]).
     pub fn new(message: impl Into<String>) -> Error {
-        Error {
-            message: message.into(),
-            setup: false,
-            raced: false,
-        }
+        Error::Failed(message.into())
     }
 
+    /// A configuration that cannot work ([`Error::Setup`]).
     pub fn setup(message: impl Into<String>) -> Error {
-        Error {
-            setup: true,
-            ..Error::new(message)
+        Error::Setup(message.into())
+    }
+
+    /// A race with another writer ([`Error::Raced`]).
+    pub fn raced(message: impl Into<String>) -> Error {
+        Error::Raced(message.into())
+    }
+
+    /// What went wrong, for a person.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::Failed(m) | Error::Setup(m) | Error::Raced(m) => m,
         }
     }
 
-    pub fn raced(message: impl Into<String>) -> Error {
-        Error {
-            raced: true,
-            ..Error::new(message)
+    /// Fix the configuration rather than run again.
+    pub fn is_setup(&self) -> bool {
+        matches!(self, Error::Setup(_))
+    }
+
+    /// Plan again: someone else wrote first.
+    pub fn is_raced(&self) -> bool {
+        matches!(self, Error::Raced(_))
+    }
+
+    /// The same kind, as a setup error (the forge said 401 or 404).
+    fn into_setup(self) -> Error {
+        match self {
+            Error::Failed(m) | Error::Setup(m) | Error::Raced(m) => Error::Setup(m),
         }
     }
 
     fn context(self, what: impl fmt::Display) -> Error {
-        Error {
-            message: format!("{what}: {}", self.message),
-            ..self
+        let add = |m: String| format!("{what}: {m}");
+        match self {
+            Error::Failed(m) => Error::Failed(add(m)),
+            Error::Setup(m) => Error::Setup(add(m)),
+            Error::Raced(m) => Error::Raced(add(m)),
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(self.message())
     }
 }
+
+impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -134,14 +159,29 @@ pub enum StatusState {
     Error,
 }
 
+/// A forge's words for the four states (GitHub's are hoist's own).
+type StateWords = [(StatusState, &'static str); 4];
+
 impl StatusState {
+    /// The GitHub word, which is also how hoist names the state.
     pub fn as_str(self) -> &'static str {
-        match self {
-            StatusState::Pending => "pending",
-            StatusState::Success => "success",
-            StatusState::Failure => "failure",
-            StatusState::Error => "error",
-        }
+        self.word(&github::STATES)
+    }
+
+    /// This state in a forge's `words`.
+    fn word(self, words: &StateWords) -> &'static str {
+        words
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("pending", |(_, w)| w)
+    }
+
+    /// The state a forge's `word` names; pending for anything else.
+    fn from_word(words: &StateWords, word: Option<&str>) -> StatusState {
+        words
+            .iter()
+            .find(|(_, w)| Some(*w) == word)
+            .map_or(StatusState::Pending, |(s, _)| *s)
     }
 }
 
