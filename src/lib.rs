@@ -1,10 +1,12 @@
 //! hoist: git-native image automation, compatible with Flux's image policies
+#![warn(unreachable_pub)]
 //! and setter markers.
 //!
 //! The modules are the pipeline's stages, in order; each imports only from
 //! the stages above it in this list (`tests/layers.rs` holds it to that):
 //! the libraries at the bottom, then observe → decide → mutate → persist →
-//! propose → run → report → serve → setup, and `cli` on top.
+//! propose → run → report → serve → setup; the command line (`src/cli/`)
+//! is the binary's own, on top.
 
 // Shared value types, then the libraries (the leaf crates in crates/).
 pub mod core;
@@ -15,7 +17,6 @@ pub use hoist_template as template;
 pub mod config;
 pub mod flux;
 // The pipeline.
-pub mod cli;
 pub mod decide;
 pub mod mutate;
 pub mod observe;

@@ -1,7 +1,11 @@
-//! The `hoist` command. Argument parsing only; the work is in `hoist::cli`.
+//! The `hoist` command. Argument parsing only; printing is in [`cli`], the
+//! work in the `hoist` library.
+
+mod cli;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use hoist::cli::{self, Fatal};
+
+use cli::Fatal;
 
 /// Git-native image automation for Flux fleets.
 ///

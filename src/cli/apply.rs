@@ -1,10 +1,10 @@
 //! `hoist apply`: plan, commit and push with compare-and-swap (see
-//! [`crate::persist`]), or with `--no-commit` only write the working tree.
+//! [`hoist::persist`]), or with `--no-commit` only write the working tree.
 
 use clap::Args;
 
 use super::{Fatal, exit, load_repo, plan_repo, plural, report};
-use crate::core::diag::Diag;
+use hoist::core::diag::Diag;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -53,7 +53,7 @@ pub struct GitArgs {
     /// How the token is sent: github, azure-devops, bearer, basic
     /// (default: git.auth, else by host).
     #[arg(long, value_name = "KIND", value_parser = parse_auth)]
-    pub auth: Option<crate::config::GitAuth>,
+    pub auth: Option<hoist::config::GitAuth>,
 }
 
 impl GitArgs {
@@ -64,17 +64,17 @@ impl GitArgs {
         tags: &super::TagArgs,
         push_branch: Option<String>,
     ) -> (
-        crate::run::session::Repository,
-        crate::run::session::Overrides,
+        hoist::run::session::Repository,
+        hoist::run::session::Overrides,
     ) {
-        use crate::run::session::{Overrides, Repository};
+        use hoist::run::session::{Overrides, Repository};
         let repository = match &self.url {
             Some(url) => Repository::Url {
                 url: url.clone(),
                 state_dir: self
                     .state_dir
                     .clone()
-                    .unwrap_or_else(crate::persist::cache::default_state_dir),
+                    .unwrap_or_else(hoist::persist::cache::default_state_dir),
             },
             None => Repository::Checkout {
                 dir: target.repo.clone(),
@@ -97,8 +97,8 @@ impl GitArgs {
     }
 }
 
-fn parse_auth(s: &str) -> Result<crate::config::GitAuth, String> {
-    use crate::config::GitAuth;
+fn parse_auth(s: &str) -> Result<hoist::config::GitAuth, String> {
+    use hoist::config::GitAuth;
     Ok(match s {
         "github" => GitAuth::Github,
         "azure-devops" => GitAuth::AzureDevops,
@@ -123,7 +123,7 @@ fn write_worktree(args: &ApplyArgs) -> Result<i32, Fatal> {
     let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let super::Planned { plan, mut diags } =
         plan_repo(&loaded, args.tags.registry_snapshot.as_deref())?;
-    let (written, write_diags) = crate::run::fleet::write(&loaded, &plan);
+    let (written, write_diags) = hoist::run::fleet::write(&loaded, &plan);
     diags.extend(write_diags);
     report(&diags);
     anstream::eprintln!(

@@ -1,5 +1,5 @@
 //! `hoist ci-report`: after a CI step ran hoist, turn its output into the
-//! CI system's summary, outputs and annotations (`crate::report::ci`). The GitHub
+//! CI system's summary, outputs and annotations (`hoist::report::ci`). The GitHub
 //! Action and the Azure DevOps template call it.
 
 use std::io::Write;
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{Fatal, exit};
-use crate::core::diag::Diag;
+use hoist::core::diag::Diag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -60,7 +60,7 @@ pub fn run(args: &CiReportArgs) -> Result<i32, Fatal> {
         )))
     })?;
     let text = String::from_utf8_lossy(&text[..text.len().min(256 << 20)]).into_owned();
-    let r = crate::report::ci::report(&args.command, &text, args.exit_code);
+    let r = hoist::report::ci::report(&args.command, &text, args.exit_code);
     match args.format {
         Format::Github => {
             append("GITHUB_STEP_SUMMARY", &r.markdown)?;

@@ -1,14 +1,14 @@
 //! `hoist comment --event FILE`: run the `/hoist` commands of one pull
 //! request comment from CI (a GitHub Actions `issue_comment` workflow's
 //! `$GITHUB_EVENT_PATH`, or an Azure DevOps service hook payload). The
-//! handler is `crate::run::comment`, the same the bot runs.
+//! handler is `hoist::run::comment`, the same the bot runs.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{Fatal, exit};
-use crate::core::diag::Diag;
+use hoist::core::diag::Diag;
 
 #[derive(Debug, Args)]
 pub struct CommentArgs {
@@ -42,16 +42,16 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
     let body = std::fs::read(&args.event).map_err(|e| {
         Fatal::usage(Diag::error(format!("cannot read the event: {e}")).at(&shown, None))
     })?;
-    let v = crate::serve::hooks::json(&body)
+    let v = hoist::serve::hooks::json(&body)
         .map_err(|e| Fatal::usage(Diag::error(e.to_string()).at(&shown, None)))?;
     let parsed = if v.get("eventType").is_some() {
-        crate::serve::hooks::azure(&v)
+        hoist::serve::hooks::azure(&v)
     } else {
-        crate::serve::hooks::github("issue_comment", &v)
+        hoist::serve::hooks::github("issue_comment", &v)
     };
     let ev = match parsed.map_err(|e| Fatal::usage(Diag::error(e.to_string()).at(&shown, None)))? {
-        crate::serve::hooks::Event::Comment(c) => c,
-        crate::serve::hooks::Event::Ignored(why) => {
+        hoist::serve::hooks::Event::Comment(c) => c,
+        hoist::serve::hooks::Event::Ignored(why) => {
             anstream::eprintln!("hoist comment: nothing to do: {why}");
             return Ok(exit::OK);
         }
@@ -62,7 +62,7 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
     };
     // The ladder (forge, approvers) from the checkout's hoist.toml or
     // --config; the session (for promote, plan, retry) only when needed.
-    let ladder = crate::config::load(
+    let ladder = hoist::config::load(
         &args.session.target.repo,
         args.session.target.config.as_deref(),
     )?
@@ -76,7 +76,7 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
                 .join("; ")
         })
     };
-    match crate::run::comment::handle(&ev, &ladder, &mut open) {
+    match hoist::run::comment::handle(&ev, &ladder, &mut open) {
         Ok(h) => {
             match h.ignored {
                 Some(why) => anstream::eprintln!("hoist comment: nothing to do: {why}"),
@@ -90,7 +90,7 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
                     anstream::print!(
                         "{}",
                         h.reply
-                            .trim_start_matches(crate::run::comment::MARKER)
+                            .trim_start_matches(hoist::run::comment::MARKER)
                             .trim_start()
                     );
                 }

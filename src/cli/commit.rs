@@ -1,10 +1,10 @@
-//! `hoist apply` (committing): the work is [`crate::run::session`]; this file
+//! `hoist apply` (committing): the work is [`hoist::run::session`]; this file
 //! turns flags into its overrides and its report into output.
 
 use super::apply::ApplyArgs;
 use super::{Fatal, exit, plural, report, scan_progress};
-use crate::core::diag::Diag;
-use crate::run::session::{self as commit, Failure, Outcome};
+use hoist::core::diag::Diag;
+use hoist::run::session::{self as commit, Failure, Outcome};
 
 pub fn run(args: &ApplyArgs) -> Result<i32, Fatal> {
     let (repository, overrides) =

@@ -24,7 +24,7 @@ pub fn run(cmd: &ConfigCommand) -> Result<i32, Fatal> {
     let ConfigCommand::Check(args) = cmd;
     let fleet = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let mut diags = fleet.diags.clone();
-    diags.extend(crate::decide::ladder::check(&fleet.config, &fleet.files));
+    diags.extend(hoist::decide::ladder::check(&fleet.config, &fleet.files));
     report(&diags);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let ladder = &fleet.config.ladder;
@@ -34,7 +34,7 @@ pub fn run(cmd: &ConfigCommand) -> Result<i32, Fatal> {
         format!(
             "{}: {}",
             plural(ladder.rungs.len(), "environment"),
-            crate::decide::ladder::describe(ladder)
+            hoist::decide::ladder::describe(ladder)
         )
     };
     anstream::eprintln!(

@@ -1,6 +1,6 @@
 //! `hoist init`: propose a hoist.toml for an existing Flux fleet
-//! repository (`crate::setup::init`), and with `--split-image-tags` move markers
-//! out of kustomization entry files (`crate::mutate::split`); show, then write.
+//! repository (`hoist::setup::init`), and with `--split-image-tags` move markers
+//! out of kustomization entry files (`hoist::mutate::split`); show, then write.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Fatal, diff_style, exit, plural, report};
-use crate::core::diag::Diag;
+use hoist::core::diag::Diag;
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -34,9 +34,9 @@ pub struct InitArgs {
 
 pub fn run(args: &InitArgs) -> Result<i32, Fatal> {
     let proposal =
-        crate::setup::init::propose(&args.repo, args.split_image_tags).map_err(Fatal::usage)?;
+        hoist::setup::init::propose(&args.repo, args.split_image_tags).map_err(Fatal::usage)?;
     // The proposal must be a configuration hoist accepts.
-    crate::config::parse(&proposal.toml, "hoist.toml (proposed)")?;
+    hoist::config::parse(&proposal.toml, "hoist.toml (proposed)")?;
     if !args.split_image_tags {
         if args.print {
             print!("{}", proposal.toml);
@@ -50,7 +50,7 @@ pub fn run(args: &InitArgs) -> Result<i32, Fatal> {
                     .at(path.display().to_string(), None),
             ));
         }
-        crate::setup::init::write_changes(&args.repo, &changes).map_err(Fatal::usage)?;
+        hoist::setup::init::write_changes(&args.repo, &changes).map_err(Fatal::usage)?;
         anstream::eprintln!(
             "hoist init: wrote {}; next: hoist config check --repo {} and hoist ladder --repo {}",
             path.display(),
@@ -66,8 +66,8 @@ pub fn run(args: &InitArgs) -> Result<i32, Fatal> {
     let (changes, keep_toml) = proposal.changes(&args.repo, args.force);
     for c in &changes {
         let d = match &c.old {
-            Some(old) => crate::mutate::diff::unified(&c.path, old, &c.new, &diff_style),
-            None => crate::mutate::diff::created(&c.path, &c.new, &diff_style),
+            Some(old) => hoist::mutate::diff::unified(&c.path, old, &c.new, &diff_style),
+            None => hoist::mutate::diff::created(&c.path, &c.new, &diff_style),
         };
         anstream::print!("{d}");
     }
@@ -102,7 +102,7 @@ pub fn run(args: &InitArgs) -> Result<i32, Fatal> {
         );
         return Ok(code);
     }
-    crate::setup::init::write_changes(&args.repo, &changes).map_err(Fatal::usage)?;
+    hoist::setup::init::write_changes(&args.repo, &changes).map_err(Fatal::usage)?;
     anstream::eprintln!(
         "hoist init: wrote {} ({}); next: hoist lint --repo {}",
         plural(changes.len(), "file"),

@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 
 use super::{Fatal, exit, observe_repo, report};
-use crate::decide::ladder::RungPlan;
+use hoist::decide::ladder::RungPlan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -28,24 +28,24 @@ pub struct LadderArgs {
 pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
     let (fleet, objects, mut tags, mut diags) = observe_repo(&args.target, &args.tags)?;
     if fleet.config.ladder.is_empty() {
-        return Err(Fatal::usage(crate::core::diag::Diag::error(
+        return Err(Fatal::usage(hoist::core::diag::Diag::error(
             "no [[environment]] in hoist.toml: there is no ladder to show (see docs/configuration.md)",
         )));
     }
-    diags.extend(crate::decide::ladder::check(&fleet.config, &fleet.files));
-    let (plans, digest_diags) = crate::run::prepare_ladder(
+    diags.extend(hoist::decide::ladder::check(&fleet.config, &fleet.files));
+    let (plans, digest_diags) = hoist::run::prepare_ladder(
         &fleet.config,
         &objects,
         &fleet.files,
         &mut tags,
-        crate::observe::scan::TagCreation::Preview,
+        hoist::observe::scan::TagCreation::Preview,
     );
     diags.extend(digest_diags);
     for p in &plans {
         diags.extend(p.diagnostics.iter().cloned());
     }
     let blocked = plans.iter().map(|p| p.blocked.len()).sum::<usize>();
-    let view = crate::report::view::gather(
+    let view = hoist::report::view::gather(
         &fleet.config.ladder,
         plans,
         diags,

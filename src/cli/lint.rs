@@ -1,10 +1,10 @@
 //! `hoist lint`: problems that make image automation unsafe or silent
-//! (the checks are in [`crate::report::lint`]).
+//! (the checks are in [`hoist::report::lint`]).
 
 use clap::Args;
 
 use super::{Fatal, exit, load_repo, plural, report};
-use crate::decide::plan::collect_objects;
+use hoist::decide::plan::collect_objects;
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
@@ -16,14 +16,14 @@ pub fn run(args: &LintArgs) -> Result<i32, Fatal> {
     let loaded = load_repo(&args.target.repo, args.target.config.as_deref())?;
     let (objects, mut findings) = collect_objects(&loaded.files, &loaded.config);
     findings.extend(loaded.diags.iter().cloned());
-    findings.extend(crate::report::lint::lint(
+    findings.extend(hoist::report::lint::lint(
         &loaded.files,
         &loaded.config,
         &objects,
     ));
     findings.sort();
     if super::verbosity() > 0 {
-        for line in crate::report::lint::namespaces(&objects) {
+        for line in hoist::report::lint::namespaces(&objects) {
             anstream::eprintln!("{line}");
         }
     }

@@ -19,12 +19,12 @@ pub mod serve;
 
 use std::path::{Path, PathBuf};
 
-pub use crate::observe::scan::{Tags, obtain_tags};
+pub use hoist::observe::scan::Tags;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::core::diag::{Diag, Severity};
-use crate::run::fleet::{self, Fleet, Planned};
+use hoist::core::diag::{Diag, Severity};
+use hoist::run::fleet::{self, Fleet, Planned};
 
 static VERBOSITY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
@@ -140,7 +140,7 @@ pub fn scan_progress() -> impl Fn(usize, usize, &str) + Sync {
 pub fn observe_repo(
     target: &RepoArgs,
     tags: &TagArgs,
-) -> Result<(Fleet, crate::decide::plan::Objects, Tags, Vec<Diag>), Fatal> {
+) -> Result<(Fleet, hoist::decide::plan::Objects, Tags, Vec<Diag>), Fatal> {
     let fleet = load_repo(&target.repo, target.config.as_deref())?;
     let (objects, t, diags) =
         fleet::observe(&fleet, tags.registry_snapshot.as_deref(), &scan_progress())
@@ -167,7 +167,7 @@ impl SessionArgs {
         &self,
         what: &str,
         read_only: bool,
-    ) -> Result<Option<crate::run::session::Session>, Fatal> {
+    ) -> Result<Option<hoist::run::session::Session>, Fatal> {
         open_session(&self.git, &self.target, &self.tags, what, read_only)
     }
 }
@@ -178,11 +178,11 @@ fn open_session(
     tags: &TagArgs,
     what: &str,
     read_only: bool,
-) -> Result<Option<crate::run::session::Session>, Fatal> {
+) -> Result<Option<hoist::run::session::Session>, Fatal> {
     let (mut repository, mut overrides) = git.request(target, tags, None);
     overrides.read_only = read_only;
     if git.url.is_none() {
-        crate::run::climb::settle_repository(
+        hoist::run::climb::settle_repository(
             &target.repo,
             target.config.as_deref(),
             git.state_dir.clone(),
@@ -191,7 +191,7 @@ fn open_session(
         )
         .map_err(Fatal::from)?;
     }
-    let session = crate::run::session::Session::open(&repository, &overrides, &scan_progress())
+    let session = hoist::run::session::Session::open(&repository, &overrides, &scan_progress())
         .map_err(commit::fatal)?;
     if session.is_none() {
         anstream::eprintln!("hoist {what}: the ImageUpdateAutomation is suspended; nothing to do");

@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 
 use super::{Fatal, diff_style, exit, load_repo, plan_repo, plural, report};
-use crate::mutate::diff;
+use hoist::mutate::diff;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -34,9 +34,9 @@ pub fn run(args: &PlanArgs) -> Result<i32, Fatal> {
     match args.output {
         Output::Json => {
             let mut value = serde_json::to_value(&plan)
-                .map_err(|e| Fatal::usage(crate::core::diag::Diag::error(e.to_string())))?;
+                .map_err(|e| Fatal::usage(hoist::core::diag::Diag::error(e.to_string())))?;
             value["diagnostics"] = serde_json::to_value(&diags).unwrap_or_default();
-            value["summary"] = serde_json::to_value(crate::report::output::PlanSummary {
+            value["summary"] = serde_json::to_value(hoist::report::output::PlanSummary {
                 changes: plan.change_count(),
                 errors,
                 files: plan.files.len(),

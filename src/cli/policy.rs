@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{Fatal, exit, report};
-use crate::core::diag::Diag;
-use crate::policy::Fate;
+use hoist::core::diag::Diag;
+use hoist::policy::Fate;
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -45,9 +45,9 @@ pub struct EvalArgs {
 
 pub fn run(cmd: &PolicyCommand) -> Result<i32, Fatal> {
     let PolicyCommand::Eval(args) = cmd;
-    let policy = crate::flux::load_policy(&args.policy, args.name.as_deref())?;
+    let policy = hoist::flux::load_policy(&args.policy, args.name.as_deref())?;
     let (tags, diags) =
-        crate::observe::snapshot::read_tag_list(&args.tags).map_err(Fatal::usage)?;
+        hoist::observe::snapshot::read_tag_list(&args.tags).map_err(Fatal::usage)?;
     report(&diags);
     let (fates, result) = policy.explain(&tags);
     if args.output == Output::Json {
@@ -74,7 +74,7 @@ pub fn run(cmd: &PolicyCommand) -> Result<i32, Fatal> {
             for (t, f) in tags.iter().zip(&fates) {
                 let _ = writeln!(text, "{t:<width$}  {}", f.describe(t));
             }
-            for h in crate::policy::hints(&tags, &fates) {
+            for h in hoist::policy::hints(&tags, &fates) {
                 let _ = writeln!(text, "hint: {h}");
             }
             anstream::eprint!("{text}");

@@ -6,9 +6,9 @@ use clap::Args;
 
 use super::commit::fatal;
 use super::{Fatal, diff_style, exit, observe_repo, report};
-use crate::core::diag::Diag;
-use crate::decide::ladder::plan_promotion;
-use crate::run::session::Scope;
+use hoist::core::diag::Diag;
+use hoist::decide::ladder::plan_promotion;
+use hoist::run::session::Scope;
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
@@ -47,8 +47,8 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
         to: args.to.clone(),
         image: args.image.clone(),
     };
-    let mut forges = crate::run::climb::Forges::new(&ladder);
-    let climbed = crate::run::climb::land(
+    let mut forges = hoist::run::climb::Forges::new(&ladder);
+    let climbed = hoist::run::climb::land(
         &mut session,
         &mut forges,
         &ladder,
@@ -57,13 +57,13 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
         args.image.as_deref(),
     );
     match &climbed {
-        crate::run::climb::Climbed::Done { report: r, actions }
+        hoist::run::climb::Climbed::Done { report: r, actions }
             if actions.is_empty()
-                && matches!(r.outcome, crate::run::session::Outcome::UpToDate { .. }) =>
+                && matches!(r.outcome, hoist::run::session::Outcome::UpToDate { .. }) =>
         {
             report(&r.diags);
             let branch = match &r.outcome {
-                crate::run::session::Outcome::UpToDate { branch, .. } => branch.as_str(),
+                hoist::run::session::Outcome::UpToDate { branch, .. } => branch.as_str(),
                 _ => "",
             };
             anstream::eprintln!(
@@ -92,8 +92,8 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
     }
     let (fleet, objects, tags, mut diags) = observe_repo(&args.session.target, &args.session.tags)?;
     let tags_for = |i: &str| tags.get(i);
-    let decided = crate::decide::ladder::Decided::new(&objects, tags_for);
-    let tree = crate::decide::ladder::Tree {
+    let decided = hoist::decide::ladder::Decided::new(&objects, tags_for);
+    let tree = hoist::decide::ladder::Tree {
         files: &fleet.files,
         objects: &objects,
         config: &fleet.config,
@@ -112,7 +112,7 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
     // What the target runs now, and whether its own policy would take the
     // promoted tag (a promotion may move it outside that on purpose).
     let runs =
-        crate::decide::ladder::rung_runs(&fleet.config.ladder, &args.to, &fleet.files, &objects);
+        hoist::decide::ladder::rung_runs(&fleet.config.ladder, &args.to, &fleet.files, &objects);
     for pr in &p.promotions {
         if let Some(why) = outside_policy(&objects, pr) {
             diags.push(Diag::warning(format!(
@@ -138,7 +138,7 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
     for f in &p.files {
         anstream::print!(
             "{}",
-            crate::mutate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
+            hoist::mutate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
         );
     }
     anstream::eprintln!("hoist promote --dry-run: nothing was written");
@@ -152,8 +152,8 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
 /// Why the target's own ImagePolicy would not select `pr.to_tag`, if it
 /// would not: filtered out, outside its range, or not a version.
 fn outside_policy(
-    objects: &crate::decide::plan::Objects,
-    pr: &crate::decide::ladder::Promotion,
+    objects: &hoist::decide::plan::Objects,
+    pr: &hoist::decide::ladder::Promotion,
 ) -> Option<String> {
     let p = objects
         .policies
@@ -163,7 +163,7 @@ fn outside_policy(
     spec.exclusion_list = objects
         .repository_of(p)
         .and_then(|r| r.exclusion_list.clone());
-    let policy = crate::policy::Policy::from_spec(&spec).ok()?;
+    let policy = hoist::policy::Policy::from_spec(&spec).ok()?;
     policy
         .select(std::slice::from_ref(&pr.to_tag))
         .err()

@@ -1,16 +1,16 @@
 //! `hoist run`: carry builds up the ladder, rung by rung in ladder order.
 //!
-//! The loop itself is `crate::run::climb`; this file parses flags and prints.
+//! The loop itself is `hoist::run::climb`; this file parses flags and prints.
 
 use clap::{Args, ValueEnum};
 
 use super::commit::fatal;
 use super::{Fatal, diff_style, exit, observe_repo, plural, report};
-use crate::core::diag::Diag;
-use crate::decide::ladder::{Mode, RungPlan};
-use crate::report::output::{DryRunOutput, EnvironmentOutput, RunOutput};
-use crate::run::climb::Climbed;
-use crate::run::session::Outcome;
+use hoist::core::diag::Diag;
+use hoist::decide::ladder::{Mode, RungPlan};
+use hoist::report::output::{DryRunOutput, EnvironmentOutput, RunOutput};
+use hoist::run::climb::Climbed;
+use hoist::run::session::Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -43,7 +43,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
             "no [[environment]] in hoist.toml: nothing for `hoist run` to climb (use `hoist apply`, or see docs/configuration.md)",
         )));
     }
-    let climbed = crate::run::climb::climb(&mut session, &ladder);
+    let climbed = hoist::run::climb::climb(&mut session, &ladder);
     let mut results = RunOutput::default();
     for (env, c) in &climbed {
         let mut entry = EnvironmentOutput {
@@ -74,11 +74,11 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
 /// What a rung would write besides its diff: the status, and for a
 /// pull-request rung its branch, title and body.
 fn print_landing(
-    ladder: &crate::decide::ladder::Ladder,
-    rung: &crate::decide::ladder::Rung,
+    ladder: &hoist::decide::ladder::Ladder,
+    rung: &hoist::decide::ladder::Rung,
     p: &RungPlan,
 ) {
-    use crate::decide::ladder::body;
+    use hoist::decide::ladder::body;
     if ladder.forge.is_some() {
         anstream::println!(
             "#   status hoist/{}: success: {}",
@@ -97,7 +97,7 @@ fn print_landing(
     };
     anstream::println!(
         "#   pull request from {} into the base branch {what}: {title}",
-        crate::run::climb::bot_branch(rung, None)
+        hoist::run::climb::bot_branch(rung, None)
     );
     for line in text.lines() {
         anstream::println!("#   | {line}");
@@ -152,7 +152,7 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
     // directory.
     let remote = args.session.git.url.is_some()
         || (!args.session.target.repo.join(".git").exists() && {
-            let cfg = crate::config::load(
+            let cfg = hoist::config::load(
                 &args.session.target.repo,
                 args.session.target.config.as_deref(),
             )
@@ -169,12 +169,12 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
     } else {
         let (fleet, objects, mut tags, mut diags) =
             observe_repo(&args.session.target, &args.session.tags)?;
-        let (plans, more) = crate::run::prepare_ladder(
+        let (plans, more) = hoist::run::prepare_ladder(
             &fleet.config,
             &objects,
             &fleet.files,
             &mut tags,
-            crate::observe::scan::TagCreation::Preview,
+            hoist::observe::scan::TagCreation::Preview,
         );
         diags.extend(more);
         (fleet.config.ladder, plans, diags)
@@ -233,7 +233,7 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
             for f in &p.files {
                 anstream::print!(
                     "{}",
-                    crate::mutate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
+                    hoist::mutate::diff::unified(&f.file, &f.original, &f.updated, &diff_style)
                 );
             }
         }

@@ -7,10 +7,10 @@ use clap::{Args, ValueEnum};
 
 use super::report as report_diags;
 use super::{Fatal, exit, load_repo, plural};
-use crate::core::diag::Diag;
-use crate::decide::plan::collect_objects;
-use crate::observe::scan::live_scan;
-use crate::report::scan::{ImageReport, report};
+use hoist::core::diag::Diag;
+use hoist::decide::plan::collect_objects;
+use hoist::observe::scan::live_scan;
+use hoist::report::scan::{ImageReport, report};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {

@@ -1,4 +1,4 @@
-//! `hoist serve`: the bot. Parses flags; the server is `crate::serve`.
+//! `hoist serve`: the bot. Parses flags; the server is `hoist::serve`.
 
 use std::path::PathBuf;
 
@@ -22,14 +22,14 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: &ServeArgs) -> Result<i32, Fatal> {
-    let opts = crate::serve::Options {
+    let opts = hoist::serve::Options {
         configs: args.config.clone(),
         listen: args.listen.clone(),
         state_dir: args
             .state_dir
             .clone()
-            .unwrap_or_else(crate::persist::cache::default_state_dir),
+            .unwrap_or_else(hoist::persist::cache::default_state_dir),
     };
-    crate::serve::serve(opts).map_err(Fatal::from)?;
+    hoist::serve::serve(opts).map_err(Fatal::from)?;
     Ok(exit::OK)
 }
