@@ -353,6 +353,11 @@ pub fn mutate_scoped(
             .or_default()
             .push(o);
     }
+    // The scope, for lookups by a marker's borrowed names.
+    let in_scope: Option<std::collections::HashSet<(&str, &str)>> =
+        scope.map(|sc| sc.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect());
+    let covered =
+        |ns: &str, name: &str| in_scope.as_ref().is_none_or(|sc| sc.contains(&(ns, name)));
     let mut diags = Vec::new();
     let mut changes = Vec::new();
     for f in files.iter().filter(|f| f.has_markers) {
@@ -377,6 +382,9 @@ pub fn mutate_scoped(
         let mut recorded: HashMap<(&ObjectId, &str, &str), Recorded> = HashMap::new();
         for s in &scan.setters {
             let m = &s.marker;
+            if !covered(&m.namespace, &m.name) {
+                continue;
+            }
             recorded
                 .entry((&s.object, m.namespace.as_str(), m.name.as_str()))
                 .or_default()
@@ -385,7 +393,7 @@ pub fn mutate_scoped(
         let mut reps: Vec<(Replacement, ObjectId, String, usize)> = Vec::new();
         for s in &scan.setters {
             let m = &s.marker;
-            if scope.is_some_and(|sc| !sc.contains(&(m.namespace.clone(), m.name.clone()))) {
+            if !covered(&m.namespace, &m.name) {
                 continue;
             }
             let warn = |msg: String| Diag::warning(msg).at(&f.rel, Some(s.marker_line));

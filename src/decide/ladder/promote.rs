@@ -23,7 +23,7 @@ use super::config::{Ladder, Rung};
 use crate::config::Config;
 use crate::core::diag::Diag;
 use crate::core::tags::{TagList, Unobserved};
-use crate::decide::plan::{FileChange, Objects, PolicyOutcome, Recorded, Selected, decide, mutate};
+use crate::decide::plan::{FileChange, Objects, PolicyOutcome, Recorded, Selected, decide};
 use crate::flux::{DigestReflection, ImagePolicy};
 use crate::observe::repo::SourceFile;
 use crate::setters;
@@ -106,9 +106,10 @@ pub struct Tree<'a, 'l> {
 #[derive(Debug, Clone)]
 pub struct Decided {
     chosen: Vec<PolicyOutcome>,
-    /// (namespace, name) → (index into `objects.policies`, image); the
+    /// namespace → name → (index into `objects.policies`, image); the
     /// first policy of a name and the first repository of a name win.
-    images: HashMap<(String, String), (usize, String)>,
+    /// Nested so a marker's `(&str, &str)` is looked up without copying.
+    images: HashMap<String, HashMap<String, (usize, String)>>,
 }
 
 impl Decided {
@@ -123,7 +124,7 @@ impl Decided {
                 .entry((r.meta.namespace.as_str(), r.meta.name.as_str()))
                 .or_insert(r.image.as_str());
         }
-        let mut images = HashMap::new();
+        let mut images: HashMap<String, HashMap<String, (usize, String)>> = HashMap::new();
         let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
         for (i, p) in objects.policies.iter().enumerate() {
             if !seen.insert((p.meta.namespace.as_str(), p.meta.name.as_str())) {
@@ -131,10 +132,10 @@ impl Decided {
             }
             let repo = (p.repository_namespace.as_str(), p.repository_name.as_str());
             if let Some(image) = repos.get(&repo) {
-                images.insert(
-                    (p.meta.namespace.clone(), p.meta.name.clone()),
-                    (i, image.to_string()),
-                );
+                images
+                    .entry(p.meta.namespace.clone())
+                    .or_default()
+                    .insert(p.meta.name.clone(), (i, image.to_string()));
             }
         }
         Decided {
@@ -152,11 +153,22 @@ impl Decided {
 impl<'a> Tree<'a, '_> {
     /// The policy a marker names, and the image its repository declares.
     fn image_of(&self, ns: &str, name: &str) -> Option<(&'a ImagePolicy, &'a str)> {
-        let (i, image) = self
-            .decided
-            .images
-            .get(&(ns.to_string(), name.to_string()))?;
+        let (i, image) = self.decided.images.get(ns)?.get(name)?;
         Some((&self.objects.policies[*i], image.as_str()))
+    }
+
+    /// The (namespace, name) of every policy whose image is `wanted`
+    /// (as [`image_matches`] reads it).
+    fn policies_of(&self, wanted: &str) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for (ns, names) in &self.decided.images {
+            for (name, (_, image)) in names {
+                if image_matches(image, wanted) {
+                    out.insert((ns.clone(), name.clone()));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -385,11 +397,31 @@ fn plan_rung(
         .filter(|f| f.has_markers && rung.owns(&f.rel))
         .cloned()
         .collect();
-    let lookup = |ns: &str, name: &str| tree.image_of(ns, name).map(|(_, i)| i);
+    // With `only_image`, the plan reads and touches only that image's
+    // markers: every other image keeps what it runs, byte for byte, and
+    // its markers are another plan's to report on. A marker file naming
+    // every image of a large fleet then costs this image's markers, not
+    // the fleet's, in everything but the file's one scan.
+    let scope = only_image.map(|w| tree.policies_of(w));
+    let lookup = |ns: &str, name: &str| {
+        tree.image_of(ns, name)
+            .map(|(_, i)| i)
+            .filter(|i| only_image.is_none_or(|w| image_matches(i, w)))
+    };
     let before = runs(&mine, lookup);
-    let mut found = Found::default();
-    let mut outcomes = match source {
+    let base: Vec<PolicyOutcome> = match &scope {
         None => tree.decided.chosen.clone(),
+        Some(sc) => tree
+            .decided
+            .chosen
+            .iter()
+            .filter(|o| sc.contains(&(o.namespace.clone(), o.name.clone())))
+            .cloned()
+            .collect(),
+    };
+    let mut found = Found::default();
+    let outcomes = match source {
+        None => base,
         Some((source, given)) => {
             let from: Vec<SourceFile> = current
                 .iter()
@@ -406,45 +438,24 @@ fn plan_rung(
                 &source_runs,
                 &mine,
                 tree,
-                only_image,
+                (base, only_image),
                 &mut found,
             )
         }
     };
-    if let Some(wanted) = only_image {
-        // Every other image keeps what it runs: its policies "select" the
-        // recorded value, so their markers stay as they are.
-        let mut of_image: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, o) in outcomes.iter().enumerate() {
-            if let Some(image) = &o.image {
-                of_image.entry(image.clone()).or_default().push(i);
-            }
-        }
-        for (image, r) in recorded(&mine, lookup) {
-            if image_matches(&image, wanted) {
-                continue;
-            }
-            for &i in of_image.get(&image).into_iter().flatten() {
-                let o = &mut outcomes[i];
-                let Some(tag) = r.tag.clone() else { continue };
-                let selected = Selected {
-                    image: image.clone(),
-                    tag,
-                    digest: r.digest.clone().filter(|d| !d.is_empty()),
-                };
-                o.reference = Some(selected.reference());
-                o.selected = Some(selected);
-                o.error = None;
-            }
-        }
-    }
     let Found {
         promotions,
         blocked,
         wanted,
         to_create,
     } = found;
-    let (changes, mut diagnostics) = mutate(&mine, tree.objects, &outcomes, tree.config);
+    let (changes, mut diagnostics) = crate::decide::plan::mutate_scoped(
+        &mine,
+        tree.objects,
+        &outcomes,
+        tree.config,
+        scope.as_ref(),
+    );
     // A blocked image is a failure of the run (the others still move).
     for b in &blocked {
         diagnostics.push(Diag::error(format!(
@@ -526,23 +537,20 @@ fn recorded<'o>(
         let Ok(scan) = crate::decide::plan::scan(&f.text) else {
             continue;
         };
-        let mut per_doc: BTreeMap<(setters::ObjectId, String), Recorded> = BTreeMap::new();
-        let mut order = Vec::new();
+        // Where each (document, image) of this file is in `out`: hashed on
+        // borrowed keys, since a marker file of a large fleet holds one
+        // entry per image and this runs for every image planned.
+        let mut at: HashMap<(&setters::ObjectId, &str), usize> = HashMap::new();
         for s in &scan.setters {
             let m = &s.marker;
             let Some(image) = image_of(&m.namespace, &m.name) else {
                 continue;
             };
-            let key = (s.object.clone(), image.to_string());
-            if !per_doc.contains_key(&key) {
-                order.push(key.clone());
-            }
-            per_doc.entry(key).or_default().add(m.field, &s.value);
-        }
-        for key in order {
-            if let Some(r) = per_doc.remove(&key) {
-                out.push((key.1, r));
-            }
+            let i = *at.entry((&s.object, image)).or_insert_with(|| {
+                out.push((image.to_string(), Recorded::default()));
+                out.len() - 1
+            });
+            out[i].1.add(m.field, &s.value);
         }
     }
     out
@@ -565,7 +573,7 @@ fn promote(
     source_runs: &SourceRuns,
     mine: &[SourceFile],
     tree: &Tree<'_, '_>,
-    only_image: Option<&str>,
+    (mut outcomes, only_image): (Vec<PolicyOutcome>, Option<&str>),
     out: &mut Found,
 ) -> Vec<PolicyOutcome> {
     let Found {
@@ -578,16 +586,24 @@ fn promote(
     for f in mine {
         if let Ok(scan) = crate::decide::plan::scan(&f.text) {
             for s in &scan.setters {
-                marked.insert((s.marker.namespace.clone(), s.marker.name.clone()));
+                let m = &s.marker;
+                if only_image.is_some_and(|w| {
+                    tree.image_of(&m.namespace, &m.name)
+                        .is_some_and(|(_, image)| !image_matches(image, w))
+                }) {
+                    continue;
+                }
+                marked.insert((m.namespace.clone(), m.name.clone()));
             }
         }
     }
-    let mut outcomes: Vec<PolicyOutcome> = tree.decided.chosen.clone();
-    let mut slots: HashMap<(&str, &str), usize> = HashMap::new();
-    for (i, o) in tree.decided.chosen.iter().enumerate() {
-        slots
-            .entry((o.namespace.as_str(), o.name.as_str()))
-            .or_insert(i);
+    // Where each marked policy's outcome is (the first of a name wins).
+    let mut slots: HashMap<(String, String), usize> = HashMap::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        let key = (o.namespace.clone(), o.name.clone());
+        if marked.contains(&key) {
+            slots.entry(key).or_insert(i);
+        }
     }
     for (ns, name) in marked {
         let Some((policy, image)) = tree.image_of(&ns, &name) else {
@@ -596,7 +612,7 @@ fn promote(
         if only_image.is_some_and(|w| !image_matches(image, w)) {
             continue;
         }
-        let Some(&i) = slots.get(&(ns.as_str(), name.as_str())) else {
+        let Some(&i) = slots.get(&(ns.clone(), name.clone())) else {
             continue;
         };
         let slot = &mut outcomes[i];
