@@ -4,10 +4,10 @@
 //! machine-readable record of every marker's old and new value for later
 //! rollback commands. Pure text; the forge only posts it.
 
-use serde::{Deserialize, Serialize};
-
 use super::config::{Mode, Rung};
 use super::promote::RungPlan;
+use super::record::{RECORD_END, RECORD_START};
+pub use super::record::{Record, RecordEntry, parse_record, record};
 
 /// GitHub: title 256, body 65,536 characters.
 pub const GITHUB_LIMITS: Limits = Limits {
@@ -35,54 +35,6 @@ impl Limits {
             _ => GITHUB_LIMITS,
         }
     }
-}
-
-/// One marker's change, as recorded in the body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordEntry {
-    pub file: String,
-    pub line: usize,
-    pub setter: String,
-    pub old: String,
-    pub new: String,
-}
-
-/// The machine-readable part of a body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    pub environment: String,
-    pub changes: Vec<RecordEntry>,
-    /// False when the forge's limit left room for only some changes (the
-    /// commit on the PR branch always holds them all).
-    pub complete: bool,
-}
-
-const RECORD_START: &str = "<!-- hoist:record ";
-const RECORD_END: &str = " -->";
-
-/// The marker changes of a rung plan, in file order.
-pub fn record(plan: &RungPlan) -> Vec<RecordEntry> {
-    plan.files
-        .iter()
-        .flat_map(|f| {
-            f.objects.iter().flat_map(move |o| {
-                o.changes.iter().map(move |c| RecordEntry {
-                    file: f.file.clone(),
-                    line: c.line,
-                    setter: c.setter.clone(),
-                    old: c.old.clone(),
-                    new: c.new.clone(),
-                })
-            })
-        })
-        .collect()
-}
-
-/// The record a body carries, if any (for rollback commands).
-pub fn parse_record(body: &str) -> Option<Record> {
-    let start = body.find(RECORD_START)? + RECORD_START.len();
-    let end = start + body[start..].find(RECORD_END)?;
-    serde_json::from_str(&body[start..end]).ok()
 }
 
 /// Title and body for `plan` on `rung`, within `limits`. The human part is

@@ -10,13 +10,15 @@
 pub mod body;
 pub use crate::config::ladder as config;
 pub mod promote;
+pub mod record;
 pub use crate::config::window;
 
 pub use config::{Forge, ForgeKind, Group, Ladder, MergeMethod, Mode, Rung};
 pub use promote::{
     Blocked, Decided, Promotion, RungPlan, SourceRuns, Tree, plan_ladder, plan_one, plan_promotion,
-    plan_restore, rung_runs, runs_before,
+    plan_restore, rung_runs,
 };
+pub use record::runs_before;
 
 use crate::config::Config;
 use crate::core::diag::Diag;

@@ -336,47 +336,6 @@ pub fn plan_restore(
     ))
 }
 
-/// What a promotion's record says its rung ran before: image → (tag,
-/// digest), read from the `old` values of its markers (`ns:name:tag`,
-/// `ns:name` as `image:tag[@digest]`, `ns:name:digest`).
-pub fn runs_before(entries: &[super::body::RecordEntry], objects: &Objects) -> SourceRuns {
-    let mut out = SourceRuns::new();
-    for e in entries {
-        let parts: Vec<&str> = e.setter.split(':').collect();
-        let (ns, name, field) = match parts.as_slice() {
-            [ns, name] => (*ns, *name, "image"),
-            [ns, name, field] => (*ns, *name, *field),
-            _ => continue,
-        };
-        let Some((_, image)) = image_of(objects, ns, name) else {
-            continue;
-        };
-        let slot = out
-            .entry(image.to_string())
-            .or_insert_with(|| (String::new(), None));
-        match field {
-            "tag" => slot.0 = e.old.clone(),
-            "digest" => slot.1 = Some(e.old.clone()).filter(|d| !d.is_empty()),
-            "image" => {
-                let (reference, digest) = match e.old.split_once('@') {
-                    Some((r, d)) => (r, Some(d.to_string())),
-                    None => (e.old.as_str(), None),
-                };
-                let slash = reference.rfind('/').unwrap_or(0);
-                if let Some(colon) = reference[slash..].rfind(':') {
-                    slot.0 = reference[slash + colon + 1..].to_string();
-                }
-                if digest.is_some() {
-                    slot.1 = digest;
-                }
-            }
-            _ => {}
-        }
-    }
-    out.retain(|_, (tag, _)| !tag.is_empty());
-    out
-}
-
 /// Does `image` (as written in `spec.image`) answer to `wanted` (the whole
 /// name, or its last path component)?
 fn image_matches(image: &str, wanted: &str) -> bool {
@@ -496,7 +455,11 @@ fn plan_rung(
 }
 
 /// The policy a marker names, and the image its repository declares.
-fn image_of<'o>(objects: &'o Objects, ns: &str, name: &str) -> Option<(&'o ImagePolicy, &'o str)> {
+pub(super) fn image_of<'o>(
+    objects: &'o Objects,
+    ns: &str,
+    name: &str,
+) -> Option<(&'o ImagePolicy, &'o str)> {
     let p = objects
         .policies
         .iter()
