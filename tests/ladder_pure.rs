@@ -252,3 +252,75 @@ fn pull_request_text_tells_a_reviewer_everything_and_fits_the_forge() {
     );
     assert!(tiny.contains("cut to fit the forge's limit"), "{tiny}");
 }
+
+/// A `group = "image"` plan for one image reads and writes that image's
+/// markers only: the other image keeps its bytes although a newer build
+/// of it is there too, and a broken marker of another policy in the same
+/// file is the full plan's to report, not every image's.
+#[test]
+fn a_plan_for_one_image_touches_and_reports_only_that_image() {
+    let config = hoist::config::parse(LADDER, "hoist.toml").unwrap();
+    let mut files = fleet_files();
+    let staging = "clusters/staging/image-tags.yaml";
+    let text = format!(
+        "{}ghost: x # {{\"$imagepolicy\": \"ns:ghost:tag\"}}\n",
+        tags("staging", "staging-aaaaaaa", "staging-1111111")
+    );
+    let at = files.iter().position(|f| f.rel == staging).unwrap();
+    files[at] = file(staging, &text);
+    let api = list(&[("dev-bbbbbbb-2", "b"), ("staging-bbbbbbb", "b")]);
+    let web = list(&[("dev-2222222-2", "2"), ("staging-2222222", "2")]);
+    // dev runs the new builds of both images.
+    let dev = "clusters/dev/image-tags.yaml";
+    let at = files.iter().position(|f| f.rel == dev).unwrap();
+    files[at] = file(dev, &tags("dev", "dev-bbbbbbb-2", "dev-2222222-2"));
+    let tags_for = |img: &str| match img {
+        "ghcr.io/a/api" => Ok(&api),
+        "ghcr.io/a/web" => Ok(&web),
+        other => Err(Unobserved::NotInSnapshot {
+            image: other.to_string(),
+        }),
+    };
+    let objects = collect(&files);
+    let decided = hoist::decide::ladder::Decided::new(&objects, tags_for);
+    let tree = hoist::decide::ladder::Tree {
+        files: &files,
+        objects: &objects,
+        config: &config,
+        tags_for: &tags_for,
+        decided: &decided,
+    };
+    let one = hoist::decide::ladder::plan_one(&config.ladder, "staging", Some("api"), None, &tree)
+        .unwrap();
+    assert_eq!(one.files.len(), 1);
+    let updated = one.files[0].updated.as_str();
+    assert!(updated.contains("api: staging-bbbbbbb #"), "{updated}");
+    assert!(
+        updated.contains("web: staging-1111111 #"),
+        "web is another plan's: {updated}"
+    );
+    assert_eq!(
+        one.runs.keys().collect::<Vec<_>>(),
+        ["ghcr.io/a/api"],
+        "what the rung runs, for this image"
+    );
+    assert!(
+        one.diagnostics
+            .iter()
+            .all(|d| !d.to_string().contains("ghost")),
+        "{:?}",
+        one.diagnostics
+    );
+    // The whole rung moves both images and names the broken marker.
+    let all =
+        hoist::decide::ladder::plan_one(&config.ladder, "staging", None, None, &tree).unwrap();
+    let updated = all.files[0].updated.as_str();
+    assert!(updated.contains("web: staging-2222222 #"), "{updated}");
+    assert!(
+        all.diagnostics
+            .iter()
+            .any(|d| d.to_string().contains("ns:ghost")),
+        "{:?}",
+        all.diagnostics
+    );
+}

@@ -296,9 +296,9 @@ impl Recorded {
 /// answer is the same).
 pub fn scan(
     text: &std::sync::Arc<String>,
-) -> Result<std::rc::Rc<setters::FileScan>, setters::yaml::YamlError> {
+) -> Result<std::rc::Rc<Scanned>, setters::yaml::YamlError> {
     use std::hash::{Hash, Hasher};
-    type Kept = Vec<(u64, std::sync::Arc<String>, std::rc::Rc<setters::FileScan>)>;
+    type Kept = Vec<(u64, std::sync::Arc<String>, std::rc::Rc<Scanned>)>;
     thread_local! {
         static KEPT: std::cell::RefCell<Kept> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -314,7 +314,10 @@ pub fn scan(
     if let Some(s) = found {
         return Ok(s);
     }
-    let scanned = std::rc::Rc::new(setters::scan(text)?);
+    let scanned = std::rc::Rc::new(Scanned {
+        scan: setters::scan(text)?,
+        by_policy: Default::default(),
+    });
     KEPT.with_borrow_mut(|kept| {
         if kept.len() >= KEEP {
             kept.remove(0);
@@ -322,6 +325,51 @@ pub fn scan(
         kept.push((key, text.clone(), scanned.clone()));
     });
     Ok(scanned)
+}
+
+/// A file's markers ([`setters::FileScan`], which it derefs to), with an
+/// index by the policy each names, built the first time it is asked for.
+#[derive(Debug)]
+pub struct Scanned {
+    scan: setters::FileScan,
+    by_policy: std::cell::OnceCell<HashMap<String, HashMap<String, Vec<usize>>>>,
+}
+
+impl std::ops::Deref for Scanned {
+    type Target = setters::FileScan;
+    fn deref(&self) -> &setters::FileScan {
+        &self.scan
+    }
+}
+
+impl Scanned {
+    /// The indices into `setters` of the markers naming any policy of
+    /// `policies` (namespace, name), in file order.
+    pub fn setters_naming(
+        &self,
+        policies: &std::collections::BTreeSet<(String, String)>,
+    ) -> Vec<usize> {
+        let index = self.by_policy.get_or_init(|| {
+            let mut index: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
+            for (i, s) in self.scan.setters.iter().enumerate() {
+                index
+                    .entry(s.marker.namespace.clone())
+                    .or_default()
+                    .entry(s.marker.name.clone())
+                    .or_default()
+                    .push(i);
+            }
+            index
+        });
+        let mut out: Vec<usize> = policies
+            .iter()
+            .filter_map(|(ns, name)| index.get(ns)?.get(name))
+            .flatten()
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out
+    }
 }
 
 /// Compute the edits for every marker, given the policy outcomes.
@@ -379,8 +427,18 @@ pub fn mutate_scoped(
         }
         let file_clusters = objects.layout.clusters_of(&f.rel);
         let mut overlaps: std::collections::BTreeSet<Vec<String>> = Default::default();
+        // The markers this plan covers, in file order (through the scan's
+        // index when the plan is scoped).
+        let picked: Vec<&setters::Setter> = match scope {
+            Some(sc) => scan
+                .setters_naming(sc)
+                .into_iter()
+                .map(|i| &scan.setters[i])
+                .collect(),
+            None => scan.setters.iter().collect(),
+        };
         let mut recorded: HashMap<(&ObjectId, &str, &str), Recorded> = HashMap::new();
-        for s in &scan.setters {
+        for &s in &picked {
             let m = &s.marker;
             if !covered(&m.namespace, &m.name) {
                 continue;
@@ -391,7 +449,7 @@ pub fn mutate_scoped(
                 .add(m.field, &s.value);
         }
         let mut reps: Vec<(Replacement, ObjectId, String, usize)> = Vec::new();
-        for s in &scan.setters {
+        for &s in &picked {
             let m = &s.marker;
             if !covered(&m.namespace, &m.name) {
                 continue;

@@ -23,7 +23,9 @@ use super::config::{Ladder, Rung};
 use crate::config::Config;
 use crate::core::diag::Diag;
 use crate::core::tags::{TagList, Unobserved};
-use crate::decide::plan::{FileChange, Objects, PolicyOutcome, Recorded, Selected, decide};
+use crate::decide::plan::{
+    FileChange, Objects, PolicyOutcome, PolicyScope, Recorded, Selected, decide,
+};
 use crate::flux::{DigestReflection, ImagePolicy};
 use crate::observe::repo::SourceFile;
 use crate::setters;
@@ -219,17 +221,18 @@ pub fn rung_runs(
         .filter(|f| f.has_markers && rung.owns(&f.rel))
         .cloned()
         .collect();
-    collect_runs(&mine, |ns, name| {
+    collect_runs(&mine, None, |ns, name| {
         image_of(objects, ns, name).map(|(_, i)| i)
     })
 }
 
 fn collect_runs<'o>(
     files: &[SourceFile],
+    scope: PolicyScope<'_>,
     image_of: impl Fn(&str, &str) -> Option<&'o str>,
 ) -> SourceRuns {
     let mut out = SourceRuns::new();
-    for (image, r) in recorded(files, image_of) {
+    for (image, r) in recorded(files, scope, image_of) {
         if let Some(tag) = r.tag {
             out.entry(image)
                 .or_insert((tag, r.digest.filter(|d| !d.is_empty())));
@@ -367,16 +370,19 @@ fn plan_rung(
             .map(|(_, i)| i)
             .filter(|i| only_image.is_none_or(|w| image_matches(i, w)))
     };
-    let before = runs(&mine, lookup);
+    let before = runs(&mine, scope.as_ref(), lookup);
     let base: Vec<PolicyOutcome> = match &scope {
         None => tree.decided.chosen.clone(),
-        Some(sc) => tree
-            .decided
-            .chosen
-            .iter()
-            .filter(|o| sc.contains(&(o.namespace.clone(), o.name.clone())))
-            .cloned()
-            .collect(),
+        Some(sc) => {
+            let sc: std::collections::HashSet<(&str, &str)> =
+                sc.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            tree.decided
+                .chosen
+                .iter()
+                .filter(|o| sc.contains(&(o.namespace.as_str(), o.name.as_str())))
+                .cloned()
+                .collect()
+        }
     };
     let mut found = Found::default();
     let outcomes = match source {
@@ -389,7 +395,7 @@ fn plan_rung(
                 .collect();
             let source_runs = match given {
                 Some(runs) => runs.clone(),
-                None => collect_runs(&from, lookup),
+                None => collect_runs(&from, scope.as_ref(), lookup),
             };
             promote(
                 rung,
@@ -397,7 +403,7 @@ fn plan_rung(
                 &source_runs,
                 &mine,
                 tree,
-                (base, only_image),
+                (base, only_image, scope.as_ref()),
                 &mut found,
             )
         }
@@ -433,7 +439,7 @@ fn plan_rung(
         .filter(|f| f.has_markers && rung.owns(&f.rel))
         .cloned()
         .collect();
-    let after = runs(&edited, lookup);
+    let after = runs(&edited, scope.as_ref(), lookup);
     let runs = before
         .into_iter()
         .map(|(image, was)| {
@@ -475,10 +481,11 @@ pub(super) fn image_of<'o>(
 /// recorded) read from its markers, per image, first document first.
 fn runs<'o>(
     files: &[SourceFile],
+    scope: PolicyScope<'_>,
     image_of: impl Fn(&str, &str) -> Option<&'o str>,
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for (image, r) in recorded(files, image_of) {
+    for (image, r) in recorded(files, scope, image_of) {
         if let Some(tag) = r.tag {
             let v = match r.digest.filter(|d| !d.is_empty()) {
                 Some(d) => format!("{tag}@{d}"),
@@ -493,6 +500,7 @@ fn runs<'o>(
 /// Recorded state per (image, document), in file order.
 fn recorded<'o>(
     files: &[SourceFile],
+    scope: PolicyScope<'_>,
     image_of: impl Fn(&str, &str) -> Option<&'o str>,
 ) -> Vec<(String, Recorded)> {
     let mut out: Vec<(String, Recorded)> = Vec::new();
@@ -500,11 +508,16 @@ fn recorded<'o>(
         let Ok(scan) = crate::decide::plan::scan(&f.text) else {
             continue;
         };
+        // Only the scope's markers, found through the scan's index: a
+        // marker file naming every image costs one image's markers here.
+        let picked: Vec<usize> = match scope {
+            Some(sc) => scan.setters_naming(sc),
+            None => (0..scan.setters.len()).collect(),
+        };
         // Where each (document, image) of this file is in `out`: hashed on
-        // borrowed keys, since a marker file of a large fleet holds one
-        // entry per image and this runs for every image planned.
+        // borrowed keys.
         let mut at: HashMap<(&setters::ObjectId, &str), usize> = HashMap::new();
-        for s in &scan.setters {
+        for s in picked.into_iter().map(|i| &scan.setters[i]) {
             let m = &s.marker;
             let Some(image) = image_of(&m.namespace, &m.name) else {
                 continue;
@@ -536,7 +549,7 @@ fn promote(
     source_runs: &SourceRuns,
     mine: &[SourceFile],
     tree: &Tree<'_, '_>,
-    (mut outcomes, only_image): (Vec<PolicyOutcome>, Option<&str>),
+    (mut outcomes, only_image, scope): (Vec<PolicyOutcome>, Option<&str>, PolicyScope<'_>),
     out: &mut Found,
 ) -> Vec<PolicyOutcome> {
     let Found {
@@ -548,7 +561,11 @@ fn promote(
     let mut marked: BTreeSet<(String, String)> = BTreeSet::new();
     for f in mine {
         if let Ok(scan) = crate::decide::plan::scan(&f.text) {
-            for s in &scan.setters {
+            let picked: Vec<usize> = match scope {
+                Some(sc) => scan.setters_naming(sc),
+                None => (0..scan.setters.len()).collect(),
+            };
+            for s in picked.into_iter().map(|i| &scan.setters[i]) {
                 let m = &s.marker;
                 if only_image.is_some_and(|w| {
                     tree.image_of(&m.namespace, &m.name)
