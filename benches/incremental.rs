@@ -76,7 +76,7 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: img
             &files,
             &objects,
             Vec::new(),
-            &config,
+            &config.write,
             tags_for,
         ));
     }
@@ -85,7 +85,12 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: img
     let mut one = None;
     for _ in 0..rounds {
         one = Some(plan_images(
-            &mut index, &image, &files, &objects, &config, tags_for,
+            &mut index,
+            &image,
+            &files,
+            &objects,
+            &config.write,
+            tags_for,
         ));
     }
     let one_t = t.elapsed() / rounds;

@@ -114,7 +114,7 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
     let runs =
         hoist::decide::ladder::rung_runs(&fleet.config.ladder, &args.to, &fleet.files, &objects);
     for pr in &p.promotions {
-        if let Some(why) = outside_policy(&objects, pr) {
+        if let Some(why) = hoist::decide::ladder::outside_policy(&objects, pr) {
             diags.push(Diag::warning(format!(
                 "{}: {} is outside what {}'s own policy {}/{} accepts ({why}); the promotion sets it anyway",
                 pr.image, pr.to_tag, args.to, pr.namespace, pr.policy
@@ -147,25 +147,4 @@ fn dry_run(args: &PromoteArgs) -> Result<i32, Fatal> {
     } else {
         exit::OK
     })
-}
-
-/// Why the target's own ImagePolicy would not select `pr.to_tag`, if it
-/// would not: filtered out, outside its range, or not a version.
-fn outside_policy(
-    objects: &hoist::decide::plan::Objects,
-    pr: &hoist::decide::ladder::Promotion,
-) -> Option<String> {
-    let p = objects
-        .policies
-        .iter()
-        .find(|p| p.meta.namespace == pr.namespace && p.meta.name == pr.policy)?;
-    let mut spec = p.spec.clone();
-    spec.exclusion_list = objects
-        .repository_of(p)
-        .and_then(|r| r.exclusion_list.clone());
-    let policy = hoist::policy::Policy::from_spec(&spec).ok()?;
-    policy
-        .select(std::slice::from_ref(&pr.to_tag))
-        .err()
-        .map(|e| e.to_string())
 }

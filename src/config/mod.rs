@@ -188,12 +188,33 @@ pub struct RawPolicy {
     pub digest_reflection_policy: Option<DigestReflection>,
 }
 
+/// Where hoist may write: `write_paths`, compiled. All a plan needs of
+/// hoist.toml besides the Flux objects.
+#[derive(Debug, Default, Clone)]
+pub struct WriteScope {
+    globs: Option<GlobSet>,
+    patterns: Vec<String>,
+}
+
+impl WriteScope {
+    /// May hoist write this repo-relative path? (Anywhere, without
+    /// `write_paths`.)
+    pub fn may_write(&self, rel: &str) -> bool {
+        self.globs.as_ref().is_none_or(|g| g.is_match(rel))
+    }
+
+    /// The patterns as written, for messages.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+}
+
 /// A loaded, validated configuration.
 #[derive(Debug, Default, Clone)]
 pub struct Config {
     pub path: Option<String>,
-    pub write_paths: Option<GlobSet>,
-    pub write_patterns: Vec<String>,
+    /// `write_paths`.
+    pub write: WriteScope,
     pub repositories: Vec<ImageRepository>,
     pub policies: Vec<ImagePolicy>,
     /// `[namespaces]`: (glob, matcher, namespace) in the file's order.
@@ -218,7 +239,7 @@ impl Config {
 
     /// May hoist write this repo-relative path?
     pub fn may_write(&self, rel: &str) -> bool {
-        self.write_paths.as_ref().is_none_or(|g| g.is_match(rel))
+        self.write.may_write(rel)
     }
 }
 
@@ -303,8 +324,10 @@ pub fn parse(text: &str, display: &str) -> Result<Config, Vec<Diag>> {
                 ),
             }
         }
-        cfg.write_paths = b.build().ok();
-        cfg.write_patterns = raw.write_paths.clone();
+        cfg.write = WriteScope {
+            globs: b.build().ok(),
+            patterns: raw.write_paths.clone(),
+        };
     }
     for (glob, ns) in &raw.namespaces {
         let line = find_line(&format!("\"{glob}\""));

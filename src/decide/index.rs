@@ -110,7 +110,7 @@ pub fn plan_images<'a>(
     images: &BTreeSet<String>,
     files: &[SourceFile],
     objects: &Objects,
-    config: &crate::config::Config,
+    write: &crate::config::WriteScope,
     tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
 ) -> Plan {
     index.update(files);
@@ -141,7 +141,7 @@ pub fn plan_images<'a>(
         &subset,
         &objects,
         Vec::new(),
-        config,
+        write,
         tags_for,
         Some(&keys),
     )
@@ -219,7 +219,7 @@ mod tests {
         let tags_for = |_: &str| -> Result<&TagList, Unobserved> { Ok(&list) };
         let mut idx = MarkerIndex::default();
         let images: BTreeSet<String> = ["r.example/a".to_string()].into();
-        let one = plan_images(&mut idx, &images, &files, &objects, &config, tags_for);
+        let one = plan_images(&mut idx, &images, &files, &objects, &config.write, tags_for);
         assert_eq!(one.files.len(), 1, "b.yaml is not looked at");
         assert_eq!(
             one.files[0].updated.as_str(),

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Config, WriteScope};
 use crate::core::diag::Diag;
 use crate::core::tags::{TagList, Unobserved};
 use crate::flux::layout::NamespaceFrom;
@@ -303,6 +303,15 @@ pub fn scan(
         static KEPT: std::cell::RefCell<Kept> = const { std::cell::RefCell::new(Vec::new()) };
     }
     const KEEP: usize = 16;
+    // The same text (by address) first: no hash of its bytes.
+    let same = KEPT.with_borrow(|kept| {
+        kept.iter()
+            .find(|(_, t, _)| std::sync::Arc::ptr_eq(t, text))
+            .map(|(_, _, s)| s.clone())
+    });
+    if let Some(s) = same {
+        return Ok(s);
+    }
     let mut h = rustc_hash::FxHasher::default();
     text.hash(&mut h);
     let key = h.finish();
@@ -377,9 +386,9 @@ pub fn mutate(
     files: &[SourceFile],
     objects: &Objects,
     outcomes: &[PolicyOutcome],
-    config: &Config,
+    write: &WriteScope,
 ) -> (Vec<FileChange>, Vec<Diag>) {
-    mutate_scoped(files, objects, outcomes, config, None)
+    mutate_scoped(files, objects, outcomes, write, None)
 }
 
 /// Policies a plan covers, by (namespace, name); `None`: all.
@@ -391,7 +400,7 @@ pub fn mutate_scoped(
     files: &[SourceFile],
     objects: &Objects,
     outcomes: &[PolicyOutcome],
-    config: &Config,
+    write: &WriteScope,
     scope: PolicyScope<'_>,
 ) -> (Vec<FileChange>, Vec<Diag>) {
     let mut by_key: HashMap<(&str, &str), Vec<&PolicyOutcome>> = HashMap::new();
@@ -622,12 +631,12 @@ pub fn mutate_scoped(
             if new == s.value {
                 continue;
             }
-            if !config.may_write(&f.rel) {
+            if !write.may_write(&f.rel) {
                 diags.push(warn(format!(
                     "marker {m} would change {:?} to {new:?}, but {} is outside write_paths ({}); not written",
                     s.value,
                     f.rel,
-                    config.write_patterns.join(", ")
+                    write.patterns().join(", ")
                 )));
                 continue;
             }
@@ -690,7 +699,7 @@ pub fn plan<'a>(
     tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
 ) -> Plan {
     let (objects, diagnostics) = collect_objects(files, config);
-    plan_objects(files, &objects, diagnostics, config, tags_for)
+    plan_objects(files, &objects, diagnostics, &config.write, tags_for)
 }
 
 /// [`plan`] for objects already collected.
@@ -698,10 +707,10 @@ pub fn plan_objects<'a>(
     files: &[SourceFile],
     objects: &Objects,
     diagnostics: Vec<Diag>,
-    config: &Config,
+    write: &WriteScope,
     tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
 ) -> Plan {
-    plan_objects_scoped(files, objects, diagnostics, config, tags_for, None)
+    plan_objects_scoped(files, objects, diagnostics, write, tags_for, None)
 }
 
 /// [`plan_objects`] for the markers of the policies in `scope` only.
@@ -709,7 +718,7 @@ pub fn plan_objects_scoped<'a>(
     files: &[SourceFile],
     objects: &Objects,
     mut diagnostics: Vec<Diag>,
-    config: &Config,
+    write: &WriteScope,
     tags_for: impl Fn(&str) -> Result<&'a TagList, Unobserved>,
     scope: PolicyScope<'_>,
 ) -> Plan {
@@ -724,7 +733,7 @@ pub fn plan_objects_scoped<'a>(
             );
         }
     }
-    let (files, more) = mutate_scoped(files, objects, &policies, config, scope);
+    let (files, more) = mutate_scoped(files, objects, &policies, write, scope);
     diagnostics.extend(more);
     Plan {
         policies,

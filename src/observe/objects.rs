@@ -290,12 +290,25 @@ struct Inputs {
 /// of a `group = "image"` rung), parses and places the Flux objects once.
 pub struct ObjectsMemo<T> {
     last: std::cell::RefCell<Option<(Inputs, std::rc::Rc<T>)>>,
+    /// The last tree's texts and what hashing each found, by the text's
+    /// address: a text (immutable, kept alive here) already seen costs a
+    /// lookup, not a hash of its bytes.
+    texts: std::cell::RefCell<HashMap<usize, (std::sync::Arc<String>, TextHash)>>,
+}
+
+/// What [`input_hashes`] learns of one text: whether `collect_objects`
+/// reads it, and its hash.
+#[derive(Clone, Copy)]
+struct TextHash {
+    read: bool,
+    hash: u64,
 }
 
 impl<T> Default for ObjectsMemo<T> {
     fn default() -> Self {
         ObjectsMemo {
             last: Default::default(),
+            texts: Default::default(),
         }
     }
 }
@@ -309,7 +322,7 @@ impl<T> ObjectsMemo<T> {
         config: &std::sync::Arc<Config>,
         make: impl FnOnce(Objects, Vec<Diag>) -> T,
     ) -> std::rc::Rc<T> {
-        let (objects, markers) = input_hashes(files);
+        let (objects, markers) = self.input_hashes(files);
         if let Some((i, v)) = self.last.borrow().as_ref()
             && std::sync::Arc::ptr_eq(&i.config, config)
             && i.objects == objects
@@ -329,25 +342,45 @@ impl<T> ObjectsMemo<T> {
     }
 }
 
-/// (What [`collect_objects`] always reads, marker files' text), hashed.
-fn input_hashes(files: &[SourceFile]) -> (u64, u64) {
-    use std::hash::{Hash, Hasher};
-    let mut objects = std::collections::hash_map::DefaultHasher::new();
-    let mut markers = std::collections::hash_map::DefaultHasher::new();
-    for f in files {
-        let read = f.has_flux_objects
-            || f.has_pull_secrets
-            || crate::flux::layout::is_entry_name(&f.rel)
-            || memchr::memmem::find(f.text.as_bytes(), crate::flux::layout::KUSTOMIZE_NEEDLE)
-                .is_some();
-        (&f.rel, f.has_markers, read).hash(&mut objects);
-        if read {
-            f.text.hash(&mut objects);
-        } else if f.has_markers {
-            (&f.rel, &f.text).hash(&mut markers);
+impl<T> ObjectsMemo<T> {
+    /// (What [`collect_objects`] always reads, marker files' text), hashed;
+    /// each text's own hash is computed once while the text lives.
+    fn input_hashes(&self, files: &[SourceFile]) -> (u64, u64) {
+        use std::hash::{Hash, Hasher};
+        let mut seen = self.texts.borrow_mut();
+        let mut now = HashMap::with_capacity(files.len());
+        let mut objects = std::collections::hash_map::DefaultHasher::new();
+        let mut markers = std::collections::hash_map::DefaultHasher::new();
+        for f in files {
+            let at = std::sync::Arc::as_ptr(&f.text) as usize;
+            let known = seen.get(&at).map(|(_, h)| *h);
+            let h = known.unwrap_or_else(|| {
+                let mut t = std::collections::hash_map::DefaultHasher::new();
+                f.text.hash(&mut t);
+                TextHash {
+                    read: memchr::memmem::find(
+                        f.text.as_bytes(),
+                        crate::flux::layout::KUSTOMIZE_NEEDLE,
+                    )
+                    .is_some(),
+                    hash: t.finish(),
+                }
+            });
+            now.insert(at, (f.text.clone(), h));
+            let read = f.has_flux_objects
+                || f.has_pull_secrets
+                || crate::flux::layout::is_entry_name(&f.rel)
+                || h.read;
+            (&f.rel, f.has_markers, read).hash(&mut objects);
+            if read {
+                h.hash.hash(&mut objects);
+            } else if f.has_markers {
+                (&f.rel, h.hash).hash(&mut markers);
+            }
         }
+        *seen = now;
+        (objects.finish(), markers.finish())
     }
-    (objects.finish(), markers.finish())
 }
 
 /// [`collect_objects`], and whether it read the markers (to bind a

@@ -167,7 +167,7 @@ pub fn lint(files: &[SourceFile], config: &Config, objects: &Objects) -> Vec<Dia
             } else if !config.may_write(&f.rel) {
                 findings.push(at(Diag::error(format!(
                     "marker {m} is outside write_paths ({}); hoist will never update it",
-                    config.write_patterns.join(", ")
+                    config.write.patterns().join(", ")
                 ))));
             }
         }

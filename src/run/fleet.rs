@@ -68,9 +68,13 @@ pub fn plan(
 ) -> Result<Planned, Diag> {
     let (objects, object_diags) = collect_objects(&fleet.files, &fleet.config);
     let (tags, tag_diags) = obtain_tags(&fleet.config, &objects, snapshot, progress)?;
-    let plan = plan_objects(&fleet.files, &objects, object_diags, &fleet.config, |img| {
-        tags.get(img)
-    });
+    let plan = plan_objects(
+        &fleet.files,
+        &objects,
+        object_diags,
+        &fleet.config.write,
+        |img| tags.get(img),
+    );
     let mut diags = fleet.diags.clone();
     diags.extend(tag_diags);
     diags.extend(plan.diagnostics.iter().cloned());

@@ -1334,7 +1334,7 @@ impl Planner<'_> {
                             images,
                             &snap.files,
                             objects,
-                            &cfg,
+                            &cfg.write,
                             tags_for,
                         );
                         p.diagnostics.splice(0..0, object_diags);
@@ -1344,7 +1344,7 @@ impl Planner<'_> {
                         &snap.files,
                         objects,
                         object_diags,
-                        &cfg,
+                        &cfg.write,
                         tags_for,
                         settings.policy_scope.as_ref(),
                     ),

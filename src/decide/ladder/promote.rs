@@ -339,6 +339,25 @@ pub fn plan_restore(
     ))
 }
 
+/// Why the target's own ImagePolicy would not select `pr.to_tag`, if it
+/// would not: filtered out, outside its range, or not a version. An
+/// explicit `hoist promote` says so; it does not stop it.
+pub fn outside_policy(objects: &Objects, pr: &Promotion) -> Option<String> {
+    let p = objects
+        .policies
+        .iter()
+        .find(|p| p.meta.namespace == pr.namespace && p.meta.name == pr.policy)?;
+    let mut spec = p.spec.clone();
+    spec.exclusion_list = objects
+        .repository_of(p)
+        .and_then(|r| r.exclusion_list.clone());
+    let policy = crate::policy::Policy::from_spec(&spec).ok()?;
+    policy
+        .select(std::slice::from_ref(&pr.to_tag))
+        .err()
+        .map(|e| e.to_string())
+}
+
 /// Does `image` (as written in `spec.image`) answer to `wanted` (the whole
 /// name, or its last path component)?
 fn image_matches(image: &str, wanted: &str) -> bool {
@@ -418,7 +437,7 @@ fn plan_rung(
         &mine,
         tree.objects,
         &outcomes,
-        tree.config,
+        &tree.config.write,
         scope.as_ref(),
     );
     // A blocked image is a failure of the run (the others still move).
