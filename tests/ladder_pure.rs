@@ -304,6 +304,11 @@ fn a_plan_for_one_image_touches_and_reports_only_that_image() {
         ["ghcr.io/a/api"],
         "what the rung runs, for this image"
     );
+    assert_eq!(
+        one.runs["ghcr.io/a/api"],
+        ("staging-aaaaaaa".to_string(), "staging-bbbbbbb".to_string()),
+        "before and after its edit"
+    );
     assert!(
         one.diagnostics
             .iter()

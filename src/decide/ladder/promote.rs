@@ -453,12 +453,18 @@ fn plan_rung(
             f.text = c.updated.clone();
         }
     }
-    let edited: Vec<SourceFile> = current
+    // What the rung runs after its edits: its markers as they were, with
+    // the values the edits wrote (no second scan of the edited text).
+    let written: HashMap<(&str, usize), &str> = changes
         .iter()
-        .filter(|f| f.has_markers && rung.owns(&f.rel))
-        .cloned()
+        .flat_map(|f| {
+            f.objects
+                .iter()
+                .flat_map(|o| &o.changes)
+                .map(move |c| ((f.file.as_str(), c.line), c.new.as_str()))
+        })
         .collect();
-    let after = runs(&edited, scope.as_ref(), lookup);
+    let after = runs_as(&mine, scope.as_ref(), lookup, &written);
     let runs = before
         .into_iter()
         .map(|(image, was)| {
@@ -503,8 +509,19 @@ fn runs<'o>(
     scope: PolicyScope<'_>,
     image_of: impl Fn(&str, &str) -> Option<&'o str>,
 ) -> BTreeMap<String, String> {
+    runs_as(files, scope, image_of, &HashMap::new())
+}
+
+/// [`runs`] as if the scalars at `written` ((file, line) → value) held
+/// those values.
+fn runs_as<'o>(
+    files: &[SourceFile],
+    scope: PolicyScope<'_>,
+    image_of: impl Fn(&str, &str) -> Option<&'o str>,
+    written: &HashMap<(&str, usize), &str>,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for (image, r) in recorded(files, scope, image_of) {
+    for (image, r) in recorded_as(files, scope, image_of, written) {
         if let Some(tag) = r.tag {
             let v = match r.digest.filter(|d| !d.is_empty()) {
                 Some(d) => format!("{tag}@{d}"),
@@ -521,6 +538,17 @@ fn recorded<'o>(
     files: &[SourceFile],
     scope: PolicyScope<'_>,
     image_of: impl Fn(&str, &str) -> Option<&'o str>,
+) -> Vec<(String, Recorded)> {
+    recorded_as(files, scope, image_of, &HashMap::new())
+}
+
+/// [`recorded`] with the scalars at `written` ((file, line) → value)
+/// read as those values.
+fn recorded_as<'o>(
+    files: &[SourceFile],
+    scope: PolicyScope<'_>,
+    image_of: impl Fn(&str, &str) -> Option<&'o str>,
+    written: &HashMap<(&str, usize), &str>,
 ) -> Vec<(String, Recorded)> {
     let mut out: Vec<(String, Recorded)> = Vec::new();
     for f in files {
@@ -545,7 +573,11 @@ fn recorded<'o>(
                 out.push((image.to_string(), Recorded::default()));
                 out.len() - 1
             });
-            out[i].1.add(m.field, &s.value);
+            let value = written
+                .get(&(f.rel.as_str(), s.line))
+                .copied()
+                .unwrap_or(&s.value);
+            out[i].1.add(m.field, value);
         }
     }
     out
