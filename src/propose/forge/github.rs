@@ -63,6 +63,17 @@ impl GitHub {
         format!("{}/repos/{}{tail}", self.api, self.repository)
     }
 
+    /// `GET /pulls` of `head` into `base` with `filters` (one page of 100).
+    fn pulls_from(&self, head: &str, base: &str, filters: &str, what: &str) -> Result<Value> {
+        let url = self.url(&format!(
+            "/pulls?{filters}&head={}&base={}&per_page=100",
+            query_value(&format!("{}:{head}", self.owner())),
+            query_value(base)
+        ));
+        self.http
+            .expect("GET", &url, None, &format!("listing {what} from {head}"))
+    }
+
     fn owner(&self) -> &str {
         self.repository.split('/').next().unwrap_or("")
     }
@@ -218,17 +229,7 @@ impl Forge for GitHub {
     }
 
     fn find_open(&self, head: &str, base: &str) -> Result<Option<PullRequest>> {
-        let url = self.url(&format!(
-            "/pulls?state=open&head={}&base={}&per_page=100",
-            query_value(&format!("{}:{head}", self.owner())),
-            query_value(base)
-        ));
-        let v = self.http.expect(
-            "GET",
-            &url,
-            None,
-            &format!("listing pull requests from {head}"),
-        )?;
+        let v = self.pulls_from(head, base, "state=open", "pull requests")?;
         let list = v.as_array().cloned().unwrap_or_default();
         for item in &list {
             let p = pull(item)?;
@@ -277,16 +278,11 @@ impl Forge for GitHub {
     }
 
     fn find_merged(&self, head: &str, base: &str) -> Result<Vec<PullRequest>> {
-        let url = self.url(&format!(
-            "/pulls?state=closed&head={}&base={}&sort=updated&direction=desc&per_page=100",
-            query_value(&format!("{}:{head}", self.owner())),
-            query_value(base)
-        ));
-        let v = self.http.expect(
-            "GET",
-            &url,
-            None,
-            &format!("listing closed pull requests from {head}"),
+        let v = self.pulls_from(
+            head,
+            base,
+            "state=closed&sort=updated&direction=desc",
+            "closed pull requests",
         )?;
         let mut out = Vec::new();
         for item in v.as_array().into_iter().flatten() {
