@@ -30,12 +30,32 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app
 /// One `hoist run`: its wall time, the CPU seconds of hoist and the git
 /// processes it runs (their rusage, waited for by hoist; not the fake
 /// forge's git, which this process waits for), and its log.
-fn run(url: &str, state: &std::path::Path, snap: &std::path::Path) -> (f64, f64, f64, String) {
+fn run(
+    url: &str,
+    state: &std::path::Path,
+    snap: &std::path::Path,
+    perf: Option<&str>,
+) -> (f64, f64, f64, String) {
     use std::io::Read;
     let start = Instant::now();
+    let mut cmd = hoist_command();
+    if let Some(out) = perf {
+        // The same command under `perf record` (its environment is kept).
+        let hoist = std::path::PathBuf::from(cmd.get_program());
+        cmd = std::process::Command::new("perf");
+        cmd.args(["record", "-q", "-F", "499", "-g", "--call-graph", "dwarf,16384"])
+            .args(["-o", out, "--"])
+            .arg(hoist);
+        for (k, v) in hoist_command().get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+    }
     // Waited for with wait4 below, which also gives its rusage.
     #[allow(clippy::zombie_processes)]
-    let mut child = hoist_command()
+    let mut child = cmd
         .args([
             "run",
             "--url",
@@ -142,7 +162,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let state = t.path().join("state");
 
     eprintln!("hoist run: {images} images × 3 rungs, every image with a new build…");
-    let (first, first_cpu, first_own, log) = run(&url, &state, &snap);
+    let (first, first_cpu, first_own, log) = run(&url, &state, &snap, None);
     let calls = forge.calls();
     let pulls = forge.repo("acme/fleet").pulls;
     let merged = log.matches(": merged pull request #").count();
@@ -157,7 +177,9 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let per_pr = calls.len() as f64 / opened as f64;
 
     forge.reset_calls();
-    let (second, second_cpu, second_own, _) = run(&url, &state, &snap);
+    // HOIST_BENCH_PERF=<file>: the rerun under `perf record`, for profiling.
+    let perf = std::env::var("HOIST_BENCH_PERF").ok();
+    let (second, second_cpu, second_own, _) = run(&url, &state, &snap, perf.as_deref());
     let rerun_calls = forge.calls().len();
     // Unchanged image-rungs: each image on staging (nothing to move: its
     // pull request merged) and on prod (its pull request is open, as is).
