@@ -43,9 +43,17 @@ fn run(
         // The same command under `perf record` (its environment is kept).
         let hoist = std::path::PathBuf::from(cmd.get_program());
         cmd = std::process::Command::new("perf");
-        cmd.args(["record", "-q", "-F", "499", "-g", "--call-graph", "dwarf,16384"])
-            .args(["-o", out, "--"])
-            .arg(hoist);
+        cmd.args([
+            "record",
+            "-q",
+            "-F",
+            "499",
+            "-g",
+            "--call-graph",
+            "dwarf,16384",
+        ])
+        .args(["-o", out, "--"])
+        .arg(hoist);
         for (k, v) in hoist_command().get_envs() {
             match v {
                 Some(v) => cmd.env(k, v),

@@ -78,6 +78,11 @@ enum Command {
     /// Promote what one environment runs to another, now, landed as the
     /// target environment's mode says (--dry-run: print, write nothing).
     Promote(cli::promote::PromoteArgs),
+    /// Hold an environment (or --all): automatic changes to it wait until
+    /// `hoist release` (the same persisted hold as `/hoist hold`).
+    Hold(cli::hold::HoldArgs),
+    /// Lift the hold of an environment (or --all).
+    Release(cli::hold::HoldArgs),
     /// Run as a service: webhooks (registries, GitHub, Azure DevOps, Flux),
     /// scheduled scans, PR comment commands, metrics; until SIGTERM.
     Serve(cli::serve::ServeArgs),
@@ -233,6 +238,8 @@ fn main() {
         Command::Ladder(a) => cli::ladder::run(a),
         Command::Run(a) => cli::run::run(a),
         Command::Promote(a) => cli::promote::run(a),
+        Command::Hold(a) => cli::hold::run(a, true),
+        Command::Release(a) => cli::hold::run(a, false),
         Command::Serve(a) => cli::serve::run(a),
         Command::Comment(a) => cli::comment::run(a),
         Command::CiReport(a) => cli::ci::run(a),

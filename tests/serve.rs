@@ -581,6 +581,135 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app
     srv.terminate();
 }
 
+/// A fleet-wide stop (`hoist hold --all`, `/hoist hold all`: the same
+/// persisted hold on every rung) and a freeze over the holidays (a date
+/// range): nothing moves by itself, and a person's explicit promotion
+/// needs `force`, which its pull request then says.
+#[test]
+fn a_fleet_wide_hold_and_a_holiday_freeze() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(&reg, Kind::GitHub, "");
+    let [s2, s3] = [&w.shas[1], &w.shas[2]];
+    build(&reg, s2, 2);
+    let state = w.t.path().join("state");
+    let url = common::git::file_url(&w.bare);
+    let env = [("HOIST_TEST_FORGE_TOKEN", common::forge::TOKEN.to_string())];
+    let cli = |args: &[&str], config: &std::path::Path| {
+        let mut all = args.to_vec();
+        all.extend([
+            "--url",
+            &url,
+            "--config",
+            s(config),
+            "--state-dir",
+            s(&state),
+        ]);
+        hoist_env(&all, &env)
+    };
+    cli(&["run"], &cfg).expect(0, &["prod: opened pull request #2"]);
+    let holds = |w: &World| -> Vec<String> {
+        let mut h: Vec<String> = w
+            .branches()
+            .into_iter()
+            .filter(|b| b.starts_with("hoist-hold/"))
+            .collect();
+        h.sort();
+        h
+    };
+
+    // An incident: everything stops, from a terminal.
+    cli(&["hold", "--all"], &cfg).expect(
+        0,
+        &[
+            "hoist hold: dev is on hold",
+            "hoist hold: staging is on hold",
+            "hoist hold: prod is on hold",
+        ],
+    );
+    assert_eq!(
+        holds(&w),
+        ["hoist-hold/dev", "hoist-hold/prod", "hoist-hold/staging"]
+    );
+    build(&reg, s3, 3);
+    cli(&["run"], &cfg).expect(0, &["dev: on hold", "staging: on hold", "prod: on hold"]);
+    assert!(
+        w.main_has("dev", &format!("dev-{s2}-2")),
+        "dev did not move"
+    );
+    cli(&["hold", "prod"], &cfg).expect(0, &["hoist hold: prod was already on hold"]);
+    cli(&["hold", "qa"], &cfg).expect(2, &["no environment \"qa\""]);
+    cli(&["release", "--all"], &cfg).expect(0, &["hoist release: dev is released"]);
+    assert!(holds(&w).is_empty());
+
+    // The same from a pull request comment; a reader may not.
+    let say = |id: u64, user: &str, text: &str, config: &std::path::Path| {
+        let ev = write(
+            w.t.path(),
+            &format!("ev-{id}.json"),
+            &comment(2, id, user, text),
+        );
+        cli(&["comment", "--event", s(&ev)], config)
+    };
+    let reply = || w.pulls()[1].comments.last().cloned().unwrap_or_default();
+    say(30, "carol", "/hoist hold all", &cfg).expect(0, &["0 command(s) run, 1 refused"]);
+    assert!(holds(&w).is_empty());
+    say(31, "bob", "/hoist hold all", &cfg).expect(0, &["1 command(s) run"]);
+    assert!(
+        reply().contains("every environment is on hold"),
+        "{}",
+        reply()
+    );
+    assert_eq!(holds(&w).len(), 3);
+    say(32, "bob", "/hoist release all", &cfg).expect(0, &["1 command(s) run"]);
+    assert!(holds(&w).is_empty());
+
+    // Prod is frozen from yesterday to tomorrow: the run carries build 3
+    // to staging and waits at prod.
+    let day =
+        |d: i64| hoist::core::time::format(hoist::core::time::now() + d * 86_400)[..10].to_string();
+    let frozen = write(
+        w.t.path(),
+        "frozen.toml",
+        &std::fs::read_to_string(&cfg).unwrap().replace(
+            "labels = [\"promotion\", \"prod\"]\n",
+            &format!(
+                "labels = [\"promotion\", \"prod\"]\nfreeze = [\"{} - {} Europe/Berlin\"]\n",
+                day(-1),
+                day(1)
+            ),
+        ),
+    );
+    cli(&["run"], &frozen).expect(
+        0,
+        &["staging: merged pull request #3", "prod: waits: frozen ("],
+    );
+    let prod_body = || w.pulls()[1].body.clone();
+    assert!(!prod_body().contains(&format!("prod-{s3}")), "prod waits");
+
+    // An explicit promotion is refused without force, from a comment and
+    // from a terminal, and writes nothing.
+    say(33, "bob", "/hoist promote prod", &frozen).expect(0, &["1 command(s) run"]);
+    assert!(
+        reply().contains("`prod` is frozen") && reply().contains("/hoist promote prod force"),
+        "{}",
+        reply()
+    );
+    cli(&["promote", "--from", "staging", "--to", "prod"], &frozen)
+        .expect(1, &["prod is frozen", "--force promotes anyway"]);
+    assert!(!prod_body().contains(&format!("prod-{s3}")));
+    assert_eq!(w.pulls().len(), 3, "no pull request opened");
+
+    // With force it lands, and the pull request says who and why.
+    say(34, "bob", "/hoist promote prod force", &frozen).expect(0, &["1 command(s) run"]);
+    let body = prod_body();
+    assert!(body.contains(&format!("prod-{s3}")), "{body}");
+    assert!(
+        body.contains("Promoted during the freeze") && body.contains("@bob"),
+        "{body}"
+    );
+    assert_eq!(w.pulls().len(), 3, "the open prod pull request was updated");
+}
+
 /// `hoist comment --event FILE` (a CI job's `issue_comment`): hold,
 /// release and rollback, each persisted where a restart or a second
 /// replica sees it.

@@ -7,6 +7,7 @@ pub mod ci;
 pub mod comment;
 pub mod commit;
 pub mod config;
+pub mod hold;
 pub mod init;
 pub mod ladder;
 pub mod lint;

@@ -26,6 +26,10 @@ pub struct PromoteArgs {
     /// Print the diff and the promotions; write nothing anywhere.
     #[arg(long)]
     pub dry_run: bool,
+    /// Promote even while the target environment is in a freeze window
+    /// (its pull request says so).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
@@ -42,10 +46,27 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
             args.to
         ))));
     };
+    let forced = match hoist::propose::gate::frozen(rung, hoist::core::time::now()) {
+        None => None,
+        Some(w) if !args.force => {
+            return Err(Fatal {
+                code: exit::FOUND,
+                diags: vec![Diag::error(format!(
+                    "{} is frozen ({w}): nothing was promoted; --force promotes anyway",
+                    args.to
+                ))],
+            });
+        }
+        Some(w) => Some(format!(
+            "Promoted during the freeze `{w}` of `{}`: `hoist promote --force`.",
+            args.to
+        )),
+    };
     let scope = Scope::Promotion {
         from: args.from.clone(),
         to: args.to.clone(),
         image: args.image.clone(),
+        forced,
     };
     let mut forges = hoist::run::climb::Forges::new(&ladder);
     let climbed = hoist::run::climb::land(

@@ -282,6 +282,10 @@ impl Ladder {
     }
 }
 
+/// The word that makes `hold` and `release` act on every environment; no
+/// environment may be named so.
+pub const ALL: &str = "all";
+
 /// Validate the raw tables. `line` turns a byte span into a line of the
 /// file; every problem is collected, located, and returned together.
 pub fn validate(
@@ -316,6 +320,13 @@ pub fn validate(
                 here.clone(),
                 field("name"),
                 format!("{who}: the name must be usable in a branch name (hoist/{name})"),
+            ));
+        }
+        if name == ALL {
+            errors.push(err(
+                here.clone(),
+                field("name"),
+                format!("{who}: `{ALL}` is reserved (`/hoist hold {ALL}`, `hoist hold --{ALL}` act on every environment)"),
             ));
         }
         if names.iter().filter(|n| **n == name).count() > 1
@@ -722,6 +733,19 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn all_is_not_an_environment_name() {
+        let errs = errors(&format!(
+            "{FORGE}{}{}",
+            env("dev", ""),
+            env("all", "mode = \"pull-request\"\npromote_from = \"dev\"\n")
+        ));
+        assert!(
+            errs.iter().any(|e| e.contains("`all` is reserved")),
+            "{errs:?}"
+        );
     }
 
     #[test]

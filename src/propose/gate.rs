@@ -1,7 +1,9 @@
 //! Gates on a rung: what must be true before builds move into it.
 //!
 //! - `freeze = ["Fri 16:00 - Mon 08:00 Europe/Berlin"]`: weekly (or
-//!   daily, without weekdays) windows in a time zone, when nothing moves.
+//!   daily, without weekdays) windows in a time zone, or a range of dates
+//!   (`"2026-12-20 - 2027-01-04 Europe/Berlin"`), when nothing moves by
+//!   itself (a person's explicit promotion needs `force`).
 //! - `require_reconciled = true`: the rung promoted from must have
 //!   reported (by Flux, through `hoist serve`) a successful reconcile of a
 //!   revision containing its last promotion.
@@ -97,6 +99,14 @@ pub fn note_reconciled(
     Ok(done)
 }
 
+/// The freeze window `rung` is in at `now`, if any (its text).
+pub fn frozen(rung: &Rung, now: i64) -> Option<&str> {
+    rung.freeze
+        .iter()
+        .find(|w| w.contains(now))
+        .map(|w| w.text.as_str())
+}
+
 /// Why `rung` may not move now, or `None`. `now` in seconds since the
 /// epoch; `f` is the forge of the rung it promotes from (the gates that
 /// need it are refused by the configuration without one).
@@ -106,8 +116,8 @@ pub fn blocked(
     rung: &Rung,
     now: i64,
 ) -> forge::Result<Option<String>> {
-    if let Some(w) = rung.freeze.iter().find(|w| w.contains(now)) {
-        return Ok(Some(format!("frozen ({})", w.text)));
+    if let Some(w) = frozen(rung, now) {
+        return Ok(Some(format!("frozen ({w})")));
     }
     if !rung.require_reconciled && rung.soak.is_none() {
         return Ok(None);

@@ -495,6 +495,22 @@ pub fn land(
     }
 }
 
+/// Hold (`on`) or release each of `envs`; the ones that changed. Stops at
+/// the first failure (those before it stay as set: rerunning converges).
+pub fn set_holds<'e>(
+    session: &Session,
+    envs: &[&'e str],
+    on: bool,
+) -> Result<Vec<&'e str>, Failure> {
+    let mut changed = Vec::new();
+    for env in envs {
+        if session.set_hold(env, on)? {
+            changed.push(*env);
+        }
+    }
+    Ok(changed)
+}
+
 /// What gate keeps `rung` from moving now, if any.
 pub fn gate_for(
     forges: &mut Forges<'_>,
@@ -705,7 +721,13 @@ fn propose_once(
         let text = match &existing {
             Some(_) if same_change => None,
             _ => {
-                let extra = changelog(f, ladder, rung, plan);
+                let mut extra = changelog(f, ladder, rung, plan);
+                if let Scope::Promotion {
+                    forced: Some(why), ..
+                } = scope
+                {
+                    extra = format!("> [!WARNING]\n> {why}\n\n{extra}");
+                }
                 let (title, text) = body::render_with(rung, plan, limits, &extra);
                 match &existing {
                     Some(pr) if pr.title == title && pr.body == text => None,

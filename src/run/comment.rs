@@ -31,16 +31,34 @@ pub struct CommentEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Promote { env: String, image: Option<String> },
-    Rollback { env: Option<String> },
-    Hold { env: String },
-    Release { env: String },
+    /// `force`: even while `env` is frozen.
+    Promote {
+        env: String,
+        image: Option<String>,
+        force: bool,
+    },
+    Rollback {
+        env: Option<String>,
+    },
+    Hold {
+        env: String,
+    },
+    Release {
+        env: String,
+    },
     Plan,
     Retry,
     Help,
 }
 
+use crate::config::ladder::ALL;
+
 impl Command {
+    /// `hold all` or `release all`.
+    fn is_all(&self) -> bool {
+        matches!(self, Command::Hold { env } | Command::Release { env } if env == ALL)
+    }
+
     /// The rung a command acts on (`None`: the pull request's own).
     fn env(&self) -> Option<&str> {
         match self {
@@ -100,20 +118,28 @@ fn parse_one(rest: &str) -> Result<Command, String> {
     };
     match words.as_slice() {
         [] | ["help"] => Ok(Command::Help),
-        ["promote", env] => Ok(Command::Promote {
-            env: env_ok(env)?,
-            image: None,
-        }),
-        ["promote", env, image] => match image.strip_prefix("image=") {
-            Some(i) if !i.is_empty() && i.len() <= 255 => Ok(Command::Promote {
+        ["promote", env, rest @ ..] if rest.len() <= 2 => {
+            let (mut image, mut force) = (None, false);
+            for word in rest {
+                match (word.strip_prefix("image="), *word) {
+                    (_, "force") if !force => force = true,
+                    (Some(i), _) if image.is_none() && !i.is_empty() && i.len() <= 255 => {
+                        image = Some(i.to_string())
+                    }
+                    _ => {
+                        return Err(format!(
+                            "expected image=<name> or `force` after the environment, not {:?}",
+                            cut(word)
+                        ));
+                    }
+                }
+            }
+            Ok(Command::Promote {
                 env: env_ok(env)?,
-                image: Some(i.to_string()),
-            }),
-            _ => Err(format!(
-                "expected image=<name> after the environment, not {:?}",
-                cut(image)
-            )),
-        },
+                image,
+                force,
+            })
+        }
         ["rollback"] => Ok(Command::Rollback { env: None }),
         ["rollback", env] => Ok(Command::Rollback {
             env: Some(env_ok(env)?),
@@ -141,11 +167,11 @@ fn cut(s: &str) -> String {
 pub const HELP: &str = "\
 | command | what it does |
 |---|---|
-| `/hoist promote <env> [image=<name>]` | open (or update) the promotion into `<env>` from the rung it promotes from |
+| `/hoist promote <env> [image=<name>] [force]` | open (or update) the promotion into `<env>` from the rung it promotes from (`force`: even while `<env>` is frozen; the pull request says so) |
 | `/hoist plan` | show what this pull request's rung would change now |
 | `/hoist retry` | run the whole ladder again |
 | `/hoist rollback [<env>]` | open a pull request restoring what `<env>` ran before its last promotion (this one's, without `<env>`), and hold `<env>` |
-| `/hoist hold <env>` / `/hoist release <env>` | pause / resume automatic changes to `<env>` |
+| `/hoist hold <env>` / `/hoist release <env>` | pause / resume automatic changes to `<env>` (`all`: to every environment) |
 | `/hoist help` | this table |
 
 Commands need write permission on the repository, and for environments with `approvers`, to be one of them.";
@@ -209,6 +235,21 @@ pub fn handle(
                 continue;
             }
         };
+        if cmd.is_all() {
+            // Every rung's rules apply to a command on every rung.
+            let why = ladder
+                .rungs
+                .iter()
+                .find_map(|r| authorize(&*f, ev, permission, &cmd, Some(r)).err());
+            match why {
+                None => runnable.push((shown, cmd, None)),
+                Some(why) => {
+                    refused += 1;
+                    lines.push(format!("- `{shown}`: @{} {why}", ev.author));
+                }
+            }
+            continue;
+        }
         let target = match cmd.env() {
             Some(env) => match ladder.rung(env) {
                 Some(r) => Some(r),
@@ -240,7 +281,7 @@ pub fn handle(
     }
     let mut session: Option<Session> = None;
     for (shown, cmd, target) in runnable {
-        let text = run(&cmd, target, &pr, ladder, &mut session, open);
+        let text = run(&cmd, &ev.author, target, &pr, ladder, &mut session, open);
         lines.push(format!("- `{shown}`: {text}"));
     }
     if accepted > 0 && ev.comment_id != 0 {
@@ -328,9 +369,36 @@ fn forge_name(k: ForgeKind) -> &'static str {
     }
 }
 
+/// `/hoist hold all` / `release all`: the same hold on every rung.
+fn hold_all(s: &Session, ladder: &Ladder, on: bool) -> String {
+    let envs: Vec<&str> = ladder.rungs.iter().map(|r| r.name.as_str()).collect();
+    match crate::run::climb::set_holds(s, &envs, on) {
+        Ok(changed) if on => format!(
+            "every environment is on hold ({}; newly: {}): automatic changes wait; `/hoist release all` resumes them.",
+            envs.join(", "),
+            if changed.is_empty() {
+                "none".to_string()
+            } else {
+                changed.join(", ")
+            }
+        ),
+        Ok(changed) => format!(
+            "every environment is released ({}; were held: {}): automatic changes resume with the next run.",
+            envs.join(", "),
+            if changed.is_empty() {
+                "none".to_string()
+            } else {
+                changed.join(", ")
+            }
+        ),
+        Err(f) => format!("failed: {}", f.text()),
+    }
+}
+
 /// Run one authorized command; the reply line.
 fn run(
     cmd: &Command,
+    author: &str,
     target: Option<&Rung>,
     this_pull: &forge::PullRequest,
     ladder: &Ladder,
@@ -347,7 +415,7 @@ fn run(
     }
     match cmd {
         Command::Help => HELP.replace('\n', "\n  "),
-        Command::Promote { env, image } => {
+        Command::Promote { env, image, force } => {
             let (Some(rung), Some(s)) = (target, session.as_mut()) else {
                 return format!("there is no environment `{env}`");
             };
@@ -356,10 +424,27 @@ fn run(
                     "`{env}` has no `promote_from`: its tags come from its policies, not from another rung."
                 );
             };
+            let forced = match crate::propose::gate::frozen(rung, crate::core::time::now()) {
+                None => None,
+                Some(w) if !force => {
+                    let image = image
+                        .as_deref()
+                        .map(|i| format!(" image={i}"))
+                        .unwrap_or_default();
+                    return format!(
+                        "`{env}` is frozen (`{w}`): nothing was promoted. `/hoist promote {env}{image} force` promotes anyway, and its pull request says so."
+                    );
+                }
+                Some(w) => Some(format!(
+                    "Promoted during the freeze `{w}` of `{env}`: @{} asked with `/hoist promote {env} force`.",
+                    author
+                )),
+            };
             let scope = Scope::Promotion {
                 from,
                 to: env.clone(),
                 image: image.clone(),
+                forced,
             };
             let mut forges = Forges::new(ladder);
             let c = climb::land(s, &mut forges, ladder, rung, &scope, image.as_deref());
@@ -396,6 +481,9 @@ fn run(
             let Some(s) = session.as_ref() else {
                 return "no session".into();
             };
+            if cmd.is_all() {
+                return hold_all(s, ladder, on);
+            }
             match (s.set_hold(env, on), on) {
                 (Ok(true), true) => format!(
                     "`{env}` is on hold: automatic changes wait (branch `{}{env}`); `/hoist release {env}` resumes them.",
@@ -569,14 +657,16 @@ mod tests {
             got[0],
             Ok(Command::Promote {
                 env: "prod".into(),
-                image: None
+                image: None,
+                force: false,
             })
         );
         assert_eq!(
             got[1],
             Ok(Command::Promote {
                 env: "prod".into(),
-                image: Some("api".into())
+                image: Some("api".into()),
+                force: false,
             })
         );
         assert_eq!(got[2], Ok(Command::Help));
@@ -584,6 +674,30 @@ mod tests {
         assert!(got[4].as_ref().unwrap_err().contains("not an environment"));
         assert!(got[5].as_ref().unwrap_err().contains("image=<name>"));
         assert_eq!(got.len(), 6, "fenced and look-alike lines are not commands");
+        let forced: Vec<_> = parse(
+            "/hoist promote prod force\n/hoist promote prod image=api force\n/hoist promote prod force force\n/hoist hold all",
+        )
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+        assert_eq!(
+            forced[0],
+            Ok(Command::Promote {
+                env: "prod".into(),
+                image: None,
+                force: true,
+            })
+        );
+        assert_eq!(
+            forced[1],
+            Ok(Command::Promote {
+                env: "prod".into(),
+                image: Some("api".into()),
+                force: true,
+            })
+        );
+        assert!(forced[2].as_ref().unwrap_err().contains("`force`"));
+        assert_eq!(forced[3], Ok(Command::Hold { env: "all".into() }));
     }
 
     #[test]

@@ -417,6 +417,9 @@ pub enum Scope {
         from: String,
         to: String,
         image: Option<String>,
+        /// Why it lands although `to` is frozen (a person asked with
+        /// `force`); said at the top of its pull request.
+        forced: Option<String>,
     },
     /// A rollback: `to` takes back what it ran before its last promotion
     /// (`previous`, read from that promotion's record).
@@ -881,6 +884,11 @@ impl Session {
         let git_err = |e: git::Error| Failure::git(e, Vec::new());
         let branch = format!("{HOLD_PREFIX}{env}");
         if on {
+            // Held already (at any commit: a push of the same commit to an
+            // existing branch would look like a new hold).
+            if self.holds()?.contains_key(env) {
+                return Ok(false);
+            }
             let base = self.base_branch().to_string();
             let tip = self.ws.fetch(&base, 1).map_err(git_err)?.ok_or_else(|| {
                 Failure::setup(Diag::error(format!("the remote has no branch {base:?}")))
@@ -1309,7 +1317,9 @@ impl Planner<'_> {
                 ),
                 name,
             )),
-            Scope::Promotion { from, to, image } => Some((
+            Scope::Promotion {
+                from, to, image, ..
+            } => Some((
                 crate::decide::ladder::plan_promotion(
                     &cfg.ladder,
                     from,
