@@ -41,8 +41,18 @@ struct Cli {
     /// takes a tracing filter (e.g. `hoist=trace`) instead.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// How log lines look: text, or json (one object per event, with the
+    /// fleet, environment, run id and outcome as fields).
+    #[arg(long, global = true, env = "HOIST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,7 +189,7 @@ fn man(dir: Option<&std::path::Path>) -> Result<i32, Fatal> {
 
 /// Logs go to stderr. Whatever the filter, the HTTP and TLS libraries are
 /// capped at `info`, so no request header (and no credential) is ever logged.
-fn init_logging(verbose: u8, color: anstream::ColorChoice) {
+fn init_logging(verbose: u8, color: anstream::ColorChoice, format: LogFormat) {
     let base = match std::env::var("HOIST_LOG") {
         Ok(f) if !f.trim().is_empty() => f,
         _ => match verbose {
@@ -197,12 +207,20 @@ fn init_logging(verbose: u8, color: anstream::ColorChoice) {
         anstream::ColorChoice::Never => false,
         anstream::ColorChoice::Auto => std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // One JSON object per event, its fields and the run's span
+        // (fleet, run_id) flattened in, as Flux's controllers log.
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => fmt.with_ansi(ansi).with_target(false).try_init(),
+    };
 }
 
 fn main() {
@@ -225,7 +243,7 @@ fn main() {
         clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
     };
     choice.write_global();
-    init_logging(cli.verbose, choice);
+    init_logging(cli.verbose, choice, cli.log_format);
     cli::set_verbosity(cli.verbose);
     let result = match &cli.command {
         Command::Plan(a) => cli::plan::run(a),

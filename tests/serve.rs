@@ -339,6 +339,23 @@ fn a_registry_event_climbs_the_ladder_and_comments_and_flux_report_back() {
             metrics()
         );
     }
+    // What the bot asked of whom, by route class.
+    let m = metrics();
+    let forge_host = m
+        .lines()
+        .find(|l| l.contains("route=\"POST /repos/{repo}/pulls\""))
+        .unwrap_or_else(|| panic!("no pull request creations counted:\n{m}"));
+    assert!(
+        forge_host.starts_with("hoist_http_requests_total{service=\"forge\",host=\"127.0.0.1:"),
+        "{forge_host}"
+    );
+    assert!(
+        m.contains(&format!(
+            "hoist_http_requests_total{{service=\"registry\",host=\"{}\",route=\"GET /v2/{{name}}/tags/list\"}}",
+            reg.host()
+        )),
+        "{m}"
+    );
     let (code, log) = srv.terminate();
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("hoist serve: stopped"), "{log}");
@@ -708,6 +725,149 @@ fn a_fleet_wide_hold_and_a_holiday_freeze() {
         "{body}"
     );
     assert_eq!(w.pulls().len(), 3, "the open prod pull request was updated");
+}
+
+/// `HOIST_LOG_FORMAT=json` (as the deploy base and the chart set it): one
+/// JSON object per line, each rung's event carrying the fleet, the
+/// environment, the run id and the outcome as fields.
+#[test]
+fn the_bot_logs_json_lines_a_log_pipeline_can_filter() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(&reg, Kind::GitHub, "");
+    let state = w.t.path().join("state");
+    let srv = Server::start(&cfg, &state, &[("HOIST_LOG_FORMAT", "json".into())]);
+    runs_finished(&srv, 1);
+    let log = srv.log();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!events.is_empty(), "{log}");
+    let rungs: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["environment"].is_string())
+        .collect();
+    let envs: Vec<&str> = rungs
+        .iter()
+        .map(|e| e["environment"].as_str().unwrap())
+        .collect();
+    assert_eq!(envs, ["dev", "staging", "prod"], "{log}");
+    for e in &rungs {
+        assert_eq!(e["outcome"], "done", "{e}");
+        assert_eq!(e["level"], "INFO", "{e}");
+        assert!(e["fleet"].is_string(), "{e}");
+        assert_eq!(e["span"]["run_id"], 1, "{e}");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+    }
+    srv.terminate();
+}
+
+/// `[forge] max_requests_per_run`: once a run has made that many forge
+/// requests the rest waits for the next run, said as deferred (not an
+/// error), and every run reports its requests by host and route class.
+#[test]
+fn a_forge_request_budget_defers_the_rest_to_the_next_run() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(&reg, Kind::GitHub, "");
+    let s2 = &w.shas[1];
+    build(&reg, s2, 2);
+    let state = w.t.path().join("state");
+    let url = common::git::file_url(&w.bare);
+    let env = [("HOIST_TEST_FORGE_TOKEN", common::forge::TOKEN.to_string())];
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let tight = write(
+        w.t.path(),
+        "tight.toml",
+        &text.replacen(
+            "token_env = \"HOIST_TEST_FORGE_TOKEN\"\n",
+            "token_env = \"HOIST_TEST_FORGE_TOKEN\"\nmax_requests_per_run = 1\n",
+            1,
+        ),
+    );
+    let run = |config: &std::path::Path| {
+        hoist_env(
+            &[
+                "run",
+                "--url",
+                &url,
+                "--config",
+                s(config),
+                "--state-dir",
+                s(&state),
+                "--output",
+                "json",
+            ],
+            &env,
+        )
+    };
+    // dev's push costs its status and a look at the statuses already on
+    // the commit (two requests): staging and prod wait.
+    let r = run(&tight);
+    r.expect(
+        0,
+        &[
+            "dev: pushed",
+            "staging: deferred to the next run: 2 forge requests made, max_requests_per_run = 1",
+            "prod: deferred to the next run",
+            "request(s): ",
+        ],
+    );
+    assert!(w.pulls().is_empty(), "no pull request opened");
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let outcomes: Vec<&str> = out["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert!(outcomes[0].starts_with("pushed "), "{outcomes:?}");
+    assert_eq!(outcomes[1..], ["deferred", "deferred"]);
+    let forge_calls: Vec<(&str, u64)> = out["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == "forge")
+        .map(|c| (c["route"].as_str().unwrap(), c["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        forge_calls.iter().map(|c| c.1).sum::<u64>(),
+        2,
+        "{forge_calls:?}"
+    );
+    assert!(
+        forge_calls.contains(&("POST /repos/{repo}/statuses/{id}", 1)),
+        "{forge_calls:?}"
+    );
+    assert!(
+        out["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["service"] == "registry" && c["route"] == "GET /v2/{name}/tags/list"),
+        "{out}"
+    );
+    // The next run without the cap takes it up.
+    run(&cfg).expect(
+        0,
+        &[
+            "staging: merged pull request #1",
+            "prod: opened pull request #2",
+        ],
+    );
+    let bad = write(
+        w.t.path(),
+        "zero.toml",
+        &text.replacen(
+            "token_env = \"HOIST_TEST_FORGE_TOKEN\"\n",
+            "token_env = \"HOIST_TEST_FORGE_TOKEN\"\nmax_requests_per_run = 0\n",
+            1,
+        ),
+    );
+    run(&bad).expect(
+        2,
+        &["forge.max_requests_per_run", "must be 1 or more, not 0"],
+    );
 }
 
 /// `hoist comment --event FILE` (a CI job's `issue_comment`): hold,

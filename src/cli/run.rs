@@ -34,6 +34,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     if args.dry_run {
         return dry_run(args);
     }
+    let before = hoist::core::requests::snapshot();
     let Some(mut session) = args.session.open("run", false)? else {
         return Ok(exit::OK);
     };
@@ -60,6 +61,21 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
             }
         }
         results.environments.push(entry);
+    }
+    results.requests = hoist::core::requests::since(&before);
+    let left = hoist::propose::forge::http::RATE_LIMIT_REMAINING
+        .load(std::sync::atomic::Ordering::Relaxed);
+    results.forge_rate_limit_remaining = (left >= 0).then_some(left);
+    if !results.requests.is_empty() {
+        let total: u64 = results.requests.iter().map(|c| c.count).sum();
+        let left = results
+            .forge_rate_limit_remaining
+            .map(|n| format!("; forge rate limit left: {n}"))
+            .unwrap_or_default();
+        anstream::eprintln!(
+            "hoist run: {total} request(s): {}{left}",
+            results.requests_by_host()
+        );
     }
     if args.output == Output::Json {
         println!(
@@ -108,6 +124,10 @@ fn print_landing(
 /// the outcome's one-line summary.
 pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
     match c {
+        Climbed::Deferred(why) => {
+            anstream::eprintln!("hoist {cmd}: {env}: {why}");
+            "deferred".to_string()
+        }
         Climbed::Gated(why) => {
             anstream::eprintln!("hoist {cmd}: {env}: waits: {why}");
             "gated".to_string()

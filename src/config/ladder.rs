@@ -46,6 +46,8 @@ pub struct RawForge {
     pub app_id_env: Option<String>,
     #[serde(default)]
     pub private_key_env: Option<String>,
+    #[serde(default)]
+    pub max_requests_per_run: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +128,9 @@ pub struct Forge {
     pub repository: String,
     pub api_url: String,
     pub auth: Option<ForgeAuth>,
+    /// At most this many forge requests per run; the work left when they
+    /// are spent waits for the next run (`Climbed::Deferred`).
+    pub max_requests_per_run: Option<u64>,
 }
 
 impl Forge {
@@ -640,12 +645,25 @@ fn validate_forge(
             None
         }
     };
+    let max_requests_per_run = match &f.max_requests_per_run {
+        None => None,
+        Some(n) if *n.get_ref() >= 1 => Some(*n.get_ref() as u64),
+        Some(n) => {
+            errors.push(err(
+                n.span(),
+                "forge.max_requests_per_run".into(),
+                format!("must be 1 or more, not {}", n.get_ref()),
+            ));
+            None
+        }
+    };
     if errors.is_empty() {
         Ok(Forge {
             kind,
             repository: repo.clone(),
             api_url,
             auth,
+            max_requests_per_run,
         })
     } else {
         Err(errors)

@@ -164,6 +164,18 @@ pub fn report(command: &str, output: &str, code: i32) -> Report {
                     notes.join(", ")
                 ));
             }
+            if !d.requests.is_empty() {
+                let total: u64 = d.requests.iter().map(|c| c.count).sum();
+                let left = d
+                    .forge_rate_limit_remaining
+                    .map(|n| format!("; forge rate limit left: {n}"))
+                    .unwrap_or_default();
+                md.push(String::new());
+                md.push(format!(
+                    "Requests: {total} ({}){left}",
+                    cell(&d.requests_by_host())
+                ));
+            }
         }
         Some(Printed::DryRun(d)) => {
             md.push("Dry run: nothing was written.".into());
@@ -313,6 +325,23 @@ mod tests {
         assert!(az.contains("##vso[task.setvariable variable=changed;isOutput=true]true\n"));
         assert!(az.contains("variable=pullRequests;isOutput=true][{\"environment\":\"staging\""));
         assert!(az.ends_with("##vso[task.uploadsummary]/tmp/s.md\n"));
+    }
+
+    #[test]
+    fn a_run_summary_says_what_it_cost() {
+        let out = r#"{"environments":[{"environment":"dev","outcome":"main is up to date","forge":[]}],
+            "requests":[{"service":"forge","host":"api.github.com","route":"GET /repos/{repo}/pulls","count":4},
+                        {"service":"forge","host":"api.github.com","route":"POST /repos/{repo}/statuses/{id}","count":1},
+                        {"service":"registry","host":"ghcr.io","route":"GET /v2/{name}/tags/list","count":3}],
+            "forge_rate_limit_remaining":4990}"#;
+        let r = report("run", out, 0);
+        assert!(
+            r.markdown.contains(
+                "Requests: 8 (forge api.github.com 5, registry ghcr.io 3); forge rate limit left: 4990"
+            ),
+            "{}",
+            r.markdown
+        );
     }
 
     #[test]

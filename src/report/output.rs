@@ -43,6 +43,27 @@ pub struct PlanOutput {
 pub struct RunOutput {
     /// In ladder order.
     pub environments: Vec<EnvironmentOutput>,
+    /// The HTTP requests the run made, by service, host and route class.
+    #[serde(default)]
+    pub requests: Vec<crate::core::requests::Count>,
+    /// What the forge's last reply said is left of its rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge_rate_limit_remaining: Option<i64>,
+}
+
+impl RunOutput {
+    /// `registry ghcr.io 12, forge api.github.com 7`: requests per service
+    /// and host, for a one-line summary.
+    pub fn requests_by_host(&self) -> String {
+        let mut by: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
+        for c in &self.requests {
+            *by.entry((c.service.word(), c.host.as_str())).or_default() += c.count;
+        }
+        by.iter()
+            .map(|((s, h), n)| format!("{s} {h} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// One environment of a run.

@@ -43,6 +43,8 @@ pub enum Climbed {
     Held,
     /// A gate (freeze, reconcile, soak) keeps it where it is, and why.
     Gated(String),
+    /// Left for the next run: the run's request budget is spent.
+    Deferred(String),
 }
 
 impl Climbed {
@@ -51,7 +53,7 @@ impl Climbed {
         match self {
             Climbed::Done { report, .. } => report.diags.iter().any(Diag::is_error),
             Climbed::Failed(_) | Climbed::NotRun(_) => true,
-            Climbed::Held | Climbed::Gated(_) => false,
+            Climbed::Held | Climbed::Gated(_) | Climbed::Deferred(_) => false,
         }
     }
 }
@@ -322,6 +324,20 @@ pub fn climb_until(
     let config = session.config();
     let mut siblings: HashMap<String, Session> = HashMap::new();
     let mut out = Vec::new();
+    // `[forge] max_requests_per_run`: counted on this thread, where the
+    // run's forge calls are made; checked between rungs and images, so a
+    // run ends at most one pull request's calls past it.
+    let budget = ladder.forge.as_ref().and_then(|f| f.max_requests_per_run);
+    let started = crate::core::requests::forge_on_this_thread();
+    let spent = || {
+        let max = budget?;
+        let used = crate::core::requests::forge_on_this_thread() - started;
+        (used >= max).then(|| {
+            format!(
+                "deferred to the next run: {used} forge requests made, max_requests_per_run = {max}"
+            )
+        })
+    };
     // Held rungs keep what they run; an unreadable hold list holds nothing
     // back but is reported.
     let held = match session.holds() {
@@ -341,6 +357,10 @@ pub fn climb_until(
                 rung.name.clone(),
                 Climbed::NotRun("hoist is shutting down".into()),
             ));
+            continue;
+        }
+        if let Some(why) = spent() {
+            out.push((rung.name.clone(), Climbed::Deferred(why)));
             continue;
         }
         match gate_for(&mut forges, ladder, rung) {
@@ -409,6 +429,10 @@ pub fn climb_until(
         if per_image {
             here.prefetch(&format!("{}/", bot_branch(rung, None)));
             for image in images.get(&rung.name).cloned().unwrap_or_default() {
+                if let Some(why) = spent() {
+                    out.push((format!("{}/{image}", rung.name), Climbed::Deferred(why)));
+                    continue;
+                }
                 let scope = Scope::Rung {
                     name: rung.name.clone(),
                     image: Some(image.clone()),

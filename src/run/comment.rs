@@ -584,6 +584,7 @@ pub fn summarize(c: &Climbed) -> String {
         Climbed::NotRun(why) => format!("not run: {why}"),
         Climbed::Held => "on hold; `/hoist release` resumes it".to_string(),
         Climbed::Gated(why) => format!("waits: {why}"),
+        Climbed::Deferred(why) => why.clone(),
         Climbed::Failed(f) => format!("failed: {}", f.text()),
         Climbed::Done { report, actions } => {
             let mut parts = vec![report.outcome.to_string()];

@@ -132,6 +132,21 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP hoist_http_requests_total HTTP requests made, by service (registry, forge), host and route class.\n# TYPE hoist_http_requests_total counter"
+        );
+        let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+        for c in crate::core::requests::snapshot() {
+            let _ = writeln!(
+                out,
+                "hoist_http_requests_total{{service=\"{}\",host=\"{}\",route=\"{}\"}} {}",
+                c.service.word(),
+                label(&c.host),
+                label(&c.route),
+                c.count
+            );
+        }
+        let _ = writeln!(
+            out,
             "# HELP hoist_pull_requests_total Pull request actions, by action.\n# TYPE hoist_pull_requests_total counter"
         );
         if let Ok(m) = self.pulls.lock() {

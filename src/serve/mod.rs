@@ -549,6 +549,12 @@ fn diag_text(d: &[Diag]) -> String {
 /// One run of the fleet: scan, and climb the ladder (or commit the
 /// policies' choices when there is no ladder) unless nothing changed.
 fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
+    // Every event of one run carries its fleet and a run id (the JSON log
+    // puts them in each line's span), so a log pipeline can follow one
+    // promotion end to end.
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run_id = RUNS.fetch_add(1, Ordering::Relaxed) + 1;
+    let _run = tracing::info_span!("run", fleet = %fleet.label, run_id).entered();
     let started = Instant::now();
     tracing::info!(fleet = %fleet.label, why = %t.reasons.join(", "), "run started");
     let mut session = match open_session(app, fleet) {
@@ -625,19 +631,25 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
                         app.metrics.pull(kind);
                     }
                 }
-                tracing::info!(fleet = %fleet.label, %env, "{line}");
+                tracing::info!(fleet = %fleet.label, environment = %env, outcome = "done", "{line}");
             }
             Climbed::Failed(_) => {
                 failed = true;
                 app.metrics.run_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(fleet = %fleet.label, %env, "{line}");
+                tracing::error!(fleet = %fleet.label, environment = %env, outcome = "failed", "{line}");
             }
-            Climbed::Held | Climbed::Gated(_) => {
-                tracing::info!(fleet = %fleet.label, %env, "{line}")
+            Climbed::Held => {
+                tracing::info!(fleet = %fleet.label, environment = %env, outcome = "held", "{line}")
+            }
+            Climbed::Gated(_) => {
+                tracing::info!(fleet = %fleet.label, environment = %env, outcome = "gated", "{line}")
+            }
+            Climbed::Deferred(_) => {
+                tracing::info!(fleet = %fleet.label, environment = %env, outcome = "deferred", "{line}")
             }
             Climbed::NotRun(_) => {
                 failed = true;
-                tracing::warn!(fleet = %fleet.label, %env, "{line}");
+                tracing::warn!(fleet = %fleet.label, environment = %env, outcome = "not-run", "{line}");
             }
         }
     }

@@ -277,6 +277,11 @@ impl Client {
                 .body(bytes.clone());
         }
         tracing::debug!(%method, url, authenticated = auth.is_some(), "request");
+        crate::core::requests::record(
+            crate::core::requests::Service::Registry,
+            method.as_str(),
+            url,
+        );
         let mut resp = req.send().await.map_err(AttemptError::Http)?;
         let status = resp.status().as_u16();
         tracing::trace!(%method, url, status, "response headers");
@@ -617,6 +622,7 @@ impl Client {
             req = req.header(AUTHORIZATION, c.header());
         }
         let realm_show = format!("{}{}", url.origin().ascii_serialization(), url.path());
+        crate::core::requests::record(crate::core::requests::Service::Registry, "GET", &realm_show);
         let resp = req
             .send()
             .await

@@ -171,6 +171,7 @@ impl Http {
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(b.to_string());
             }
+            crate::core::requests::record(crate::core::requests::Service::Forge, method, url);
             let resp = match req.send() {
                 Ok(r) => r,
                 Err(e) => {
