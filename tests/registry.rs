@@ -187,6 +187,72 @@ fn twenty_five_thousand_tags_through_link_pages() {
     }
 }
 
+/// `[[registry]] max_requests_per_run`: a run asks a registry no more than
+/// that; the images it could not afford are deferred to the next run (a
+/// warning, not an error), and the run reports what it asked.
+#[test]
+fn a_registry_request_budget_defers_the_images_it_cannot_afford() {
+    let reg = Registry::start(None);
+    reg.push("team/a", &tags(&["1.0.0"]));
+    reg.push("team/b", &tags(&["2.0.0"]));
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path(), &format!("{}/team/a", reg.host()), "*", false);
+    write(
+        dir.path(),
+        "flux/b.yaml",
+        &format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata:\n  name: b\n  namespace: flux-system\nspec:\n  image: {}/team/b\n  interval: 1m\n  insecure: true\n",
+            reg.host()
+        ),
+    );
+    let toml = |max: u64| {
+        format!(
+            "[[registry]]\nhost = \"{}\"\ninsecure = true\nmax_requests_per_run = {max}\n",
+            reg.host()
+        )
+    };
+    write(dir.path(), "hoist.toml", &toml(1));
+    let scan = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+    assert_eq!(scan.code, 0, "deferred is not a failure: {}", scan.stderr);
+    let v: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
+    let imgs = v["images"].as_array().unwrap();
+    let listed = imgs.iter().filter(|i| i["tags"] == 1).count();
+    let deferred: Vec<&serde_json::Value> = imgs
+        .iter()
+        .filter(|i| {
+            i["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("deferred to the next run"))
+        })
+        .collect();
+    assert_eq!((listed, deferred.len()), (1, 1), "{imgs:?}");
+    assert!(
+        deferred[0]["error"].as_str().unwrap().contains(&format!(
+            "1 requests made to {} in this run, max_requests_per_run = 1",
+            reg.host()
+        )),
+        "{deferred:?}"
+    );
+    let warned =
+        v["diagnostics"].as_array().unwrap().iter().any(|d| {
+            d["severity"] == "warning" && d["message"].as_str().unwrap().contains("deferred")
+        });
+    assert!(warned, "{v}");
+    // With room for both, both are listed.
+    write(dir.path(), "hoist.toml", &toml(10));
+    let scan = hoist(&["scan", "--repo", s(dir.path()), "--output", "json"]);
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    let v: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
+    assert!(
+        v["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["tags"] == 1),
+        "{v}"
+    );
+}
+
 #[test]
 fn one_failing_image_does_not_stop_the_others() {
     let reg = Registry::start(None);

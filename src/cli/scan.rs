@@ -73,10 +73,12 @@ pub fn run(args: &ScanArgs) -> Result<i32, Fatal> {
             path.display()
         );
     }
-    Ok(if tags.errors.is_empty() {
-        exit::OK
-    } else {
+    // A failed image is an error diagnostic; one deferred by the run's
+    // request budget is a warning, for the next run.
+    Ok(if diags.iter().any(Diag::is_error) {
         exit::FOUND
+    } else {
+        exit::OK
     })
 }
 

@@ -27,6 +27,10 @@ pub struct RegistryConfig {
     /// At most this many requests per second to this registry.
     #[serde(default)]
     pub requests_per_second: Option<f64>,
+    /// At most this many requests to this registry per run; the images
+    /// not yet scanned then wait for the next run.
+    #[serde(default)]
+    pub max_requests_per_run: Option<u64>,
     /// `azure`: authenticate with Microsoft Entra ID (like `spec.provider`).
     #[serde(default)]
     pub provider: Option<String>,

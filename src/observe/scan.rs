@@ -30,6 +30,9 @@ pub struct Tags {
     /// The client the tags were read with (none for a snapshot): missing
     /// digests can be asked for on it.
     client: Option<Arc<Client>>,
+    /// What this run has asked of each registry (its scan, and the
+    /// digests asked for later), for `max_requests_per_run`.
+    spend: Arc<crate::observe::registry::client::Spend>,
 }
 
 impl std::fmt::Debug for Tags {
@@ -202,12 +205,19 @@ pub fn live_scan(
     diags.splice(0..0, client_diags);
     let total = targets.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let scanned = scan::block_on(scan::scan(client.clone(), targets, |s| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        progress(n, total, &s.image);
-    }));
+    // One budget of requests per registry for the whole run: the scan and
+    // the digests after it (`[[registry]] max_requests_per_run`).
+    let spend = Arc::new(crate::observe::registry::client::Spend::default());
+    let scanned = scan::block_on(crate::observe::registry::client::RUN_SPEND.scope(
+        spend.clone(),
+        scan::scan(client.clone(), targets, |s| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(n, total, &s.image);
+        }),
+    ));
     let mut tags = Tags {
         client: Some(client.clone()),
+        spend,
         ..Default::default()
     };
     for s in scanned {
@@ -222,7 +232,13 @@ pub fn live_scan(
                 );
             }
             Err(e) => {
-                diags.push(Diag::error(format!("{}: {e}", s.image)));
+                // Deferred work is not a failure: the next run takes it up.
+                let d = format!("{}: {e}", s.image);
+                diags.push(if s.deferred {
+                    Diag::warning(d)
+                } else {
+                    Diag::error(d)
+                });
                 tags.errors.insert(s.image.clone(), e);
             }
         }
@@ -311,12 +327,19 @@ pub fn store_digests(
     if wants.is_empty() {
         return diags;
     }
-    for (image, tag, r) in scan::block_on(scan::digests(client.clone(), wants)) {
+    let spend = tags.spend.clone();
+    let asked = crate::observe::registry::client::RUN_SPEND
+        .scope(spend, scan::digests(client.clone(), wants));
+    for (image, tag, r) in scan::block_on(asked) {
         match r {
             Ok(d) => {
                 if let Some(l) = tags.snapshot.images.get_mut(&image) {
                     l.digests.insert(tag, d);
                 }
+            }
+            // Deferred by the run's request budget: a warning, as in the scan.
+            Err(e) if e.starts_with(crate::observe::registry::client::DEFERRED) => {
+                diags.push(Diag::warning(format!("{image}:{tag}: digest {e}")))
             }
             Err(e) => diags.push(Diag::error(format!(
                 "{image}:{tag}: cannot resolve digest: {e}"

@@ -808,22 +808,25 @@ fn propose_once(
                 // branch this run then pushed again): its merge is not
                 // under this run's commit. Plan again instead of opening a
                 // second pull request.
-                if rung.mode == Mode::AutoMerge
-                    && let Some(plan) = report.plan.as_ref()
-                {
+                let merged_elsewhere = |f: &dyn Forge| -> forge::Result<Option<u64>> {
+                    let Some(plan) = report.plan.as_ref() else {
+                        return Ok(None);
+                    };
                     let mine = body::record(plan);
                     let merged = f.find_merged(&branch, &base)?.into_iter().find(|p| {
                         !p.merge_commit.is_empty()
                             && body::parse_record(&p.body)
                                 .is_some_and(|r| r.environment == rung.name && r.changes == mine)
                     });
-                    if let Some(p) = merged
-                        && !f.is_ancestor(&p.merge_commit, &head)?
-                    {
-                        session.invalidate();
-                        superseded = session.propose(scope, &branch).ok();
-                        return Ok(());
-                    }
+                    Ok(match merged {
+                        Some(p) if !f.is_ancestor(&p.merge_commit, &head)? => Some(p.number),
+                        _ => None,
+                    })
+                };
+                if rung.mode == Mode::AutoMerge && merged_elsewhere(f)?.is_some() {
+                    session.invalidate();
+                    superseded = session.propose(scope, &branch).ok();
+                    return Ok(());
                 }
                 let (title, text) = text.unwrap_or_default();
                 let pr = f.create(&NewPull {
@@ -834,9 +837,28 @@ fn propose_once(
                     labels: &rung.labels,
                     reviewers: &rung.reviewers,
                 })?;
+                let opened = pr.title == title && pr.body == text;
+                // Not this run's push: a replica may have merged the same
+                // change between the look above and `create` (its pull
+                // request was gone by then, so `create` opened a second).
+                // Look once more now that any such merge is visible, and
+                // close the duplicate instead of merging the change twice.
+                if opened
+                    && !fresh
+                    && rung.mode == Mode::AutoMerge
+                    && let Some(n) = merged_elsewhere(f)?
+                {
+                    f.close(
+                        &pr,
+                        &format!("A concurrent run of hoist merged this same change in #{n}; closing this duplicate."),
+                    )?;
+                    session.invalidate();
+                    superseded = session.propose(scope, &branch).ok();
+                    return Ok(());
+                }
                 // `create` hands back a concurrent run's pull request when
                 // one beat it: "opened" only if it carries this text.
-                if pr.title == title && pr.body == text {
+                if opened {
                     actions.push(Action::Opened {
                         number: pr.number,
                         url: pr.url.clone(),

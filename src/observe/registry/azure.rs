@@ -107,6 +107,7 @@ async fn post_form(
     form: &[(&str, &str)],
     what: &str,
 ) -> Result<TokenReply, String> {
+    crate::core::requests::record(crate::core::requests::Service::Registry, "POST", url);
     let resp = http
         .post(url)
         .form(form)
@@ -193,6 +194,11 @@ pub async fn entra_token(http: &reqwest::Client, src: &EntraSource) -> Result<Se
             if let Some(c) = client {
                 req = req.query(&[("client_id", c.as_str())]);
             }
+            crate::core::requests::record(
+                crate::core::requests::Service::Registry,
+                "GET",
+                endpoint,
+            );
             let resp = req
                 .send()
                 .await

@@ -87,6 +87,41 @@ pub enum RegistryError {
     TooLarge { url: String, limit: usize },
     #[error("tag list pagination: {0}")]
     Pagination(String),
+    #[error("{DEFERRED}: {used} requests made to {host} in this run, max_requests_per_run = {max}")]
+    Deferred { host: String, used: u64, max: u64 },
+}
+
+/// How a request the run's budget refused begins.
+pub const DEFERRED: &str = "deferred to the next run";
+
+tokio::task_local! {
+    /// What the current run has asked of each registry host, for
+    /// `[[registry]] max_requests_per_run`; unset outside a run's scan
+    /// (then no budget applies).
+    pub static RUN_SPEND: Arc<Spend>;
+}
+
+/// Requests per registry host within one run.
+#[derive(Debug, Default)]
+pub struct Spend(std::sync::Mutex<HashMap<String, u64>>);
+
+impl Spend {
+    /// The spend of the run this task belongs to, or a new one.
+    pub fn current_or_new() -> Arc<Spend> {
+        RUN_SPEND.try_with(Arc::clone).unwrap_or_default()
+    }
+
+    /// Count one request to `host`, or, with `max` made already, the
+    /// number made.
+    fn take(&self, host: &str, max: Option<u64>) -> Result<(), u64> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let used = m.entry(host.to_string()).or_default();
+        if max.is_some_and(|max| *used >= max) {
+            return Err(*used);
+        }
+        *used += 1;
+        Ok(())
+    }
 }
 
 /// What a successful request returned.
@@ -326,6 +361,19 @@ impl Client {
         let mut authenticated = false;
         let mut attempt = 0u32;
         loop {
+            if let Ok(spend) = RUN_SPEND.try_with(Arc::clone) {
+                let max = self
+                    .creds
+                    .entry(&img.registry)
+                    .and_then(|e| e.max_requests_per_run);
+                if let Err(used) = spend.take(&img.registry, max) {
+                    return Err(RegistryError::Deferred {
+                        host: img.registry.clone(),
+                        used,
+                        max: max.unwrap_or_default(),
+                    });
+                }
+            }
             let result = {
                 let _permit = limiter
                     .acquire()

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::client::Client;
+use super::client::{Client, RUN_SPEND, RegistryError, Spend};
 use super::reference::ImageRef;
 
 /// An image to scan.
@@ -27,6 +27,8 @@ pub struct Scanned {
     pub tags: Result<Vec<String>, String>,
     /// Tags the registry returned that break the OCI tag grammar.
     pub dropped: Vec<String>,
+    /// Not scanned: the run's request budget for its registry is spent.
+    pub deferred: bool,
 }
 
 /// Run a future to completion on the process's registry runtime: two
@@ -66,10 +68,12 @@ pub async fn scan(
 ) -> Vec<Scanned> {
     let mut set = tokio::task::JoinSet::new();
     let mut names = std::collections::HashMap::new();
+    let spend = Spend::current_or_new();
     for (i, t) in targets.into_iter().enumerate() {
         let client = client.clone();
         let image = t.image.clone();
-        let task = set.spawn(async move {
+        let task = set.spawn(RUN_SPEND.scope(spend.clone(), async move {
+            let mut deferred = false;
             let result = match ImageRef::parse(&t.image) {
                 Err(e) => Err(e),
                 Ok(r) => {
@@ -79,10 +83,10 @@ pub async fn scan(
                     if let Some(c) = t.secret.as_ref().and_then(|s| s.get(&r.registry)) {
                         client.set_image_credential(&r, c.clone());
                     }
-                    client
-                        .list_tags(&r, t.insecure)
-                        .await
-                        .map_err(|e| e.to_string())
+                    client.list_tags(&r, t.insecure).await.map_err(|e| {
+                        deferred = matches!(e, RegistryError::Deferred { .. });
+                        e.to_string()
+                    })
                 }
             };
             let (tags, dropped) = match result {
@@ -95,9 +99,10 @@ pub async fn scan(
                     image: t.image,
                     tags,
                     dropped,
+                    deferred,
                 },
             )
-        });
+        }));
         names.insert(task.id(), (i, image));
     }
     let mut out: Vec<(usize, Scanned)> = Vec::new();
@@ -113,6 +118,7 @@ pub async fn scan(
                 tags: Err(lost(&image, e)),
                 image,
                 dropped: Vec::new(),
+                deferred: false,
             };
             (i, scanned)
         },
@@ -129,10 +135,11 @@ pub async fn digests(
 ) -> Vec<(String, String, Result<String, String>)> {
     let mut set = tokio::task::JoinSet::new();
     let mut names = std::collections::HashMap::new();
+    let spend = Spend::current_or_new();
     for (image, insecure, tag) in wants {
         let client = client.clone();
         let name = (image.clone(), tag.clone());
-        let task = set.spawn(async move {
+        let task = set.spawn(RUN_SPEND.scope(spend.clone(), async move {
             let r = match ImageRef::parse(&image) {
                 Err(e) => Err(e),
                 Ok(r) => client
@@ -141,7 +148,7 @@ pub async fn digests(
                     .map_err(|e| e.to_string()),
             };
             (image, tag, r)
-        });
+        }));
         names.insert(task.id(), name);
     }
     let mut out = Vec::new();
