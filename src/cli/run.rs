@@ -66,12 +66,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     let left = hoist::propose::forge::http::RATE_LIMIT_REMAINING
         .load(std::sync::atomic::Ordering::Relaxed);
     results.forge_rate_limit_remaining = (left >= 0).then_some(left);
-    if !results.requests.is_empty() {
-        let total: u64 = results.requests.iter().map(|c| c.count).sum();
-        let left = results
-            .forge_rate_limit_remaining
-            .map(|n| format!("; forge rate limit left: {n}"))
-            .unwrap_or_default();
+    if let Some((total, left)) = results.cost() {
         anstream::eprintln!(
             "hoist run: {total} request(s): {}{left}",
             results.requests_by_host()

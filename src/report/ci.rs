@@ -164,12 +164,7 @@ pub fn report(command: &str, output: &str, code: i32) -> Report {
                     notes.join(", ")
                 ));
             }
-            if !d.requests.is_empty() {
-                let total: u64 = d.requests.iter().map(|c| c.count).sum();
-                let left = d
-                    .forge_rate_limit_remaining
-                    .map(|n| format!("; forge rate limit left: {n}"))
-                    .unwrap_or_default();
+            if let Some((total, left)) = d.cost() {
                 md.push(String::new());
                 md.push(format!(
                     "Requests: {total} ({}){left}",

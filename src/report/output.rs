@@ -52,6 +52,20 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
+    /// What the run asked for: the number of requests and `; forge rate
+    /// limit left: 4990` (or nothing), or `None` when it asked nothing.
+    pub fn cost(&self) -> Option<(u64, String)> {
+        if self.requests.is_empty() {
+            return None;
+        }
+        let total: u64 = self.requests.iter().map(|c| c.count).sum();
+        let left = self
+            .forge_rate_limit_remaining
+            .map(|n| format!("; forge rate limit left: {n}"))
+            .unwrap_or_default();
+        Some((total, left))
+    }
+
     /// `registry ghcr.io 12, forge api.github.com 7`: requests per service
     /// and host, for a one-line summary.
     pub fn requests_by_host(&self) -> String {

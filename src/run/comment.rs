@@ -372,26 +372,20 @@ fn forge_name(k: ForgeKind) -> &'static str {
 /// `/hoist hold all` / `release all`: the same hold on every rung.
 fn hold_all(s: &Session, ladder: &Ladder, on: bool) -> String {
     let envs: Vec<&str> = ladder.rungs.iter().map(|r| r.name.as_str()).collect();
-    match crate::run::climb::set_holds(s, &envs, on) {
-        Ok(changed) if on => format!(
-            "every environment is on hold ({}; newly: {}): automatic changes wait; `/hoist release all` resumes them.",
-            envs.join(", "),
-            if changed.is_empty() {
-                "none".to_string()
-            } else {
-                changed.join(", ")
-            }
-        ),
-        Ok(changed) => format!(
-            "every environment is released ({}; were held: {}): automatic changes resume with the next run.",
-            envs.join(", "),
-            if changed.is_empty() {
-                "none".to_string()
-            } else {
-                changed.join(", ")
-            }
-        ),
-        Err(f) => format!("failed: {}", f.text()),
+    let changed = match crate::run::climb::set_holds(s, &envs, on) {
+        Ok(c) if c.is_empty() => "none".to_string(),
+        Ok(c) => c.join(", "),
+        Err(f) => return format!("failed: {}", f.text()),
+    };
+    let all = envs.join(", ");
+    if on {
+        format!(
+            "every environment is on hold ({all}; newly: {changed}): automatic changes wait; `/hoist release all` resumes them."
+        )
+    } else {
+        format!(
+            "every environment is released ({all}; were held: {changed}): automatic changes resume with the next run."
+        )
     }
 }
 
