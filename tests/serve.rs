@@ -1244,3 +1244,182 @@ fn the_ladder_page_in_headless_chromium() {
     );
     srv.terminate();
 }
+
+/// A Flux event about `sha` from `cluster`.
+fn flux_event_from(cluster: &str, sha: &str, severity: &str, reason: &str) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&flux_event(sha, severity, reason)).unwrap();
+    v["metadata"]["cluster"] = cluster.into();
+    v.to_string()
+}
+
+/// `on_failure = "rollback"`: Flux reporting a promotion failing lands
+/// its rollback the way the rung lands changes (staging: an auto-merged
+/// pull request; prod: one for review), once however often Flux repeats
+/// itself, holds the rung, and says so on the promotion; a later success
+/// of the promotion itself closes a rollback still open and lifts the
+/// hold.
+#[test]
+fn a_failed_reconcile_rolls_the_promotion_back_once_and_holds_the_rung() {
+    rolls_back_on(Kind::GitHub);
+}
+
+/// The same on Azure DevOps.
+#[test]
+fn a_failed_reconcile_rolls_back_on_azure_devops_too() {
+    rolls_back_on(Kind::Azure);
+}
+
+fn rolls_back_on(kind: Kind) {
+    let reg = Registry::start(None);
+    let w = World::at(
+        &reg.host(),
+        kind,
+        &["api"],
+        "on_failure = \"rollback\"\n",
+        "",
+    );
+    let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
+    build(&reg, s1, 1);
+    let toml = show(&w.bare, "main", "hoist.toml").replace(
+        "promote_from = \"dev\"\n",
+        "promote_from = \"dev\"\non_failure = \"rollback\"\n",
+    );
+    let cfg = write(
+        w.t.path(),
+        "serve.toml",
+        &format!(
+            "{toml}{}",
+            server_toml(
+                "[[server.flux]]\nenvironment = \"staging\"\ncluster = \"staging\"\n\n\
+                 [[server.flux]]\nenvironment = \"prod\"\ncluster = \"prod\"\n"
+            )
+        ),
+    );
+    let srv = Server::start(&cfg, &w.t.path().join("state"), &[]);
+    runs_finished(&srv, 1);
+    build(&reg, s2, 2);
+    srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"));
+    assert!(eventually(60, || w.pulls().len() == 2), "{}", srv.log());
+    assert!(w.main_has("staging", &format!("staging-{s2}")));
+    let handled = |n: usize| {
+        assert!(
+            eventually(60, || srv.log().matches("flux event handled").count() >= n),
+            "{n} Flux event(s):\n{}",
+            srv.log()
+        )
+    };
+
+    let rollbacks = |head: &str| -> Vec<common::forge::Pull> {
+        w.pulls().into_iter().filter(|p| p.head == head).collect()
+    };
+
+    // prod: a person merges #2; Flux fails it: a rollback for review,
+    // prod held. Then Flux retries and the same promotion reconciles: the
+    // rollback is closed unmerged and prod released.
+    let prod_merge = w.forge.merge_by_hand(kind.repo(), 2);
+    assert!(w.main_has("prod", &format!("prod-{s2}")));
+    srv.flux(&flux_event_from(
+        "prod",
+        &prod_merge,
+        "error",
+        "ProgressingWithRetry",
+    ));
+    handled(1);
+    let rb = rollbacks("hoist/rollback/prod");
+    assert_eq!(rb.len(), 1, "{}", srv.log());
+    assert_eq!(rb[0].state, State::Open, "prod's changes are reviewed");
+    assert!(w.has("hoist/rollback/prod", "prod", "api", &format!("prod-{s1}")));
+    assert!(w.main_has("prod", &format!("prod-{s2}")), "nothing merged");
+    assert!(w.branches().contains(&"hoist-hold/prod".to_string()));
+    srv.flux(&flux_event_from(
+        "prod",
+        &prod_merge,
+        "info",
+        "ReconciliationSucceeded",
+    ));
+    handled(2);
+    let rb = rollbacks("hoist/rollback/prod");
+    assert_eq!(rb[0].state, State::Closed, "{}", srv.log());
+    assert!(!w.branches().contains(&"hoist-hold/prod".to_string()));
+    let said = w.pulls()[1].comments.join("\n");
+    assert!(
+        said.contains(&format!("closed its rollback #{}", rb[0].number))
+            && said.contains("released `prod`"),
+        "{said}"
+    );
+
+    // staging fails with #1: its rollback is merged and staging held.
+    let promoted = git(&w.bare, &["rev-parse", "main"]).trim().to_string();
+    let failed = flux_event_from("staging", &promoted, "error", "HealthCheckFailed");
+    srv.flux(&failed);
+    handled(3);
+    let rb = rollbacks("hoist/rollback/staging");
+    assert_eq!(rb.len(), 1, "{}", srv.log());
+    assert_eq!(rb[0].state, State::Merged, "staging lands by auto-merge");
+    assert!(
+        rb[0].body.contains("Automatic rollback of #1")
+            && rb[0].body.contains("health check failed"),
+        "{}",
+        rb[0].body
+    );
+    assert!(w.main_has("staging", &format!("staging-{s1}")));
+    assert!(
+        w.main_has("dev", &format!("dev-{s2}-2")),
+        "dev is left alone"
+    );
+    assert!(w.branches().contains(&"hoist-hold/staging".to_string()));
+    let said = w.pulls()[0].comments.join("\n");
+    assert!(
+        said.contains("**failed** to reconcile in staging")
+            && said.contains("hoist rolled it back (")
+            && said.contains("merged pull request #4")
+            && said.contains("`/hoist release staging` resumes it"),
+        "{said}"
+    );
+
+    // Flux says it again, and about the rollback's revision too: still
+    // one rollback, one failure note.
+    let rolled = git(&w.bare, &["rev-parse", "main"]).trim().to_string();
+    srv.flux(&failed);
+    srv.flux(&flux_event_from(
+        "staging",
+        &rolled,
+        "error",
+        "HealthCheckFailed",
+    ));
+    handled(5);
+    assert_eq!(rollbacks("hoist/rollback/staging").len(), 1);
+    let said = w.pulls()[0].comments.join("\n");
+    assert_eq!(said.matches("**failed** to reconcile").count(), 1, "{said}");
+    assert_eq!(said.matches("hoist rolled it back").count(), 1, "{said}");
+    // …and the rollback's success does not lift the hold: the next run
+    // leaves staging alone (build 3 reaches dev only).
+    srv.flux(&flux_event_from(
+        "staging",
+        &rolled,
+        "info",
+        "ReconciliationSucceeded",
+    ));
+    handled(6);
+    let said = w.pulls()[0].comments.join("\n");
+    assert!(
+        !said.contains("reconciled in staging"),
+        "the rollback's success is not #1's: {said}"
+    );
+    build(&reg, s3, 3);
+    srv.registry_push(&reg.host(), "api", &format!("dev-{s3}-3"));
+    assert!(
+        eventually(60, || w.main_has("dev", &format!("dev-{s3}-3"))),
+        "{}",
+        srv.log()
+    );
+    runs_finished(&srv, 3);
+    assert!(w.main_has("staging", &format!("staging-{s1}")));
+    assert!(w.branches().contains(&"hoist-hold/staging".to_string()));
+    assert_eq!(rollbacks("hoist/rollback/staging").len(), 1);
+
+    let metrics = srv.get("/metrics").body;
+    assert!(metrics.contains("hoist_rollbacks_total 2"), "{metrics}");
+    srv.terminate();
+}

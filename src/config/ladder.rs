@@ -93,6 +93,10 @@ pub struct RawEnvironment {
     /// `deployments` (also GitHub deployments / an Azure DevOps genre).
     #[serde(default)]
     pub report: Option<Spanned<String>>,
+    /// What a failed Flux reconcile of this rung's promotion does:
+    /// `report` (default: recorded, nothing more) or `rollback`.
+    #[serde(default)]
+    pub on_failure: Option<Spanned<String>>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -143,6 +147,18 @@ impl Forge {
             None => format!("{base}/graphql"),
         }
     }
+}
+
+/// What a failed reconcile of a rung's promotion does (`on_failure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// Record it on the promotion's pull request (the gates read it).
+    #[default]
+    Report,
+    /// Also land the promotion's rollback the way the rung lands changes
+    /// and hold the rung.
+    Rollback,
 }
 
 /// How a rung lands its change.
@@ -224,6 +240,7 @@ pub struct Rung {
     pub freeze: Vec<super::window::Window>,
     /// Also report reconcile results as deployments.
     pub report_deployments: bool,
+    pub on_failure: OnFailure,
     pub labels: Vec<String>,
     pub merge_method: MergeMethod,
     pub group: Group,
@@ -485,6 +502,31 @@ pub fn validate(
                 false
             }
         };
+        let on_failure = match e
+            .on_failure
+            .as_ref()
+            .map(|r| (r.get_ref().as_str(), r.span()))
+        {
+            None | Some(("report", _)) => OnFailure::Report,
+            Some(("rollback", span)) => {
+                if mode == Mode::Push {
+                    errors.push(err(
+                        span,
+                        field("on_failure"),
+                        format!("{who}: on_failure = \"rollback\" restores what a promotion's pull request recorded it replaced, and this rung lands by push (use mode = \"auto-merge\")"),
+                    ));
+                }
+                OnFailure::Rollback
+            }
+            Some((other, span)) => {
+                errors.push(err(
+                    span,
+                    field("on_failure"),
+                    format!("{who}: on_failure {other:?} is not one of report, rollback"),
+                ));
+                OnFailure::Report
+            }
+        };
         if (e.require_reconciled || soak.is_some()) && e.promote_from.is_none() {
             errors.push(err(
                 here.clone(),
@@ -519,6 +561,7 @@ pub fn validate(
             soak,
             freeze,
             report_deployments,
+            on_failure,
             labels: e.labels,
             merge_method,
             group,
@@ -853,6 +896,45 @@ mod tests {
         assert_eq!(prod.soak, Some(std::time::Duration::from_secs(5400)));
         assert!(prod.require_reconciled && prod.report_deployments && prod.freeze.len() == 1);
         assert_eq!(ok.ladder.rung("stg").unwrap().approvers, ["@acme/sre"]);
+    }
+
+    #[test]
+    fn on_failure_is_checked() {
+        let e = errors(&format!(
+            "{FORGE}{}{}",
+            env("dev", "on_failure = \"rollback\"\n"),
+            env(
+                "stg",
+                "mode = \"auto-merge\"\npromote_from = \"dev\"\non_failure = \"revert\"\n"
+            ),
+        ));
+        let all = e.join("\n");
+        for needle in [
+            "environment[0].on_failure: environment \"dev\": on_failure = \"rollback\" restores what a promotion's pull request recorded it replaced, and this rung lands by push",
+            "environment[1].on_failure: environment \"stg\": on_failure \"revert\" is not one of report, rollback",
+        ] {
+            assert!(all.contains(needle), "{needle}\n in:\n{all}");
+        }
+        let ok = parse(
+            &format!(
+                "{FORGE}{}{}",
+                env("dev", "on_failure = \"report\"\n"),
+                env(
+                    "stg",
+                    "mode = \"auto-merge\"\npromote_from = \"dev\"\non_failure = \"rollback\"\n"
+                ),
+            ),
+            "hoist.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.ladder.rung("dev").unwrap().on_failure,
+            super::OnFailure::Report
+        );
+        assert_eq!(
+            ok.ladder.rung("stg").unwrap().on_failure,
+            super::OnFailure::Rollback
+        );
     }
 
     #[test]

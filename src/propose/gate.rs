@@ -39,22 +39,31 @@ fn recorded(comment: &str, env: &str) -> Option<(bool, i64)> {
     Some((outcome == "success", crate::core::time::parse(when)?))
 }
 
-/// After Flux reported `env` reconciled (`ok`) at revision `sha` at time
-/// `at`: comment once on each recent hoist promotion into `env` whose
-/// merge commit `sha` contains. Returns the pull requests commented on.
-pub fn note_reconciled(
+/// What [`note_reconciled`] found.
+#[derive(Debug, Default)]
+pub struct Noted {
+    /// The pull requests commented on.
+    pub pulls: Vec<u64>,
+    /// The newest promotion the revision contains, when this is a
+    /// failure, it never reconciled, and it was not rolled back yet (no
+    /// [`rolled_back_marker`] comment): what an automatic rollback takes
+    /// back. Read from the forge each time, so a repeated event after a
+    /// crash finishes the rollback, and one after it does nothing.
+    pub to_roll_back: Option<PullRequest>,
+}
+
+/// The promotions into `env` the revision `sha` contains, the newest
+/// first (among its last five), each with its comments.
+fn contained(
     f: &dyn Forge,
     env: &str,
     sha: &str,
-    ok: bool,
-    at: i64,
-    what: &str,
-) -> forge::Result<Vec<u64>> {
-    let mut done = Vec::new();
+) -> forge::Result<Vec<(PullRequest, Vec<String>)>> {
     let own = |p: &PullRequest| {
         p.head_branch == format!("hoist/{env}")
             || p.head_branch.starts_with(&format!("hoist/{env}/"))
     };
+    let mut out = Vec::new();
     for pr in f
         .list_merged(&format!("hoist/{env}"))?
         .into_iter()
@@ -65,10 +74,41 @@ pub fn note_reconciled(
             continue;
         }
         let comments = f.comments(pr.number)?;
-        if comments
+        out.push((pr, comments));
+    }
+    Ok(out)
+}
+
+/// After Flux reported `env` reconciled (`ok`) at revision `sha` at time
+/// `at`: comment once on each recent hoist promotion into `env` whose
+/// merge commit `sha` contains.
+pub fn note_reconciled(
+    f: &dyn Forge,
+    env: &str,
+    sha: &str,
+    ok: bool,
+    at: i64,
+    what: &str,
+) -> forge::Result<Noted> {
+    let mut noted = Noted::default();
+    for (i, (pr, comments)) in contained(f, env, sha)?.into_iter().enumerate() {
+        let outcomes: Vec<bool> = comments
             .iter()
-            .any(|c| recorded(c, env).is_some_and(|(o, _)| o == ok))
-        {
+            .filter_map(|c| recorded(c, env))
+            .map(|(o, _)| o)
+            .collect();
+        let rolled = comments
+            .iter()
+            .any(|c| c.contains(&rolled_back_marker(env)));
+        if i == 0 && !ok && !outcomes.contains(&true) && !rolled {
+            noted.to_roll_back = Some(pr.clone());
+        }
+        if outcomes.contains(&ok) {
+            continue;
+        }
+        // A success at a revision that also holds this promotion's
+        // automatic rollback is the rollback's, not the promotion's.
+        if ok && rolled && rollback_merged_into(f, env, pr.number, sha)? {
             continue;
         }
         let after = pr
@@ -94,9 +134,71 @@ pub fn note_reconciled(
                 marker(env, ok, at)
             ),
         )?;
-        done.push(pr.number);
+        noted.pulls.push(pr.number);
     }
-    Ok(done)
+    Ok(noted)
+}
+
+/// The marker of the comment hoist leaves on a promotion it rolled back
+/// into `env` by itself.
+pub fn rolled_back_marker(env: &str) -> String {
+    format!("<!-- hoist:rolled-back:{env} -->")
+}
+
+const ROLLBACK_MARK: &str = "<!-- hoist:auto-rollback:";
+
+/// The marker an automatic rollback's pull request body carries: which
+/// promotion it takes back.
+pub fn rollback_marker(pull: u64) -> String {
+    format!("{ROLLBACK_MARK}{pull} -->")
+}
+
+/// Does `sha` contain a merged automatic rollback of promotion `pull`
+/// into `env`?
+fn rollback_merged_into(f: &dyn Forge, env: &str, pull: u64, sha: &str) -> forge::Result<bool> {
+    let branch = format!("hoist/rollback/{env}");
+    for rb in f.list_merged(&branch)? {
+        if rb.head_branch == branch
+            && rolled_back(&rb.body) == Some(pull)
+            && !rb.merge_commit.is_empty()
+            && f.is_ancestor(&rb.merge_commit, sha)?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The promotion an automatic rollback's body says it takes back.
+pub fn rolled_back(body: &str) -> Option<u64> {
+    let start = body.find(ROLLBACK_MARK)? + ROLLBACK_MARK.len();
+    body[start..].split(" -->").next()?.parse().ok()
+}
+
+/// After Flux reported `env` reconciled at `sha`: the open automatic
+/// rollback (on `branch`) that this success makes needless, with the
+/// promotion it would take back — the revision contains that promotion,
+/// so the failure did not last.
+pub fn needless_rollback(
+    f: &dyn Forge,
+    branch: &str,
+    sha: &str,
+) -> forge::Result<Option<(PullRequest, u64)>> {
+    let open = f
+        .list_open(branch)?
+        .into_iter()
+        .find(|p| p.head_branch == branch);
+    let Some(open) = open else {
+        return Ok(None);
+    };
+    let Some(pull) = rolled_back(&open.body) else {
+        return Ok(None);
+    };
+    let promotion = f.pull(pull)?;
+    if promotion.merge_commit.is_empty() || !f.is_ancestor(&promotion.merge_commit, sha)? {
+        return Ok(None);
+    }
+    Ok(Some((open, pull)))
 }
 
 /// The freeze window `rung` is in at `now`, if any (its text).
@@ -192,5 +294,9 @@ mod tests {
             recorded(&marker("prod", false, t), "prod"),
             Some((false, t))
         );
+        let body = format!("Rollback\n{}\nmore", rollback_marker(42));
+        assert_eq!(rolled_back(&body), Some(42));
+        assert_eq!(rolled_back("<!-- hoist:auto-rollback:x -->"), None);
+        assert_eq!(rolled_back("no marker"), None);
     }
 }

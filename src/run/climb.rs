@@ -495,6 +495,36 @@ fn open_sibling(
         .map_err(Climbed::Failed)
 }
 
+/// One line for what a rung did.
+pub fn summarize(c: &Climbed) -> String {
+    match c {
+        Climbed::NotRun(why) => format!("not run: {why}"),
+        Climbed::Held => "on hold; `/hoist release` resumes it".to_string(),
+        Climbed::Gated(why) => format!("waits: {why}"),
+        Climbed::Deferred(why) => why.clone(),
+        Climbed::Failed(f) => format!("failed: {}", f.text()),
+        Climbed::Done { report, actions } => {
+            let mut parts = vec![report.outcome.to_string()];
+            parts.extend(
+                actions
+                    .iter()
+                    .filter(|a| !matches!(a, Action::Status { .. }))
+                    .map(|a| a.to_string()),
+            );
+            let errors: Vec<String> = report
+                .diags
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.message.clone())
+                .collect();
+            if !errors.is_empty() {
+                parts.push(format!("blocked: {}", errors.join("; ")));
+            }
+            parts.join("; ")
+        }
+    }
+}
+
 /// Land `scope` on `rung` the way its mode says: a push, or a pull request
 /// (merged at once for `auto-merge`). `image` names the pull request's
 /// image for `group = "image"`.
@@ -555,8 +585,26 @@ pub fn gate_for(
     crate::propose::gate::blocked(f, ladder, rung, crate::core::time::now())
 }
 
+/// Land `scope` from `branch` the way `rung`'s mode says (a push lands
+/// on the base branch itself).
+pub fn land_on(
+    session: &mut Session,
+    forges: &mut Forges<'_>,
+    ladder: &Ladder,
+    rung: &Rung,
+    scope: &Scope,
+    branch: &str,
+) -> Climbed {
+    match rung.mode {
+        Mode::Push => push_rung(session, forges, rung, scope),
+        Mode::AutoMerge | Mode::PullRequest => {
+            propose_rung(session, forges, ladder, rung, scope, branch)
+        }
+    }
+}
+
 /// Land `scope` as a pull request for review from `branch`, whatever
-/// `rung`'s mode (rollbacks: a human merges them).
+/// `rung`'s mode (rollbacks a person asked for: a person merges them).
 pub fn land_for_review(
     session: &mut Session,
     forges: &mut Forges<'_>,
@@ -746,11 +794,14 @@ fn propose_once(
             Some(_) if same_change => None,
             _ => {
                 let mut extra = changelog(f, ladder, rung, plan);
-                if let Scope::Promotion {
-                    forced: Some(why), ..
-                } = scope
-                {
-                    extra = format!("> [!WARNING]\n> {why}\n\n{extra}");
+                match scope {
+                    Scope::Promotion {
+                        forced: Some(why), ..
+                    } => extra = format!("> [!WARNING]\n> {why}\n\n{extra}"),
+                    Scope::Restore { note: Some(n), .. } => {
+                        extra = format!("> [!CAUTION]\n> {n}\n\n{extra}")
+                    }
+                    _ => {}
                 }
                 let (title, text) = body::render_with(rung, plan, limits, &extra);
                 match &existing {

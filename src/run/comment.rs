@@ -8,8 +8,10 @@
 
 use crate::decide::ladder::{ForgeKind, Ladder, Rung};
 use crate::propose::forge::{self, Forge, Permission};
-use crate::run::climb::{self, Climbed, Forges};
+use crate::run::climb::{self, Forges};
 use crate::run::session::{Scope, Session};
+
+pub use crate::run::climb::summarize;
 
 /// Every hoist reply starts with this, so hoist never answers itself
 /// (a token shared with humans cannot be told apart otherwise).
@@ -534,30 +536,17 @@ fn rollback(
             Err(e) => return format!("failed: {e}"),
         }
     };
-    let Some(record) = crate::decide::ladder::body::parse_record(&last.body) else {
-        return format!(
-            "pull request #{} carries no record of the values it replaced, so there is nothing to restore.",
-            last.number
-        );
+    let c = match crate::run::rollback::roll_back(
+        s,
+        ladder,
+        rung,
+        &last,
+        crate::run::rollback::Landing::Review,
+        None,
+    ) {
+        Ok(c) => c,
+        Err(why) => return why,
     };
-    let objects = match s.objects() {
-        Ok(o) => o,
-        Err(f) => return format!("failed: {}", f.text()),
-    };
-    let previous = crate::decide::ladder::runs_before(&record.changes, &objects);
-    if previous.is_empty() {
-        return format!(
-            "pull request #{}'s record names no image hoist can restore.",
-            last.number
-        );
-    }
-    let scope = Scope::Restore {
-        to: rung.name.clone(),
-        previous,
-    };
-    let branch = format!("hoist/rollback/{}", rung.name);
-    let mut forges = Forges::new(ladder);
-    let c = climb::land_for_review(s, &mut forges, ladder, rung, &scope, &branch);
     let held = match s.set_hold(&rung.name, true) {
         Ok(_) => format!(
             " `{}` is on hold so the next run does not promote it again; `/hoist release {}` resumes it.",
@@ -570,36 +559,6 @@ fn rollback(
         last.number,
         summarize(&c)
     )
-}
-
-/// One line for what a rung did.
-pub fn summarize(c: &Climbed) -> String {
-    match c {
-        Climbed::NotRun(why) => format!("not run: {why}"),
-        Climbed::Held => "on hold; `/hoist release` resumes it".to_string(),
-        Climbed::Gated(why) => format!("waits: {why}"),
-        Climbed::Deferred(why) => why.clone(),
-        Climbed::Failed(f) => format!("failed: {}", f.text()),
-        Climbed::Done { report, actions } => {
-            let mut parts = vec![report.outcome.to_string()];
-            parts.extend(
-                actions
-                    .iter()
-                    .filter(|a| !matches!(a, climb::Action::Status { .. }))
-                    .map(|a| a.to_string()),
-            );
-            let errors: Vec<String> = report
-                .diags
-                .iter()
-                .filter(|d| d.is_error())
-                .map(|d| d.message.clone())
-                .collect();
-            if !errors.is_empty() {
-                parts.push(format!("blocked: {}", errors.join("; ")));
-            }
-            parts.join("; ")
-        }
-    }
 }
 
 fn plan_text(p: &crate::decide::ladder::RungPlan) -> String {

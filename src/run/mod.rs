@@ -6,6 +6,7 @@
 pub mod climb;
 pub mod comment;
 pub mod fleet;
+pub mod rollback;
 pub mod session;
 
 use crate::config::Config;

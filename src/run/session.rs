@@ -426,6 +426,9 @@ pub enum Scope {
     Restore {
         to: String,
         previous: crate::decide::ladder::SourceRuns,
+        /// Why it lands, said at the top of its pull request (an
+        /// automatic rollback: the failure, and its marker).
+        note: Option<String>,
     },
 }
 
@@ -1329,7 +1332,7 @@ impl Planner<'_> {
                 ),
                 to,
             )),
-            Scope::Restore { to, previous } => Some((
+            Scope::Restore { to, previous, .. } => Some((
                 crate::decide::ladder::plan_restore(&cfg.ladder, to, previous, &rung_tree()),
                 to,
             )),

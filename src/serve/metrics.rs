@@ -23,6 +23,8 @@ pub struct Metrics {
     pub registry_errors: AtomicU64,
     pub run_failures: AtomicU64,
     pub statuses: AtomicU64,
+    /// Automatic rollbacks landed after a failed reconcile.
+    pub rollbacks: AtomicU64,
     /// `(hook, outcome)` → count.
     deliveries: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Pull request actions by kind (opened, updated, merged…).
@@ -113,6 +115,12 @@ impl Metrics {
             "hoist_reconcile_statuses_total",
             "Commit statuses posted for Flux events.",
             self.statuses.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "hoist_rollbacks_total",
+            "Automatic rollbacks landed after Flux reported a promotion failing.",
+            self.rollbacks.load(Relaxed),
         );
         counter(
             &mut out,

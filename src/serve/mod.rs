@@ -763,8 +763,33 @@ fn report_flux(app: &App, fleet: &Fleet, ev: &flux::FluxEvent, env: &str) {
                 .unwrap_or_else(crate::core::time::now);
             let what = format!("{} {}/{}", ev.kind, ev.namespace, ev.name);
             let noted = crate::propose::gate::note_reconciled(&*f, env, &sha, ok, at, &what)?;
-            for n in noted {
+            for n in &noted.pulls {
                 tracing::info!(%env, pull = n, ok, "reconcile recorded on the promotion");
+            }
+            if let Some(rung) = ladder.rung(env)
+                && rung.on_failure == crate::config::ladder::OnFailure::Rollback
+            {
+                if let Some(promotion) = noted.to_roll_back {
+                    let why = format!("{what}: {}", status.description);
+                    roll_back(app, fleet, rung, &promotion, &why);
+                } else if ok
+                    && let Some((open, promotion)) = crate::propose::gate::needless_rollback(
+                        &*f,
+                        &crate::run::rollback::branch(rung),
+                        &sha,
+                    )?
+                {
+                    match open_session(app, fleet) {
+                        Ok(Some(s)) => {
+                            match crate::run::rollback::lift(&s, &*f, rung, &open, promotion) {
+                                Ok(()) => tracing::info!(%env, pull = open.number, promotion, outcome = "recovered", "closed a needless automatic rollback and released the rung"),
+                                Err(e) => tracing::error!(%env, error = %e, "closing a needless automatic rollback failed"),
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::error!(%env, error = %e, "opening the fleet failed"),
+                    }
+                }
             }
         }
         Ok(!actions.is_empty())
@@ -784,6 +809,38 @@ fn report_flux(app: &App, fleet: &Fleet, ev: &flux::FluxEvent, env: &str) {
         }
         Ok(false) => {}
         Err(e) => tracing::error!(%env, error = %e, "posting a reconcile status failed"),
+    }
+    tracing::debug!(%env, %sha, state = status.state.as_str(), "flux event handled");
+}
+
+/// `on_failure = "rollback"`: Flux reported `promotion` failing in
+/// `rung`.
+fn roll_back(
+    app: &App,
+    fleet: &Fleet,
+    rung: &crate::decide::ladder::Rung,
+    promotion: &crate::propose::forge::PullRequest,
+    why: &str,
+) {
+    let env = &rung.name;
+    let mut session = match open_session(app, fleet) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            tracing::warn!(%env, pull = promotion.number, "the automation is suspended: no automatic rollback");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(%env, error = %e, "opening the fleet for a rollback failed");
+            return;
+        }
+    };
+    let done =
+        crate::run::rollback::automatic(&mut session, &fleet.config.ladder, rung, promotion, why);
+    if done.failed {
+        tracing::error!(environment = %env, pull = promotion.number, outcome = "failed", "automatic rollback: {}", done.landed);
+    } else {
+        app.metrics.rollbacks.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(environment = %env, pull = promotion.number, outcome = "rolled-back", "automatic rollback: {}", done.landed);
     }
 }
 

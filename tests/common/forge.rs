@@ -1595,6 +1595,15 @@ impl FakeForge {
         );
     }
 
+    /// A person merges pull request `number` of `repo` in the forge's UI
+    /// (a merge commit); the merge commit.
+    pub fn merge_by_hand(&self, repo: &str, number: u64) -> String {
+        let mut st = self.inner.lock().unwrap();
+        let r = st.repos.get_mut(repo).unwrap();
+        let idx = r.pulls.iter().position(|p| p.number == number).unwrap();
+        do_merge(r, idx, "merge").unwrap()
+    }
+
     pub fn post_status(&self, repo: &str, sha: &str, context: &str, state: &str) {
         let mut st = self.inner.lock().unwrap();
         let r = st.repos.get_mut(repo).unwrap();
