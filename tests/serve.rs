@@ -1423,3 +1423,73 @@ fn rolls_back_on(kind: Kind) {
     assert!(metrics.contains("hoist_rollbacks_total 2"), "{metrics}");
     srv.terminate();
 }
+
+/// `batch = "15s"` on staging: twenty builds over about five seconds,
+/// each with its registry event, reach dev as they come (dev has no
+/// window), and staging once, with the last of them: one pull request,
+/// merged when the window that the first build opened closes. (The
+/// issue's 20 builds in 30 s with a 1m window, scaled down.)
+#[test]
+fn builds_inside_a_batching_window_land_as_one_pull_request() {
+    let reg = Registry::start(None);
+    let w = World::at(&reg.host(), Kind::GitHub, &["api"], "", "");
+    let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
+    build(&reg, s1, 1);
+    let toml = show(&w.bare, "main", "hoist.toml").replace(
+        "promote_from = \"dev\"\n",
+        "promote_from = \"dev\"\nbatch = \"15s\"\n",
+    );
+    let cfg = write(
+        w.t.path(),
+        "serve.toml",
+        &format!("{toml}{}", server_toml("")),
+    );
+    let srv = Server::start(&cfg, &w.t.path().join("state"), &[]);
+    runs_finished(&srv, 1);
+    let started = std::time::Instant::now();
+    let mut last = String::new();
+    for n in 2..=21 {
+        let sha = if n % 2 == 0 { s2 } else { s3 };
+        build(&reg, sha, n);
+        srv.registry_push(&reg.host(), "api", &format!("dev-{sha}-{n}"));
+        last = sha.to_string();
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let burst = started.elapsed();
+    let staging_pulls = || {
+        w.pulls()
+            .into_iter()
+            .filter(|p| p.head == "hoist/staging")
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(120, || w.main_has("staging", &format!("staging-{last}"))),
+        "{}",
+        srv.log()
+    );
+    let landed = started.elapsed();
+    let pulls = staging_pulls();
+    assert_eq!(pulls.len(), 1, "one pull request for the burst: {pulls:?}");
+    assert_eq!(pulls[0].state, State::Merged);
+    assert!(w.main_has("dev", &format!("dev-{last}-21")));
+    // dev took the builds as they came: more than one commit of its own.
+    let dev_commits: usize = git(
+        &w.bare,
+        &["rev-list", "--count", "main", "--", "clusters/dev"],
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    assert!(dev_commits > 2, "dev moved {dev_commits} times");
+    assert!(
+        srv.log().contains("batching: lands at") && srv.log().contains("(batch = 15s)"),
+        "{}",
+        srv.log()
+    );
+    eprintln!(
+        "batch: 20 builds pushed in {:.1} s; staging landed {:.1} s after the first; dev moved {dev_commits} times",
+        burst.as_secs_f64(),
+        landed.as_secs_f64()
+    );
+    srv.terminate();
+}

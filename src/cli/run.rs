@@ -123,6 +123,10 @@ pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
             anstream::eprintln!("hoist {cmd}: {env}: {why}");
             "deferred".to_string()
         }
+        Climbed::Batched { .. } => {
+            anstream::eprintln!("hoist {cmd}: {env}: {}", hoist::run::comment::summarize(c));
+            "batched".to_string()
+        }
         Climbed::Gated(why) => {
             anstream::eprintln!("hoist {cmd}: {env}: waits: {why}");
             "gated".to_string()

@@ -97,6 +97,10 @@ pub struct RawEnvironment {
     /// `report` (default: recorded, nothing more) or `rollback`.
     #[serde(default)]
     pub on_failure: Option<Spanned<String>>,
+    /// Builds that arrive within this window (a Go duration) land as one
+    /// commit or pull request update (`hoist serve`).
+    #[serde(default)]
+    pub batch: Option<Spanned<String>>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -241,6 +245,8 @@ pub struct Rung {
     /// Also report reconcile results as deployments.
     pub report_deployments: bool,
     pub on_failure: OnFailure,
+    /// `batch`: the window pending changes wait for more (`hoist serve`).
+    pub batch: Option<std::time::Duration>,
     pub labels: Vec<String>,
     pub merge_method: MergeMethod,
     pub group: Group,
@@ -483,6 +489,23 @@ pub fn validate(
                     }
                 },
             );
+        let batch = e.batch.as_ref().and_then(|b| {
+            match crate::core::time::parse_go_duration(b.get_ref()) {
+                Ok(d) if (1..=86_400).contains(&d.as_secs()) => Some(d),
+                Ok(_) => {
+                    errors.push(err(
+                        b.span(),
+                        field("batch"),
+                        format!("{who}: batch {:?} must be between 1s and 24h", b.get_ref()),
+                    ));
+                    None
+                }
+                Err(why) => {
+                    errors.push(err(b.span(), field("batch"), format!("{who}: {why}")));
+                    None
+                }
+            }
+        });
         let mut freeze = Vec::new();
         for w in &e.freeze {
             match super::window::Window::parse(w.get_ref()) {
@@ -562,6 +585,7 @@ pub fn validate(
             freeze,
             report_deployments,
             on_failure,
+            batch,
             labels: e.labels,
             merge_method,
             group,
@@ -912,6 +936,7 @@ mod tests {
         for needle in [
             "environment[0].on_failure: environment \"dev\": on_failure = \"rollback\" restores what a promotion's pull request recorded it replaced, and this rung lands by push",
             "environment[1].on_failure: environment \"stg\": on_failure \"revert\" is not one of report, rollback",
+            "environment[1].batch: environment \"stg\": batch \"0s\" must be between 1s and 24h",
         ] {
             assert!(all.contains(needle), "{needle}\n in:\n{all}");
         }
@@ -934,6 +959,10 @@ mod tests {
         assert_eq!(
             ok.ladder.rung("stg").unwrap().on_failure,
             super::OnFailure::Rollback
+        );
+        assert_eq!(
+            ok.ladder.rung("stg").unwrap().batch,
+            Some(std::time::Duration::from_secs(120))
         );
     }
 

@@ -61,6 +61,15 @@ pub fn weekday(secs: i64) -> i64 {
     )
 }
 
+/// A span for people: `45s`, `12m`, `2h05m`.
+pub fn human(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
 /// Go's `time.ParseDuration` for the units Flux intervals use (`ns`,
 /// `us`/`µs`, `ms`, `s`, `m`, `h`), with fractions (`1.5h`) and
 /// sequences (`1h30m`). Negative durations are refused.

@@ -264,20 +264,12 @@ pub fn blocked(
                 "soaking: {} has run pull request #{} for {} of {}",
                 source.name,
                 last.number,
-                human(soaked),
-                human(soak.as_secs())
+                crate::core::time::human(soaked),
+                crate::core::time::human(soak.as_secs())
             )));
         }
     }
     Ok(None)
-}
-
-fn human(s: u64) -> String {
-    match s {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-    }
 }
 
 #[cfg(test)]

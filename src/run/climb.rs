@@ -45,6 +45,24 @@ pub enum Climbed {
     Gated(String),
     /// Left for the next run: the run's request budget is spent.
     Deferred(String),
+    /// Changes are pending, and its batching window (`batch = "2m"`) is
+    /// open until `until` (seconds since the epoch): what else arrives by
+    /// then lands with them, as one commit or pull request update.
+    Batched {
+        until: i64,
+        window: std::time::Duration,
+    },
+}
+
+/// The batching clock `batch = "2m"` reads (`hoist serve` keeps one per
+/// fleet; a one-shot `hoist run` has none and lands what it finds).
+pub trait Batching {
+    /// `key` (a rung, or `rung/image`) has changes pending at `now`: when
+    /// its window, opened by the first run that saw them, closes —
+    /// `Some(until)` while that is still ahead.
+    fn wait(&self, key: &str, window: std::time::Duration, now: i64) -> Option<i64>;
+    /// `key` has nothing pending, or just landed it: its window ends.
+    fn close(&self, key: &str);
 }
 
 impl Climbed {
@@ -53,7 +71,9 @@ impl Climbed {
         match self {
             Climbed::Done { report, .. } => report.diags.iter().any(Diag::is_error),
             Climbed::Failed(_) | Climbed::NotRun(_) => true,
-            Climbed::Held | Climbed::Gated(_) | Climbed::Deferred(_) => false,
+            Climbed::Held | Climbed::Gated(_) | Climbed::Deferred(_) | Climbed::Batched { .. } => {
+                false
+            }
         }
     }
 }
@@ -306,16 +326,18 @@ pub fn open_pulls(ladder: &Ladder) -> forge::Result<Vec<(String, forge::PullRequ
 /// name). One entry per rung, or per rung and image for `group = "image"`
 /// (named `env/image`).
 pub fn climb(session: &mut Session, ladder: &Ladder) -> Vec<(String, Climbed)> {
-    climb_until(session, ladder, &|| false)
+    climb_until(session, ladder, &|| false, None)
 }
 
 /// [`climb`], stopping before the next rung once `stop` says so (the bot
 /// shutting down): a rung is never cut short, and the rungs left out are
-/// `NotRun`, done by the next run since every rung converges.
+/// `NotRun`, done by the next run since every rung converges. With a
+/// `clock`, rungs with a `batch` window wait for it (see [`Batching`]).
 pub fn climb_until(
     session: &mut Session,
     ladder: &Ladder,
     stop: &dyn Fn() -> bool,
+    clock: Option<&dyn Batching>,
 ) -> Vec<(String, Climbed)> {
     let mut forges = Forges::new(ladder);
     // Which images each rung has markers for (group = "image"); the
@@ -438,8 +460,13 @@ pub fn climb_until(
                     image: Some(image.clone()),
                     source: source.clone(),
                 };
-                let c = land(here, &mut forges, ladder, rung, &scope, Some(&image));
-                out.push((format!("{}/{image}", rung.name), c));
+                let key = format!("{}/{image}", rung.name);
+                let c = match batched(here, rung, &scope, Some(&image), &key, clock) {
+                    Ok(Some(waits)) => waits,
+                    Ok(None) => land(here, &mut forges, ladder, rung, &scope, Some(&image)),
+                    Err(f) => Climbed::Failed(f),
+                };
+                out.push((key, c));
             }
         } else {
             let scope = Scope::Rung {
@@ -447,11 +474,44 @@ pub fn climb_until(
                 image: None,
                 source,
             };
-            let c = land(here, &mut forges, ladder, rung, &scope, None);
+            let c = match batched(here, rung, &scope, None, &rung.name, clock) {
+                Ok(Some(waits)) => waits,
+                Ok(None) => land(here, &mut forges, ladder, rung, &scope, None),
+                Err(f) => Climbed::Failed(f),
+            };
             out.push((rung.name.clone(), c));
         }
     }
     out
+}
+
+/// `batch`: `Some(Batched)` while `rung` (or its `image`) has changes
+/// pending inside its open window; `None`: land now (nothing pending, no
+/// window, or it closed). Landing closes the window, so the next change
+/// opens a new one.
+fn batched(
+    session: &Session,
+    rung: &Rung,
+    scope: &Scope,
+    image: Option<&str>,
+    key: &str,
+    clock: Option<&dyn Batching>,
+) -> Result<Option<Climbed>, Failure> {
+    let (Some(window), Some(clock)) = (rung.batch, clock) else {
+        return Ok(None);
+    };
+    let branch = (rung.mode != Mode::Push).then(|| bot_branch(rung, image));
+    if !session.pending(scope, branch.as_deref())? {
+        clock.close(key);
+        return Ok(None);
+    }
+    match clock.wait(key, window, crate::core::time::now()) {
+        Some(until) => Ok(Some(Climbed::Batched { until, window })),
+        None => {
+            clock.close(key);
+            Ok(None)
+        }
+    }
 }
 
 /// The images each rung of `session`'s repository has markers for.
@@ -502,6 +562,11 @@ pub fn summarize(c: &Climbed) -> String {
         Climbed::Held => "on hold; `/hoist release` resumes it".to_string(),
         Climbed::Gated(why) => format!("waits: {why}"),
         Climbed::Deferred(why) => why.clone(),
+        Climbed::Batched { until, window } => format!(
+            "batching: lands at {} with whatever else arrives by then (batch = {})",
+            crate::core::time::clock(*until),
+            crate::core::time::human(window.as_secs())
+        ),
         Climbed::Failed(f) => format!("failed: {}", f.text()),
         Climbed::Done { report, actions } => {
             let mut parts = vec![report.outcome.to_string()];

@@ -840,6 +840,30 @@ impl Session {
         ))
     }
 
+    /// Would landing `scope` change anything now? Planned on the base
+    /// branch's tip and, when that has changes and `branch` exists, on the
+    /// bot branch's tip: a pull request that already proposes the change
+    /// has nothing pending.
+    pub fn pending(&self, scope: &Scope, branch: Option<&str>) -> Result<bool, Failure> {
+        let git_err = |e: git::Error| Failure::git(e, Vec::new());
+        let changes_on = |b: &str| -> Result<Option<bool>, Failure> {
+            let Some(tip) = self.ws.fetch(b, 1).map_err(git_err)? else {
+                return Ok(None);
+            };
+            let snap = self.ws.read(tip, b).map_err(git_err)?;
+            let (_, planned) = self.planner().plan(scope, &snap).map_err(git_err)?;
+            Ok(Some(planned.files > 0))
+        };
+        let base = self.settings.target.push_branch.clone();
+        if changes_on(&base)? != Some(true) {
+            return Ok(false);
+        }
+        Ok(match branch {
+            Some(b) => changes_on(b)?.unwrap_or(true),
+            None => true,
+        })
+    }
+
     /// Fetch the base branch and every bot branch under `prefix` at once,
     /// and plan on those tips until something moves (see
     /// [`Workspace::prefetch`]). A failed prefetch only costs the speed-up.

@@ -100,6 +100,27 @@ struct Fleet {
     view: Mutex<Option<Arc<crate::report::view::View>>>,
     /// The last reconcile result per environment (Flux events).
     reconciled: Mutex<std::collections::BTreeMap<String, crate::report::view::Reconciled>>,
+    /// `batch`: when each rung (or `rung/image`) first had changes
+    /// pending, since it last landed (seconds since the epoch).
+    batches: Mutex<std::collections::HashMap<String, i64>>,
+    /// The earliest batching window still open: the worker runs the fleet
+    /// again then.
+    batch_due: Mutex<Option<i64>>,
+}
+
+impl crate::run::climb::Batching for Fleet {
+    fn wait(&self, key: &str, window: Duration, now: i64) -> Option<i64> {
+        let mut b = self.batches.lock().ok()?;
+        let since = *b.entry(key.to_string()).or_insert(now);
+        let until = since.saturating_add(window.as_secs() as i64);
+        (now < until).then_some(until)
+    }
+
+    fn close(&self, key: &str) {
+        if let Ok(mut b) = self.batches.lock() {
+            b.remove(key);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -278,6 +299,8 @@ pub fn serve(opts: Options) -> Result<(), Vec<Diag>> {
             index: Default::default(),
             view: Mutex::new(None),
             reconciled: Mutex::new(Default::default()),
+            batches: Mutex::new(Default::default()),
+            batch_due: Mutex::new(None),
         }));
     }
     let first = fleets[0].config.server.clone();
@@ -443,9 +466,23 @@ async fn worker(app: Arc<App>, fleet: Arc<Fleet>, mut stop: watch::Receiver<bool
             return;
         }
         if run.is_none() && jobs.is_empty() {
+            // A batching window closes: run then (forced: nothing new may
+            // have arrived, and what waited must land).
+            let due = fleet.batch_due.lock().ok().and_then(|d| *d);
+            let sleep = due.map(|d| {
+                let secs = (d - crate::core::time::now()).max(0) as u64;
+                Duration::from_secs(secs) + Duration::from_millis(200)
+            });
             tokio::select! {
                 _ = fleet.wake.notified() => continue,
                 _ = stop.changed() => continue,
+                _ = tokio::time::sleep(sleep.unwrap_or(Duration::from_secs(86_400))), if sleep.is_some() => {
+                    if let Ok(mut d) = fleet.batch_due.lock() {
+                        *d = None;
+                    }
+                    fleet.trigger(true, "a batching window closed".into(), Instant::now());
+                    continue;
+                }
             }
         }
         let (a, f) = (app.clone(), fleet.clone());
@@ -608,9 +645,12 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
         };
         vec![("policies".into(), c)]
     } else {
-        crate::run::climb::climb_until(&mut session, &ladder, &|| {
-            app.stopping.load(Ordering::SeqCst)
-        })
+        crate::run::climb::climb_until(
+            &mut session,
+            &ladder,
+            &|| app.stopping.load(Ordering::SeqCst),
+            Some(fleet),
+        )
     };
     let mut pushed = false;
     let mut failed = false;
@@ -646,6 +686,12 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
             }
             Climbed::Deferred(_) => {
                 tracing::info!(fleet = %fleet.label, environment = %env, outcome = "deferred", "{line}")
+            }
+            Climbed::Batched { until, .. } => {
+                if let Ok(mut due) = fleet.batch_due.lock() {
+                    *due = Some(due.map_or(*until, |d| d.min(*until)));
+                }
+                tracing::info!(fleet = %fleet.label, environment = %env, outcome = "batched", "{line}")
             }
             Climbed::NotRun(_) => {
                 failed = true;
