@@ -57,7 +57,7 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: img
     let (objects, _) = hoist::decide::plan::collect_objects(&files, &config);
     let list = TagList {
         tags: (0..50).map(|p| format!("1.0.{p}")).collect(),
-        digests: Default::default(),
+        ..Default::default()
     };
     let tags_for = |_: &str| -> Result<&TagList, Unobserved> { Ok(&list) };
 

@@ -372,6 +372,7 @@ fn flux_digest_reflection_transitions() {
                 .iter()
                 .map(|t| (t.clone(), format!("sha256:{pass}-{t}")))
                 .collect(),
+            ..Default::default()
         };
         let plan = hoist::decide::plan::plan(&files, &Config::default(), |_| Ok(&list));
         assert!(

@@ -51,6 +51,7 @@ fn list(pairs: &[(&str, &str)]) -> TagList {
             .iter()
             .map(|(t, d)| (t.to_string(), format!("sha256:{}", d.repeat(64 / d.len()))))
             .collect(),
+        ..Default::default()
     }
 }
 

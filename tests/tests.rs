@@ -22,3 +22,4 @@ mod registry_faults;
 mod run;
 mod serve;
 mod setters;
+mod verify;

@@ -101,6 +101,9 @@ pub struct RawEnvironment {
     /// commit or pull request update (`hoist serve`).
     #[serde(default)]
     pub batch: Option<Spanned<String>>,
+    /// The cosign signatures and attestations an image needs first.
+    #[serde(default)]
+    pub verify: Option<Spanned<super::verify::RawVerify>>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -247,6 +250,8 @@ pub struct Rung {
     pub on_failure: OnFailure,
     /// `batch`: the window pending changes wait for more (`hoist serve`).
     pub batch: Option<std::time::Duration>,
+    /// `verify`: the signatures an image needs before this rung takes it.
+    pub verify: Option<super::verify::Verify>,
     pub labels: Vec<String>,
     pub merge_method: MergeMethod,
     pub group: Group,
@@ -506,6 +511,20 @@ pub fn validate(
                 }
             }
         });
+        let verify = e
+            .verify
+            .as_ref()
+            .and_then(|v| match super::verify::validate(v.get_ref()) {
+                Ok(v) => Some(v),
+                Err(why) => {
+                    errors.push(err(
+                        v.span(),
+                        field("verify"),
+                        format!("{who}: verify: {why}"),
+                    ));
+                    None
+                }
+            });
         let mut freeze = Vec::new();
         for w in &e.freeze {
             match super::window::Window::parse(w.get_ref()) {
@@ -586,6 +605,7 @@ pub fn validate(
             report_deployments,
             on_failure,
             batch,
+            verify,
             labels: e.labels,
             merge_method,
             group,
@@ -929,7 +949,7 @@ mod tests {
             env("dev", "on_failure = \"rollback\"\n"),
             env(
                 "stg",
-                "mode = \"auto-merge\"\npromote_from = \"dev\"\non_failure = \"revert\"\n"
+                "mode = \"auto-merge\"\npromote_from = \"dev\"\non_failure = \"revert\"\nbatch = \"0s\"\n"
             ),
         ));
         let all = e.join("\n");
@@ -946,7 +966,7 @@ mod tests {
                 env("dev", "on_failure = \"report\"\n"),
                 env(
                     "stg",
-                    "mode = \"auto-merge\"\npromote_from = \"dev\"\non_failure = \"rollback\"\n"
+                    "mode = \"auto-merge\"\npromote_from = \"dev\"\non_failure = \"rollback\"\nbatch = \"2m\"\n"
                 ),
             ),
             "hoist.toml",

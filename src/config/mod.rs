@@ -23,6 +23,7 @@
 pub mod ladder;
 pub mod registry;
 pub mod server;
+pub mod verify;
 pub mod window;
 
 use std::collections::BTreeMap;

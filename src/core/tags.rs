@@ -18,6 +18,53 @@ pub struct TagList {
     /// Tag → manifest digest, for the tags whose digest is known.
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub digests: IndexMap<String, String>,
+    /// Manifest digest → the cosign signatures and attestations the
+    /// registry holds for it, as fetched (checked by the deciding stage;
+    /// never in a snapshot file).
+    #[serde(skip)]
+    pub signed: IndexMap<String, Signed>,
+}
+
+/// What a registry holds for one image digest in cosign's formats: the
+/// raw pieces, for [`crate::decide::verify`] to check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signed {
+    /// Simple-signing signatures (`sha256-<hex>.sig` or a referrer).
+    pub signatures: Vec<SignatureLayer>,
+    /// DSSE envelopes (`sha256-<hex>.att` or a referrer); `None` when
+    /// they were not asked for.
+    pub attestations: Option<Vec<Envelope>>,
+    /// Why some of it could not be read (a malformed or oversized
+    /// manifest, a blob whose digest does not match): said when nothing
+    /// else verifies.
+    pub problems: Vec<String>,
+}
+
+/// One signature layer: its payload blob and its annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLayer {
+    /// Where it was found (`tag sha256-….sig`, `referrer sha256:…`).
+    pub source: String,
+    /// The simple-signing payload, as stored.
+    pub payload: Vec<u8>,
+    /// `dev.cosignproject.cosign/signature`: base64 of the signature.
+    pub signature: String,
+    /// `dev.sigstore.cosign/certificate` (keyless): the signing
+    /// certificate, PEM.
+    pub certificate: Option<String>,
+    /// `dev.sigstore.cosign/chain`: the certificates up to the root, PEM.
+    pub chain: Option<String>,
+}
+
+/// One attestation: a DSSE envelope as stored, and where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub source: String,
+    /// The envelope's JSON.
+    pub json: Vec<u8>,
+    /// The layer's `dev.sigstore.cosign/certificate`, for keyless.
+    pub certificate: Option<String>,
+    pub chain: Option<String>,
 }
 
 /// Why an image has no tag list.

@@ -214,7 +214,7 @@ mod tests {
         let (objects, _) = crate::decide::plan::collect_objects(&files, &config);
         let list = TagList {
             tags: vec!["1.0.0".into(), "1.1.0".into()],
-            digests: Default::default(),
+            ..Default::default()
         };
         let tags_for = |_: &str| -> Result<&TagList, Unobserved> { Ok(&list) };
         let mut idx = MarkerIndex::default();

@@ -6,3 +6,4 @@
 pub mod index;
 pub mod ladder;
 pub mod plan;
+pub mod verify;

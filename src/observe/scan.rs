@@ -349,6 +349,63 @@ pub fn store_digests(
     diags
 }
 
+/// Fetch the cosign signatures (and attestations, with `attestations`)
+/// of `wants` (`(image, digest)`) into `tags`. A registry that cannot be
+/// asked leaves the digest unsigned as far as hoist knows (the image
+/// waits), with the reason in its place.
+pub fn resolve_signatures(
+    objects: &Objects,
+    tags: &mut Tags,
+    wants: &[(String, String)],
+    attestations: bool,
+) -> Vec<Diag> {
+    let mut diags = Vec::new();
+    let wants: Vec<(String, bool, String)> = wants
+        .iter()
+        .filter(|(image, digest)| {
+            tags.snapshot
+                .get(image)
+                .is_some_and(|l| !l.signed.contains_key(digest))
+        })
+        .map(|(image, digest)| {
+            let insecure = objects
+                .repositories
+                .iter()
+                .any(|r| r.image == *image && r.insecure);
+            (image.clone(), insecure, digest.clone())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let Some(client) = tags.client.clone() else {
+        return diags;
+    };
+    if wants.is_empty() {
+        return diags;
+    }
+    let spend = tags.spend.clone();
+    let asked = crate::observe::registry::client::RUN_SPEND
+        .scope(spend, scan::signatures(client, wants, attestations));
+    for (image, digest, r) in scan::block_on(asked) {
+        let signed = match r {
+            Ok(s) => s,
+            Err(e) => {
+                diags.push(Diag::warning(format!(
+                    "{image}@{digest}: cannot read its signatures: {e}"
+                )));
+                crate::core::tags::Signed {
+                    problems: vec![format!("the registry could not be asked: {e}")],
+                    ..Default::default()
+                }
+            }
+        };
+        if let Some(l) = tags.snapshot.images.get_mut(&image) {
+            l.signed.insert(digest, signed);
+        }
+    }
+    diags
+}
+
 /// What to do about tags `create_tag` promotions lack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TagCreation {

@@ -36,17 +36,37 @@ pub fn prepare_ladder(
     // replay, which may need digests of its own: resolve, plan again, until
     // no new digest is wanted (at most once per rung).
     let mut asked = std::collections::BTreeSet::new();
-    for _ in 0..=config.ladder.rungs.len() {
+    let mut checked = std::collections::BTreeSet::new();
+    let attestations = config.ladder.rungs.iter().any(|r| {
+        r.verify
+            .as_ref()
+            .is_some_and(|v| !v.attestations.is_empty())
+    });
+    // Each round may want digests, then their signatures: two per rung.
+    for _ in 0..=2 * config.ladder.rungs.len() + 1 {
         let wants: Vec<(String, String)> = plans
             .iter()
             .flat_map(|p| p.digests_wanted.iter().cloned())
             .filter(|w| !asked.contains(w))
             .collect();
-        if !tags.is_live() || wants.is_empty() {
+        // `verify`: the signatures of the digests rungs would land.
+        let signatures: Vec<(String, String)> = plans
+            .iter()
+            .flat_map(|p| p.signatures_wanted.iter().cloned())
+            .filter(|w| !checked.contains(w))
+            .collect();
+        if !tags.is_live() || (wants.is_empty() && signatures.is_empty()) {
             break;
         }
         asked.extend(wants.iter().cloned());
+        checked.extend(signatures.iter().cloned());
         diags.extend(crate::observe::scan::resolve_digests(objects, tags, &wants));
+        diags.extend(crate::observe::scan::resolve_signatures(
+            objects,
+            tags,
+            &signatures,
+            attestations,
+        ));
         plans = plan(tags);
     }
     let creates: std::collections::BTreeSet<(String, String, String)> = plans

@@ -1,6 +1,7 @@
 //! Helpers for driving the real `hoist` binary against temporary repos.
 #![allow(dead_code)]
 
+pub mod cosign;
 pub mod forge;
 pub mod git;
 pub mod proxy;

@@ -284,6 +284,40 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Upload `blobs` to `repo` and put `manifest` (an OCI manifest or
+    /// index) at `reference`; the manifest's digest.
+    pub fn push_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        blobs: &[Vec<u8>],
+        manifest: &str,
+        media_type: &str,
+    ) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let c = self.client();
+            for b in blobs {
+                self.upload_blob(&c, repo, b).await;
+            }
+            let url = format!("{}/v2/{repo}/manifests/{reference}", self.base());
+            let r = self
+                .auth(c.put(url), repo)
+                .header("content-type", media_type)
+                .body(manifest.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201, "put manifest {reference}");
+            sha256(manifest.as_bytes())
+        })
+    }
+}
+
 /// A fleet repo with one ImageRepository/ImagePolicy for `image` and a marker.
 pub fn fleet(dir: &Path, image: &str, range: &str, digest_reflection: bool) {
     let reflect = if digest_reflection {

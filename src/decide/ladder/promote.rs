@@ -56,6 +56,10 @@ pub struct Blocked {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     pub reason: String,
+    /// It waits for something still to come (a signature), rather than
+    /// being refused: a warning, not an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waits: bool,
 }
 
 /// What one rung would do.
@@ -80,6 +84,10 @@ pub struct RungPlan {
     /// creates them, then plans again).
     #[serde(skip)]
     pub tags_to_create: Vec<(String, String, String)>,
+    /// `(image, digest)`: digests whose cosign signatures `verify` needs
+    /// and the tag lists lack (a live run fetches them, then plans again).
+    #[serde(skip)]
+    pub signatures_wanted: Vec<(String, String)>,
 }
 
 impl RungPlan {
@@ -405,7 +413,19 @@ fn plan_rung(
     };
     let mut found = Found::default();
     let outcomes = match source {
-        None => base,
+        None => match &rung.verify {
+            None => base,
+            Some(v) => gate_policies(
+                rung,
+                v,
+                base,
+                &mine,
+                tree,
+                only_image,
+                scope.as_ref(),
+                &mut found,
+            ),
+        },
         Some((source, given)) => {
             let from: Vec<SourceFile> = current
                 .iter()
@@ -432,6 +452,7 @@ fn plan_rung(
         blocked,
         wanted,
         to_create,
+        signatures,
     } = found;
     let (changes, mut diagnostics) = crate::decide::plan::mutate_scoped(
         &mine,
@@ -440,12 +461,18 @@ fn plan_rung(
         &tree.config.write,
         scope.as_ref(),
     );
-    // A blocked image is a failure of the run (the others still move).
+    // A blocked image is a failure of the run (the others still move);
+    // one waiting for its signature is a warning.
     for b in &blocked {
-        diagnostics.push(Diag::error(format!(
+        let text = format!(
             "environment {:?}: {}/{}: {}",
             rung.name, b.namespace, b.policy, b.reason
-        )));
+        );
+        diagnostics.push(if b.waits {
+            Diag::warning(text)
+        } else {
+            Diag::error(text)
+        });
     }
     // Later rungs read this rung as it is after its edits.
     for c in &changes {
@@ -482,6 +509,7 @@ fn plan_rung(
         diagnostics,
         digests_wanted: wanted,
         tags_to_create: to_create,
+        signatures_wanted: signatures,
     }
 }
 
@@ -590,6 +618,128 @@ struct Found {
     blocked: Vec<Blocked>,
     wanted: Vec<(String, String)>,
     to_create: Vec<(String, String, String)>,
+    signatures: Vec<(String, String)>,
+}
+
+/// `verify` on a rung that takes its policies' choices: each marked
+/// policy's selection must be signed, or it is blocked like a promotion.
+#[allow(clippy::too_many_arguments)]
+fn gate_policies(
+    rung: &Rung,
+    v: &crate::config::verify::Verify,
+    mut outcomes: Vec<PolicyOutcome>,
+    mine: &[SourceFile],
+    tree: &Tree<'_, '_>,
+    only_image: Option<&str>,
+    scope: PolicyScope<'_>,
+    out: &mut Found,
+) -> Vec<PolicyOutcome> {
+    let mut marked: BTreeSet<(String, String)> = BTreeSet::new();
+    for f in mine {
+        if let Ok(scan) = crate::decide::plan::scan(&f.text) {
+            let picked: Vec<usize> = match scope {
+                Some(sc) => scan.setters_naming(sc),
+                None => (0..scan.setters.len()).collect(),
+            };
+            for s in picked.into_iter().map(|i| &scan.setters[i]) {
+                marked.insert((s.marker.namespace.clone(), s.marker.name.clone()));
+            }
+        }
+    }
+    for o in &mut outcomes {
+        if !marked.contains(&(o.namespace.clone(), o.name.clone())) {
+            continue;
+        }
+        let Some(sel) = o.selected.clone() else {
+            continue;
+        };
+        if only_image.is_some_and(|w| !image_matches(&sel.image, w)) {
+            continue;
+        }
+        let Ok(list) = (tree.tags_for)(&sel.image) else {
+            continue;
+        };
+        let (reason, waits) =
+            match signature_gate(v, &sel.image, &sel.tag, sel.digest.as_deref(), list) {
+                Gate::Pass => continue,
+                Gate::WantDigest => {
+                    out.wanted.push((sel.image.clone(), sel.tag.clone()));
+                    (
+                        format!(
+                            "waiting for the digest of {}:{} to check its signature",
+                            sel.image, sel.tag
+                        ),
+                        true,
+                    )
+                }
+                Gate::WantSignatures(d) => {
+                    out.signatures.push((sel.image.clone(), d));
+                    (
+                        format!(
+                            "waiting for {}:{}'s signature to be checked",
+                            sel.image, sel.tag
+                        ),
+                        true,
+                    )
+                }
+                Gate::Block { reason, waits } => {
+                    (format!("{}:{}: {reason}", sel.image, sel.tag), waits)
+                }
+            };
+        o.selected = None;
+        o.reference = None;
+        o.error = Some(format!("blocked on {}: {reason}", rung.name));
+        o.unobserved = false;
+        out.blocked.push(Blocked {
+            namespace: o.namespace.clone(),
+            policy: o.name.clone(),
+            image: Some(sel.image.clone()),
+            reason,
+            waits,
+        });
+    }
+    outcomes
+}
+
+/// What `verify` says of one image a rung would take.
+enum Gate {
+    Pass,
+    /// Its digest is needed first.
+    WantDigest,
+    /// The signatures of this digest are to be fetched first.
+    WantSignatures(String),
+    Block {
+        reason: String,
+        waits: bool,
+    },
+}
+
+/// Check `image:tag` (digest `digest`, when known) against `v`.
+fn signature_gate(
+    v: &crate::config::verify::Verify,
+    image: &str,
+    tag: &str,
+    digest: Option<&str>,
+    list: &TagList,
+) -> Gate {
+    let Some(digest) = digest.or_else(|| list.digests.get(tag).map(String::as_str)) else {
+        return Gate::WantDigest;
+    };
+    let _ = image;
+    match list.signed.get(digest) {
+        None => Gate::WantSignatures(digest.to_string()),
+        Some(signed) => match crate::decide::verify::check(v, digest, signed) {
+            crate::decide::verify::Verdict::Verified(_) => Gate::Pass,
+            crate::decide::verify::Verdict::Waits(reason) => Gate::Block {
+                reason,
+                waits: true,
+            },
+            crate::decide::verify::Verdict::Refused(reason) => Gate::Block {
+                reason,
+                waits: false,
+            },
+        },
+    }
 }
 
 /// Outcomes for a promotion rung: each policy marked in `mine` gets the
@@ -608,6 +758,7 @@ fn promote(
         blocked,
         wanted,
         to_create,
+        signatures,
     } = out;
     let mut marked: BTreeSet<(String, String)> = BTreeSet::new();
     for f in mine {
@@ -647,7 +798,7 @@ fn promote(
             continue;
         };
         let slot = &mut outcomes[i];
-        let mut block = |reason: String, slot: &mut PolicyOutcome| {
+        let mut block = |reason: String, waits: bool, slot: &mut PolicyOutcome| {
             slot.selected = None;
             slot.reference = None;
             slot.error = Some(format!("blocked on {}: {reason}", rung.name));
@@ -657,11 +808,13 @@ fn promote(
                 policy: name.clone(),
                 image: Some(image.to_string()),
                 reason,
+                waits,
             });
         };
         let Some((from_tag, from_digest)) = source_runs.get(image).cloned() else {
             block(
                 format!("{source} has no marker of image {image} to promote"),
+                false,
                 slot,
             );
             continue;
@@ -676,6 +829,7 @@ fn promote(
                             "{source} runs {image}:{from_tag}, which tag_rewrite.from {:?} does not match",
                             rw.from.as_str()
                         ),
+                        false,
                         slot,
                     );
                     continue;
@@ -685,7 +839,7 @@ fn promote(
         let list = match (tree.tags_for)(image) {
             Ok(l) => l,
             Err(e) => {
-                block(format!("no tag list for {image}: {e}"), slot);
+                block(format!("no tag list for {image}: {e}"), false, slot);
                 continue;
             }
         };
@@ -698,6 +852,7 @@ fn promote(
                 format!(
                     "{image}:{to_tag} is not in the registry (promoted from {from_tag}); create_tag creates it only against a live registry"
                 ),
+                false,
                 slot,
             );
             continue;
@@ -705,6 +860,7 @@ fn promote(
         if !list.tags.contains(&to_tag) {
             block(
                 format!("{image}:{to_tag} is not in the registry (promoted from {from_tag})"),
+                false,
                 slot,
             );
             continue;
@@ -731,6 +887,7 @@ fn promote(
                         format!(
                             "{image}:{to_tag} is not the same image as {from_tag} on {source} (digest {b}, not {a})"
                         ),
+                        false,
                         slot,
                     );
                     continue;
@@ -740,8 +897,40 @@ fn promote(
                         format!(
                             "require_same_digest: the digest of {image}:{from_tag} or :{to_tag} is unknown"
                         ),
+                        false,
                         slot,
                     );
+                    continue;
+                }
+            }
+        }
+        if let Some(v) = &rung.verify {
+            match signature_gate(v, image, &to_tag, to_digest.as_deref(), list) {
+                Gate::Pass => {}
+                Gate::WantDigest => {
+                    if !wanted.contains(&(image.to_string(), to_tag.clone())) {
+                        wanted.push((image.to_string(), to_tag.clone()));
+                    }
+                    block(
+                        format!(
+                            "waiting for the digest of {image}:{to_tag} to check its signature"
+                        ),
+                        true,
+                        slot,
+                    );
+                    continue;
+                }
+                Gate::WantSignatures(d) => {
+                    signatures.push((image.to_string(), d));
+                    block(
+                        format!("waiting for {image}:{to_tag}'s signature to be checked"),
+                        true,
+                        slot,
+                    );
+                    continue;
+                }
+                Gate::Block { reason, waits } => {
+                    block(format!("{image}:{to_tag}: {reason}"), waits, slot);
                     continue;
                 }
             }

@@ -8,6 +8,7 @@
 
 pub mod challenge;
 pub mod client;
+pub mod cosign;
 pub mod credentials;
 pub mod pool;
 pub use crate::core::reference;

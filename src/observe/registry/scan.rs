@@ -166,6 +166,46 @@ pub async fn digests(
     out
 }
 
+/// The cosign signatures (and, with `attestations`, attestations) of
+/// each `(image, insecure, digest)`, concurrently; sorted.
+pub async fn signatures(
+    client: Arc<Client>,
+    wants: Vec<(String, bool, String)>,
+    attestations: bool,
+) -> Vec<(String, String, Result<crate::core::tags::Signed, String>)> {
+    let mut set = tokio::task::JoinSet::new();
+    let mut names = std::collections::HashMap::new();
+    let spend = Spend::current_or_new();
+    for (image, insecure, digest) in wants {
+        let client = client.clone();
+        let name = (image.clone(), digest.clone());
+        let task = set.spawn(RUN_SPEND.scope(spend.clone(), async move {
+            let r = match ImageRef::parse(&image) {
+                Err(e) => Err(e),
+                Ok(r) => client
+                    .cosign_artifacts(&r, insecure, &digest, attestations)
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            (image, digest, r)
+        }));
+        names.insert(task.id(), name);
+    }
+    let mut out = Vec::new();
+    joined(
+        set,
+        names,
+        |r| out.push(r),
+        |(image, digest), e| {
+            let why = lost(&format!("{image}@{digest}"), e);
+            (image, digest, Err(why))
+        },
+    )
+    .await;
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    out
+}
+
 /// Hand every task's answer to `each` as it finishes; a task that ended
 /// without one (it panicked, or was cancelled) is answered by `lost` from
 /// the name it was spawned under, so no image goes missing unreported.

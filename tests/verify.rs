@@ -1,0 +1,250 @@
+//! `verify` end to end: the real registry holding signatures and
+//! attestations in cosign's formats, made by the harness (ECDSA P-256
+//! keys, simple-signing payloads, DSSE envelopes, a test CA for keyless),
+//! the fake forge, and `hoist run`.
+
+use crate::common;
+use common::cosign::{self, Authority, Key};
+use common::registry::Registry;
+use common::world::{Kind, World};
+use common::*;
+
+const PROVENANCE: &str = "https://slsa.dev/provenance/v1";
+
+/// Push build `n` of `api` (from source commit `sha`) under every rung's
+/// tag; its digest.
+fn build(reg: &Registry, sha: &str, n: usize) -> String {
+    reg.push_build(
+        "api",
+        &[
+            format!("dev-{sha}-{n}"),
+            format!("staging-{sha}"),
+            format!("prod-{sha}"),
+        ],
+        &n.to_string(),
+    )
+}
+
+/// `(route, count)` of the registry requests of a `--output json` run.
+fn registry_requests(r: &Run, route: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    v["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == "registry" && c["route"] == route)
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum()
+}
+
+/// A cosign key: an unsigned build waits on prod with the reason, a
+/// signature without the required attestation waits, signed and attested
+/// it moves (costing one manifest and one blob each for the signature and
+/// the attestation); a signature by another key waits; a huge signature
+/// manifest and a signature for another digest are refused.
+#[test]
+fn prod_takes_only_builds_signed_and_attested_with_its_key() {
+    let reg = Registry::start(None);
+    let key = Key::new();
+    let w = World::at(
+        &reg.host(),
+        Kind::GitHub,
+        &["api"],
+        &format!(
+            "verify = {{ cosign_key = \"env:HOIST_TEST_COSIGN_KEY\", attestations = [\"{PROVENANCE}\"] }}\n"
+        ),
+        "",
+    );
+    let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
+    build(&reg, s1, 1);
+    let env = [("HOIST_TEST_COSIGN_KEY", key.pem.clone())];
+    let run = || w.run_live(&["--output", "json"], &env);
+    // Does prod's bot branch propose `tag`?
+    let proposes = |tag: String| {
+        w.branches().contains(&"hoist/prod".to_string()) && w.has("hoist/prod", "prod", "api", &tag)
+    };
+    let image = format!("{}/api", reg.host());
+
+    // Unsigned: dev and staging move, prod waits (a warning, exit 0).
+    let d2 = build(&reg, s2, 2);
+    run().expect(
+        0,
+        &[
+            "staging: merged pull request #1",
+            "waiting for a signature from the configured cosign key",
+        ],
+    );
+    assert_eq!(w.pulls().len(), 1, "no prod pull request");
+
+    // Signed, not attested: still waits, saying for what.
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d2,
+        "sig",
+        &[cosign::signature_layer(&image, &d2, &key, None)],
+    );
+    run().expect(0, &[&format!("waiting for an attestation of {PROVENANCE}")]);
+    assert_eq!(w.pulls().len(), 1);
+
+    // Attested: prod's pull request opens. The checks of the new digest
+    // cost one manifest and one blob each (plus the scans' own reads).
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d2,
+        "att",
+        &[cosign::attestation_layer(
+            &image, &d2, PROVENANCE, &key, None,
+        )],
+    );
+    let r = run();
+    r.expect(0, &["prod: opened pull request #2"]);
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
+    assert_eq!(
+        registry_requests(&r, "GET /v2/{name}/blobs/{digest}"),
+        2,
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        registry_requests(&r, "GET /v2/{name}/referrers/{digest}"),
+        0,
+        "{}",
+        r.stdout
+    );
+
+    // Build 3, signed (and attested) by someone else's key: waits.
+    let other = Key::new();
+    let d3 = build(&reg, s3, 3);
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d3,
+        "sig",
+        &[cosign::signature_layer(&image, &d3, &other, None)],
+    );
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d3,
+        "att",
+        &[cosign::attestation_layer(
+            &image, &d3, PROVENANCE, &other, None,
+        )],
+    );
+    run().expect(0, &["does not verify with that key"]);
+    assert!(!proposes(format!("prod-{s3}")));
+
+    // The right key's signature, but over build 2's digest: refused.
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d3,
+        "sig",
+        &[cosign::signature_layer(&image, &d2, &key, None)],
+    );
+    run().expect(1, &[&format!("a signature for another digest ({d2})")]);
+    assert!(!proposes(format!("prod-{s3}")));
+
+    // A signature manifest of 300 kB: refused unread.
+    let mut big = cosign::signature_layer(&image, &d3, &key, None);
+    big.annotations.push(("padding", "x".repeat(300_000)));
+    cosign::push_tagged(&reg, "api", &d3, "sig", &[big]);
+    run().expect(1, &["more than 262144"]);
+    assert!(!proposes(format!("prod-{s3}")));
+
+    // Signed and attested properly at last: prod's pull request takes it.
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d3,
+        "sig",
+        &[cosign::signature_layer(&image, &d3, &key, None)],
+    );
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d3,
+        "att",
+        &[cosign::attestation_layer(
+            &image, &d3, PROVENANCE, &key, None,
+        )],
+    );
+    run().expect(0, &[]);
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s3}")));
+}
+
+/// Keyless, through the OCI referrers (the registry has no referrers API:
+/// the fallback tag): a certificate for the wrong identity waits, one
+/// from an authority prod does not trust waits, the right identity moves.
+#[test]
+fn keyless_signatures_found_as_referrers_need_the_right_identity() {
+    let reg = Registry::start(None);
+    let fulcio = Authority::new("test fulcio");
+    let identity = "https://github.com/acme/api/.github/workflows/release.yml@refs/heads/main";
+    let issuer = "https://token.actions.githubusercontent.com";
+    let w = World::at(
+        &reg.host(),
+        Kind::GitHub,
+        &["api"],
+        &format!(
+            "verify = {{ identity = \"{identity}\", issuer = \"{issuer}\", trust_root = \"env:HOIST_TEST_FULCIO_ROOT\" }}\n"
+        ),
+        "",
+    );
+    let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
+    build(&reg, s1, 1);
+    let env = [("HOIST_TEST_FULCIO_ROOT", fulcio.root.clone())];
+    let image = format!("{}/api", reg.host());
+    let sig = "application/vnd.dev.cosign.artifact.sig.v1+json";
+
+    // Build 2: signed keyless, but by another workflow.
+    let d2 = build(&reg, s2, 2);
+    let (k, c) = fulcio.issue(
+        "https://github.com/mallory/api/.github/workflows/x.yml@refs/heads/main",
+        issuer,
+    );
+    cosign::push_referrer(
+        &reg,
+        "api",
+        &d2,
+        sig,
+        &[cosign::signature_layer(&image, &d2, &k, Some(&c))],
+    );
+    w.run_live(&[], &env).expect(
+        0,
+        &[
+            "waiting for a signature from",
+            "the certificate is for https://github.com/mallory/api",
+        ],
+    );
+    assert_eq!(w.pulls().len(), 1, "no prod pull request");
+
+    // Build 3: the right identity from an authority prod does not trust,
+    // then from its own: it moves.
+    let d3 = build(&reg, s3, 3);
+    let rogue = Authority::new("rogue");
+    let (k, c) = rogue.issue(identity, issuer);
+    cosign::push_referrer(
+        &reg,
+        "api",
+        &d3,
+        sig,
+        &[cosign::signature_layer(&image, &d3, &k, Some(&c))],
+    );
+    w.run_live(&[], &env)
+        .expect(0, &["does not chain to trust_root"]);
+    assert_eq!(w.pulls().len(), 2, "staging's second pull request only");
+    let (k, c) = fulcio.issue(identity, issuer);
+    cosign::push_referrer(
+        &reg,
+        "api",
+        &d3,
+        sig,
+        &[cosign::signature_layer(&image, &d3, &k, Some(&c))],
+    );
+    w.run_live(&[], &env)
+        .expect(0, &["prod: opened pull request"]);
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s3}")));
+}
