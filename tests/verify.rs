@@ -75,6 +75,14 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
         ],
     );
     assert_eq!(w.pulls().len(), 1, "no prod pull request");
+    // `hoist ladder` says prod waits, and why; waiting is not a failure.
+    w.ladder(&env).expect(
+        0,
+        &[
+            "waits on prod: ",
+            "waiting for a signature from the configured cosign key",
+        ],
+    );
 
     // Signed, not attested: still waits, saying for what.
     cosign::push_tagged(

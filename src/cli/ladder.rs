@@ -44,7 +44,12 @@ pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
     for p in &plans {
         diags.extend(p.diagnostics.iter().cloned());
     }
-    let blocked = plans.iter().map(|p| p.blocked.len()).sum::<usize>();
+    // Waiting (for a signature) is not a problem of the fleet's.
+    let blocked = plans
+        .iter()
+        .flat_map(|p| &p.blocked)
+        .filter(|b| !b.waits)
+        .count();
     let view = hoist::report::view::gather(
         &fleet.config.ladder,
         plans,
@@ -130,8 +135,12 @@ fn table(plans: &[RungPlan]) -> String {
     for p in plans {
         for b in &p.blocked {
             out.push_str(&format!(
-                "blocked on {}: {}/{}: {}\n",
-                p.rung, b.namespace, b.policy, b.reason
+                "{} on {}: {}/{}: {}\n",
+                b.state(),
+                p.rung,
+                b.namespace,
+                b.policy,
+                b.reason
             ));
         }
     }

@@ -206,7 +206,11 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
     for p in &plans {
         diags.extend(p.diagnostics.iter().cloned());
     }
-    let blocked: usize = plans.iter().map(|p| p.blocked.len()).sum();
+    let blocked = plans
+        .iter()
+        .flat_map(|p| &p.blocked)
+        .filter(|b| !b.waits)
+        .count();
     if args.output == Output::Json {
         let v = DryRunOutput {
             diagnostics: diags.clone(),
@@ -242,7 +246,13 @@ fn dry_run(args: &RunArgs) -> Result<i32, Fatal> {
                 );
             }
             for b in &p.blocked {
-                anstream::println!("#   blocked: {}/{}: {}", b.namespace, b.policy, b.reason);
+                anstream::println!(
+                    "#   {}: {}/{}: {}",
+                    b.state(),
+                    b.namespace,
+                    b.policy,
+                    b.reason
+                );
             }
             if let Some(rung) = rung
                 && !p.files.is_empty()

@@ -126,9 +126,10 @@ pub fn render(fleets: &[Fleet]) -> String {
         }
         for p in &v.rungs {
             for b in &p.blocked {
+                let state = b.state();
                 let _ = write!(
                     h,
-                    "<li class=\"blocked\">{} blocked: {}/{}: {}</li>",
+                    "<li class=\"{state}\">{} {state}: {}/{}: {}</li>",
                     esc(&p.rung),
                     esc(&b.namespace),
                     esc(&b.policy),

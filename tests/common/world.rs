@@ -206,6 +206,15 @@ impl World {
         hoist_env(&args, &env)
     }
 
+    /// `hoist ladder --no-forge` on a fresh clone of the fleet's main,
+    /// tags from the registries.
+    pub fn ladder(&self, env: &[(&str, String)]) -> Run {
+        let dir = self.t.path().join("ladder-checkout");
+        let _ = std::fs::remove_dir_all(&dir);
+        git(self.t.path(), &["clone", "-q", s(&self.bare), s(&dir)]);
+        hoist_env(&["ladder", "--repo", s(&dir), "--no-forge"], env)
+    }
+
     pub fn main_has(&self, env: &str, tag: &str) -> bool {
         self.has("main", env, "api", tag)
     }

@@ -77,10 +77,16 @@ pub fn render_with(rung: &Rung, plan: &RungPlan, limits: Limits, extra: &str) ->
             e.file, e.line, e.setter, e.old, e.new
         ));
     }
-    if !plan.blocked.is_empty() {
-        human.push_str("\nNot in this change (blocked):\n\n");
-        for b in &plan.blocked {
-            human.push_str(&format!("- {}/{}: {}\n", b.namespace, b.policy, b.reason));
+    for (waits, heading) in [
+        (false, "Not in this change (blocked)"),
+        (true, "Not in this change yet (waiting)"),
+    ] {
+        let these: Vec<_> = plan.blocked.iter().filter(|b| b.waits == waits).collect();
+        if !these.is_empty() {
+            human.push_str(&format!("\n{heading}:\n\n"));
+            for b in these {
+                human.push_str(&format!("- {}/{}: {}\n", b.namespace, b.policy, b.reason));
+            }
         }
     }
     if !extra.is_empty() {

@@ -62,6 +62,13 @@ pub struct Blocked {
     pub waits: bool,
 }
 
+impl Blocked {
+    /// "waits" or "blocked", for people.
+    pub fn state(&self) -> &'static str {
+        if self.waits { "waits" } else { "blocked" }
+    }
+}
+
 /// What one rung would do.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RungPlan {
@@ -688,7 +695,8 @@ fn gate_policies(
             };
         o.selected = None;
         o.reference = None;
-        o.error = Some(format!("blocked on {}: {reason}", rung.name));
+        let state = if waits { "waits" } else { "blocked" };
+        o.error = Some(format!("{state} on {}: {reason}", rung.name));
         o.unobserved = false;
         out.blocked.push(Blocked {
             namespace: o.namespace.clone(),
@@ -801,7 +809,8 @@ fn promote(
         let mut block = |reason: String, waits: bool, slot: &mut PolicyOutcome| {
             slot.selected = None;
             slot.reference = None;
-            slot.error = Some(format!("blocked on {}: {reason}", rung.name));
+            let state = if waits { "waits" } else { "blocked" };
+            slot.error = Some(format!("{state} on {}: {reason}", rung.name));
             slot.unobserved = false;
             blocked.push(Blocked {
                 namespace: ns.clone(),
