@@ -81,6 +81,10 @@ enum Command {
     /// Show the promotion ladder: per image, what each environment runs,
     /// what would move next, and what blocks it (reads only).
     Ladder(cli::ladder::LadderArgs),
+    /// Delivery measures per image and environment (deployments, lead
+    /// time, change failure rate, time to restore) from hoist's commits,
+    /// pull requests and reconcile notes (reads only).
+    Report(cli::report::ReportArgs),
     /// Carry builds up the ladder: each environment in order, as a
     /// compare-and-swap push, an auto-merged pull request or one for review,
     /// with commit statuses (--dry-run: print, write nothing).
@@ -254,6 +258,7 @@ fn main() {
         Command::Config(c) => cli::config::run(c),
         Command::Init(a) => cli::init::run(a),
         Command::Ladder(a) => cli::ladder::run(a),
+        Command::Report(a) => cli::report::run(a),
         Command::Run(a) => cli::run::run(a),
         Command::Promote(a) => cli::promote::run(a),
         Command::Hold(a) => cli::hold::run(a, true),

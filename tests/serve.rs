@@ -1330,6 +1330,14 @@ fn rolls_back_on(kind: Kind) {
     assert_eq!(rb.len(), 1, "{}", srv.log());
     assert_eq!(rb[0].state, State::Open, "prod's changes are reviewed");
     assert!(w.has("hoist/rollback/prod", "prod", "api", &format!("prod-{s1}")));
+    // `hoist report` tells it from a deployment by its trailer.
+    assert!(
+        git(
+            &w.bare,
+            &["log", "-1", "--format=%B", "hoist/rollback/prod"]
+        )
+        .contains("\nHoist-Environment: prod\nHoist-Rollback: yes\n"),
+    );
     assert!(w.main_has("prod", &format!("prod-{s2}")), "nothing merged");
     assert!(w.branches().contains(&"hoist-hold/prod".to_string()));
     srv.flux(&flux_event_from(
@@ -1382,6 +1390,9 @@ fn rolls_back_on(kind: Kind) {
     // one rollback, one failure note.
     let rolled = git(&w.bare, &["rev-parse", "main"]).trim().to_string();
     srv.flux(&failed);
+    // One at a time: a newer result for the same Flux object replaces a
+    // queued older one.
+    handled(4);
     srv.flux(&flux_event_from(
         "staging",
         &rolled,

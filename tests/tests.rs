@@ -19,6 +19,7 @@ mod package;
 mod plan_pure;
 mod registry;
 mod registry_faults;
+mod report;
 mod run;
 mod serve;
 mod setters;

@@ -14,6 +14,7 @@ pub mod lint;
 pub mod plan;
 pub mod policy;
 pub mod promote;
+pub mod report;
 pub mod run;
 pub mod scan;
 pub mod serve;

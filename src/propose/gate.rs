@@ -30,8 +30,8 @@ pub fn marker(env: &str, ok: bool, at: i64) -> String {
     )
 }
 
-/// The reconcile outcomes recorded in `comment` for `env`: (ok, when).
-fn recorded(comment: &str, env: &str) -> Option<(bool, i64)> {
+/// The reconcile outcome recorded in `comment` for `env`: (ok, when).
+pub fn recorded(comment: &str, env: &str) -> Option<(bool, i64)> {
     let start = comment.find(&format!("{MARK}{env}:"))? + MARK.len() + env.len() + 1;
     let rest = &comment[start..];
     let end = rest.find(" -->")?;

@@ -1429,6 +1429,10 @@ impl Planner<'_> {
             .map_err(|e| git::Error::setup(format!("{}: {e}", settings.template_origin)))?;
         if let Some(env) = &environment {
             msg.push_str(&format!("Hoist-Environment: {env}\n"));
+            // `hoist report` tells a rollback from a deployment by it.
+            if matches!(scope, Scope::Restore { .. }) {
+                msg.push_str("Hoist-Rollback: yes\n");
+            }
         }
         let proposal = Proposal {
             edits: files

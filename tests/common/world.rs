@@ -215,6 +215,17 @@ impl World {
         hoist_env(&["ladder", "--repo", s(&dir), "--no-forge"], env)
     }
 
+    /// `hoist report` on a fresh clone of the fleet's main, with the
+    /// forge's token.
+    pub fn report(&self, extra: &[&str]) -> Run {
+        let dir = self.t.path().join("report-checkout");
+        let _ = std::fs::remove_dir_all(&dir);
+        git(self.t.path(), &["clone", "-q", s(&self.bare), s(&dir)]);
+        let mut args = vec!["report", "--repo", s(&dir)];
+        args.extend(extra);
+        hoist_env(&args, &[("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string())])
+    }
+
     pub fn main_has(&self, env: &str, tag: &str) -> bool {
         self.has("main", env, "api", tag)
     }

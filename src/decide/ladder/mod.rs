@@ -15,10 +15,10 @@ pub use crate::config::window;
 
 pub use config::{Forge, ForgeKind, Group, Ladder, MergeMethod, Mode, Rung};
 pub use promote::{
-    Blocked, Decided, Promotion, RungPlan, SourceRuns, Tree, outside_policy, plan_ladder, plan_one,
-    plan_promotion, plan_restore, rung_runs,
+    Blocked, Decided, Promotion, RungPlan, SourceRuns, Tree, image_of, outside_policy, plan_ladder,
+    plan_one, plan_promotion, plan_restore, rung_runs,
 };
-pub use record::runs_before;
+pub use record::{parse_record, runs_before};
 
 use crate::config::Config;
 use crate::core::diag::Diag;

@@ -521,7 +521,7 @@ fn plan_rung(
 }
 
 /// The policy a marker names, and the image its repository declares.
-pub(super) fn image_of<'o>(
+pub fn image_of<'o>(
     objects: &'o Objects,
     ns: &str,
     name: &str,
