@@ -1217,31 +1217,57 @@ fn the_ladder_page_in_headless_chromium() {
     let dom = common::serve::chromium(&url, None);
     for needle in [
         "hoist: the ladder",
+        "<meta http-equiv=\"refresh\" content=\"30\">",
+        "<h2>acme/fleet</h2>",
         &format!("dev-{s2}-2"),
         &format!("staging-{s2}"),
-        &format!("<td class=\"moves\">prod-{s1} "),
-        &format!("→ prod-{s2} "),
-        "#2 ",
+        // prod would move: its cell is blue, links the build's source
+        // commit and the pull request.
+        "<td class=\"cell st-moving\"><div class=\"tag\">",
+        &format!("/acme/api/commit/{s1}\">prod-{s1}</a>"),
+        "→ <a href=\"",
+        &format!("/acme/api/commit/{s2}\">prod-{s2}</a>"),
+        ">#2</a></div>",
+        // dev and staging run what hoist landed a moment ago.
+        "<td class=\"cell st-steady\">",
+        "<div class=\"meta\">since ",
         "staging: <span class=\"success\">success</span>",
         "<small title=\"sha256:",
         "staging: open <small>last promotion merged 20",
+        // The delivery measures as inline SVG.
+        "Delivery, last 30 days",
+        "<h4>dev</h4><p>1 deployment · ",
+        "<svg viewBox=",
+        "aria-label=\"deployments per day to staging\"",
     ] {
-        assert!(dom.contains(needle), "{needle:?} not on the page:\n{dom}");
+        assert!(
+            dom.contains(needle),
+            "{needle:?} not on the page:\n{}",
+            srv.log()
+        );
     }
     assert!(
         !dom.to_lowercase().contains("<script"),
         "no script on the page"
     );
+    // Screenshots at desktop and phone width, kept as test artifacts.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
-    let png = dir.join("ladder.png");
-    let _ = std::fs::remove_file(&png);
-    common::serve::chromium(&url, Some(&png));
-    let bytes = std::fs::read(&png).expect("a screenshot");
-    assert!(
-        bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000,
-        "a real PNG"
-    );
+    for width in [1280u32, 390] {
+        let png = dir.join(format!("ladder-{width}.png"));
+        let _ = std::fs::remove_file(&png);
+        let narrow = common::serve::chromium_at(&url, None, width);
+        assert!(narrow.contains(&format!("prod-{s2}")), "{narrow}");
+        common::serve::chromium_at(&url, Some(&png), width);
+        let bytes = std::fs::read(&png).expect("a screenshot");
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000,
+            "a real PNG"
+        );
+        // IHDR: the width the page was drawn at.
+        let w = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+        assert_eq!(w, width, "{}", png.display());
+    }
     srv.terminate();
 }
 

@@ -62,6 +62,7 @@ pub fn run(args: &ReportArgs) -> Result<i32, Fatal> {
             ladder,
             &mut history,
             &image_of,
+            true,
         ));
     }
     let landings = history.landings;

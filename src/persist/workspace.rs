@@ -245,6 +245,32 @@ impl Workspace {
         Ok(tip)
     }
 
+    /// In a shallow repository, fetch `branch`'s history `depth` commits
+    /// deep without moving any ref (for reading history back: the page's
+    /// ages and charts). A failure is the caller's to ignore.
+    pub fn deepen(&self, branch: &str, depth: u32) -> Result<()> {
+        if !self.shallow {
+            return Ok(());
+        }
+        let depth_arg = format!("--depth={}", depth.max(1));
+        let refspec = format!("refs/heads/{branch}");
+        let args = [
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            &depth_arg,
+            "--",
+            self.remote(),
+            &refspec,
+        ];
+        let out = self.git.output(&args, None)?;
+        if !out.status.success() {
+            return Err(self.git.failure(&args, &out));
+        }
+        Ok(())
+    }
+
     /// Fetch `branches` and every branch under `prefixes` in one `git
     /// fetch` (pruning gone ones), and answer [`Workspace::fetch`] for them
     /// from that until [`Workspace::invalidate`] or a push. For a rung with

@@ -101,6 +101,18 @@ pub fn landings(
             .map_err(|e| format!("{}: HEAD: {e}", root.display()))?
             .detach(),
     };
+    Ok(landings_from(&repo, tip, ladder, from, image_of))
+}
+
+/// [`landings`] from commit `tip` of `repo`; a shallow history ends where
+/// the clone does.
+pub fn landings_from(
+    repo: &gix::Repository,
+    tip: gix::ObjectId,
+    ladder: &Ladder,
+    from: i64,
+    image_of: ImageOf<'_>,
+) -> History {
     let info = |id: gix::ObjectId| -> Option<(String, i64, Vec<gix::ObjectId>)> {
         let c = repo.find_commit(id).ok()?;
         let msg = c.message_raw().ok()?.to_string();
@@ -144,7 +156,7 @@ pub fn landings(
         }
         at_commit = parents.first().copied();
     }
-    Ok(out)
+    out
 }
 
 /// Attach to each landing the pull request that merged it (by its merge
@@ -154,7 +166,12 @@ pub fn landings(
 /// listing per environment that lands by pull request (and one for
 /// rollbacks), one comment read per landing found. A forge error is a
 /// warning: the figures then end at the landings.
-pub fn with_pulls(ladder: &Ladder, history: &mut History, image_of: ImageOf<'_>) -> Vec<Diag> {
+pub fn with_pulls(
+    ladder: &Ladder,
+    history: &mut History,
+    image_of: ImageOf<'_>,
+    notes: bool,
+) -> Vec<Diag> {
     let mut diags = Vec::new();
     let mut forges = crate::run::climb::Forges::new(ladder);
     let f = match forges.get(None) {
@@ -238,6 +255,9 @@ pub fn with_pulls(ladder: &Ladder, history: &mut History, image_of: ImageOf<'_>)
         };
         let n = p.number;
         l.pull = Some(n);
+        if !notes {
+            continue;
+        }
         match f.comments(n) {
             Ok(comments) => {
                 l.reconciled = comments

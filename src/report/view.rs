@@ -10,6 +10,17 @@ use crate::core::diag::Diag;
 use crate::decide::ladder::{Ladder, RungPlan};
 use crate::run::climb::Forges;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn commits_in_tags() {
+        assert_eq!(super::commit_in_tag("dev-1a2b3c4-17"), Some("1a2b3c4"));
+        assert_eq!(super::commit_in_tag("prod-1a2b3c4"), Some("1a2b3c4"));
+        assert_eq!(super::commit_in_tag("1.2.3"), None);
+        assert_eq!(super::commit_in_tag("build-20261204"), None);
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PullView {
     pub environment: String,
@@ -56,6 +67,32 @@ pub struct View {
     pub gates: Vec<GateView>,
     pub reconciled: Vec<Reconciled>,
     pub diagnostics: Vec<Diag>,
+    /// The fleet's repository (the forge's name for it), for headings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// image → tag → the source commit's web page (from
+    /// `source_repository` and a commit id in the tag).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tag_links: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// hoist's landings on the base branch, newest first (the page's ages
+    /// and charts).
+    #[serde(skip)]
+    pub landings: Vec<crate::report::delivery::Landing>,
+    /// The delivery figures of the last 30 days, from Git alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::report::delivery::Delivery>,
+}
+
+/// The source commit a tag names: a token of 7 to 40 hex digits with at
+/// least one letter, between `-`, `_`, `.` or the ends (`dev-1a2b3c4-17`,
+/// `prod-1a2b3c4`).
+pub fn commit_in_tag(tag: &str) -> Option<&str> {
+    tag.split(['-', '_', '.']).find(|t| {
+        (7..=40).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && t.bytes().any(|b| b.is_ascii_alphabetic())
+    })
 }
 
 /// Put the view together from a ladder's plans. With `forge`, the open
@@ -153,5 +190,9 @@ pub fn gather(
         gates,
         reconciled: Vec::new(),
         diagnostics,
+        repository: ladder.forge.as_ref().map(|f| f.repository.clone()),
+        tag_links: Default::default(),
+        landings: Vec::new(),
+        delivery: None,
     }
 }

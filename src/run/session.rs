@@ -673,6 +673,17 @@ impl Session {
         Ok(())
     }
 
+    /// The local repository and the base tip this session plans on (for
+    /// reading history back: the page's ages and delivery figures).
+    /// A shallow clone is first fetched `depth` commits deep (no ref
+    /// moves).
+    pub fn history_at(&self, depth: u32) -> Option<(gix::Repository, gix::ObjectId)> {
+        if let Err(e) = self.ws.deepen(&self.settings.target.push_branch, depth) {
+            tracing::debug!(error = %e, "cannot deepen the clone for its history");
+        }
+        Some((self.ws.repo().ok()?, self.first.as_ref()?.commit))
+    }
+
     /// The image automation objects read while opening.
     pub fn objects(&self) -> Result<Objects, Failure> {
         Ok(self.objects.clone())

@@ -731,7 +731,7 @@ fn store_view(fleet: &Fleet, session: &Session) {
         .holds()
         .map(|h| h.into_keys().collect())
         .unwrap_or_default();
-    let v = crate::report::view::gather(
+    let mut v = crate::report::view::gather(
         &ladder,
         plans,
         diags,
@@ -739,8 +739,77 @@ fn store_view(fleet: &Fleet, session: &Session) {
         ladder.forge.is_some(),
         &|i, t| session.tag_digest(i, t),
     );
+    add_history(&mut v, &ladder, session);
     if let Ok(mut slot) = fleet.view.lock() {
         *slot = Some(Arc::new(v));
+    }
+}
+
+/// The page's ages, delivery charts and tag links: hoist's landings on
+/// the base branch as this session's clone holds it (Git alone), and the
+/// source commits the tags name.
+fn add_history(
+    v: &mut crate::report::view::View,
+    ladder: &crate::decide::ladder::Ladder,
+    session: &Session,
+) {
+    let sources = &ladder.sources;
+    let now = crate::core::time::now();
+    if let (Some((repo, tip)), Ok(objects)) = (session.history_at(200), session.objects()) {
+        let image_of = |ns: &str, name: &str| {
+            crate::decide::ladder::image_of(&objects, ns, name).map(|(_, i)| i.to_string())
+        };
+        let since = now - 30 * 86_400;
+        let mut h = crate::report::history::landings_from(
+            &repo,
+            tip,
+            ladder,
+            since - 30 * 86_400,
+            &image_of,
+        );
+        // Squash merges name no trailer: the merged pull requests say
+        // which were hoist's (one listing per pull request rung; the
+        // reconcile notes are `hoist report`'s).
+        for d in crate::report::history::with_pulls(ladder, &mut h, &image_of, false) {
+            tracing::debug!(note = %d.message, "page history");
+        }
+        h.landings.sort_by_key(|l| std::cmp::Reverse(l.seq));
+        let order: Vec<String> = ladder.rungs.iter().map(|r| r.name.clone()).collect();
+        let from: std::collections::BTreeMap<String, String> = ladder
+            .rungs
+            .iter()
+            .filter_map(|r| Some((r.name.clone(), r.promote_from.clone()?)))
+            .collect();
+        v.delivery = Some(crate::report::delivery::figures(
+            &h.landings,
+            &from,
+            &order,
+            since,
+            now,
+        ));
+        v.landings = h.landings;
+    }
+    let Some(fcfg) = &ladder.forge else {
+        return;
+    };
+    let Ok(forge) = crate::propose::forge::open(fcfg, None) else {
+        return;
+    };
+    for p in &v.rungs {
+        for (image, (was, now)) in &p.runs {
+            let Some(source) = sources.get(image) else {
+                continue;
+            };
+            for tag in [was, now] {
+                let tag = tag.split('@').next().unwrap_or(tag);
+                if let Some(sha) = crate::report::view::commit_in_tag(tag) {
+                    v.tag_links
+                        .entry(image.clone())
+                        .or_default()
+                        .insert(tag.to_string(), forge.commit_url(source, sha));
+                }
+            }
+        }
     }
 }
 

@@ -238,6 +238,11 @@ pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 /// it: no sandbox (root), no background networking (the machine's
 /// network is closed), a fresh profile.
 pub fn chromium(url: &str, screenshot: Option<&Path>) -> String {
+    chromium_at(url, screenshot, 1280)
+}
+
+/// [`chromium`] in a window `width` pixels wide.
+pub fn chromium_at(url: &str, screenshot: Option<&Path>, width: u32) -> String {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = std::process::Command::new("chromium");
     cmd.args([
@@ -249,8 +254,8 @@ pub fn chromium(url: &str, screenshot: Option<&Path>) -> String {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1280,900",
     ])
+    .arg(format!("--window-size={width},900"))
     .arg(format!("--user-data-dir={}", profile.path().display()));
     match screenshot {
         Some(p) => {
