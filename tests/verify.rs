@@ -188,13 +188,24 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
 /// from an authority prod does not trust waits, the right identity moves.
 #[test]
 fn keyless_signatures_found_as_referrers_need_the_right_identity() {
+    keyless_on(Kind::GitHub);
+}
+
+/// The same on Azure DevOps: the check is the forge's no business, the
+/// rung's pull requests are.
+#[test]
+fn keyless_signatures_need_the_right_identity_on_azure_devops_too() {
+    keyless_on(Kind::Azure);
+}
+
+fn keyless_on(kind: Kind) {
     let reg = Registry::start(None);
     let fulcio = Authority::new("test fulcio");
     let identity = "https://github.com/acme/api/.github/workflows/release.yml@refs/heads/main";
     let issuer = "https://token.actions.githubusercontent.com";
     let w = World::at(
         &reg.host(),
-        Kind::GitHub,
+        kind,
         &["api"],
         &format!(
             "verify = {{ identity = \"{identity}\", issuer = \"{issuer}\", trust_root = \"env:HOIST_TEST_FULCIO_ROOT\" }}\n"
