@@ -267,3 +267,68 @@ fn keyless_on(kind: Kind) {
         .expect(0, &["prod: opened pull request"]);
     assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s3}")));
 }
+
+/// `verify` per image: prod asks `api` for a signature by its key and
+/// nothing of `web`; an unsigned build of both moves `web` to prod's pull
+/// request and keeps `api` waiting, until `api` is signed.
+#[test]
+fn verify_applies_to_the_images_it_names() {
+    let reg = Registry::start(None);
+    let key = Key::new();
+    let w = World::at(
+        &reg.host(),
+        Kind::GitHub,
+        &["api", "web"],
+        "verify = [{ images = [\"api\"], cosign_key = \"env:HOIST_TEST_COSIGN_KEY\" }]\n",
+        "",
+    );
+    let s2 = &w.shas[1];
+    let push = |img: &str, n: usize| {
+        reg.push_build(
+            img,
+            &[
+                format!("dev-{s2}-{n}"),
+                format!("staging-{s2}"),
+                format!("prod-{s2}"),
+            ],
+            &format!("{img}{n}"),
+        )
+    };
+    for img in ["api", "web"] {
+        reg.push_build(
+            img,
+            &[
+                format!("dev-{}-1", w.shas[0]),
+                format!("staging-{}", w.shas[0]),
+                format!("prod-{}", w.shas[0]),
+            ],
+            &format!("{img}1"),
+        );
+    }
+    let env = [("HOIST_TEST_COSIGN_KEY", key.pem.clone())];
+    let run = || w.run_live(&[], &env);
+    let d_api = push("api", 2);
+    push("web", 2);
+    run().expect(
+        0,
+        &[
+            "prod: opened pull request",
+            "api:prod-",
+            "waiting for a signature from the configured cosign key",
+        ],
+    );
+    assert!(w.has("hoist/prod", "prod", "web", &format!("prod-{s2}")));
+    assert!(!w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
+
+    let image = format!("{}/api", reg.host());
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d_api,
+        "sig",
+        &[cosign::signature_layer(&image, &d_api, &key, None)],
+    );
+    run().expect(0, &[]);
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
+    assert!(w.has("hoist/prod", "prod", "web", &format!("prod-{s2}")));
+}

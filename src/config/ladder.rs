@@ -103,7 +103,7 @@ pub struct RawEnvironment {
     pub batch: Option<Spanned<String>>,
     /// The cosign signatures and attestations an image needs first.
     #[serde(default)]
-    pub verify: Option<Spanned<super::verify::RawVerify>>,
+    pub verify: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -251,7 +251,7 @@ pub struct Rung {
     /// `batch`: the window pending changes wait for more (`hoist serve`).
     pub batch: Option<std::time::Duration>,
     /// `verify`: the signatures an image needs before this rung takes it.
-    pub verify: Option<super::verify::Verify>,
+    pub verify: super::verify::Verifications,
     pub labels: Vec<String>,
     pub merge_method: MergeMethod,
     pub group: Group,
@@ -514,7 +514,7 @@ pub fn validate(
         let verify = e
             .verify
             .as_ref()
-            .and_then(|v| match super::verify::validate(v.get_ref()) {
+            .and_then(|v| match super::verify::validate_all(v.get_ref()) {
                 Ok(v) => Some(v),
                 Err(why) => {
                     errors.push(err(
@@ -524,7 +524,8 @@ pub fn validate(
                     ));
                     None
                 }
-            });
+            })
+            .unwrap_or_default();
         let mut freeze = Vec::new();
         for w in &e.freeze {
             match super::window::Window::parse(w.get_ref()) {

@@ -5,6 +5,11 @@
 //! verify = { cosign_key = "env:COSIGN_PUBLIC_KEY", attestations = ["https://slsa.dev/provenance/v1"] }
 //! verify = { identity = "https://github.com/acme/api/.github/workflows/release.yml@refs/heads/main",
 //!            issuer = "https://token.actions.githubusercontent.com", trust_root = "/etc/hoist/fulcio.pem" }
+//! # per image: the first entry whose `images` names the image applies
+//! verify = [
+//!   { images = ["ghcr.io/acme/api"], identity = "https://github.com/acme/api/…", issuer = "…", trust_root = "…" },
+//!   { images = ["ghcr.io/acme/web"], cosign_key = "env:WEB_COSIGN_KEY" },
+//! ]
 //! ```
 //!
 //! Keys and roots are public: given inline (PEM), as `env:NAME`, or as an
@@ -27,6 +32,10 @@ pub struct RawVerify {
     pub trust_root: Option<String>,
     #[serde(default)]
     pub attestations: Vec<String>,
+    /// The images this entry is for (a repository, or its last path
+    /// segment); none: every image.
+    #[serde(default)]
+    pub images: Vec<String>,
 }
 
 /// Who must have signed.
@@ -50,9 +59,37 @@ pub struct Verify {
     pub signer: Signer,
     /// In-toto predicate types each image needs an attestation of.
     pub attestations: Vec<String>,
+    /// The images it is for; empty: every image.
+    pub images: Vec<String>,
+}
+
+/// An environment's `verify`: one entry for every image, or several,
+/// each for the images it names (the first that names an image wins).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verifications(pub Vec<Verify>);
+
+impl Verifications {
+    /// What `image` (`ghcr.io/acme/api`) needs, if anything.
+    pub fn for_image(&self, image: &str) -> Option<&Verify> {
+        self.0.iter().find(|v| v.applies_to(image))
+    }
+
+    /// Whether any entry asks for attestations.
+    pub fn wants_attestations(&self) -> bool {
+        self.0.iter().any(|v| !v.attestations.is_empty())
+    }
 }
 
 impl Verify {
+    /// Whether this entry is for `image`.
+    pub fn applies_to(&self, image: &str) -> bool {
+        self.images.is_empty()
+            || self
+                .images
+                .iter()
+                .any(|w| image == w || image.rsplit('/').next() == Some(w.as_str()))
+    }
+
     /// Who must have signed, for people: "the cosign key in hoist.toml",
     /// "https://github.com/… (issuer https://token…)".
     pub fn signer_text(&self) -> String {
@@ -133,10 +170,49 @@ pub fn validate(raw: &RawVerify) -> Result<Verify, String> {
     if raw.attestations.iter().any(|a| a.trim().is_empty()) {
         return Err("attestations lists an empty predicate type".into());
     }
+    if raw.images.iter().any(|i| i.trim().is_empty()) {
+        return Err("images lists an empty image".into());
+    }
     Ok(Verify {
         signer,
         attestations: raw.attestations.clone(),
+        images: raw.images.clone(),
     })
+}
+
+/// Validate `verify` as written: a table, or an array of tables each
+/// naming its `images`.
+pub fn validate_all(raw: &toml::Value) -> Result<Verifications, String> {
+    let one = |v: &toml::Value, at: &str| -> Result<Verify, String> {
+        let r: RawVerify = v
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("{at}{}", e.message()))?;
+        validate(&r).map_err(|why| format!("{at}{why}"))
+    };
+    match raw {
+        toml::Value::Table(_) => Ok(Verifications(vec![one(raw, "")?])),
+        toml::Value::Array(items) => {
+            let mut all = Vec::new();
+            for (i, v) in items.iter().enumerate() {
+                let at = format!("entry {}: ", i + 1);
+                let ver = one(v, &at)?;
+                if items.len() > 1 && ver.images.is_empty() && i + 1 < items.len() {
+                    return Err(format!(
+                        "{at}names no images, so it takes every image and the entries after it never apply: give it images, or put it last"
+                    ));
+                }
+                all.push(ver);
+            }
+            if all.is_empty() {
+                return Err(
+                    "an empty list verifies nothing: remove verify, or give an entry".into(),
+                );
+            }
+            Ok(Verifications(all))
+        }
+        _ => Err("must be a table ({ cosign_key = … }) or a list of them".into()),
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +233,7 @@ mod tests {
             issuer: issuer.map(str::to_string),
             trust_root: root.map(str::to_string),
             attestations: vec![],
+            images: vec![],
         }
     }
 
@@ -204,5 +281,42 @@ mod tests {
         let mut r = raw(Some(KEY), None, None, None);
         r.attestations = vec![" ".into()];
         assert!(validate(&r).unwrap_err().contains("empty predicate type"));
+    }
+
+    #[test]
+    fn a_list_applies_per_image_in_order() {
+        let key = KEY.replace('\n', "\\n");
+        let parse = |t: &str| -> Result<Verifications, String> {
+            let v: toml::Table = toml::from_str(&t.replace("KEY", &key)).unwrap();
+            validate_all(&v["verify"])
+        };
+        let all = parse(
+            r#"verify = [{ images = ["ghcr.io/acme/api"], cosign_key = "KEY", attestations = ["p"] }, { cosign_key = "KEY" }]"#,
+        )
+        .unwrap();
+        assert_eq!(all.0.len(), 2);
+        assert_eq!(all.for_image("ghcr.io/acme/api").unwrap().attestations, ["p"]);
+        assert!(all.for_image("ghcr.io/acme/web").unwrap().attestations.is_empty());
+        assert!(all.wants_attestations());
+        let api = parse(r#"verify = [{ images = ["api"], cosign_key = "KEY" }]"#).unwrap();
+        assert!(api.for_image("ghcr.io/acme/api").is_some());
+        assert!(api.for_image("ghcr.io/acme/web").is_none());
+        assert!(api.for_image("ghcr.io/acme/api-worker").is_none());
+        for (t, why) in [
+            (
+                r#"verify = [{ cosign_key = "KEY" }, { images = ["api"], cosign_key = "KEY" }]"#,
+                "entry 1: names no images",
+            ),
+            (r#"verify = []"#, "an empty list verifies nothing"),
+            (r#"verify = "KEY""#, "must be a table"),
+            (
+                r#"verify = [{ images = ["api"], cosign_ky = "KEY" }]"#,
+                "entry 1: unknown field `cosign_ky`",
+            ),
+            (r#"verify = [{ images = [""], cosign_key = "KEY" }]"#, "empty image"),
+        ] {
+            let e = parse(t).unwrap_err();
+            assert!(e.contains(why), "{t}: {e}");
+        }
     }
 }

@@ -409,6 +409,7 @@ mod tests {
                 pem: "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEzzcwXp2x1YiBuF4TfLmbNlOwjZf\n8cKr7W8hsWodfVj4eP4kpq/jwoEzFm9tNNPHMkTxvvSHIodRtVhnEWhDjg==\n-----END PUBLIC KEY-----".into(),
             },
             attestations: vec![],
+            images: vec![],
         };
         let d = "sha256:00";
         assert!(

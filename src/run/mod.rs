@@ -37,11 +37,11 @@ pub fn prepare_ladder(
     // no new digest is wanted (at most once per rung).
     let mut asked = std::collections::BTreeSet::new();
     let mut checked = std::collections::BTreeSet::new();
-    let attestations = config.ladder.rungs.iter().any(|r| {
-        r.verify
-            .as_ref()
-            .is_some_and(|v| !v.attestations.is_empty())
-    });
+    let attestations = config
+        .ladder
+        .rungs
+        .iter()
+        .any(|r| r.verify.wants_attestations());
     // Each round may want digests, then their signatures: two per rung.
     for _ in 0..=2 * config.ladder.rungs.len() + 1 {
         let wants: Vec<(String, String)> = plans

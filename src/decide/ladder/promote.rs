@@ -420,19 +420,17 @@ fn plan_rung(
     };
     let mut found = Found::default();
     let outcomes = match source {
-        None => match &rung.verify {
-            None => base,
-            Some(v) => gate_policies(
-                rung,
-                v,
-                base,
-                &mine,
-                tree,
-                only_image,
-                scope.as_ref(),
-                &mut found,
-            ),
-        },
+        None if rung.verify.0.is_empty() => base,
+        None => gate_policies(
+            rung,
+            &rung.verify,
+            base,
+            &mine,
+            tree,
+            only_image,
+            scope.as_ref(),
+            &mut found,
+        ),
         Some((source, given)) => {
             let from: Vec<SourceFile> = current
                 .iter()
@@ -633,7 +631,7 @@ struct Found {
 #[allow(clippy::too_many_arguments)]
 fn gate_policies(
     rung: &Rung,
-    v: &crate::config::verify::Verify,
+    verify: &crate::config::verify::Verifications,
     mut outcomes: Vec<PolicyOutcome>,
     mine: &[SourceFile],
     tree: &Tree<'_, '_>,
@@ -663,6 +661,9 @@ fn gate_policies(
         if only_image.is_some_and(|w| !image_matches(&sel.image, w)) {
             continue;
         }
+        let Some(v) = verify.for_image(&sel.image) else {
+            continue;
+        };
         let Ok(list) = (tree.tags_for)(&sel.image) else {
             continue;
         };
@@ -913,7 +914,7 @@ fn promote(
                 }
             }
         }
-        if let Some(v) = &rung.verify {
+        if let Some(v) = rung.verify.for_image(image) {
             match signature_gate(v, image, &to_tag, to_digest.as_deref(), list) {
                 Gate::Pass => {}
                 Gate::WantDigest => {
