@@ -6,6 +6,12 @@
 //! per unchanged image, and the ratio against the git CLI pushing the same
 //! number of branches (the floor any tool pays), run in the same process
 //! tree.
+//!
+//! Tags come from a snapshot; `HOIST_BENCH_REGISTRY=live` pushes the same
+//! builds to a real registry (Debian's docker-registry) and reads them
+//! there, and `HOIST_BENCH_VERIFY=1` (live too) also signs every new build
+//! with a cosign key and puts `verify` on prod: the two runs side by side
+//! give what signature checks add.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -15,10 +21,10 @@ use common::git::{bare_from, file_url, git};
 use common::{hoist_command, s, write};
 use std::time::Instant;
 
-fn flux(i: usize) -> String {
-    let image = format!("127.0.0.1:1/app{i}");
+fn flux(host: &str, i: usize) -> String {
+    let image = format!("{host}/app{i}");
     let mut y = format!(
-        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: app{i}, namespace: ns}}\nspec: {{image: {image}, interval: 1m}}\n---\n\
+        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: app{i}, namespace: ns}}\nspec: {{image: {image}, interval: 1m, insecure: true}}\n---\n\
 apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app{i}-dev, namespace: ns}}\nspec:\n  imageRepositoryRef: {{name: app{i}}}\n  filterTags: {{pattern: '^dev-[0-9a-f]+-(?P<ts>\\d+)$', extract: '$ts'}}\n  policy: {{numerical: {{order: asc}}}}\n"
     );
     for env in ["staging", "prod"] {
@@ -33,7 +39,8 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: app
 fn run(
     url: &str,
     state: &std::path::Path,
-    snap: &std::path::Path,
+    snap: Option<&std::path::Path>,
+    env: &[(&str, String)],
     perf: Option<&str>,
 ) -> (f64, f64, f64, String) {
     use std::io::Read;
@@ -64,15 +71,9 @@ fn run(
     // Waited for with wait4 below, which also gives its rusage.
     #[allow(clippy::zombie_processes)]
     let mut child = cmd
-        .args([
-            "run",
-            "--url",
-            url,
-            "--state-dir",
-            s(state),
-            "--registry-snapshot",
-            s(snap),
-        ])
+        .args(["run", "--url", url, "--state-dir", s(state)])
+        .args(snap.iter().flat_map(|p| ["--registry-snapshot", s(p)]))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("HOIST_TEST_FORGE_TOKEN", TOKEN)
         .env("HOIST_LOG", "warn,hoist_cost=debug")
         .stdout(std::process::Stdio::null())
@@ -118,10 +119,17 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
+    let verify = std::env::var_os("HOIST_BENCH_VERIFY").is_some();
+    let live = verify || std::env::var("HOIST_BENCH_REGISTRY").as_deref() == Ok("live");
+    let registry = live.then(|| common::registry::Registry::start(None));
+    let host = registry
+        .as_ref()
+        .map_or("127.0.0.1:1".to_string(), |r| r.host());
+    let key = common::cosign::Key::new();
     let t = tempfile::tempdir().unwrap();
     let forge = FakeForge::start();
     let content = t.path().join("content");
-    let objects: Vec<String> = (0..images).map(flux).collect();
+    let objects: Vec<String> = (0..images).map(|i| flux(&host, i)).collect();
     write(&content, "flux/apps.yaml", &objects.join("---\n"));
     write(
         &content,
@@ -133,8 +141,13 @@ fn main() {
 [[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\nmode = \"auto-merge\"\ngroup = \"image\"\npromote_from = \"dev\"\n\
 tag_rewrite = {{ from = '^dev-(?P<sha>[0-9a-f]{{7}})-\\d+$', to = 'staging-$sha' }}\nrequire_same_digest = true\n\n\
 [[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\nmode = \"pull-request\"\ngroup = \"image\"\npromote_from = \"staging\"\n\
-tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\nrequire_same_digest = true\nlabels = [\"promotion\"]\n",
-            forge.url()
+tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\nrequire_same_digest = true\nlabels = [\"promotion\"]\n{}",
+            forge.url(),
+            if verify {
+                "verify = { cosign_key = \"env:HOIST_BENCH_COSIGN_KEY\" }\n"
+            } else {
+                ""
+            }
         ),
     );
     for (env, tag) in [
@@ -166,11 +179,36 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
         }
     }
     let snap = write(t.path(), "snap.yaml", &snap);
+    if let Some(reg) = &registry {
+        eprintln!("pushing {} builds to the registry…", 2 * images);
+        for i in 0..images {
+            for (n, sha) in ["aaaaaaa", "bbbbbbb"].iter().enumerate() {
+                let tags = [
+                    format!("dev-{sha}-{}", n + 1),
+                    format!("staging-{sha}"),
+                    format!("prod-{sha}"),
+                ];
+                let digest = reg.push_build(&format!("app{i}"), &tags, &format!("{i}-{n}"));
+                if verify && n == 1 {
+                    let image = format!("{host}/app{i}");
+                    common::cosign::push_tagged(
+                        reg,
+                        &format!("app{i}"),
+                        &digest,
+                        "sig",
+                        &[common::cosign::signature_layer(&image, &digest, &key, None)],
+                    );
+                }
+            }
+        }
+    }
+    let snap = (!live).then_some(snap.as_path());
+    let env = [("HOIST_BENCH_COSIGN_KEY", key.pem.clone())];
     let url = file_url(&bare);
     let state = t.path().join("state");
 
     eprintln!("hoist run: {images} images × 3 rungs, every image with a new build…");
-    let (first, first_cpu, first_own, log) = run(&url, &state, &snap, None);
+    let (first, first_cpu, first_own, log) = run(&url, &state, snap, &env, None);
     let calls = forge.calls();
     let pulls = forge.repo("acme/fleet").pulls;
     let merged = log.matches(": merged pull request #").count();
@@ -187,7 +225,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     forge.reset_calls();
     // HOIST_BENCH_PERF=<file>: the rerun under `perf record`, for profiling.
     let perf = std::env::var("HOIST_BENCH_PERF").ok();
-    let (second, second_cpu, second_own, _) = run(&url, &state, &snap, perf.as_deref());
+    let (second, second_cpu, second_own, log2) = run(&url, &state, snap, &env, perf.as_deref());
     let rerun_calls = forge.calls().len();
     // Unchanged image-rungs: each image on staging (nothing to move: its
     // pull request merged) and on prod (its pull request is open, as is).
@@ -211,7 +249,12 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let peer = start.elapsed().as_secs_f64();
 
     println!(
-        "ladder: {images} images × 3 rungs (dev push, staging auto-merge per image, prod pull request per image)"
+        "ladder: {images} images × 3 rungs (dev push, staging auto-merge per image, prod pull request per image); tags {}",
+        match (live, verify) {
+            (false, _) => "from a snapshot",
+            (true, false) => "from the registry",
+            (true, true) => "from the registry, prod verifying cosign signatures",
+        }
     );
     println!(
         "  first run ({} pushes, {opened} pull requests, {merged} merges): {first:.1} s; {} forge calls, {per_pr:.2} per pull request",
@@ -237,6 +280,14 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
         2 * images + 1,
         first / peer
     );
+    // hoist's own tally of the requests it made, by host.
+    let tally = |log: &str| {
+        log.lines()
+            .find_map(|l| l.split(" request(s): ").nth(1).map(str::to_string))
+            .unwrap_or_default()
+    };
+    println!("  requests, first run: {}", tally(&log));
+    println!("  requests, second run: {}", tally(&log2));
     if std::env::var_os("HOIST_BENCH_KEEP").is_some() {
         // For profiling a rerun by hand (the fake forge stops with this
         // process; a rerun needs one of its own).

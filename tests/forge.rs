@@ -43,7 +43,7 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
     assert_eq!(prod.state, State::Open);
     assert_eq!(prod.head, "hoist/prod");
     assert_eq!(prod.labels, vec!["promotion", "prod"]);
-    if kind == Kind::GitHub {
+    if kind != Kind::Azure {
         assert_eq!(prod.reviewers, vec!["alice"]);
     }
     assert_eq!(prod.title, format!("hoist(prod): api prod-{s2}"));
@@ -161,6 +161,43 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
     if matches!(kind, Kind::Azure) {
         assert_documented_azure_routes(&w.forge.calls());
     }
+    if matches!(kind, Kind::GitLab) {
+        assert_documented_gitlab_routes(&w.forge);
+    }
+}
+
+/// Every GitLab call hoist made matched a route of the fake forge, and
+/// each of those is one docs.gitlab.com documents
+/// (`fixtures/forge/gitlab-v4-routes.txt`).
+fn assert_documented_gitlab_routes(forge: &FakeForge) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/forge/gitlab-v4-routes.txt"),
+    )
+    .unwrap();
+    let documented: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let calls = forge
+        .calls()
+        .into_iter()
+        .filter(|(_, p)| p.starts_with("/api/v4/"))
+        .count();
+    let routes = forge.gitlab_routes();
+    assert_eq!(
+        routes.len(),
+        calls,
+        "a GitLab call matched no route: {:?}",
+        forge.calls()
+    );
+    assert!(calls > 5);
+    for r in &routes {
+        assert!(
+            documented.contains(&r.as_str()),
+            "{r} is in no documented route"
+        );
+    }
 }
 
 #[test]
@@ -206,6 +243,11 @@ fn assert_documented_azure_routes(calls: &[(String, String)]) {
 #[test]
 fn azure_devops_ladder_push_merge_propose_and_converge() {
     climb_twice_then_a_newer_build(Kind::Azure);
+}
+
+#[test]
+fn gitlab_ladder_push_merge_propose_and_converge() {
+    climb_twice_then_a_newer_build(Kind::GitLab);
 }
 
 /// hoist's Azure DevOps requests are documented ones: no
@@ -322,8 +364,13 @@ fn azure_devops_a_digest_mismatch_blocks_one_image_while_another_proceeds() {
 }
 
 #[test]
+fn gitlab_a_digest_mismatch_blocks_one_image_while_another_proceeds() {
+    one_blocked_image_and_one_that_moves(Kind::GitLab);
+}
+
+#[test]
 fn two_runs_at_once_end_as_one_run_would() {
-    for kind in [Kind::GitHub, Kind::Azure] {
+    for kind in [Kind::GitHub, Kind::Azure, Kind::GitLab] {
         let w = World::new(kind);
         let snap = w.snapshot(2, &[]);
         let url = file_url(&w.bare);
@@ -453,6 +500,65 @@ fn azure_devops_faults_are_retried_without_duplicates() {
     let r = w.run(&w.snapshot(2, &[]), &[]);
     r.expect(0, &["hoist run: staging: merged pull request #1"]);
     assert_eq!(w.pulls().len(), 2);
+}
+
+/// GitLab: a 503 on listing, a 429 with Retry-After, and the reply to
+/// opening staging's merge request lost after GitLab made it: hoist
+/// retries, hears 409 "Another open merge request already exists", finds
+/// that one and merges it: two merge requests in all, as without faults.
+#[test]
+fn gitlab_faults_are_retried_without_duplicates() {
+    let w = World::new(Kind::GitLab);
+    w.forge.fail(
+        "GET",
+        "/merge_requests",
+        503,
+        serde_json::json!({ "message": "503 Service Unavailable" }),
+        &[],
+        1,
+    );
+    w.forge.fail(
+        "PUT",
+        "/merge",
+        429,
+        serde_json::json!({ "message": "Retry later" }),
+        &[("retry-after", "1")],
+        1,
+    );
+    w.forge.lose_reply("POST", "/fleet/merge_requests", 1);
+    let r = w.run(&w.snapshot(2, &[]), &[]);
+    r.expect(
+        0,
+        &[
+            "hoist run: staging: merged pull request #1",
+            "hoist run: prod: opened pull request #2",
+        ],
+    );
+    let pulls = w.pulls();
+    assert_eq!(pulls.len(), 2, "{pulls:?}");
+    let calls = w.forge.calls();
+    let n = |m: &str, p: &str| {
+        calls
+            .iter()
+            .filter(|(cm, cp)| cm == m && cp.ends_with(p))
+            .count()
+    };
+    assert_eq!(
+        n("POST", "/fleet/merge_requests"),
+        3,
+        "lost once, retried, then prod"
+    );
+    assert_eq!(
+        n("PUT", "/merge_requests/1/merge"),
+        2,
+        "429 waited out once"
+    );
+    assert!(w.main_has("staging", &format!("staging-{}", w.shas[1])));
+    // A rerun changes nothing.
+    w.forge.reset_calls();
+    w.run(&w.snapshot(2, &[]), &[]).expect(0, &[]);
+    assert_eq!(w.pulls().len(), 2);
+    assert!(w.forge.writes().is_empty(), "{:?}", w.forge.writes());
 }
 
 #[test]
@@ -656,6 +762,11 @@ fn azure_devops_ladder_on_the_real_registry_with_create_tag() {
 }
 
 #[test]
+fn gitlab_ladder_on_the_real_registry_with_create_tag() {
+    on_the_real_registry(Kind::GitLab);
+}
+
+#[test]
 fn a_github_app_signs_in_with_its_private_key() {
     let w = World::new(Kind::GitHub);
     let dir = w.t.path();
@@ -749,6 +860,7 @@ fn rung_in_a_second_repository(kind: Kind) {
     let other = match kind {
         Kind::GitHub => "acme/cluster-staging",
         Kind::Azure => "acme/ops/cluster-staging",
+        Kind::GitLab => "acme/platform/cluster-staging",
     };
     let t = tempfile::tempdir().unwrap();
     let forge = FakeForge::start();
@@ -851,6 +963,11 @@ fn github_a_rung_in_a_second_repository() {
 #[test]
 fn azure_devops_a_rung_in_a_second_repository() {
     rung_in_a_second_repository(Kind::Azure);
+}
+
+#[test]
+fn gitlab_a_rung_in_a_second_repository() {
+    rung_in_a_second_repository(Kind::GitLab);
 }
 
 #[test]

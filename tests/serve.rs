@@ -1024,6 +1024,141 @@ fn comment_commands_hold_release_and_rollback() {
 
 /// Azure DevOps service hooks: Basic auth (or X-Hoist-Secret); Azure
 /// cannot vouch for a commenter's permission, so only `approvers` can.
+/// A GitLab Note Hook for note `id` by `user` on merge request `iid`.
+fn note(iid: u64, id: u64, user: &str, body: &str) -> String {
+    serde_json::json!({
+        "object_kind": "note",
+        "event_type": "note",
+        "user": { "id": 7, "username": user, "name": user },
+        "project": { "id": 42, "path_with_namespace": "acme/platform/fleet" },
+        "object_attributes": { "id": id, "note": body, "noteable_type": "MergeRequest",
+                               "system": false, "action": "create" },
+        "merge_request": { "iid": iid, "state": "opened" },
+    })
+    .to_string()
+}
+
+/// The bot on GitLab: a wrong X-Gitlab-Token is 401, a replayed Event-UUID
+/// is ignored, an oversize body is 413; a Reporter's `/hoist promote prod`
+/// is refused with a reply and nothing else written; a Developer's opens
+/// prod's merge request, with 👀 and 🚀 awarded on the note; a merged
+/// merge request's hook plans again.
+#[test]
+fn gitlab_notes_drive_the_ladder_by_access_level() {
+    let reg = Registry::start(None);
+    let (w, cfg) = fleet(&reg, Kind::GitLab, "");
+    w.forge.configure(Kind::GitLab.repo(), |r| {
+        r.permissions.insert("dave".into(), "reporter".into());
+        r.permissions.insert("bob".into(), "developer".into());
+    });
+    let srv = Server::start(&cfg, &w.t.path().join("state"), &[]);
+    runs_finished(&srv, 1);
+    let s2 = &w.shas[1];
+    build(&reg, s2, 2);
+    assert_eq!(
+        srv.registry_push(&reg.host(), "api", &format!("dev-{s2}-2"))
+            .status,
+        202
+    );
+    runs_finished(&srv, 2);
+    let pulls = w.pulls();
+    assert_eq!(pulls.len(), 2, "{}", srv.log());
+    assert_eq!(pulls[0].state, State::Merged);
+    assert_eq!(
+        (pulls[1].head.as_str(), &pulls[1].state),
+        ("hoist/prod", &State::Open)
+    );
+
+    let wrong = srv.gitlab(
+        "Note Hook",
+        "u-0",
+        &note(2, 500, "bob", "/hoist plan"),
+        Some("nope"),
+    );
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let big = "x".repeat(2 << 20);
+    assert_eq!(srv.gitlab("Push Hook", "u-big", &big, None).status, 413);
+
+    // A Reporter is refused; the reply is the only write.
+    w.forge.reset_calls();
+    let r = srv.gitlab(
+        "Note Hook",
+        "u-dave",
+        &note(2, 501, "dave", "/hoist promote prod"),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert!(
+        eventually(30, || w.pulls()[1].comments.len() == 1),
+        "{}",
+        srv.log()
+    );
+    let reply = w.pulls()[1].comments[0].clone();
+    assert!(
+        reply.contains("@dave") && reply.contains("write permission"),
+        "{reply}"
+    );
+    assert_eq!(
+        w.forge.writes(),
+        vec![(
+            "POST".to_string(),
+            "/api/v4/projects/acme/platform/fleet/merge_requests/2/notes".to_string()
+        )],
+        "only the reply"
+    );
+    let again = srv.gitlab(
+        "Note Hook",
+        "u-dave",
+        &note(2, 501, "dave", "/hoist promote prod"),
+        None,
+    );
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("already received"), "{}", again.body);
+
+    // Prod's merge request is closed by a person; a Developer promotes by
+    // a note on staging's: a new merge request.
+    w.forge
+        .configure(Kind::GitLab.repo(), |r| r.pulls[1].state = State::Closed);
+    let r = srv.gitlab(
+        "Note Hook",
+        "u-bob",
+        &note(1, 502, "bob", "Ship it.\n/hoist promote prod"),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert!(eventually(60, || w.pulls().len() == 3), "{}", srv.log());
+    let p3 = &w.pulls()[2];
+    assert_eq!((p3.head.as_str(), &p3.state), ("hoist/prod", &State::Open));
+    assert!(eventually(30, || !w.pulls()[0].comments.is_empty()));
+    assert!(
+        w.pulls()[0].comments[0].contains("opened pull request #3"),
+        "{:?}",
+        w.pulls()[0].comments
+    );
+    assert_eq!(
+        w.forge.repo(Kind::GitLab.repo()).reactions,
+        vec![(502, "eyes".to_string()), (502, "rocket".to_string())]
+    );
+    // hoist's own notes and bots' are not commands.
+    let own = srv.gitlab(
+        "Note Hook",
+        "u-bot",
+        &note(3, 503, "project_42_bot_9f", "/hoist hold prod"),
+        None,
+    );
+    assert_eq!(own.status, 202, "{}", own.body);
+    let merged = serde_json::json!({
+        "object_kind": "merge_request",
+        "project": { "path_with_namespace": "acme/platform/fleet" },
+        "object_attributes": { "iid": 3, "action": "merge", "state": "merged" },
+    });
+    let r = srv.gitlab("Merge Request Hook", "u-merged", &merged.to_string(), None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert!(!w.branches().iter().any(|b| b.starts_with("hoist-hold/")));
+    let (code, log) = srv.terminate();
+    assert_eq!(code, 0, "{log}");
+}
+
 #[test]
 fn azure_devops_comments_need_approvers() {
     let reg = Registry::start(None);
@@ -1465,16 +1600,22 @@ fn rolls_back_on(kind: Kind) {
 /// each with its registry event, reach dev as they come (dev has no
 /// window), and staging once, with the last of them: one pull request,
 /// merged when the window that the first build opened closes. (The
-/// issue's 20 builds in 30 s with a 1m window, scaled down.)
+/// issue's 20 builds in 30 s with a 1m window, scaled down; by hand at
+/// full size: `HOIST_TEST_BATCH=1m HOIST_TEST_BATCH_SPACING_MS=1500`.)
 #[test]
 fn builds_inside_a_batching_window_land_as_one_pull_request() {
+    let window = std::env::var("HOIST_TEST_BATCH").unwrap_or_else(|_| "15s".into());
+    let spacing: u64 = std::env::var("HOIST_TEST_BATCH_SPACING_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(250);
     let reg = Registry::start(None);
     let w = World::at(&reg.host(), Kind::GitHub, &["api"], "", "");
     let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
     build(&reg, s1, 1);
     let toml = show(&w.bare, "main", "hoist.toml").replace(
         "promote_from = \"dev\"\n",
-        "promote_from = \"dev\"\nbatch = \"15s\"\n",
+        &format!("promote_from = \"dev\"\nbatch = \"{window}\"\n"),
     );
     let cfg = write(
         w.t.path(),
@@ -1490,7 +1631,7 @@ fn builds_inside_a_batching_window_land_as_one_pull_request() {
         build(&reg, sha, n);
         srv.registry_push(&reg.host(), "api", &format!("dev-{sha}-{n}"));
         last = sha.to_string();
-        std::thread::sleep(std::time::Duration::from_millis(250));
+        std::thread::sleep(std::time::Duration::from_millis(spacing));
     }
     let burst = started.elapsed();
     let staging_pulls = || {
@@ -1500,7 +1641,7 @@ fn builds_inside_a_batching_window_land_as_one_pull_request() {
             .collect::<Vec<_>>()
     };
     assert!(
-        eventually(120, || w.main_has("staging", &format!("staging-{last}"))),
+        eventually(180, || w.main_has("staging", &format!("staging-{last}"))),
         "{}",
         srv.log()
     );
@@ -1519,7 +1660,8 @@ fn builds_inside_a_batching_window_land_as_one_pull_request() {
     .unwrap();
     assert!(dev_commits > 2, "dev moved {dev_commits} times");
     assert!(
-        srv.log().contains("batching: lands at") && srv.log().contains("(batch = 15s)"),
+        srv.log().contains("batching: lands at")
+            && srv.log().contains(&format!("(batch = {window})")),
         "{}",
         srv.log()
     );

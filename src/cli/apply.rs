@@ -50,7 +50,7 @@ pub struct GitArgs {
     /// Environment variable holding the HTTPS token (default: git.token_env).
     #[arg(long, value_name = "VAR")]
     pub token_env: Option<String>,
-    /// How the token is sent: github, azure-devops, bearer, basic
+    /// How the token is sent: github, azure-devops, gitlab, bearer, basic
     /// (default: git.auth, else by host).
     #[arg(long, value_name = "KIND", value_parser = parse_auth)]
     pub auth: Option<hoist::config::GitAuth>,
@@ -103,10 +103,11 @@ fn parse_auth(s: &str) -> Result<hoist::config::GitAuth, String> {
         "github" => GitAuth::Github,
         "azure-devops" => GitAuth::AzureDevops,
         "bearer" => GitAuth::Bearer,
+        "gitlab" => GitAuth::Gitlab,
         "basic" => GitAuth::Basic,
         other => {
             return Err(format!(
-                "unknown auth kind {other:?} (expected github, azure-devops, bearer or basic)"
+                "unknown auth kind {other:?} (expected github, azure-devops, gitlab, bearer or basic)"
             ));
         }
     })

@@ -1,6 +1,6 @@
 //! `hoist ci-report`: after a CI step ran hoist, turn its output into the
 //! CI system's summary, outputs and annotations (`hoist::report::ci`). The GitHub
-//! Action and the Azure DevOps template call it.
+//! Action, the Azure DevOps template and the GitLab CI/CD component call it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,6 +18,10 @@ pub enum Format {
     /// `##vso[…]` logging commands; the summary written to --summary-file
     /// and uploaded.
     AzureDevops,
+    /// GitLab CI: the summary written to --summary-file (an artifact) and
+    /// printed, the outputs as a dotenv report (hoist.env), the warnings
+    /// and errors as a Code Quality report (gl-code-quality-report.json).
+    Gitlab,
 }
 
 #[derive(Debug, Args)]
@@ -33,8 +37,9 @@ pub struct CiReportArgs {
     pub exit_code: i32,
     #[arg(long, value_enum)]
     pub format: Format,
-    /// Azure DevOps: where to write the Markdown summary (default
-    /// $AGENT_TEMPDIRECTORY/hoist-summary.md).
+    /// Azure DevOps and GitLab: where to write the Markdown summary
+    /// (default $AGENT_TEMPDIRECTORY/hoist-summary.md on Azure DevOps,
+    /// hoist-summary.md on GitLab).
     #[arg(long, value_name = "FILE")]
     pub summary_file: Option<PathBuf>,
 }
@@ -76,6 +81,25 @@ pub fn run(args: &CiReportArgs) -> Result<i32, Fatal> {
                 Fatal::usage(Diag::error(format!("cannot write {}: {e}", file.display())))
             })?;
             print!("{}", r.azure_commands(&file.display().to_string()));
+        }
+        Format::Gitlab => {
+            let summary = args
+                .summary_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("hoist-summary.md"));
+            for (file, text) in [
+                (summary, r.markdown.clone()),
+                (PathBuf::from("hoist.env"), r.gitlab_dotenv()),
+                (
+                    PathBuf::from("gl-code-quality-report.json"),
+                    r.gitlab_code_quality(),
+                ),
+            ] {
+                std::fs::write(&file, text).map_err(|e| {
+                    Fatal::usage(Diag::error(format!("cannot write {}: {e}", file.display())))
+                })?;
+            }
+            print!("{}", r.markdown);
         }
     }
     Ok(exit::OK)

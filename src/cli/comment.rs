@@ -46,6 +46,9 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
         .map_err(|e| Fatal::usage(Diag::error(e.to_string()).at(&shown, None)))?;
     let parsed = if v.get("eventType").is_some() {
         hoist::serve::hooks::azure(&v)
+    } else if v.get("object_kind").and_then(|k| k.as_str()) == Some("note") {
+        // A GitLab Note Hook (a webhook-triggered pipeline's TRIGGER_PAYLOAD).
+        hoist::serve::hooks::gitlab("Note Hook", &v)
     } else {
         hoist::serve::hooks::github("issue_comment", &v)
     };

@@ -118,6 +118,7 @@ pub struct RawEnvironment {
 pub enum ForgeKind {
     Github,
     AzureDevops,
+    Gitlab,
 }
 
 /// How a forge is reached.
@@ -678,11 +679,12 @@ fn validate_forge(
     let kind = match f.kind.get_ref().as_str() {
         "github" => ForgeKind::Github,
         "azure-devops" => ForgeKind::AzureDevops,
+        "gitlab" => ForgeKind::Gitlab,
         other => {
             errors.push(err(
                 f.kind.span(),
                 "forge.kind".into(),
-                format!("{other:?} is not one of github, azure-devops"),
+                format!("{other:?} is not one of github, azure-devops, gitlab"),
             ));
             ForgeKind::Github
         }
@@ -690,10 +692,12 @@ fn validate_forge(
     let repo = f.repository.get_ref();
     let parts = repo.split('/').collect::<Vec<_>>();
     let (want, example) = match kind {
-        ForgeKind::Github => (2, "owner/repo"),
-        ForgeKind::AzureDevops => (3, "org/project/repo"),
+        ForgeKind::Github => (2..=2, "owner/repo"),
+        ForgeKind::AzureDevops => (3..=3, "org/project/repo"),
+        // GitLab nests groups up to 20 deep.
+        ForgeKind::Gitlab => (2..=21, "group/project or group/subgroup/project"),
     };
-    if parts.len() != want || parts.iter().any(|p| p.is_empty()) {
+    if !want.contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
         errors.push(err(
             f.repository.span(),
             "forge.repository".into(),
@@ -715,6 +719,7 @@ fn validate_forge(
         None => match kind {
             ForgeKind::Github => "https://api.github.com".into(),
             ForgeKind::AzureDevops => "https://dev.azure.com".into(),
+            ForgeKind::Gitlab => "https://gitlab.com/api/v4".into(),
         },
     };
     let auth = match (&f.token_env, &f.app_id_env, &f.private_key_env) {
@@ -1045,13 +1050,11 @@ mod tests {
             e[1].contains("require_same_digest only applies to a promotion"),
             "{e:?}"
         );
-        let e = errors("[forge]\nkind = \"gitlab\"\nrepository = \"a\"\n");
+        let e = errors("[forge]\nkind = \"gitea\"\nrepository = \"a\"\n");
         assert_eq!(e.len(), 2, "{e:?}");
-        assert!(
-            e[0].contains(
-                "hoist.toml:2: forge.kind: \"gitlab\" is not one of github, azure-devops"
-            )
-        );
+        assert!(e[0].contains(
+            "hoist.toml:2: forge.kind: \"gitea\" is not one of github, azure-devops, gitlab"
+        ));
         assert!(e[1].contains("forge.repository: \"a\" should be owner/repo"));
         let e = errors("[forge]\nkind = \"azure-devops\"\nrepository = \"org/repo\"\n");
         assert!(e[0].contains("should be org/project/repo"), "{e:?}");

@@ -81,6 +81,9 @@ pub enum GitAuth {
     AzureDevops,
     /// `Authorization: Bearer TOKEN` (Azure DevOps `System.AccessToken`).
     Bearer,
+    /// `Authorization: Basic base64(oauth2:TOKEN)` (a GitLab personal,
+    /// project or group access token).
+    Gitlab,
     /// `Authorization: Basic base64(username:TOKEN)`.
     Basic,
 }

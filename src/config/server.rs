@@ -7,6 +7,7 @@
 //! listen = "0.0.0.0:8080"
 //! github_webhook_secret_env = "HOIST_GITHUB_WEBHOOK_SECRET"
 //! azure_devops_hook_secret_env = "HOIST_AZURE_DEVOPS_HOOK_SECRET"
+//! gitlab_webhook_token_env = "HOIST_GITLAB_WEBHOOK_TOKEN"
 //! registry_hook_token_env = "HOIST_REGISTRY_HOOK_TOKEN"
 //! flux_hmac_key_env = "HOIST_FLUX_HMAC_KEY"
 //! max_body_bytes = 1048576
@@ -35,6 +36,7 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub github_webhook_secret_env: Option<String>,
     pub azure_devops_hook_secret_env: Option<String>,
+    pub gitlab_webhook_token_env: Option<String>,
     pub registry_hook_token_env: Option<String>,
     pub flux_hmac_key_env: Option<String>,
     pub max_body_bytes: Option<usize>,
@@ -77,6 +79,7 @@ pub struct ServerConfig {
     pub listen: Option<String>,
     pub github_webhook_secret_env: Option<String>,
     pub azure_devops_hook_secret_env: Option<String>,
+    pub gitlab_webhook_token_env: Option<String>,
     pub registry_hook_token_env: Option<String>,
     pub flux_hmac_key_env: Option<String>,
     pub max_body_bytes: usize,
@@ -94,6 +97,7 @@ impl Default for ServerConfig {
             listen: None,
             github_webhook_secret_env: None,
             azure_devops_hook_secret_env: None,
+            gitlab_webhook_token_env: None,
             registry_hook_token_env: None,
             flux_hmac_key_env: None,
             max_body_bytes: DEFAULT_MAX_BODY,
@@ -162,6 +166,11 @@ pub fn validate(
             "azure_devops_hook_secret_env",
             raw.azure_devops_hook_secret_env,
             &mut cfg.azure_devops_hook_secret_env,
+        ),
+        (
+            "gitlab_webhook_token_env",
+            raw.gitlab_webhook_token_env,
+            &mut cfg.gitlab_webhook_token_env,
         ),
         (
             "registry_hook_token_env",

@@ -295,8 +295,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(all.0.len(), 2);
-        assert_eq!(all.for_image("ghcr.io/acme/api").unwrap().attestations, ["p"]);
-        assert!(all.for_image("ghcr.io/acme/web").unwrap().attestations.is_empty());
+        assert_eq!(
+            all.for_image("ghcr.io/acme/api").unwrap().attestations,
+            ["p"]
+        );
+        assert!(
+            all.for_image("ghcr.io/acme/web")
+                .unwrap()
+                .attestations
+                .is_empty()
+        );
         assert!(all.wants_attestations());
         let api = parse(r#"verify = [{ images = ["api"], cosign_key = "KEY" }]"#).unwrap();
         assert!(api.for_image("ghcr.io/acme/api").is_some());
@@ -313,7 +321,10 @@ mod tests {
                 r#"verify = [{ images = ["api"], cosign_ky = "KEY" }]"#,
                 "entry 1: unknown field `cosign_ky`",
             ),
-            (r#"verify = [{ images = [""], cosign_key = "KEY" }]"#, "empty image"),
+            (
+                r#"verify = [{ images = [""], cosign_key = "KEY" }]"#,
+                "empty image",
+            ),
         ] {
             let e = parse(t).unwrap_err();
             assert!(e.contains(why), "{t}: {e}");

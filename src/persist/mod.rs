@@ -89,6 +89,7 @@ impl Credentials {
             Auth::Github => format!("Basic {}", b64(format!("x-access-token:{token}"))),
             Auth::AzureDevops => format!("Basic {}", b64(format!(":{token}"))),
             Auth::Bearer => format!("Bearer {token}"),
+            Auth::Gitlab => format!("Basic {}", b64(format!("oauth2:{token}"))),
             Auth::Basic => format!(
                 "Basic {}",
                 b64(format!("{}:{token}", username.unwrap_or("")))

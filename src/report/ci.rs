@@ -229,6 +229,45 @@ impl Report {
         )
     }
 
+    /// A GitLab `artifacts:reports:dotenv` file: one `KEY=value` line
+    /// each, as GitLab's parser wants them (no newlines; a value is at
+    /// most 5 KB, so a long list of merge requests is left out and said).
+    pub fn gitlab_dotenv(&self) -> String {
+        let pulls = self.pulls_json();
+        let pulls = if pulls.len() > 4096 {
+            format!("HOIST_PULL_REQUESTS_COUNT={}", self.pulls.len())
+        } else {
+            format!("HOIST_PULL_REQUESTS={pulls}")
+        };
+        format!(
+            "HOIST_CHANGED={}\n{pulls}\nHOIST_COMMIT={}\n",
+            self.changed, self.commit
+        )
+    }
+
+    /// The notes as a GitLab Code Quality report
+    /// (`artifacts:reports:codequality`): shown on the merge request.
+    pub fn gitlab_code_quality(&self) -> String {
+        let items: Vec<serde_json::Value> = self
+            .notes
+            .iter()
+            .map(|n| {
+                use sha2::Digest;
+                let path = n.file.clone().unwrap_or_else(|| "hoist.toml".into());
+                let line = n.line.unwrap_or(1);
+                let print = sha2::Sha256::digest(format!("{path}:{line}:{}", n.message).as_bytes());
+                serde_json::json!({
+                    "description": n.message,
+                    "check_name": "hoist",
+                    "fingerprint": print.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                    "severity": if n.error { "major" } else { "minor" },
+                    "location": { "path": path, "lines": { "begin": line } },
+                })
+            })
+            .collect();
+        serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".into())
+    }
+
     /// GitHub workflow commands for the annotations (`::error file=…::…`).
     pub fn github_annotations(&self) -> String {
         let mut out = String::new();

@@ -232,6 +232,7 @@ fn locate(cfg: &crate::config::Config) -> forge::Result<Option<Located>> {
             Some(match f.kind {
                 ForgeKind::Github => crate::config::GitAuth::Github,
                 ForgeKind::AzureDevops => crate::config::GitAuth::AzureDevops,
+                ForgeKind::Gitlab => crate::config::GitAuth::Gitlab,
             }),
         ),
         _ => (None, None),

@@ -279,7 +279,7 @@ pub fn handle(
     let accepted = runnable.len();
     if accepted > 0 && ev.comment_id != 0 {
         // Seen: a reaction where the forge has them.
-        let _ = f.react(ev.comment_id, "eyes");
+        let _ = f.react(ev.pull, ev.comment_id, "eyes");
     }
     let mut session: Option<Session> = None;
     for (shown, cmd, target) in runnable {
@@ -287,7 +287,7 @@ pub fn handle(
         lines.push(format!("- `{shown}`: {text}"));
     }
     if accepted > 0 && ev.comment_id != 0 {
-        let _ = f.react(ev.comment_id, "rocket");
+        let _ = f.react(ev.pull, ev.comment_id, "rocket");
     }
     let reply = format!("{MARKER}\n{}\n", lines.join("\n"));
     f.comment(ev.pull, &reply)?;
@@ -368,6 +368,7 @@ fn forge_name(k: ForgeKind) -> &'static str {
     match k {
         ForgeKind::Github => "GitHub",
         ForgeKind::AzureDevops => "Azure DevOps",
+        ForgeKind::Gitlab => "GitLab",
     }
 }
 

@@ -376,6 +376,7 @@ fn credentials(
         Some(u) if u.contains("dev.azure.com") || u.contains(".visualstudio.com") => {
             GitAuth::AzureDevops
         }
+        Some(u) if u.contains("gitlab") => GitAuth::Gitlab,
         _ => GitAuth::Github,
     });
     Credentials::from_env(kind, var, cfg.git.username.as_deref())

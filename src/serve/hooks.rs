@@ -376,6 +376,74 @@ pub fn azure(v: &Value) -> Result<Event, PayloadError> {
     }
 }
 
+/// A GitLab webhook delivery (`X-Gitlab-Event: Note Hook` …).
+pub fn gitlab(event: &str, v: &Value) -> Result<Event, PayloadError> {
+    let project = || -> Result<String, PayloadError> {
+        Ok(require(v, &["project", "path_with_namespace"])?.to_string())
+    };
+    match event {
+        "Push Hook" => Ok(Event::RepoChanged {
+            repository: project()?,
+            why: format!(
+                "push to {}",
+                require(v, &["ref"])?.trim_start_matches("refs/heads/")
+            ),
+        }),
+        "Merge Request Hook" => {
+            let a = &v["object_attributes"];
+            if s(a, &["action"]) != Some("merge") && s(a, &["state"]) != Some("merged") {
+                return Ok(Event::Ignored("a merge request that was not merged".into()));
+            }
+            Ok(Event::RepoChanged {
+                repository: project()?,
+                why: format!("merge request !{} merged", a["iid"].as_u64().unwrap_or(0)),
+            })
+        }
+        "Note Hook" => {
+            let a = &v["object_attributes"];
+            if s(a, &["noteable_type"]) != Some("MergeRequest") {
+                return Ok(Event::Ignored(
+                    "a note on something other than a merge request".into(),
+                ));
+            }
+            if a["system"].as_bool() == Some(true) {
+                return Ok(Event::Ignored("a system note".into()));
+            }
+            if s(a, &["action"]).is_some_and(|x| x != "create") {
+                return Ok(Event::Ignored("a note edited or deleted".into()));
+            }
+            let author = require(v, &["user", "username"])?;
+            Ok(Event::Comment(CommentEvent {
+                forge: ForgeKind::Gitlab,
+                repository: project()?,
+                pull: v["merge_request"]["iid"]
+                    .as_u64()
+                    .ok_or_else(|| missing("merge_request.iid"))?,
+                comment_id: a["id"].as_u64().unwrap_or(0),
+                author: author.to_string(),
+                // Project and group access tokens act as bot users
+                // named project_<id>_bot_<hex> / group_<id>_bot_<hex>.
+                author_is_bot: v["user"]["bot"].as_bool() == Some(true)
+                    || is_gitlab_bot_name(author),
+                body: s(a, &["note"]).unwrap_or("").to_string(),
+            }))
+        }
+        other => Ok(Event::Ignored(format!(
+            "event {other:?} is not one hoist handles"
+        ))),
+    }
+}
+
+/// `project_12_bot_3f9a…`, `group_7_bot_…`: the users GitLab makes for
+/// project and group access tokens.
+fn is_gitlab_bot_name(name: &str) -> bool {
+    let mut parts = name.split('_');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some("project" | "group"), Some(id), Some("bot")) if id.chars().all(|c| c.is_ascii_digit()) && !id.is_empty()
+    )
+}
+
 /// A registry notification: an ACR webhook (`{action, target, request}`)
 /// or a distribution envelope (`{events: [...]}`). Only pushes of tagged
 /// manifests matter.
@@ -584,5 +652,67 @@ mod tests {
             .is_err()
         );
         assert!(matches!(github("star", &c).unwrap(), Event::Ignored(_)));
+    }
+
+    #[test]
+    fn gitlab_events() {
+        let note = json(br#"{"object_kind":"note","event_type":"note","user":{"id":7,"username":"bob","name":"Bob"},"project":{"id":42,"path_with_namespace":"acme/platform/fleet"},"object_attributes":{"id":1244,"note":"/hoist promote prod","noteable_type":"MergeRequest","system":false,"action":"create"},"merge_request":{"iid":3,"state":"opened"}}"#).unwrap();
+        match gitlab("Note Hook", &note).unwrap() {
+            Event::Comment(c) => {
+                assert_eq!(c.forge, ForgeKind::Gitlab);
+                assert_eq!(c.repository, "acme/platform/fleet");
+                assert_eq!((c.pull, c.comment_id), (3, 1244));
+                assert_eq!(c.author, "bob");
+                assert!(!c.author_is_bot);
+                assert_eq!(c.body, "/hoist promote prod");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut bot = note.clone();
+        bot["user"]["username"] = "project_42_bot_5f3a9c".into();
+        assert!(matches!(gitlab("Note Hook", &bot).unwrap(), Event::Comment(c) if c.author_is_bot));
+        let mut issue = note.clone();
+        issue["object_attributes"]["noteable_type"] = "Issue".into();
+        assert!(matches!(
+            gitlab("Note Hook", &issue).unwrap(),
+            Event::Ignored(_)
+        ));
+        let mut system = note.clone();
+        system["object_attributes"]["system"] = true.into();
+        assert!(matches!(
+            gitlab("Note Hook", &system).unwrap(),
+            Event::Ignored(_)
+        ));
+        let mut no_mr = note.clone();
+        no_mr["merge_request"] = Value::Null;
+        assert_eq!(
+            gitlab("Note Hook", &no_mr).unwrap_err().to_string(),
+            "the payload has no merge_request.iid"
+        );
+        let merged = json(br#"{"object_kind":"merge_request","project":{"path_with_namespace":"acme/fleet"},"object_attributes":{"iid":5,"action":"merge","state":"merged"}}"#).unwrap();
+        assert_eq!(
+            gitlab("Merge Request Hook", &merged).unwrap(),
+            Event::RepoChanged {
+                repository: "acme/fleet".into(),
+                why: "merge request !5 merged".into()
+            }
+        );
+        let opened = json(br#"{"project":{"path_with_namespace":"acme/fleet"},"object_attributes":{"iid":5,"action":"open","state":"opened"}}"#).unwrap();
+        assert!(matches!(
+            gitlab("Merge Request Hook", &opened).unwrap(),
+            Event::Ignored(_)
+        ));
+        let push = json(br#"{"object_kind":"push","ref":"refs/heads/main","project":{"path_with_namespace":"acme/fleet"}}"#).unwrap();
+        assert!(
+            matches!(gitlab("Push Hook", &push).unwrap(), Event::RepoChanged { why, .. } if why == "push to main")
+        );
+        assert!(gitlab("Push Hook", &json(b"{}").unwrap()).is_err());
+        assert!(matches!(
+            gitlab("Pipeline Hook", &push).unwrap(),
+            Event::Ignored(_)
+        ));
+        assert!(is_gitlab_bot_name("group_7_bot_ab12"));
+        assert!(!is_gitlab_bot_name("project_x_bot_1"));
+        assert!(!is_gitlab_bot_name("bob"));
     }
 }

@@ -63,6 +63,7 @@ pub struct Options {
 struct Secrets {
     github: Option<Secret>,
     azure: Option<Secret>,
+    gitlab: Option<Secret>,
     registry: Option<Secret>,
     flux: Option<Secret>,
 }
@@ -325,6 +326,7 @@ pub fn serve(opts: Options) -> Result<(), Vec<Diag>> {
             &first.azure_devops_hook_secret_env,
             "azure_devops_hook_secret_env",
         )?,
+        gitlab: secret(&first.gitlab_webhook_token_env, "gitlab_webhook_token_env")?,
         registry: secret(&first.registry_hook_token_env, "registry_hook_token_env")?,
         flux: secret(&first.flux_hmac_key_env, "flux_hmac_key_env")?,
     };
@@ -387,6 +389,7 @@ async fn run(app: Arc<App>, listen: String, max_body: usize) -> Result<(), Vec<D
         .route("/api/ladder", get(ladder_json))
         .route("/hooks/github", post(github_hook))
         .route("/hooks/azure-devops", post(azure_hook))
+        .route("/hooks/gitlab", post(gitlab_hook))
         .route("/hooks/registry", post(registry_hook))
         .route("/hooks/flux", post(flux_hook))
         .layer(DefaultBodyLimit::max(max_body))
@@ -1220,6 +1223,29 @@ async fn azure_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
         return r;
     }
     answer(&app, HOOK, hooks::azure(&v).map(|e| vec![e]))
+}
+
+async fn gitlab_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    const HOOK: &str = "gitlab";
+    let Some(secret) = &app.secrets.gitlab else {
+        return disabled(&app, HOOK, "gitlab_webhook_token_env");
+    };
+    if !header_str(&headers, "x-gitlab-token")
+        .is_some_and(|t| hooks::same_secret(t.as_bytes(), secret.expose().as_bytes()))
+    {
+        return unauthorized(&app, HOOK, "the X-Gitlab-Token does not match");
+    }
+    let Some(event) = header_str(&headers, "x-gitlab-event") else {
+        return bad_request(&app, HOOK, "no X-Gitlab-Event header".into());
+    };
+    let v = match hooks::json(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(&app, HOOK, e.to_string()),
+    };
+    if let Some(r) = replayed(&app, HOOK, header_str(&headers, "x-gitlab-event-uuid")) {
+        return r;
+    }
+    answer(&app, HOOK, hooks::gitlab(event, &v).map(|e| vec![e]))
 }
 
 async fn registry_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {

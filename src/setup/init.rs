@@ -54,6 +54,14 @@ pub fn forge_of(url: &str) -> Option<(&'static str, String)> {
             .map(|(h, p)| (h.to_string(), p.to_string()))
     };
     let (host, p) = path?;
+    if host_is_gitlab(&host) {
+        // group/subgroup/project; the web UI's /-/ paths are not a remote.
+        let p = p.split("/-/").next().unwrap_or(&p);
+        let parts: Vec<&str> = p.split('/').collect();
+        if parts.len() >= 2 && parts.iter().all(|s| !s.is_empty()) {
+            return Some(("gitlab", p.to_string()));
+        }
+    }
     if host.ends_with("github.com") {
         let parts: Vec<&str> = p.split('/').collect();
         if let [owner, repo] = parts.as_slice() {
@@ -74,6 +82,35 @@ pub fn forge_of(url: &str) -> Option<(&'static str, String)> {
         }
     }
     None
+}
+
+/// gitlab.com, or a self-managed GitLab named so (`gitlab.example.com`).
+fn host_is_gitlab(host: &str) -> bool {
+    let name = host.split(':').next().unwrap_or(host);
+    name == "gitlab.com" || name.split('.').next() == Some("gitlab")
+}
+
+/// The API of a self-managed GitLab that `url` (an origin) is on; `None`
+/// for gitlab.com (hoist's default) and for other forges.
+pub fn gitlab_api_url(url: &str) -> Option<String> {
+    let u = url.trim();
+    let host = if let Some(rest) = u.strip_prefix("git@") {
+        rest.split_once(':')?.0.to_string()
+    } else {
+        let rest = u.split_once("://")?.1;
+        let rest = rest.split('/').next()?;
+        rest.rsplit_once('@').map_or(rest, |(_, r)| r).to_string()
+    };
+    if !host_is_gitlab(&host) || host == "gitlab.com" {
+        return None;
+    }
+    // An ssh remote's host has no port for https; an https one may.
+    let host = if u.starts_with("git@") || u.starts_with("ssh://") {
+        host.split(':').next().unwrap_or(&host).to_string()
+    } else {
+        host
+    };
+    Some(format!("https://{host}/api/v4"))
 }
 
 /// The hoist.toml text for a repository with `files`, cluster directory
@@ -126,20 +163,25 @@ pub fn scaffold(files: &[SourceFile], clusters: &[String], origin: Option<&str>)
     }
     match origin.and_then(forge_of) {
         Some((kind, repo)) => {
-            let token = if kind == "github" {
-                "GITHUB_TOKEN"
-            } else {
-                "SYSTEM_ACCESSTOKEN"
+            let token = match kind {
+                "github" => "GITHUB_TOKEN",
+                // A project access token with the api scope (Developer),
+                // kept as a masked CI/CD variable.
+                "gitlab" => "GITLAB_TOKEN",
+                _ => "SYSTEM_ACCESSTOKEN",
             };
             let _ = writeln!(
                 t,
                 "\n[forge]\nkind = \"{kind}\"\nrepository = \"{repo}\"\ntoken_env = \"{token}\""
             );
+            if let Some(api) = origin.and_then(gitlab_api_url) {
+                let _ = writeln!(t, "api_url = \"{api}\"");
+            }
         }
         None => {
             let _ = writeln!(
                 t,
-                "\n# [forge]                     # for pull requests and statuses\n# kind = \"github\"            # or \"azure-devops\"\n# repository = \"owner/repo\"\n# token_env = \"GITHUB_TOKEN\""
+                "\n# [forge]                     # for pull requests and statuses\n# kind = \"github\"            # or \"azure-devops\", \"gitlab\"\n# repository = \"owner/repo\"\n# token_env = \"GITHUB_TOKEN\""
             );
         }
     }
@@ -395,6 +437,29 @@ mod tests {
             Some(("azure-devops", "acme/ops/fleet".into()))
         );
         assert_eq!(forge_of("file:///srv/fleet.git"), None);
+        assert_eq!(
+            forge_of("https://gitlab.com/acme/platform/fleet.git"),
+            Some(("gitlab", "acme/platform/fleet".into()))
+        );
+        assert_eq!(
+            forge_of("git@gitlab.example.com:acme/fleet.git"),
+            Some(("gitlab", "acme/fleet".into()))
+        );
+        assert_eq!(
+            forge_of("https://oauth2:tok@gitlab.example.com:8443/acme/a/b/fleet"),
+            Some(("gitlab", "acme/a/b/fleet".into()))
+        );
+        assert_eq!(forge_of("https://gitlab.com/fleet"), None);
+        assert_eq!(gitlab_api_url("https://gitlab.com/acme/fleet.git"), None);
+        assert_eq!(
+            gitlab_api_url("git@gitlab.example.com:acme/fleet.git").as_deref(),
+            Some("https://gitlab.example.com/api/v4")
+        );
+        assert_eq!(
+            gitlab_api_url("https://oauth2:tok@gitlab.example.com:8443/acme/fleet").as_deref(),
+            Some("https://gitlab.example.com:8443/api/v4")
+        );
+        assert_eq!(gitlab_api_url("https://github.com/acme/fleet"), None);
     }
 
     #[test]

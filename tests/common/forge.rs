@@ -71,7 +71,7 @@ pub struct Repo {
     pub deployments: Vec<Value>,
 }
 
-struct Fault {
+pub(super) struct Fault {
     /// A body sent as it is (not JSON), instead of `body`.
     raw: Option<String>,
     method: String,
@@ -83,21 +83,27 @@ struct Fault {
 }
 
 #[derive(Default)]
-struct Inner {
+pub(super) struct Inner {
     /// A GitHub App: its id and public key (PKCS#1 DER).
-    app: Option<(String, Vec<u8>)>,
+    pub(super) app: Option<(String, Vec<u8>)>,
     /// Installation tokens issued to the app.
-    installation_tokens: Vec<String>,
-    raw_paths: Vec<String>,
-    repos: BTreeMap<String, Repo>,
-    calls: Vec<(String, String)>,
-    faults: Vec<Fault>,
-    next_number: u64,
-    next_id: u64,
+    pub(super) installation_tokens: Vec<String>,
+    pub(super) raw_paths: Vec<String>,
+    pub(super) repos: BTreeMap<String, Repo>,
+    pub(super) calls: Vec<(String, String)>,
+    pub(super) faults: Vec<Fault>,
+    pub(super) next_number: u64,
+    pub(super) next_id: u64,
     /// (org, team slug) → active members.
-    teams: BTreeMap<(String, String), Vec<String>>,
+    pub(super) teams: BTreeMap<(String, String), Vec<String>>,
     /// Added before every answer (a slow forge keeps hoist busy).
-    latency: std::time::Duration,
+    pub(super) latency: std::time::Duration,
+    /// GitLab: usernames by id (id = 100 + index), made as they are
+    /// looked up.
+    pub(super) gitlab_users: Vec<String>,
+    /// GitLab: the documented route each call matched
+    /// (`GET /projects/:id/merge_requests`).
+    pub(super) gitlab_routes: Vec<String>,
 }
 
 pub struct FakeForge {
@@ -113,24 +119,31 @@ impl Drop for FakeForge {
     }
 }
 
-struct Request {
-    method: String,
+pub(super) struct Request {
+    pub(super) method: String,
+    /// The path as sent, still percent-encoded (GitLab's project ids
+    /// are encoded paths).
+    pub(super) encoded_path: String,
+    /// Every query pair, repeated keys too (`refs[]=a&refs[]=b`).
+    pub(super) query_all: Vec<(String, String)>,
+    /// GitLab's `PRIVATE-TOKEN` / `JOB-TOKEN`.
+    pub(super) private_token: Option<String>,
     /// The path as sent (before the Enterprise Server prefix is removed).
-    raw_path: String,
-    path: String,
-    query: BTreeMap<String, String>,
-    auth: Option<String>,
-    body: Value,
+    pub(super) raw_path: String,
+    pub(super) path: String,
+    pub(super) query: BTreeMap<String, String>,
+    pub(super) auth: Option<String>,
+    pub(super) body: Value,
 }
 
-struct Response {
-    status: u16,
-    body: Value,
-    headers: Vec<(String, String)>,
-    raw: Option<String>,
+pub(super) struct Response {
+    pub(super) status: u16,
+    pub(super) body: Value,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) raw: Option<String>,
 }
 
-fn reply(status: u16, body: Value) -> Response {
+pub(super) fn reply(status: u16, body: Value) -> Response {
     Response {
         status,
         body,
@@ -163,7 +176,7 @@ fn ado_error(status: u16, type_key: &str, message: &str) -> Response {
     )
 }
 
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+pub(super) fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("git")
         .current_dir(dir)
         .args(args)
@@ -186,7 +199,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     }
 }
 
-fn branch_sha(bare: &Path, branch: &str) -> Option<String> {
+pub(super) fn branch_sha(bare: &Path, branch: &str) -> Option<String> {
     git(
         bare,
         &[
@@ -293,6 +306,12 @@ impl FakeForge {
         });
     }
 
+    /// The next `times` calls `method` on a path containing
+    /// `path_contains` are done, but their replies are lost (a 502).
+    pub fn lose_reply(&self, method: &str, path_contains: &str, times: usize) {
+        self.fail(method, path_contains, 0, Value::Null, &[], times);
+    }
+
     /// Like `fail`, with a body that is not JSON.
     pub fn fail_raw(
         &self,
@@ -336,8 +355,15 @@ impl FakeForge {
         self.inner.lock().unwrap().raw_paths.clone()
     }
 
+    /// The documented GitLab routes the calls so far matched.
+    pub fn gitlab_routes(&self) -> Vec<String> {
+        self.inner.lock().unwrap().gitlab_routes.clone()
+    }
+
     pub fn reset_calls(&self) {
-        self.inner.lock().unwrap().calls.clear();
+        let mut st = self.inner.lock().unwrap();
+        st.calls.clear();
+        st.gitlab_routes.clear();
     }
 }
 
@@ -354,6 +380,7 @@ fn serve(conn: TcpStream, port: u16, inner: &Mutex<Inner>) {
         let target = parts.next().unwrap_or("").to_string();
         let mut len = 0usize;
         let mut auth = None;
+        let mut private_token = None;
         let mut close = false;
         loop {
             let mut h = String::new();
@@ -369,6 +396,7 @@ fn serve(conn: TcpStream, port: u16, inner: &Mutex<Inner>) {
                 match k.as_str() {
                     "content-length" => len = v.parse().unwrap_or(0),
                     "authorization" => auth = Some(v.to_string()),
+                    "private-token" | "job-token" => private_token = Some(v.to_string()),
                     "connection" if v.eq_ignore_ascii_case("close") => close = true,
                     _ => {}
                 }
@@ -379,7 +407,7 @@ fn serve(conn: TcpStream, port: u16, inner: &Mutex<Inner>) {
             return;
         }
         let (path, q) = target.split_once('?').unwrap_or((&target, ""));
-        let query = q
+        let query_all: Vec<(String, String)> = q
             .split('&')
             .filter(|p| !p.is_empty())
             .map(|p| {
@@ -387,8 +415,10 @@ fn serve(conn: TcpStream, port: u16, inner: &Mutex<Inner>) {
                 (percent_decode(k), percent_decode(v))
             })
             .collect();
+        let query = query_all.iter().cloned().collect();
         // GitHub Enterprise Server serves REST under /api/v3 and GraphQL
         // at /api/graphql.
+        let encoded_path = path.to_string();
         let raw_path = percent_decode(path);
         let path = match raw_path.strip_prefix("/api/v3") {
             Some(rest) => rest.to_string(),
@@ -397,6 +427,9 @@ fn serve(conn: TcpStream, port: u16, inner: &Mutex<Inner>) {
         };
         let req = Request {
             method,
+            encoded_path,
+            query_all,
+            private_token,
             raw_path,
             path,
             query,
@@ -433,22 +466,36 @@ fn handle(req: &Request, port: u16, inner: &Mutex<Inner>) -> Response {
     let mut st = inner.lock().unwrap();
     st.calls.push((req.method.clone(), req.path.clone()));
     st.raw_paths.push(req.raw_path.clone());
-    if let Some(f) = st
+    if let Some(i) = st
         .faults
-        .iter_mut()
-        .find(|f| f.times > 0 && f.method == req.method && req.path.contains(&f.path_contains))
+        .iter()
+        .position(|f| f.times > 0 && f.method == req.method && req.path.contains(&f.path_contains))
     {
-        f.times -= 1;
+        st.faults[i].times -= 1;
+        let f = &st.faults[i];
+        if f.status == 0 {
+            // A lost reply: the forge does the work, the caller hears a
+            // gateway's 502 (a proxy that lost the upstream's answer).
+            let _ = route_by_forge(&mut st, req, port);
+            return reply(502, Value::Null);
+        }
         let mut r = reply(f.status, f.body.clone());
         r.headers = f.headers.clone();
         r.raw = f.raw.clone();
         return r;
     }
+    route_by_forge(&mut st, req, port)
+}
+
+fn route_by_forge(st: &mut Inner, req: &Request, port: u16) -> Response {
     if req.path.contains("/_apis/") {
-        return azure(&mut st, req, port);
+        return azure(st, req, port);
+    }
+    if req.encoded_path.starts_with("/api/v4/") {
+        return super::gitlab::route(st, req, port);
     }
     if req.path.ends_with("/installation") || req.path.starts_with("/app/") {
-        return app_route(&mut st, req);
+        return app_route(st, req);
     }
     let bearer = req
         .auth
@@ -461,7 +508,7 @@ fn handle(req: &Request, port: u16, inner: &Mutex<Inner>) -> Response {
     if bearer != TOKEN && !st.installation_tokens.iter().any(|t| t == bearer) {
         return gh_error(401, "Bad credentials");
     }
-    github(&mut st, req, port)
+    github(st, req, port)
 }
 
 // ---------------------------------------------------------------- GitHub
@@ -567,7 +614,7 @@ fn gh_pull(name: &str, repo: &Repo, p: &Pull, port: u16) -> Value {
 }
 
 /// Are the repository's required contexts all `success` on `sha`?
-fn checks_pass(repo: &Repo, sha: &str) -> bool {
+pub(super) fn checks_pass(repo: &Repo, sha: &str) -> bool {
     let list = repo.statuses.get(sha).cloned().unwrap_or_default();
     repo.required.iter().all(|ctx| {
         list.iter()
@@ -578,7 +625,7 @@ fn checks_pass(repo: &Repo, sha: &str) -> bool {
 }
 
 /// Merge pull `idx` of `repo` with `method`; Err(message) if it cannot.
-fn do_merge(repo: &mut Repo, idx: usize, method: &str) -> Result<String, String> {
+pub(super) fn do_merge(repo: &mut Repo, idx: usize, method: &str) -> Result<String, String> {
     let p = repo.pulls[idx].clone();
     let head = branch_sha(&repo.bare, &p.head).ok_or("head branch is gone")?;
     let base = branch_sha(&repo.bare, &p.base).ok_or("base branch is gone")?;
@@ -612,7 +659,7 @@ fn do_merge(repo: &mut Repo, idx: usize, method: &str) -> Result<String, String>
 }
 
 /// Merge every auto-merge pull whose checks now pass.
-fn run_auto_merges(repo: &mut Repo) {
+pub(super) fn run_auto_merges(repo: &mut Repo) {
     for i in 0..repo.pulls.len() {
         let p = &repo.pulls[i];
         if p.state != State::Open {

@@ -4,6 +4,7 @@
 pub mod cosign;
 pub mod forge;
 pub mod git;
+pub mod gitlab;
 pub mod proxy;
 pub mod registry;
 pub mod serve;

@@ -13,11 +13,12 @@ pub const GITHUB_SECRET: &str = "gh-hook-secret";
 pub const REGISTRY_TOKEN: &str = "registry-hook-token";
 pub const FLUX_KEY: &str = "flux-hmac-key";
 pub const AZURE_SECRET: &str = "ado-hook-secret";
+pub const GITLAB_TOKEN: &str = "gitlab-hook-token";
 
 /// The `[server]` table the tests use, with `extra` lines appended.
 pub fn server_toml(extra: &str) -> String {
     format!(
-        "\n[server]\ngithub_webhook_secret_env = \"HOIST_TEST_GH_SECRET\"\nregistry_hook_token_env = \"HOIST_TEST_REG_TOKEN\"\nflux_hmac_key_env = \"HOIST_TEST_FLUX_KEY\"\nazure_devops_hook_secret_env = \"HOIST_TEST_ADO_SECRET\"\n{extra}"
+        "\n[server]\ngithub_webhook_secret_env = \"HOIST_TEST_GH_SECRET\"\nregistry_hook_token_env = \"HOIST_TEST_REG_TOKEN\"\nflux_hmac_key_env = \"HOIST_TEST_FLUX_KEY\"\nazure_devops_hook_secret_env = \"HOIST_TEST_ADO_SECRET\"\ngitlab_webhook_token_env = \"HOIST_TEST_GL_TOKEN\"\n{extra}"
     )
 }
 
@@ -61,6 +62,7 @@ impl Server {
             .env("HOIST_TEST_REG_TOKEN", REGISTRY_TOKEN)
             .env("HOIST_TEST_FLUX_KEY", FLUX_KEY)
             .env("HOIST_TEST_ADO_SECRET", AZURE_SECRET)
+            .env("HOIST_TEST_GL_TOKEN", GITLAB_TOKEN)
             .env("HOIST_TEST_FORGE_TOKEN", super::forge::TOKEN)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -124,6 +126,21 @@ impl Server {
                 ("X-GitHub-Event", event.to_string()),
                 ("X-GitHub-Delivery", delivery.to_string()),
                 ("X-Hub-Signature-256", sig),
+                ("Content-Type", "application/json".into()),
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    /// A GitLab delivery with the test token (`token` overrides it).
+    pub fn gitlab(&self, event: &str, uuid: &str, body: &str, token: Option<&str>) -> Reply {
+        self.request(
+            "POST",
+            "/hooks/gitlab",
+            &[
+                ("X-Gitlab-Event", event.to_string()),
+                ("X-Gitlab-Event-UUID", uuid.to_string()),
+                ("X-Gitlab-Token", token.unwrap_or(GITLAB_TOKEN).to_string()),
                 ("Content-Type", "application/json".into()),
             ],
             body.as_bytes(),

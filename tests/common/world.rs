@@ -22,6 +22,7 @@ apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: {na
 pub enum Kind {
     GitHub,
     Azure,
+    GitLab,
 }
 
 impl Kind {
@@ -29,12 +30,15 @@ impl Kind {
         match self {
             Kind::GitHub => "acme/fleet",
             Kind::Azure => "acme/ops/fleet",
+            // A subgroup: the project id is an encoded path with two `/`.
+            Kind::GitLab => "acme/platform/fleet",
         }
     }
     pub fn source(self) -> &'static str {
         match self {
             Kind::GitHub => "acme/api",
             Kind::Azure => "acme/ops/api",
+            Kind::GitLab => "acme/platform/api",
         }
     }
 }
@@ -43,6 +47,11 @@ pub fn ladder(kind: Kind, forge_url: &str, image: &str, prod_extra: &str) -> Str
     let k = match kind {
         Kind::GitHub => "github",
         Kind::Azure => "azure-devops",
+        Kind::GitLab => "gitlab",
+    };
+    let forge_url = match kind {
+        Kind::GitLab => format!("{forge_url}/api/v4"),
+        _ => forge_url.to_string(),
     };
     format!(
         "write_paths = [\"clusters/**/image-tags.yaml\"]\n\n\

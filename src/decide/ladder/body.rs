@@ -21,6 +21,12 @@ pub const AZURE_DEVOPS_LIMITS: Limits = Limits {
     body: 4_000,
 };
 
+/// GitLab: title 255, description 1,048,576 characters.
+pub const GITLAB_LIMITS: Limits = Limits {
+    title: 255,
+    body: 1_048_576,
+};
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub title: usize,
@@ -32,6 +38,7 @@ impl Limits {
     pub fn of(ladder: &super::Ladder) -> Limits {
         match ladder.forge.as_ref().map(|f| f.kind) {
             Some(super::ForgeKind::AzureDevops) => AZURE_DEVOPS_LIMITS,
+            Some(super::ForgeKind::Gitlab) => GITLAB_LIMITS,
             _ => GITHUB_LIMITS,
         }
     }

@@ -605,7 +605,7 @@ impl Forge for AzureDevOps {
         Ok(false)
     }
 
-    fn react(&self, _comment_id: u64, _content: &str) -> Result<()> {
+    fn react(&self, _number: u64, _comment_id: u64, _content: &str) -> Result<()> {
         Ok(())
     }
 

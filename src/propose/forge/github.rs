@@ -738,7 +738,7 @@ impl Forge for GitHub {
         Ok(text(&r.json, "state") == "active")
     }
 
-    fn react(&self, comment_id: u64, content: &str) -> Result<()> {
+    fn react(&self, _number: u64, comment_id: u64, content: &str) -> Result<()> {
         self.http.expect(
             "POST",
             &self.url(&format!("/issues/comments/{comment_id}/reactions")),

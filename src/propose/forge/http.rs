@@ -26,8 +26,10 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 pub struct Http {
     /// The process's client for this forge host (see [`client_for`]).
     client: std::sync::Arc<Client>,
-    /// `Authorization` header value.
+    /// The credential's header value…
     auth: Option<Secret>,
+    /// …and its name: `Authorization`, or GitLab's `PRIVATE-TOKEN`.
+    auth_name: reqwest::header::HeaderName,
     /// Headers every call carries (Accept, API version).
     headers: HeaderMap,
     /// "GitHub acme/fleet", for errors.
@@ -59,7 +61,31 @@ impl Reply {
     /// The forge's own words: GitHub's `message` (plus its `errors`),
     /// Azure DevOps' `message`.
     pub fn message(&self) -> String {
-        let mut m = self.json["message"].as_str().unwrap_or("").to_string();
+        let mut m = match &self.json["message"] {
+            Value::String(s) => s.clone(),
+            // GitLab: a list of sentences, or field → sentences.
+            Value::Array(a) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; "),
+            Value::Object(o) => o
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::Array(a) => format!(
+                        "{k} {}",
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    other => format!("{k} {other}"),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            // GitLab's parameter errors: {"error": "title is missing"}.
+            _ => self.json["error"].as_str().unwrap_or("").to_string(),
+        };
         if let Some(errors) = self.json["errors"].as_array() {
             let more: Vec<String> = errors
                 .iter()
@@ -138,10 +164,17 @@ impl Http {
         Ok(Http {
             client: client_for(api)?,
             auth,
+            auth_name: reqwest::header::AUTHORIZATION,
             headers: map,
             who,
             attempts: 4,
         })
+    }
+
+    /// Send the credential in header `name` instead of `Authorization`.
+    pub fn auth_header(mut self, name: &'static str) -> Http {
+        self.auth_name = reqwest::header::HeaderName::from_static(name);
+        self
     }
 
     /// Send `method url` with an optional JSON body; retry as described
@@ -164,7 +197,7 @@ impl Http {
                     ))
                 })?;
                 v.set_sensitive(true);
-                req = req.header(reqwest::header::AUTHORIZATION, v);
+                req = req.header(self.auth_name.clone(), v);
             }
             if let Some(b) = body {
                 req = req
@@ -186,6 +219,7 @@ impl Http {
             let headers = resp.headers().clone();
             if let Some(n) = headers
                 .get("x-ratelimit-remaining")
+                .or_else(|| headers.get("ratelimit-remaining"))
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<i64>().ok())
             {

@@ -1,5 +1,5 @@
-//! Forges: pull requests, merges and commit statuses on GitHub and Azure
-//! DevOps, behind one small trait.
+//! Forges: pull requests, merges and commit statuses on GitHub, Azure
+//! DevOps and GitLab, behind one small trait.
 //!
 //! A client speaks for one repository. Every method is a few HTTP calls
 //! with bounded retries (see [`http`]); none of them decides anything:
@@ -9,6 +9,7 @@
 
 pub mod azure;
 pub mod github;
+pub mod gitlab;
 pub mod http;
 
 use std::fmt;
@@ -295,9 +296,10 @@ pub trait Forge: Send + Sync {
     fn permission(&self, user: &str) -> Result<Permission>;
     /// Is `user` an active member of `org`'s team `team` (its slug)?
     fn in_team(&self, org: &str, team: &str, user: &str) -> Result<bool>;
-    /// React to a pull request comment (GitHub's `eyes`, `rocket`…);
-    /// a no-op where the forge has no reactions.
-    fn react(&self, comment_id: u64, content: &str) -> Result<()>;
+    /// React to comment `comment_id` of pull request `number` (GitHub's
+    /// `eyes`, `rocket`…, GitLab's award emoji of the same names); a
+    /// no-op where the forge has no reactions.
+    fn react(&self, number: u64, comment_id: u64, content: &str) -> Result<()>;
 }
 
 /// A client for `repository` on the forge `cfg` describes (`repository`
@@ -326,6 +328,10 @@ pub fn open(cfg: &ForgeConfig, repository: Option<&str>) -> Result<Box<dyn Forge
         ForgeKind::Github => Box::new(github::GitHub::new(&cfg.api_url, &repository, token)?),
         ForgeKind::AzureDevops => {
             Box::new(azure::AzureDevOps::new(&cfg.api_url, &repository, token)?)
+        }
+        ForgeKind::Gitlab => {
+            let job = matches!(&cfg.auth, Some(ForgeAuth::Token { env }) if env == "CI_JOB_TOKEN");
+            Box::new(gitlab::GitLab::new(&cfg.api_url, &repository, token, job)?)
         }
     })
 }
