@@ -753,3 +753,238 @@ fn the_installer_checks_release_binaries_and_falls_back_to_cargo() {
     );
     assert_eq!(path, format!("{}/bin\n", dest.display()));
 }
+
+/// What a GitLab runner leaves after the component's job.
+struct GitlabRun {
+    code: Option<i32>,
+    log: String,
+    dotenv: BTreeMap<String, String>,
+    summary: String,
+    quality: Value,
+}
+
+/// templates/hoist.yml run the way a GitLab runner runs an included
+/// component's job: the `spec:` header's input defaults and `inputs`
+/// substituted for `$[[ inputs.x ]]`, the job's variables exported, its
+/// script run by bash in the project directory (CI_PROJECT_DIR), then the
+/// artifacts it names read back.
+fn gitlab_component(
+    workspace: &Path,
+    inputs: &[(&str, &str)],
+    env: &[(&str, String)],
+) -> GitlabRun {
+    let text = std::fs::read_to_string(root().join("templates/hoist.yml")).unwrap();
+    let (header, job) = text.split_once("\n---\n").expect("a spec header and a job");
+    let spec: Value = serde_saphyr::from_str(header).expect("the header parses");
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for (name, i) in spec["spec"]["inputs"].as_object().unwrap() {
+        let d = match &i["default"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        values.insert(name.clone(), d);
+    }
+    for (k, v) in inputs {
+        assert!(values.contains_key(*k), "no input {k}");
+        values.insert(k.to_string(), v.to_string());
+    }
+    let mut job_text = job.to_string();
+    for (k, v) in &values {
+        job_text = job_text.replace(&format!("$[[ inputs.{k} ]]"), v);
+    }
+    assert!(!job_text.contains("$[["), "an input left unsubstituted");
+    let jobs: Value = serde_saphyr::from_str(&job_text).expect("the job parses");
+    let j = &jobs["hoist"];
+    let script: Vec<&str> = j["script"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let mut c = std::process::Command::new("bash");
+    c.args(["--noprofile", "--norc", "-c", &script.join("\n")])
+        .current_dir(workspace)
+        .env("CI_PROJECT_DIR", workspace)
+        .env("GITLAB_CI", "true")
+        .env("NO_COLOR", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    for (k, v) in j["variables"].as_object().into_iter().flatten() {
+        c.env(k, v.as_str().unwrap_or(""));
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    let artifacts = &j["artifacts"];
+    assert_eq!(artifacts["reports"]["dotenv"], "hoist.env");
+    let read = |f: &str| std::fs::read_to_string(workspace.join(f)).unwrap_or_default();
+    GitlabRun {
+        code: o.status.code(),
+        log: format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        dotenv: read("hoist.env")
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        summary: read(artifacts["paths"][0].as_str().unwrap()),
+        quality: serde_json::from_str(&read(artifacts["reports"]["codequality"].as_str().unwrap()))
+            .unwrap_or(Value::Null),
+    }
+}
+
+/// The GitLab CI/CD component: installs a release whose SHA-256 matches
+/// (from HOIST_RELEASE_URL on loopback), refuses one whose does not, runs
+/// `hoist plan` on the example fleet and leaves the summary, the dotenv
+/// outputs and the Code Quality report; a failing command fails the job
+/// with its warnings reported. Both YAML documents pass GitLab CI's JSON
+/// schema, as does the example pipeline, and a broken job does not.
+#[test]
+fn the_gitlab_component_installs_plans_and_reports() {
+    let t = tempfile::tempdir().unwrap();
+    let target = match std::env::consts::ARCH {
+        "x86_64" => "x86_64-unknown-linux-musl",
+        "aarch64" => "aarch64-unknown-linux-musl",
+        other => panic!("no release target for {other}"),
+    };
+    // A release whose `hoist` hands over to the binary under test.
+    let good = t.path().join("good");
+    let bad = t.path().join("bad");
+    for d in [&good, &bad] {
+        std::fs::create_dir_all(d.join("pkg")).unwrap();
+        write(
+            &d.join("pkg"),
+            "hoist",
+            &format!("#!/bin/sh\nexec {} \"$@\"\n", env!("CARGO_BIN_EXE_hoist")),
+        );
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(d.join("pkg/hoist"))
+            .status()
+            .unwrap();
+        let archive = format!("hoist-{target}.tar.gz");
+        let tar = std::process::Command::new("tar")
+            .args(["-czf", &format!("../{archive}"), "hoist"])
+            .current_dir(d.join("pkg"))
+            .status()
+            .unwrap();
+        assert!(tar.success());
+        let sum = std::process::Command::new("sha256sum")
+            .arg(&archive)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let mut sum = String::from_utf8(sum.stdout).unwrap();
+        if d == &bad {
+            sum = format!("{}  {archive}\n", "0".repeat(64));
+        }
+        std::fs::write(d.join(format!("{archive}.sha256")), sum).unwrap();
+    }
+    let good_port = serve_files(good.clone());
+    let bad_port = serve_files(bad.clone());
+    let path = "/usr/local/bin:/usr/bin:/bin".to_string();
+    let r = Runner::new(&root().join("examples/fleet"));
+    let snap = root().join("examples/fleet/registry-snapshot.yaml");
+    let args = format!("--registry-snapshot {}", snap.display());
+    let env = |port: u16| {
+        vec![
+            ("PATH", path.clone()),
+            (
+                "HOIST_RELEASE_URL",
+                format!("http://127.0.0.1:{port}/mirror"),
+            ),
+        ]
+    };
+    let ran = gitlab_component(
+        &r.workspace,
+        &[("command", "plan"), ("args", &args), ("version", "0.1.0")],
+        &env(good_port),
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.log);
+    assert!(
+        ran.log.contains(&format!("({target}), checksum verified")),
+        "{}",
+        ran.log
+    );
+    assert_eq!(ran.dotenv["HOIST_CHANGED"], "true", "{:?}", ran.dotenv);
+    assert_eq!(ran.dotenv["HOIST_PULL_REQUESTS"], "[]");
+    assert_eq!(ran.dotenv["HOIST_COMMIT"], "");
+    assert!(
+        ran.summary.contains("8 change(s) in 3 file(s)"),
+        "{}",
+        ran.summary
+    );
+    assert!(
+        ran.log.contains("8 change(s) in 3 file(s)"),
+        "the summary is in the log too"
+    );
+    assert_eq!(ran.quality, serde_json::json!([]));
+
+    // A tampered release is refused before anything runs.
+    let r2 = Runner::new(&root().join("examples/fleet"));
+    let ran = gitlab_component(
+        &r2.workspace,
+        &[("command", "plan"), ("version", "0.1.0")],
+        &env(bad_port),
+    );
+    assert_eq!(ran.code, Some(1), "{}", ran.log);
+    assert!(
+        ran.log.contains("does not match its published SHA-256"),
+        "{}",
+        ran.log
+    );
+    assert!(!r2.workspace.join("hoist.env").exists());
+
+    // A command that fails fails the job, its outputs and report still
+    // written.
+    let ran = gitlab_component(
+        &r.workspace,
+        &[
+            ("command", "plan"),
+            ("args", "--registry-snapshot /nonexistent.yaml"),
+            ("version", "0.1.0"),
+        ],
+        &env(good_port),
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.log);
+    assert!(ran.log.contains("hoist plan exited with 2"), "{}", ran.log);
+    assert!(
+        ran.summary.contains("hoist exited with 2"),
+        "{}",
+        ran.summary
+    );
+
+    // GitLab CI's schema (check-jsonschema's vendored copy) takes one
+    // document per file: the component's header and its job apart.
+    let text = std::fs::read_to_string(root().join("templates/hoist.yml")).unwrap();
+    let (header, job) = text.split_once("\n---\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let h = write(dir.path(), "header.yml", header);
+    let j = write(dir.path(), "job.yml", job);
+    let broken = write(
+        dir.path(),
+        "broken.yml",
+        &job.replace("when: always", "when: sometimes"),
+    );
+    let schema = |files: &[&Path]| {
+        std::process::Command::new("python3")
+            .args([
+                "-m",
+                "check_jsonschema",
+                "--builtin-schema",
+                "vendor.gitlab-ci",
+            ])
+            .args(files)
+            .output()
+            .unwrap()
+    };
+    let o = schema(&[&h, &j, &root().join("examples/gitlab/.gitlab-ci.yml")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        !schema(&[&broken]).status.success(),
+        "the schema checks the job"
+    );
+}
