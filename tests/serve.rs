@@ -1038,8 +1038,9 @@ fn note(iid: u64, id: u64, user: &str, body: &str) -> String {
     .to_string()
 }
 
-/// The bot on GitLab: a wrong X-Gitlab-Token is 401, a replayed Event-UUID
-/// is ignored, an oversize body is 413; a Reporter's `/hoist promote prod`
+/// The bot on GitLab: a wrong X-Gitlab-Token is 401, and so is a delivery
+/// whose signing-token signature is missing, wrong or stale; a replayed
+/// Event-UUID is ignored, an oversize body is 413; a Reporter's `/hoist promote prod`
 /// is refused with a reply and nothing else written; a Developer's opens
 /// prod's merge request, with 👀 and 🚀 awarded on the note; a merged
 /// merge request's hook plans again.
@@ -1076,6 +1077,26 @@ fn gitlab_notes_drive_the_ladder_by_access_level() {
         Some("nope"),
     );
     assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let plan = note(2, 500, "bob", "/hoist plan");
+    let headers = Server::gitlab_headers("Note Hook", "u-s", None);
+    let r = srv.request("POST", "/hooks/gitlab", &headers, plan.as_bytes());
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("webhook-signature"), "{}", r.body);
+    let now = jiff::Timestamp::now().as_second();
+    for (ts, signed, why) in [
+        (now - 600, plan.clone(), "5 minutes"),
+        (
+            now,
+            note(2, 500, "bob", "/hoist promote prod"),
+            "does not match",
+        ),
+    ] {
+        let mut h = headers.clone();
+        h.extend(Server::gitlab_signature("u-s", &ts.to_string(), &signed));
+        let r = srv.request("POST", "/hooks/gitlab", &h, plan.as_bytes());
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert!(r.body.contains(why), "{why}: {}", r.body);
+    }
     let big = "x".repeat(2 << 20);
     assert_eq!(srv.gitlab("Push Hook", "u-big", &big, None).status, 413);
 
@@ -1157,6 +1178,76 @@ fn gitlab_notes_drive_the_ladder_by_access_level() {
     assert!(!w.branches().iter().any(|b| b.starts_with("hoist-hold/")));
     let (code, log) = srv.terminate();
     assert_eq!(code, 0, "{log}");
+    // A signing token not in GitLab's form stops the server at start.
+    let out = common::hoist_command()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(w.t.path().join("state2"))
+        .env("HOIST_TEST_GH_SECRET", "x")
+        .env("HOIST_TEST_REG_TOKEN", "x")
+        .env("HOIST_TEST_FLUX_KEY", "x")
+        .env("HOIST_TEST_ADO_SECRET", "x")
+        .env("HOIST_TEST_GL_TOKEN", "x")
+        .env("HOIST_TEST_GL_SIGNING", "not-a-signing-token")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("gitlab_signing_token_env") && err.contains("whsec_"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-a-signing-token"),
+        "the value is not echoed: {err}"
+    );
+
+    // commands_need = "maintain": on a rung without approvers a Developer
+    // is refused and a Maintainer is not.
+    w.forge.configure(Kind::GitLab.repo(), |r| {
+        r.permissions.insert("erin".into(), "maintainer".into());
+    });
+    let strict = write(
+        w.t.path(),
+        "strict.toml",
+        &std::fs::read_to_string(&cfg).unwrap().replace(
+            "kind = \"gitlab\"\n",
+            "kind = \"gitlab\"\ncommands_need = \"maintain\"\n",
+        ),
+    );
+    let say = |id: u64, user: &str| {
+        let ev = write(
+            w.t.path(),
+            &format!("note-{id}.json"),
+            &note(3, id, user, "/hoist hold staging"),
+        );
+        let (url, state) = (common::git::file_url(&w.bare), w.t.path().join("state3"));
+        hoist_env(
+            &[
+                "comment",
+                "--event",
+                s(&ev),
+                "--url",
+                &url,
+                "--config",
+                s(&strict),
+                "--state-dir",
+                s(&state),
+            ],
+            &[("HOIST_TEST_FORGE_TOKEN", common::forge::TOKEN.to_string())],
+        )
+    };
+    say(601, "bob").expect(0, &["0 command(s) run, 1 refused"]);
+    let last = || w.pulls()[2].comments.last().cloned().unwrap_or_default();
+    assert!(
+        last().contains("@bob") && last().contains("maintainer access"),
+        "{}",
+        last()
+    );
+    assert!(!w.branches().contains(&"hoist-hold/staging".to_string()));
+    say(602, "erin").expect(0, &["1 command(s) run"]);
+    assert!(w.branches().contains(&"hoist-hold/staging".to_string()));
 }
 
 #[test]

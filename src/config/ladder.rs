@@ -48,6 +48,8 @@ pub struct RawForge {
     pub private_key_env: Option<String>,
     #[serde(default)]
     pub max_requests_per_run: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub commands_need: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +145,20 @@ pub struct Forge {
     /// At most this many forge requests per run; the work left when they
     /// are spent waits for the next run (`Climbed::Deferred`).
     pub max_requests_per_run: Option<u64>,
+    /// What `/hoist` commands on an environment without `approvers` need
+    /// of their author: write access (the default) or maintainer.
+    pub commands_need: CommandsNeed,
+}
+
+/// `[forge] commands_need`: the least access a `/hoist` command's author
+/// has on rungs that name no `approvers`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CommandsNeed {
+    /// GitHub write, GitLab Developer (30).
+    #[default]
+    Write,
+    /// GitHub maintain, GitLab Maintainer (40).
+    Maintain,
 }
 
 impl Forge {
@@ -750,6 +766,18 @@ fn validate_forge(
             None
         }
     };
+    let commands_need = match f.commands_need.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("write") => CommandsNeed::Write,
+        Some("maintain") => CommandsNeed::Maintain,
+        Some(other) => {
+            errors.push(err(
+                f.commands_need.as_ref().map_or(0..0, |s| s.span()),
+                "forge.commands_need".into(),
+                format!("{other:?} is not \"write\" or \"maintain\""),
+            ));
+            CommandsNeed::Write
+        }
+    };
     if errors.is_empty() {
         Ok(Forge {
             kind,
@@ -757,6 +785,7 @@ fn validate_forge(
             api_url,
             auth,
             max_requests_per_run,
+            commands_need,
         })
     } else {
         Err(errors)
@@ -844,6 +873,27 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn commands_need_is_write_or_maintain() {
+        let with =
+            |v: &str| FORGE.replacen("[forge]\n", &format!("[forge]\ncommands_need = {v}\n"), 1);
+        let ok = parse(
+            &format!("{}{}", with("\"maintain\""), env("dev", "")),
+            "hoist.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.ladder.forge.unwrap().commands_need,
+            super::CommandsNeed::Maintain
+        );
+        let errs = errors(&format!("{}{}", with("\"owner\""), env("dev", "")));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("forge.commands_need") && e.contains("\"owner\"")),
+            "{errs:?}"
+        );
     }
 
     #[test]

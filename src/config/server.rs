@@ -8,6 +8,7 @@
 //! github_webhook_secret_env = "HOIST_GITHUB_WEBHOOK_SECRET"
 //! azure_devops_hook_secret_env = "HOIST_AZURE_DEVOPS_HOOK_SECRET"
 //! gitlab_webhook_token_env = "HOIST_GITLAB_WEBHOOK_TOKEN"
+//! gitlab_signing_token_env = "HOIST_GITLAB_SIGNING_TOKEN"   # whsec_…, optional
 //! registry_hook_token_env = "HOIST_REGISTRY_HOOK_TOKEN"
 //! flux_hmac_key_env = "HOIST_FLUX_HMAC_KEY"
 //! max_body_bytes = 1048576
@@ -37,6 +38,7 @@ pub struct RawServer {
     pub github_webhook_secret_env: Option<String>,
     pub azure_devops_hook_secret_env: Option<String>,
     pub gitlab_webhook_token_env: Option<String>,
+    pub gitlab_signing_token_env: Option<String>,
     pub registry_hook_token_env: Option<String>,
     pub flux_hmac_key_env: Option<String>,
     pub max_body_bytes: Option<usize>,
@@ -80,6 +82,7 @@ pub struct ServerConfig {
     pub github_webhook_secret_env: Option<String>,
     pub azure_devops_hook_secret_env: Option<String>,
     pub gitlab_webhook_token_env: Option<String>,
+    pub gitlab_signing_token_env: Option<String>,
     pub registry_hook_token_env: Option<String>,
     pub flux_hmac_key_env: Option<String>,
     pub max_body_bytes: usize,
@@ -98,6 +101,7 @@ impl Default for ServerConfig {
             github_webhook_secret_env: None,
             azure_devops_hook_secret_env: None,
             gitlab_webhook_token_env: None,
+            gitlab_signing_token_env: None,
             registry_hook_token_env: None,
             flux_hmac_key_env: None,
             max_body_bytes: DEFAULT_MAX_BODY,
@@ -171,6 +175,11 @@ pub fn validate(
             "gitlab_webhook_token_env",
             raw.gitlab_webhook_token_env,
             &mut cfg.gitlab_webhook_token_env,
+        ),
+        (
+            "gitlab_signing_token_env",
+            raw.gitlab_signing_token_env,
+            &mut cfg.gitlab_signing_token_env,
         ),
         (
             "registry_hook_token_env",

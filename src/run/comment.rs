@@ -6,7 +6,7 @@
 //! Authorization comes first and costs no Git or registry work, so a
 //! refused command writes nothing anywhere but its reply.
 
-use crate::decide::ladder::{ForgeKind, Ladder, Rung};
+use crate::decide::ladder::{CommandsNeed, ForgeKind, Ladder, Rung};
 use crate::propose::forge::{self, Forge, Permission};
 use crate::run::climb::{self, Forges};
 use crate::run::session::{Scope, Session};
@@ -239,10 +239,9 @@ pub fn handle(
         };
         if cmd.is_all() {
             // Every rung's rules apply to a command on every rung.
-            let why = ladder
-                .rungs
-                .iter()
-                .find_map(|r| authorize(&*f, ev, permission, &cmd, Some(r)).err());
+            let why = ladder.rungs.iter().find_map(|r| {
+                authorize(&*f, ev, (permission, fcfg.commands_need), &cmd, Some(r)).err()
+            });
             match why {
                 None => runnable.push((shown, cmd, None)),
                 Some(why) => {
@@ -268,7 +267,7 @@ pub fn handle(
             },
             None => own_rung,
         };
-        match authorize(&*f, ev, permission, &cmd, target) {
+        match authorize(&*f, ev, (permission, fcfg.commands_need), &cmd, target) {
             Ok(()) => runnable.push((shown, cmd, target)),
             Err(why) => {
                 refused += 1;
@@ -308,11 +307,12 @@ fn rung_of_branch<'a>(ladder: &'a Ladder, branch: &str) -> Option<&'a Rung> {
         .find(|r| rest == r.name || rest.starts_with(&format!("{}/", r.name)))
 }
 
-/// May `ev.author` run `cmd` (on `target`)? `Err` says why not, politely.
+/// May `ev.author`, whose access is `permission`, run `cmd` (on `target`)?
+/// Rungs without approvers need `need` of them. `Err` says why not, politely.
 fn authorize(
     f: &dyn Forge,
     ev: &CommentEvent,
-    permission: Permission,
+    (permission, need): (Permission, CommandsNeed),
     cmd: &Command,
     target: Option<&Rung>,
 ) -> Result<(), String> {
@@ -351,6 +351,15 @@ fn authorize(
                 "commands need write permission on this repository, which you do not have. Ask a maintainer to run it."
                     .to_string(),
             );
+        }
+        p if approvers.is_empty()
+            && need == CommandsNeed::Maintain
+            && !matches!(p, Permission::Maintain | Permission::Admin) =>
+        {
+            return Err(format!(
+                "commands on {} need maintainer access on this repository (`commands_need = \"maintain\"`), which you do not have.",
+                target.map_or("this pull request".to_string(), |r| format!("`{}`", r.name))
+            ));
         }
         _ => {}
     }

@@ -90,6 +90,80 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// How far a signed GitLab delivery's `webhook-timestamp` may be from the
+/// clock, either way (the Standard Webhooks tolerance).
+pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+
+/// The key of a GitLab signing token as GitLab shows it, `whsec_<base64>`.
+pub fn signing_key(token: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let b64 = token.trim().strip_prefix("whsec_")?;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .filter(|k| !k.is_empty())
+}
+
+/// Check a delivery signed by GitLab's signing token (the Standard Webhooks
+/// scheme): `webhook-signature` holds one or more space-separated
+/// `v1,<base64>` entries, each an HMAC-SHA256 of `<id>.<timestamp>.<body>`
+/// under `key`, and `webhook-timestamp` (Unix seconds) is within
+/// [`SIGNATURE_TOLERANCE_SECS`] of `now`. `Err` says what failed, without
+/// the signature or key.
+pub fn verify_signed_delivery(
+    key: &[u8],
+    id: Option<&str>,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), &'static str> {
+    use base64::Engine as _;
+    let (Some(id), Some(ts), Some(sig)) = (id, timestamp, signature) else {
+        return Err(
+            "a signing token is configured: webhook-id, webhook-timestamp and webhook-signature are required",
+        );
+    };
+    let t: i64 = ts
+        .trim()
+        .parse()
+        .map_err(|_| "webhook-timestamp is not Unix seconds")?;
+    if (now - t).abs() > SIGNATURE_TOLERANCE_SECS {
+        return Err("webhook-timestamp is more than 5 minutes from this server's clock");
+    }
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let mut signed = Vec::with_capacity(id.len() + ts.len() + body.len() + 2);
+    signed.extend_from_slice(id.as_bytes());
+    signed.push(b'.');
+    signed.extend_from_slice(ts.trim().as_bytes());
+    signed.push(b'.');
+    signed.extend_from_slice(body);
+    let ok = sig
+        .split_ascii_whitespace()
+        .take(16)
+        .filter_map(|e| e.strip_prefix("v1,"))
+        .filter_map(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .any(|mac| ring::hmac::verify(&k, &signed, &mac).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err("webhook-signature does not match the signing token")
+    }
+}
+
+/// The `webhook-signature` value GitLab sends for a delivery (tests).
+pub fn sign_delivery(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> String {
+    use base64::Engine as _;
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let mut signed = format!("{id}.{timestamp}.").into_bytes();
+    signed.extend_from_slice(body);
+    let tag = ring::hmac::sign(&k, &signed);
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+    )
+}
+
 /// Equal secrets, compared in time independent of where they differ:
 /// both sides are hashed first, so lengths do not leak either.
 pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
@@ -524,6 +598,38 @@ pub fn image_matches(pushed: &str, fleet: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signed_gitlab_deliveries() {
+        use base64::Engine as _;
+        let token = format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+        );
+        let key = signing_key(&token).unwrap();
+        assert_eq!(key, vec![7u8; 32]);
+        assert!(signing_key("no-prefix").is_none());
+        assert!(signing_key("whsec_***").is_none());
+        assert!(signing_key("whsec_").is_none());
+        let body = br#"{"object_kind":"push"}"#;
+        let sig = sign_delivery(&key, "id-1", "1700000000", body);
+        let ok = |id, ts, sig: &str, body: &[u8], now| {
+            verify_signed_delivery(&key, Some(id), Some(ts), Some(sig), body, now)
+        };
+        assert_eq!(ok("id-1", "1700000000", &sig, body, 1_700_000_100), Ok(()));
+        // Key rotation: GitLab may send several entries; any one matching passes.
+        let two = format!("v1,AAAA {sig}");
+        assert_eq!(ok("id-1", "1700000000", &two, body, 1_700_000_000), Ok(()));
+        assert!(ok("id-2", "1700000000", &sig, body, 1_700_000_000).is_err());
+        assert!(ok("id-1", "1700000001", &sig, body, 1_700_000_000).is_err());
+        assert!(ok("id-1", "1700000000", &sig, b"{}", 1_700_000_000).is_err());
+        let stale = ok("id-1", "1700000000", &sig, body, 1_700_000_301).unwrap_err();
+        assert!(stale.contains("5 minutes"), "{stale}");
+        assert!(ok("id-1", "soon", &sig, body, 1_700_000_000).is_err());
+        assert!(ok("id-1", "1700000000", "v2,xyz", body, 1_700_000_000).is_err());
+        let none = verify_signed_delivery(&key, None, Some("1"), Some(&sig), body, 1);
+        assert!(none.unwrap_err().contains("webhook-id"));
+    }
 
     #[test]
     fn signatures() {

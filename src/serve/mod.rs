@@ -64,6 +64,8 @@ struct Secrets {
     github: Option<Secret>,
     azure: Option<Secret>,
     gitlab: Option<Secret>,
+    /// The key of GitLab's signing token (`whsec_…` decoded).
+    gitlab_signing: Option<Vec<u8>>,
     registry: Option<Secret>,
     flux: Option<Secret>,
 }
@@ -327,6 +329,20 @@ pub fn serve(opts: Options) -> Result<(), Vec<Diag>> {
             "azure_devops_hook_secret_env",
         )?,
         gitlab: secret(&first.gitlab_webhook_token_env, "gitlab_webhook_token_env")?,
+        gitlab_signing: match secret(&first.gitlab_signing_token_env, "gitlab_signing_token_env")? {
+            None => None,
+            Some(t) => match hooks::signing_key(t.expose()) {
+                Some(k) => Some(k),
+                None => {
+                    return Err(vec![
+                        Diag::error(
+                            "server.gitlab_signing_token_env: the signing token is not whsec_<base64>, the form GitLab shows when it makes one",
+                        )
+                        .at(fleets[0].label.clone(), None),
+                    ]);
+                }
+            },
+        },
         registry: secret(&first.registry_hook_token_env, "registry_hook_token_env")?,
         flux: secret(&first.flux_hmac_key_env, "flux_hmac_key_env")?,
     };
@@ -1227,13 +1243,27 @@ async fn azure_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
 
 async fn gitlab_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     const HOOK: &str = "gitlab";
-    let Some(secret) = &app.secrets.gitlab else {
+    let (token, signing) = (&app.secrets.gitlab, &app.secrets.gitlab_signing);
+    if token.is_none() && signing.is_none() {
         return disabled(&app, HOOK, "gitlab_webhook_token_env");
-    };
-    if !header_str(&headers, "x-gitlab-token")
-        .is_some_and(|t| hooks::same_secret(t.as_bytes(), secret.expose().as_bytes()))
+    }
+    if let Some(secret) = token
+        && !header_str(&headers, "x-gitlab-token")
+            .is_some_and(|t| hooks::same_secret(t.as_bytes(), secret.expose().as_bytes()))
     {
         return unauthorized(&app, HOOK, "the X-Gitlab-Token does not match");
+    }
+    if let Some(key) = signing {
+        if let Err(why) = hooks::verify_signed_delivery(
+            key,
+            header_str(&headers, "webhook-id"),
+            header_str(&headers, "webhook-timestamp"),
+            header_str(&headers, "webhook-signature"),
+            &body,
+            jiff::Timestamp::now().as_second(),
+        ) {
+            return unauthorized(&app, HOOK, why);
+        }
     }
     let Some(event) = header_str(&headers, "x-gitlab-event") else {
         return bad_request(&app, HOOK, "no X-Gitlab-Event header".into());
@@ -1242,7 +1272,8 @@ async fn gitlab_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
         Ok(v) => v,
         Err(e) => return bad_request(&app, HOOK, e.to_string()),
     };
-    if let Some(r) = replayed(&app, HOOK, header_str(&headers, "x-gitlab-event-uuid")) {
+    let id = header_str(&headers, "x-gitlab-event-uuid").or(header_str(&headers, "webhook-id"));
+    if let Some(r) = replayed(&app, HOOK, id) {
         return r;
     }
     answer(&app, HOOK, hooks::gitlab(event, &v).map(|e| vec![e]))

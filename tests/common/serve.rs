@@ -14,11 +14,13 @@ pub const REGISTRY_TOKEN: &str = "registry-hook-token";
 pub const FLUX_KEY: &str = "flux-hmac-key";
 pub const AZURE_SECRET: &str = "ado-hook-secret";
 pub const GITLAB_TOKEN: &str = "gitlab-hook-token";
+/// GitLab's signing token, as GitLab shows it: `whsec_` and 32 bytes in base64.
+pub const GITLAB_SIGNING: &str = "whsec_aG9pc3QtdGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcyE=";
 
 /// The `[server]` table the tests use, with `extra` lines appended.
 pub fn server_toml(extra: &str) -> String {
     format!(
-        "\n[server]\ngithub_webhook_secret_env = \"HOIST_TEST_GH_SECRET\"\nregistry_hook_token_env = \"HOIST_TEST_REG_TOKEN\"\nflux_hmac_key_env = \"HOIST_TEST_FLUX_KEY\"\nazure_devops_hook_secret_env = \"HOIST_TEST_ADO_SECRET\"\ngitlab_webhook_token_env = \"HOIST_TEST_GL_TOKEN\"\n{extra}"
+        "\n[server]\ngithub_webhook_secret_env = \"HOIST_TEST_GH_SECRET\"\nregistry_hook_token_env = \"HOIST_TEST_REG_TOKEN\"\nflux_hmac_key_env = \"HOIST_TEST_FLUX_KEY\"\nazure_devops_hook_secret_env = \"HOIST_TEST_ADO_SECRET\"\ngitlab_webhook_token_env = \"HOIST_TEST_GL_TOKEN\"\ngitlab_signing_token_env = \"HOIST_TEST_GL_SIGNING\"\n{extra}"
     )
 }
 
@@ -63,6 +65,7 @@ impl Server {
             .env("HOIST_TEST_FLUX_KEY", FLUX_KEY)
             .env("HOIST_TEST_ADO_SECRET", AZURE_SECRET)
             .env("HOIST_TEST_GL_TOKEN", GITLAB_TOKEN)
+            .env("HOIST_TEST_GL_SIGNING", GITLAB_SIGNING)
             .env("HOIST_TEST_FORGE_TOKEN", super::forge::TOKEN)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -132,19 +135,45 @@ impl Server {
         )
     }
 
-    /// A GitLab delivery with the test token (`token` overrides it).
+    /// A GitLab delivery with the test token (`token` overrides it), signed
+    /// with the test signing token as GitLab signs: `webhook-id` is the
+    /// Event-UUID, `webhook-timestamp` now.
     pub fn gitlab(&self, event: &str, uuid: &str, body: &str, token: Option<&str>) -> Reply {
-        self.request(
-            "POST",
-            "/hooks/gitlab",
-            &[
-                ("X-Gitlab-Event", event.to_string()),
-                ("X-Gitlab-Event-UUID", uuid.to_string()),
-                ("X-Gitlab-Token", token.unwrap_or(GITLAB_TOKEN).to_string()),
-                ("Content-Type", "application/json".into()),
-            ],
-            body.as_bytes(),
-        )
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
+        let mut headers = Self::gitlab_headers(event, uuid, token);
+        headers.extend(Self::gitlab_signature(uuid, &now, body));
+        self.request("POST", "/hooks/gitlab", &headers, body.as_bytes())
+    }
+
+    /// The headers of a GitLab delivery other than its signature.
+    pub fn gitlab_headers(
+        event: &str,
+        uuid: &str,
+        token: Option<&str>,
+    ) -> Vec<(&'static str, String)> {
+        vec![
+            ("X-Gitlab-Event", event.to_string()),
+            ("X-Gitlab-Event-UUID", uuid.to_string()),
+            ("X-Gitlab-Token", token.unwrap_or(GITLAB_TOKEN).to_string()),
+            ("Content-Type", "application/json".into()),
+        ]
+    }
+
+    /// The signature headers of a delivery `id` sent at `timestamp`.
+    pub fn gitlab_signature(id: &str, timestamp: &str, body: &str) -> Vec<(&'static str, String)> {
+        let key = hoist::serve::hooks::signing_key(GITLAB_SIGNING).unwrap();
+        vec![
+            ("webhook-id", id.to_string()),
+            ("webhook-timestamp", timestamp.to_string()),
+            (
+                "webhook-signature",
+                hoist::serve::hooks::sign_delivery(&key, id, timestamp, body.as_bytes()),
+            ),
+        ]
     }
 
     /// A distribution notification envelope for `host/repo:tag`.

@@ -13,7 +13,7 @@ pub mod promote;
 pub mod record;
 pub use crate::config::window;
 
-pub use config::{Forge, ForgeKind, Group, Ladder, MergeMethod, Mode, Rung};
+pub use config::{CommandsNeed, Forge, ForgeKind, Group, Ladder, MergeMethod, Mode, Rung};
 pub use promote::{
     Blocked, Decided, Promotion, RungPlan, SourceRuns, Tree, image_of, outside_policy, plan_ladder,
     plan_one, plan_promotion, plan_restore, rung_runs,
