@@ -1253,17 +1253,17 @@ async fn gitlab_hook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
     {
         return unauthorized(&app, HOOK, "the X-Gitlab-Token does not match");
     }
-    if let Some(key) = signing {
-        if let Err(why) = hooks::verify_signed_delivery(
+    if let Some(key) = signing
+        && let Err(why) = hooks::verify_signed_delivery(
             key,
             header_str(&headers, "webhook-id"),
             header_str(&headers, "webhook-timestamp"),
             header_str(&headers, "webhook-signature"),
             &body,
             jiff::Timestamp::now().as_second(),
-        ) {
-            return unauthorized(&app, HOOK, why);
-        }
+        )
+    {
+        return unauthorized(&app, HOOK, why);
     }
     let Some(event) = header_str(&headers, "x-gitlab-event") else {
         return bad_request(&app, HOOK, "no X-Gitlab-Event header".into());
