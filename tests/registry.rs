@@ -392,6 +392,64 @@ fn bearer_tokens_like_ghcr_anonymous_and_with_a_pat() {
     }
 }
 
+/// registry.gitlab.com and self-managed GitLab registries: the challenge
+/// names `/jwt/auth` on the GitLab instance, images sit under the
+/// project's full path, and CI authenticates as `gitlab-ci-token` with the
+/// job token (a deploy token works the same way). The reply carries no
+/// `expires_in`, so the token is used for the registry's default lifetime.
+#[test]
+fn bearer_tokens_like_gitlab_jwt_auth_with_a_job_token() {
+    use common::token::TokenService;
+    let dir = tempfile::tempdir().unwrap();
+    let ts = std::sync::Arc::new(TokenService::start(
+        dir.path(),
+        &[("gitlab-ci-token", "glcbt-64_jobtoken123")],
+        &[],
+    ));
+    let reg = Registry::start_token_realm(ts.clone(), &ts.gitlab_realm());
+    reg.push("acme/platform/fleet/api", &tags(&["1.0.0", "1.4.0"]));
+    let fleet_dir = tempfile::tempdir().unwrap();
+    fleet(
+        fleet_dir.path(),
+        &format!("{}/acme/platform/fleet/api", reg.host()),
+        "*",
+        false,
+    );
+    let anon = hoist(&["scan", "--repo", s(fleet_dir.path())]);
+    assert_eq!(anon.code, 1);
+    assert!(anon.stderr.contains("401"), "{}", anon.stderr);
+    write(
+        fleet_dir.path(),
+        "hoist.toml",
+        &format!(
+            "[[registry]]\nhost = \"{}\"\nusername_env = \"CI_REGISTRY_USER\"\npassword_env = \"CI_JOB_TOKEN\"\n",
+            reg.host()
+        ),
+    );
+    let before = ts.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let ok = hoist_env(
+        &["scan", "--repo", s(fleet_dir.path()), "--output", "json"],
+        &[
+            ("CI_REGISTRY_USER", "gitlab-ci-token".into()),
+            ("CI_JOB_TOKEN", "glcbt-64_jobtoken123".into()),
+        ],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("\"tag\": \"1.4.0\""), "{}", ok.stdout);
+    // One token for the tag list and the digest: no expires_in still caches.
+    assert_eq!(
+        ts.requests.load(std::sync::atomic::Ordering::SeqCst) - before,
+        1
+    );
+    for out in [&anon, &ok] {
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!all.contains("glcbt-64_jobtoken123"));
+        for t in ts.issued.lock().unwrap().iter() {
+            assert!(!all.contains(t.as_str()), "an issued token leaked");
+        }
+    }
+}
+
 #[test]
 fn pull_secret_in_the_repo_and_credential_helpers() {
     let reg = Registry::start(Some(("robot", "s3cr3t-helper-pass")));

@@ -178,6 +178,12 @@ impl TokenService {
         format!("http://127.0.0.1:{}/oauth2/token", self.port)
     }
 
+    /// The realm GitLab's registries name: `/jwt/auth` on the GitLab
+    /// instance, which answers `{"token": ...}` alone (no `expires_in`).
+    pub fn gitlab_realm(&self) -> String {
+        format!("http://127.0.0.1:{}/jwt/auth", self.port)
+    }
+
     /// Where the fake Microsoft Entra ID lives (AZURE_AUTHORITY_HOST).
     pub fn authority(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
@@ -254,6 +260,9 @@ fn answer(
     };
     let token = k.mint(&sub, &repo, &actions, 300);
     issued.lock().unwrap().push(token.clone());
+    if target.starts_with("/jwt/auth") {
+        return (200, serde_json::json!({ "token": token }).to_string());
+    }
     (
         200,
         serde_json::json!({ "token": token, "expires_in": 300 }).to_string(),
