@@ -11,7 +11,8 @@
 //! builds to a real registry (Debian's docker-registry) and reads them
 //! there, and `HOIST_BENCH_VERIFY=1` (live too) also signs every new build
 //! with a cosign key and puts `verify` on prod: the two runs side by side
-//! give what signature checks add.
+//! give what signature checks add. `HOIST_BENCH_FORGE=gitlab` runs the same
+//! ladder against the fake forge's GitLab v4 routes (merge requests).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -128,6 +129,16 @@ fn main() {
     let key = common::cosign::Key::new();
     let t = tempfile::tempdir().unwrap();
     let forge = FakeForge::start();
+    let gitlab = std::env::var("HOIST_BENCH_FORGE").as_deref() == Ok("gitlab");
+    let (kind, repo, api) = if gitlab {
+        (
+            "gitlab",
+            "acme/platform/fleet",
+            format!("{}/api/v4", forge.url()),
+        )
+    } else {
+        ("github", "acme/fleet", forge.url())
+    };
     let content = t.path().join("content");
     let objects: Vec<String> = (0..images).map(|i| flux(&host, i)).collect();
     write(&content, "flux/apps.yaml", &objects.join("---\n"));
@@ -136,13 +147,12 @@ fn main() {
         "hoist.toml",
         &format!(
             "write_paths = [\"clusters/**/image-tags.yaml\"]\n\n\
-[forge]\nkind = \"github\"\nrepository = \"acme/fleet\"\napi_url = \"{}\"\ntoken_env = \"HOIST_TEST_FORGE_TOKEN\"\n\n\
+[forge]\nkind = \"{kind}\"\nrepository = \"{repo}\"\napi_url = \"{api}\"\ntoken_env = \"HOIST_TEST_FORGE_TOKEN\"\n\n\
 [[environment]]\nname = \"dev\"\npaths = [\"clusters/dev/**\"]\n\n\
 [[environment]]\nname = \"staging\"\npaths = [\"clusters/staging/**\"]\nmode = \"auto-merge\"\ngroup = \"image\"\npromote_from = \"dev\"\n\
 tag_rewrite = {{ from = '^dev-(?P<sha>[0-9a-f]{{7}})-\\d+$', to = 'staging-$sha' }}\nrequire_same_digest = true\n\n\
 [[environment]]\nname = \"prod\"\npaths = [\"clusters/prod/**\"]\nmode = \"pull-request\"\ngroup = \"image\"\npromote_from = \"staging\"\n\
 tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\nrequire_same_digest = true\nlabels = [\"promotion\"]\n{}",
-            forge.url(),
             if verify {
                 "verify = { cosign_key = \"env:HOIST_BENCH_COSIGN_KEY\" }\n"
             } else {
@@ -161,7 +171,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
         write(&content, &format!("clusters/{env}/image-tags.yaml"), &y);
     }
     let bare = bare_from(t.path(), "fleet", &content);
-    forge.add_repo("acme/fleet", &bare);
+    forge.add_repo(repo, &bare);
     let mut snap = String::from("images:\n");
     for i in 0..images {
         snap.push_str(&format!("  127.0.0.1:1/app{i}:\n    tags:\n"));
@@ -210,7 +220,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     eprintln!("hoist run: {images} images × 3 rungs, every image with a new build…");
     let (first, first_cpu, first_own, log) = run(&url, &state, snap, &env, None);
     let calls = forge.calls();
-    let pulls = forge.repo("acme/fleet").pulls;
+    let pulls = forge.repo(repo).pulls;
     let merged = log.matches(": merged pull request #").count();
     let opened = log.matches(": opened pull request #").count();
     assert_eq!(
@@ -249,7 +259,7 @@ tag_rewrite = {{ from = '^staging-(?P<sha>[0-9a-f]{{7}})$', to = 'prod-$sha' }}\
     let peer = start.elapsed().as_secs_f64();
 
     println!(
-        "ladder: {images} images × 3 rungs (dev push, staging auto-merge per image, prod pull request per image); tags {}",
+        "ladder on {kind}: {images} images × 3 rungs (dev push, staging auto-merge per image, prod pull request per image); tags {}",
         match (live, verify) {
             (false, _) => "from a snapshot",
             (true, false) => "from the registry",
