@@ -268,7 +268,13 @@ fn azure_devops_requests_are_documented_routes() {
 
 #[test]
 fn dry_run_prints_branches_bodies_and_statuses_and_writes_nothing() {
-    let w = World::new(Kind::GitHub);
+    for kind in [Kind::GitHub, Kind::Azure, Kind::GitLab] {
+        dry_run(kind);
+    }
+}
+
+fn dry_run(kind: Kind) {
+    let w = World::new(kind);
     let s2 = &w.shas[1];
     let before = git(&w.bare, &["for-each-ref"]);
     let r = w.run(&w.snapshot(2, &[]), &["--dry-run"]);
@@ -286,7 +292,7 @@ fn dry_run_prints_branches_bodies_and_statuses_and_writes_nothing() {
     ] {
         assert!(
             r.stdout.contains(&needle),
-            "no {needle:?} in:\n{}",
+            "{kind:?}: no {needle:?} in:\n{}",
             r.stdout
         );
     }
