@@ -569,9 +569,19 @@ fn gitlab_faults_are_retried_without_duplicates() {
 
 #[test]
 fn a_required_check_holds_the_auto_merge_and_the_rungs_above() {
-    let w = World::new(Kind::GitHub);
+    for kind in [Kind::GitHub, Kind::GitLab] {
+        required_check_holds(kind);
+    }
+}
+
+/// On GitHub a pending check leaves auto-merge set; on GitLab the merge
+/// request merges when its pipeline succeeds. Once the check passes the
+/// forge merges and the next run carries the build to prod.
+fn required_check_holds(kind: Kind) {
+    let w = World::new(kind);
+    let repo = kind.repo();
     w.forge
-        .configure("acme/fleet", |r| r.required = vec!["ci/build".into()]);
+        .configure(repo, |r| r.required = vec!["ci/build".into()]);
     let snap = w.snapshot(2, &[]);
     let r = w.run(&snap, &[]);
     r.expect(
@@ -583,15 +593,47 @@ fn a_required_check_holds_the_auto_merge_and_the_rungs_above() {
     );
     assert!(w.main_has("staging", &format!("staging-{}", w.shas[0])));
     assert_eq!(w.pulls().len(), 1);
-    // CI passes: the forge merges; the next run carries the build to prod.
     let head = git(&w.bare, &["rev-parse", "hoist/staging"])
         .trim()
         .to_string();
-    w.forge
-        .post_status("acme/fleet", &head, "ci/build", "success");
+    w.forge.post_status(repo, &head, "ci/build", "success");
     assert_eq!(w.pulls()[0].state, State::Merged);
     w.run(&snap, &[])
         .expect(0, &["hoist run: prod: opened pull request #2"]);
+}
+
+/// A GitLab project whose merge requests cannot be merged now nor set to
+/// merge later (GitLab's 405): reported as a refusal, the merge request
+/// left open for a person, prod not promoted past it; a rerun adds nothing.
+#[test]
+fn gitlab_a_project_that_refuses_the_merge_is_reported() {
+    let w = World::new(Kind::GitLab);
+    let repo = Kind::GitLab.repo();
+    w.forge.configure(repo, |r| {
+        r.required = vec!["ci/build".into()];
+        r.allow_auto_merge = false;
+    });
+    let snap = w.snapshot(2, &[]);
+    let r = w.run(&snap, &[]);
+    assert!(
+        r.stderr.contains("staging") && r.stderr.contains("GitLab: 405"),
+        "{}",
+        r.stderr
+    );
+    let pulls = w.pulls();
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    assert_eq!(pulls[0].state, State::Open);
+    assert!(!w.main_has("staging", &format!("staging-{}", w.shas[1])));
+    w.forge.reset_calls();
+    w.run(&snap, &[]);
+    assert_eq!(w.pulls().len(), 1);
+    let writes = w.forge.writes();
+    assert!(
+        writes
+            .iter()
+            .all(|(m, p)| m == "PUT" && p.ends_with("/merge")),
+        "a rerun only asks to merge again: {writes:?}"
+    );
 }
 
 #[test]
