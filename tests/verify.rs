@@ -183,6 +183,144 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
     assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s3}")));
 }
 
+/// cosign v3's default: Sigstore bundles as OCI referrers. With a key:
+/// a bundle signature alone waits for the attestation, a bundle
+/// attestation beside it moves the build (its reads counted); a bundle
+/// signature by the right key over another digest is refused; one by
+/// another key next to one by the right key does not hide it. Keyless (on
+/// GitLab): the bundle's certificate must be for the identity.
+#[test]
+fn cosign_v3_bundles_as_referrers() {
+    let reg = Registry::start(None);
+    let key = Key::new();
+    let w = World::at(
+        &reg.host(),
+        Kind::GitHub,
+        &["api"],
+        &format!(
+            "verify = {{ cosign_key = \"env:HOIST_TEST_COSIGN_KEY\", attestations = [\"{PROVENANCE}\"] }}\n"
+        ),
+        "",
+    );
+    let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
+    build(&reg, s1, 1);
+    let env = [("HOIST_TEST_COSIGN_KEY", key.pem.clone())];
+    let run = || w.run_live(&["--output", "json"], &env);
+    let proposes = |tag: String| {
+        w.branches().contains(&"hoist/prod".to_string()) && w.has("hoist/prod", "prod", "api", &tag)
+    };
+
+    let d2 = build(&reg, s2, 2);
+    cosign::push_bundles(
+        &reg,
+        "api",
+        &d2,
+        &[cosign::bundle_signature(&d2, &key, None)],
+    );
+    run().expect(0, &[&format!("waiting for an attestation of {PROVENANCE}")]);
+    assert_eq!(w.pulls().len(), 1, "no prod pull request");
+    cosign::push_bundles(
+        &reg,
+        "api",
+        &d2,
+        &[
+            cosign::bundle_signature(&d2, &key, None),
+            cosign::bundle(&d2, PROVENANCE, &key, None),
+        ],
+    );
+    let r = run();
+    r.expect(0, &["prod: opened pull request #2"]);
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
+    // The tag scheme's two misses, the referrers API (absent: 404), its
+    // fallback tag, then a manifest and a blob per bundle.
+    assert_eq!(
+        registry_requests(&r, "GET /v2/{name}/referrers/{digest}"),
+        1,
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        registry_requests(&r, "GET /v2/{name}/blobs/{digest}"),
+        2,
+        "{}",
+        r.stdout
+    );
+
+    // Build 3: the right key, but the statement is about build 2.
+    let d3 = build(&reg, s3, 3);
+    cosign::push_bundles(
+        &reg,
+        "api",
+        &d3,
+        &[
+            cosign::bundle_signature(&d2, &key, None),
+            cosign::bundle(&d3, PROVENANCE, &key, None),
+        ],
+    );
+    run().expect(1, &[&format!("a signature for another digest ({d2})")]);
+    assert!(!proposes(format!("prod-{s3}")));
+    // Another key's signature first, the right one second: it moves.
+    let other = Key::new();
+    cosign::push_bundles(
+        &reg,
+        "api",
+        &d3,
+        &[
+            cosign::bundle_signature(&d3, &other, None),
+            cosign::bundle_signature(&d3, &key, None),
+            cosign::bundle(&d3, PROVENANCE, &key, None),
+        ],
+    );
+    run().expect(0, &[]);
+    assert!(proposes(format!("prod-{s3}")));
+
+    // Keyless, on GitLab.
+    let fulcio = Authority::new("test fulcio");
+    let identity = "https://gitlab.com/acme/platform/api//.gitlab-ci.yml@refs/heads/main";
+    let issuer = "https://gitlab.com";
+    let w = World::at(
+        &reg.host(),
+        Kind::GitLab,
+        &["api"],
+        &format!(
+            "verify = {{ identity = \"{identity}\", issuer = \"{issuer}\", trust_root = \"env:HOIST_TEST_FULCIO_ROOT\" }}\n"
+        ),
+        "",
+    );
+    let env = [("HOIST_TEST_FULCIO_ROOT", fulcio.root.clone())];
+    let [s1, s2] = [&w.shas[0], &w.shas[1]];
+    build(&reg, s1, 11);
+    let d = build(&reg, s2, 12);
+    let (k, c) = fulcio.issue(
+        "https://gitlab.com/mallory/api//.gitlab-ci.yml@refs/heads/main",
+        issuer,
+    );
+    cosign::push_bundles(
+        &reg,
+        "api",
+        &d,
+        &[cosign::bundle_signature(&d, &k, Some(&c))],
+    );
+    w.run_live(&[], &env).expect(
+        0,
+        &[
+            "waiting for a signature from",
+            "the certificate is for https://gitlab.com/mallory/api",
+        ],
+    );
+    assert_eq!(w.pulls().len(), 1, "no prod merge request");
+    let (k, c) = fulcio.issue(identity, issuer);
+    cosign::push_bundles(
+        &reg,
+        "api",
+        &d,
+        &[cosign::bundle_signature(&d, &k, Some(&c))],
+    );
+    w.run_live(&[], &env)
+        .expect(0, &["prod: opened pull request"]);
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
+}
+
 /// Keyless, through the OCI referrers (the registry has no referrers API:
 /// the fallback tag): a certificate for the wrong identity waits, one
 /// from an authority prod does not trust waits, the right identity moves.

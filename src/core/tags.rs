@@ -29,7 +29,8 @@ pub struct TagList {
 /// raw pieces, for [`crate::decide::verify`] to check.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Signed {
-    /// Simple-signing signatures (`sha256-<hex>.sig` or a referrer).
+    /// Image signatures: simple-signing ones (`sha256-<hex>.sig` or a
+    /// referrer) and cosign v3's (a Sigstore bundle referrer).
     pub signatures: Vec<SignatureLayer>,
     /// DSSE envelopes (`sha256-<hex>.att` or a referrer); `None` when
     /// they were not asked for.
@@ -40,17 +41,27 @@ pub struct Signed {
     pub problems: Vec<String>,
 }
 
-/// One signature layer: its payload blob and its annotations.
+/// The predicate type of a cosign v3 image signature (an in-toto
+/// statement in a Sigstore bundle).
+pub const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// One image signature: what was signed, the signature and who signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureLayer {
     /// Where it was found (`tag sha256-….sig`, `referrer sha256:…`).
     pub source: String,
-    /// The simple-signing payload, as stored.
+    /// The simple-signing payload, as stored; for a bundle, the DSSE
+    /// envelope's payload (an in-toto statement), decoded.
     pub payload: Vec<u8>,
-    /// `dev.cosignproject.cosign/signature`: base64 of the signature.
+    /// `dev.cosignproject.cosign/signature` (or the envelope's `sig`):
+    /// base64 of the signature.
     pub signature: String,
-    /// `dev.sigstore.cosign/certificate` (keyless): the signing
-    /// certificate, PEM.
+    /// A cosign v3 signature (Sigstore bundle): the envelope's
+    /// `payloadType`; the signature is then over DSSE's pre-authentication
+    /// encoding of it and `payload`. `None`: over `payload` itself.
+    pub payload_type: Option<String>,
+    /// `dev.sigstore.cosign/certificate` (keyless), or the bundle's
+    /// certificate: the signing certificate, PEM.
     pub certificate: Option<String>,
     /// `dev.sigstore.cosign/chain`: the certificates up to the root, PEM.
     pub chain: Option<String>,

@@ -165,9 +165,13 @@ fn key_for(
 /// Err((made by the configured signer, why not)).
 fn signature_ok(v: &Verify, digest: &str, s: &SignatureLayer) -> Result<(), (bool, String)> {
     let key = key_for(v, s.certificate.as_deref(), s.chain.as_deref()).map_err(|w| (false, w))?;
+    let signed = match &s.payload_type {
+        Some(t) => pae(t, &s.payload),
+        None => s.payload.clone(),
+    };
     key.verify_signature(
         sigstore::crypto::Signature::Base64Encoded(s.signature.trim().as_bytes()),
-        &s.payload,
+        &signed,
     )
     .map_err(|_| {
         (
@@ -175,6 +179,9 @@ fn signature_ok(v: &Verify, digest: &str, s: &SignatureLayer) -> Result<(), (boo
             "the signature does not verify with that key".to_string(),
         )
     })?;
+    if let Some(t) = &s.payload_type {
+        return bundle_statement_ok(digest, t, &s.payload).map_err(|w| (true, w));
+    }
     let payload: serde_json::Value = serde_json::from_slice(&s.payload)
         .map_err(|e| (true, format!("the signed payload is not JSON: {e}")))?;
     let critical = &payload["critical"];
@@ -195,6 +202,32 @@ fn signature_ok(v: &Verify, digest: &str, s: &SignatureLayer) -> Result<(), (boo
             "the payload names no critical.image.docker-manifest-digest".into(),
         )),
     }
+}
+
+/// A cosign v3 signature's statement: in-toto, of the signing predicate
+/// type, about `digest`.
+fn bundle_statement_ok(digest: &str, payload_type: &str, payload: &[u8]) -> Result<(), String> {
+    if payload_type != "application/vnd.in-toto+json" {
+        return Err(format!("payloadType {payload_type:?} is not in-toto"));
+    }
+    let statement: serde_json::Value = serde_json::from_slice(payload)
+        .map_err(|e| format!("the signed statement is not JSON: {e}"))?;
+    if statement["predicateType"] != crate::core::tags::SIGN_PREDICATE {
+        return Err(format!(
+            "the statement's predicateType is {}, not a cosign image signature",
+            statement["predicateType"]
+        ));
+    }
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    let subjects = statement["subject"].as_array();
+    if subjects.is_some_and(|s| s.iter().any(|x| x["digest"]["sha256"] == hex)) {
+        return Ok(());
+    }
+    let other = subjects
+        .and_then(|s| s.first())
+        .and_then(|x| x["digest"]["sha256"].as_str())
+        .map_or("none".to_string(), |h| format!("sha256:{h}"));
+    Err(format!("a signature for another digest ({other})"))
 }
 
 /// Err((whether it is an attestation of `kind` at all, why not)).
@@ -420,6 +453,7 @@ mod tests {
                 source: "tag x".into(),
                 payload: b"not json".to_vec(),
                 signature: "!!".into(),
+                payload_type: None,
                 certificate: None,
                 chain: None,
             }],

@@ -3,7 +3,9 @@
 //! (`sha256-<hex>.sig`) or as OCI referrers, DSSE attestations
 //! (`sha256-<hex>.att`), and a test certificate authority issuing
 //! Fulcio-style certificates (code signing, the identity as a SAN URI, the
-//! issuer in Fulcio's extension) for keyless signatures.
+//! issuer in Fulcio's extension) for keyless signatures; and cosign v3's
+//! default: Sigstore bundles (v0.3) stored as OCI referrers, a DSSE
+//! envelope of an in-toto statement inside.
 #![allow(dead_code)]
 
 use base64::Engine;
@@ -226,6 +228,146 @@ pub fn push_referrer(
             "size": m.len(),
             "artifactType": artifact_type,
         }],
+    })
+    .to_string();
+    reg.push_manifest(
+        repo,
+        &format!("sha256-{hex}"),
+        &[],
+        &index,
+        "application/vnd.oci.image.index.v1+json",
+    );
+}
+
+const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const SIGN_V1: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// A Sigstore bundle (v0.3) as cosign v3 writes one: `key`'s DSSE
+/// envelope over an in-toto statement of `predicate_type` about `digest`,
+/// with `cert`'s DER as `verificationMaterial.certificate` (keyless) or a
+/// public-key hint.
+pub fn bundle(digest: &str, predicate_type: &str, key: &Key, cert: Option<&Cert>) -> Vec<u8> {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    let predicate = if predicate_type == SIGN_V1 {
+        serde_json::json!({})
+    } else {
+        serde_json::json!({ "buildDefinition": { "buildType": "https://example.com/test" } })
+    };
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "digest": { "sha256": hex } }],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    })
+    .to_string();
+    let ptype = "application/vnd.in-toto+json";
+    let pae = format!(
+        "DSSEv1 {} {ptype} {} {statement}",
+        ptype.len(),
+        statement.len()
+    );
+    let material = match cert {
+        Some(c) => serde_json::json!({
+            "certificate": { "rawBytes": B64.encode(der_of(&c.pem)) },
+            "tlogEntries": [],
+            "timestampVerificationData": {},
+        }),
+        None => serde_json::json!({
+            "publicKey": { "hint": "" },
+            "tlogEntries": [],
+            "timestampVerificationData": {},
+        }),
+    };
+    serde_json::json!({
+        "mediaType": BUNDLE_V03,
+        "verificationMaterial": material,
+        "dsseEnvelope": {
+            "payload": B64.encode(statement.as_bytes()),
+            "payloadType": ptype,
+            "signatures": [{ "sig": key.sign(pae.as_bytes()) }],
+        },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// A cosign v3 image signature: [`bundle`] of cosign's signing predicate.
+pub fn bundle_signature(digest: &str, key: &Key, cert: Option<&Cert>) -> Vec<u8> {
+    bundle(digest, SIGN_V1, key, cert)
+}
+
+fn der_of(pem: &str) -> Vec<u8> {
+    let b: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    B64.decode(b).unwrap()
+}
+
+/// The predicate type a bundle's statement names.
+fn predicate_of(bundle: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(bundle).unwrap();
+    let st = B64
+        .decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let st: serde_json::Value = serde_json::from_slice(&st).unwrap();
+    st["predicateType"].as_str().unwrap().to_string()
+}
+
+/// Store `bundles` as referrers of `digest` the way cosign v3 does (one
+/// manifest each: `artifactType` the bundle's type, the empty config, the
+/// bundle as its one layer, the bundle annotations), and list them all,
+/// annotations included, under the referrers tag `sha256-<hex>` (this
+/// registry has no referrers API).
+pub fn push_bundles(reg: &Registry, repo: &str, digest: &str, bundles: &[Vec<u8>]) {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    let empty = b"{}".to_vec();
+    let mut entries = Vec::new();
+    for b in bundles {
+        let annotations = serde_json::json!({
+            "dev.sigstore.bundle.content": "dsse-envelope",
+            "dev.sigstore.bundle.predicateType": predicate_of(b),
+            "org.opencontainers.image.created": "2026-12-04T10:00:00Z",
+        });
+        let m = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": BUNDLE_V03,
+            "config": {
+                "mediaType": "application/vnd.oci.empty.v1+json",
+                "digest": sha256(&empty),
+                "size": 2,
+            },
+            "layers": [{
+                "mediaType": BUNDLE_V03,
+                "digest": sha256(b),
+                "size": b.len(),
+                "annotations": { "org.opencontainers.image.title": format!("sha256-{}.sigstore.json", &sha256(b)[7..]) },
+            }],
+            "annotations": annotations.clone(),
+            "subject": {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": digest,
+                "size": 0,
+            },
+        })
+        .to_string();
+        let md = reg.push_manifest(
+            repo,
+            &sha256(m.as_bytes()),
+            &[empty.clone(), b.clone()],
+            &m,
+            "application/vnd.oci.image.manifest.v1+json",
+        );
+        entries.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": md,
+            "size": m.len(),
+            "artifactType": BUNDLE_V03,
+            "annotations": annotations,
+        }));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
     })
     .to_string();
     reg.push_manifest(

@@ -10,7 +10,16 @@
 //! 2. the OCI 1.1 referrers of the digest — `GET /v2/<name>/referrers/<digest>`,
 //!    or the referrers tag `sha256-<hex>` where the registry has no such
 //!    API — whose `artifactType` is cosign's signature or a DSSE
-//!    envelope: the same manifests, found another way.
+//!    envelope (the same manifests, found another way), or a Sigstore
+//!    bundle: what cosign v3 writes by default, one bundle per referrer,
+//!    its DSSE envelope an in-toto statement of predicate type
+//!    `https://sigstore.dev/cosign/sign/v1` (a signature) or of the
+//!    attestation's type, its certificate in `verificationMaterial`.
+//!
+//! Referrers are read only when the tag scheme holds no signature (or,
+//! asked for, no attestation); then every signature referrer is read, up
+//! to [`MAX_LAYERS`], so one by another signer does not hide one by the
+//! signer asked for.
 //!
 //! A digest signed the usual way costs one manifest and one blob. Every
 //! manifest and blob is size-bounded and checked against its digest; a
@@ -22,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use super::client::{Client, RegistryError};
 use super::reference::ImageRef;
-use crate::core::tags::{Envelope, SignatureLayer, Signed};
+use crate::core::tags::{Envelope, SIGN_PREDICATE, SignatureLayer, Signed};
 
 const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
@@ -33,6 +42,16 @@ const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const SIGNATURE_ANN: &str = "dev.cosignproject.cosign/signature";
 const CERT_ANN: &str = "dev.sigstore.cosign/certificate";
 const CHAIN_ANN: &str = "dev.sigstore.cosign/chain";
+/// The media types of a Sigstore bundle (`…bundle.v0.3+json`, and the
+/// older `…bundle+json;version=0.2`) start with this.
+const BUNDLE: &str = "application/vnd.dev.sigstore.bundle";
+/// The empty descriptor's type: what some cosign releases left as a
+/// bundle referrer's `artifactType` (the index entry then carries the
+/// bundle annotations).
+const EMPTY: &str = "application/vnd.oci.empty.v1+json";
+const BUNDLE_CONTENT_ANN: &str = "dev.sigstore.bundle.content";
+const BUNDLE_PREDICATE_ANN: &str = "dev.sigstore.bundle.predicateType";
+
 /// A signature manifest or referrers index larger than this is refused.
 const MAX_MANIFEST: usize = 256 * 1024;
 /// A simple-signing payload larger than this is refused.
@@ -76,21 +95,75 @@ impl Client {
                     .await?;
             }
         }
-        let missing_att = out.attestations.as_ref().is_some_and(Vec::is_empty);
-        if out.signatures.is_empty() || missing_att {
-            for (d, artifact) in self.referrers(img, &base, digest, hex, &mut out).await? {
-                let want = (artifact == SIG_ARTIFACT && out.signatures.is_empty())
-                    || (artifact == DSSE && attestations);
+        let need_sig = out.signatures.is_empty();
+        let need_att = out.attestations.as_ref().is_some_and(Vec::is_empty);
+        if need_sig || need_att {
+            for r in self.referrers(img, &base, digest, hex, &mut out).await? {
+                let bundle = r.artifact.starts_with(BUNDLE) || (r.artifact == EMPTY && r.bundle);
+                let want = if bundle {
+                    match r.predicate.as_deref() {
+                        Some(SIGN_PREDICATE) => need_sig,
+                        Some(_) => need_att,
+                        None => true,
+                    }
+                } else {
+                    (r.artifact == SIG_ARTIFACT && need_sig) || (r.artifact == DSSE && need_att)
+                };
                 if !want {
                     continue;
                 }
-                if let Some(m) = self.small_manifest(img, &base, &d, &mut out).await? {
-                    self.read_layers(img, &base, &m, &format!("referrer {d}"), &mut out)
-                        .await?;
+                let source = format!("referrer {}", r.digest);
+                if let Some(m) = self.small_manifest(img, &base, &r.digest, &mut out).await? {
+                    if bundle {
+                        self.read_bundle(img, &base, &m, &source, &mut out).await?;
+                    } else {
+                        self.read_layers(img, &base, &m, &source, &mut out).await?;
+                    }
                 }
             }
         }
         Ok(out)
+    }
+
+    /// The Sigstore bundle manifest `m` holds (its first layer): a
+    /// signature or an attestation, by its statement's predicate type.
+    async fn read_bundle(
+        &self,
+        img: &ImageRef,
+        base: &str,
+        m: &Value,
+        source: &str,
+        out: &mut Signed,
+    ) -> Result<(), RegistryError> {
+        let layer = &m["layers"][0];
+        let (Some(d), true) = (
+            layer["digest"].as_str(),
+            layer["mediaType"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(BUNDLE)),
+        ) else {
+            out.problems.push(format!(
+                "{source}: a bundle manifest whose first layer is no bundle"
+            ));
+            return Ok(());
+        };
+        let Some(blob) = self
+            .small_blob(img, base, d, MAX_ENVELOPE, source, out)
+            .await?
+        else {
+            return Ok(());
+        };
+        match bundle_pieces(&blob, source, out.attestations.is_some()) {
+            Ok(Pieces::Signatures(s)) => out.signatures.extend(s),
+            Ok(Pieces::Attestation(e)) => {
+                if let Some(list) = out.attestations.as_mut() {
+                    list.push(e);
+                }
+            }
+            Ok(Pieces::Nothing) => {}
+            Err(why) => out.problems.push(format!("{source}: {why}")),
+        }
+        Ok(())
     }
 
     /// A manifest by tag or digest, bounded; `None` when there is none (or
@@ -189,6 +262,7 @@ impl Client {
                     source: source.to_string(),
                     payload: blob,
                     signature,
+                    payload_type: None,
                     certificate: ann(CERT_ANN),
                     chain: ann(CHAIN_ANN),
                 });
@@ -243,8 +317,8 @@ impl Client {
         Ok(Some(r.body.to_vec()))
     }
 
-    /// `(manifest digest, artifactType)` of `digest`'s referrers: the
-    /// referrers API, or the referrers tag where it has none.
+    /// `digest`'s referrers: the referrers API, or the referrers tag where
+    /// it has none.
     async fn referrers(
         &self,
         img: &ImageRef,
@@ -252,7 +326,7 @@ impl Client {
         digest: &str,
         hex: &str,
         out: &mut Signed,
-    ) -> Result<Vec<(String, String)>, RegistryError> {
+    ) -> Result<Vec<Referrer>, RegistryError> {
         let url = format!("{base}/referrers/{digest}");
         let r = self.fetch(img, Method::GET, &url, OCI_INDEX).await?;
         let index: Option<Value> = if r.status == 200 && r.body.len() <= MAX_MANIFEST {
@@ -277,9 +351,13 @@ impl Client {
                 m.iter()
                     .take(MAX_LAYERS)
                     .filter_map(|e| {
-                        let d = e["digest"].as_str()?;
-                        let t = e["artifactType"].as_str().unwrap_or_default();
-                        Some((d.to_string(), t.to_string()))
+                        let ann = &e["annotations"];
+                        Some(Referrer {
+                            digest: e["digest"].as_str()?.to_string(),
+                            artifact: e["artifactType"].as_str().unwrap_or_default().to_string(),
+                            bundle: ann[BUNDLE_CONTENT_ANN].is_string(),
+                            predicate: ann[BUNDLE_PREDICATE_ANN].as_str().map(str::to_string),
+                        })
                     })
                     .collect()
             })
@@ -287,9 +365,213 @@ impl Client {
     }
 }
 
+/// One entry of a referrers index.
+struct Referrer {
+    digest: String,
+    artifact: String,
+    /// It carries `dev.sigstore.bundle.content`.
+    bundle: bool,
+    /// `dev.sigstore.bundle.predicateType`, when given.
+    predicate: Option<String>,
+}
+
+/// What one Sigstore bundle holds for hoist.
+#[derive(Debug)]
+enum Pieces {
+    /// An image signature (a statement of [`SIGN_PREDICATE`]), one per
+    /// envelope signature.
+    Signatures(Vec<SignatureLayer>),
+    /// An attestation of another predicate type.
+    Attestation(Envelope),
+    /// An attestation that was not asked for.
+    Nothing,
+}
+
+/// Read a Sigstore bundle (v0.1 to v0.3): its DSSE envelope and its
+/// certificate (`verificationMaterial.certificate`, or the leaf and chain
+/// of `x509CertificateChain`); a public-key bundle has none. A
+/// `messageSignature` bundle (`cosign sign-blob`) signs no image.
+fn bundle_pieces(blob: &[u8], source: &str, attestations: bool) -> Result<Pieces, String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let v: Value = serde_json::from_slice(blob)
+        .map_err(|e| format!("the bundle is not JSON: {}", super::json_error_kind(&e)))?;
+    if !v["mediaType"]
+        .as_str()
+        .is_some_and(|t| t.starts_with(BUNDLE))
+    {
+        return Err(format!("the bundle's mediaType is {}", v["mediaType"]));
+    }
+    let material = &v["verificationMaterial"];
+    let der = |c: &Value| c["rawBytes"].as_str().and_then(|r| b64.decode(r).ok());
+    let (certificate, chain) = if let Some(c) = der(&material["certificate"]) {
+        (Some(pem_of(&c)), None)
+    } else if let Some(list) = material["x509CertificateChain"]["certificates"].as_array() {
+        let mut pems = list.iter().take(8).filter_map(der).map(|c| pem_of(&c));
+        let leaf = pems.next();
+        let rest: String = pems.collect();
+        (leaf, (!rest.is_empty()).then_some(rest))
+    } else {
+        (None, None)
+    };
+    let env = &v["dsseEnvelope"];
+    if !env.is_object() {
+        return Err(if v["messageSignature"].is_object() {
+            "a message-signature bundle (cosign sign-blob), which signs no image".into()
+        } else {
+            "the bundle holds no dsseEnvelope".into()
+        });
+    }
+    let payload_type = env["payloadType"].as_str().unwrap_or_default().to_string();
+    let payload = env["payload"]
+        .as_str()
+        .and_then(|p| b64.decode(p).ok())
+        .ok_or("the bundle's envelope has no base64 payload")?;
+    let statement: Value = serde_json::from_slice(&payload)
+        .map_err(|_| "the bundle's statement is not JSON".to_string())?;
+    if statement["predicateType"] == SIGN_PREDICATE {
+        let sigs: Vec<SignatureLayer> = env["signatures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(MAX_LAYERS)
+            .filter_map(|s| s["sig"].as_str())
+            .map(|sig| SignatureLayer {
+                source: format!("{source} (Sigstore bundle)"),
+                payload: payload.clone(),
+                signature: sig.to_string(),
+                payload_type: Some(payload_type.clone()),
+                certificate: certificate.clone(),
+                chain: chain.clone(),
+            })
+            .collect();
+        if sigs.is_empty() {
+            return Err("the bundle's envelope has no signature".into());
+        }
+        return Ok(Pieces::Signatures(sigs));
+    }
+    if !attestations {
+        return Ok(Pieces::Nothing);
+    }
+    let json = serde_json::to_vec(env).map_err(|e| e.to_string())?;
+    Ok(Pieces::Attestation(Envelope {
+        source: format!("{source} (Sigstore bundle)"),
+        json,
+        certificate,
+        chain,
+    }))
+}
+
+/// A DER certificate as PEM.
+fn pem_of(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn b64(b: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    fn bundle(predicate: &str, material: Value) -> Vec<u8> {
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{ "digest": { "sha256": "ab" } }],
+            "predicateType": predicate,
+        });
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": material,
+            "dsseEnvelope": {
+                "payload": b64(statement.to_string().as_bytes()),
+                "payloadType": "application/vnd.in-toto+json",
+                "signatures": [{ "sig": "c2ln" }, { "sig": "c2lnMg==" }],
+            },
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn bundles_give_signatures_attestations_or_a_reason() {
+        let cert = serde_json::json!({ "certificate": { "rawBytes": b64(b"leaf") } });
+        let Ok(Pieces::Signatures(s)) = bundle_pieces(&bundle(SIGN_PREDICATE, cert), "r", false)
+        else {
+            panic!("a signature bundle")
+        };
+        assert_eq!(s.len(), 2, "one per envelope signature");
+        assert_eq!(
+            s[0].payload_type.as_deref(),
+            Some("application/vnd.in-toto+json")
+        );
+        assert_eq!(s[0].signature, "c2ln");
+        assert!(s[0].certificate.as_deref().unwrap().contains(&b64(b"leaf")));
+        assert_eq!(s[0].chain, None);
+
+        // v0.1/v0.2: a chain, leaf first.
+        let chain = serde_json::json!({ "x509CertificateChain": { "certificates": [
+            { "rawBytes": b64(b"leaf") }, { "rawBytes": b64(b"intermediate") }
+        ] } });
+        let Ok(Pieces::Attestation(e)) =
+            bundle_pieces(&bundle("https://slsa.dev/provenance/v1", chain), "r", true)
+        else {
+            panic!("an attestation bundle")
+        };
+        assert!(e.certificate.unwrap().contains(&b64(b"leaf")));
+        assert!(e.chain.unwrap().contains(&b64(b"intermediate")));
+        let key = serde_json::json!({ "publicKey": { "hint": "" } });
+        assert!(matches!(
+            bundle_pieces(
+                &bundle("https://slsa.dev/provenance/v1", key.clone()),
+                "r",
+                false
+            ),
+            Ok(Pieces::Nothing)
+        ));
+
+        let blob = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": key,
+            "messageSignature": { "messageDigest": { "algorithm": "SHA2_256", "digest": "" }, "signature": "" },
+        });
+        let why = bundle_pieces(blob.to_string().as_bytes(), "r", false).unwrap_err();
+        assert!(why.contains("sign-blob"), "{why}");
+        assert!(
+            bundle_pieces(b"{", "r", false)
+                .unwrap_err()
+                .contains("not JSON")
+        );
+        let other = serde_json::json!({ "mediaType": "text/plain" }).to_string();
+        assert!(
+            bundle_pieces(other.as_bytes(), "r", false)
+                .unwrap_err()
+                .contains("mediaType")
+        );
+        let unsigned = String::from_utf8(bundle(SIGN_PREDICATE, serde_json::json!({})))
+            .unwrap()
+            .replace(r#"[{"sig":"c2ln"},{"sig":"c2lnMg=="}]"#, "[]");
+        assert!(
+            bundle_pieces(unsigned.as_bytes(), "r", false)
+                .unwrap_err()
+                .contains("no signature")
+        );
+    }
 }
