@@ -50,6 +50,33 @@ fn fleet(reg: &Registry, kind: Kind, server_extra: &str) -> (World, std::path::P
     (w, cfg)
 }
 
+/// `hoist comment --event` on `event` (a payload's JSON, written to `name`)
+/// against `w`'s remote with `config`.
+fn comment_cli(
+    w: &World,
+    name: &str,
+    event: &str,
+    config: &std::path::Path,
+    state: &std::path::Path,
+) -> Run {
+    let ev = write(w.t.path(), name, event);
+    let url = common::git::file_url(&w.bare);
+    hoist_env(
+        &[
+            "comment",
+            "--event",
+            s(&ev),
+            "--url",
+            &url,
+            "--config",
+            s(config),
+            "--state-dir",
+            s(state),
+        ],
+        &[("HOIST_TEST_FORGE_TOKEN", common::forge::TOKEN.to_string())],
+    )
+}
+
 fn comment(pull: u64, id: u64, user: &str, body: &str) -> String {
     serde_json::json!({
         "action": "created",
@@ -906,25 +933,8 @@ fn comment_commands_hold_release_and_rollback() {
         ],
     );
     let say = |pull: u64, id: u64, user: &str, text: &str| {
-        let ev = write(
-            w.t.path(),
-            &format!("ev-{id}.json"),
-            &comment(pull, id, user, text),
-        );
-        hoist_env(
-            &[
-                "comment",
-                "--event",
-                s(&ev),
-                "--url",
-                &url,
-                "--config",
-                s(&cfg),
-                "--state-dir",
-                s(&state),
-            ],
-            &env,
-        )
+        let ev = format!("ev-{id}.json");
+        comment_cli(&w, &ev, &comment(pull, id, user, text), &cfg, &state)
     };
     let last_reply = |pull: usize| {
         w.pulls()[pull - 1]
@@ -1217,26 +1227,9 @@ fn gitlab_notes_drive_the_ladder_by_access_level() {
         ),
     );
     let say = |id: u64, user: &str| {
-        let ev = write(
-            w.t.path(),
-            &format!("note-{id}.json"),
-            &note(3, id, user, "/hoist hold staging"),
-        );
-        let (url, state) = (common::git::file_url(&w.bare), w.t.path().join("state3"));
-        hoist_env(
-            &[
-                "comment",
-                "--event",
-                s(&ev),
-                "--url",
-                &url,
-                "--config",
-                s(&strict),
-                "--state-dir",
-                s(&state),
-            ],
-            &[("HOIST_TEST_FORGE_TOKEN", common::forge::TOKEN.to_string())],
-        )
+        let ev = format!("note-{id}.json");
+        let note = note(3, id, user, "/hoist hold staging");
+        comment_cli(&w, &ev, &note, &strict, &w.t.path().join("state3"))
     };
     say(601, "bob").expect(0, &["0 command(s) run, 1 refused"]);
     let last = || w.pulls()[2].comments.last().cloned().unwrap_or_default();

@@ -25,6 +25,33 @@ fn build(reg: &Registry, sha: &str, n: usize) -> String {
     )
 }
 
+/// The run read `blobs` blobs and asked the referrers API `referrers` times.
+fn assert_reads(r: &Run, blobs: u64, referrers: u64) {
+    let got = (
+        registry_requests(r, "GET /v2/{name}/blobs/{digest}"),
+        registry_requests(r, "GET /v2/{name}/referrers/{digest}"),
+    );
+    assert_eq!(got, (blobs, referrers), "(blobs, referrers): {}", r.stdout);
+}
+
+/// A registry, a cosign key, and a fleet whose prod needs that key's
+/// signature and a provenance attestation; build 1 pushed.
+fn keyed_world() -> (Registry, Key, World) {
+    let reg = Registry::start(None);
+    let key = Key::new();
+    let w = World::at(
+        &reg.host(),
+        Kind::GitHub,
+        &["api"],
+        &format!(
+            "verify = {{ cosign_key = \"env:HOIST_TEST_COSIGN_KEY\", attestations = [\"{PROVENANCE}\"] }}\n"
+        ),
+        "",
+    );
+    build(&reg, &w.shas[0], 1);
+    (reg, key, w)
+}
+
 /// `(route, count)` of the registry requests of a `--output json` run.
 fn registry_requests(r: &Run, route: &str) -> u64 {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -44,19 +71,8 @@ fn registry_requests(r: &Run, route: &str) -> u64 {
 /// manifest and a signature for another digest are refused.
 #[test]
 fn prod_takes_only_builds_signed_and_attested_with_its_key() {
-    let reg = Registry::start(None);
-    let key = Key::new();
-    let w = World::at(
-        &reg.host(),
-        Kind::GitHub,
-        &["api"],
-        &format!(
-            "verify = {{ cosign_key = \"env:HOIST_TEST_COSIGN_KEY\", attestations = [\"{PROVENANCE}\"] }}\n"
-        ),
-        "",
-    );
-    let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
-    build(&reg, s1, 1);
+    let (reg, key, w) = keyed_world();
+    let [s2, s3] = [&w.shas[1], &w.shas[2]];
     let env = [("HOIST_TEST_COSIGN_KEY", key.pem.clone())];
     let run = || w.run_live(&["--output", "json"], &env);
     // Does prod's bot branch propose `tag`?
@@ -109,15 +125,25 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
     let r = run();
     r.expect(0, &["prod: opened pull request #2"]);
     assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
+    assert_reads(&r, 2, 0);
+    // A rerun reads no signature again: the digest verified, and the run
+    // remembers it. Forgetting (the memo deleted) reads them once more.
+    let r = run();
+    r.expect(0, &[]);
     assert_eq!(
         registry_requests(&r, "GET /v2/{name}/blobs/{digest}"),
-        2,
+        0,
         "{}",
         r.stdout
     );
+    assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
+    let memo = w.t.path().join("state/verified-signatures.json");
+    assert!(memo.exists(), "no memo at {}", memo.display());
+    std::fs::remove_file(&memo).unwrap();
+    let r = run();
     assert_eq!(
-        registry_requests(&r, "GET /v2/{name}/referrers/{digest}"),
-        0,
+        registry_requests(&r, "GET /v2/{name}/blobs/{digest}"),
+        2,
         "{}",
         r.stdout
     );
@@ -191,19 +217,8 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
 /// GitLab): the bundle's certificate must be for the identity.
 #[test]
 fn cosign_v3_bundles_as_referrers() {
-    let reg = Registry::start(None);
-    let key = Key::new();
-    let w = World::at(
-        &reg.host(),
-        Kind::GitHub,
-        &["api"],
-        &format!(
-            "verify = {{ cosign_key = \"env:HOIST_TEST_COSIGN_KEY\", attestations = [\"{PROVENANCE}\"] }}\n"
-        ),
-        "",
-    );
-    let [s1, s2, s3] = [&w.shas[0], &w.shas[1], &w.shas[2]];
-    build(&reg, s1, 1);
+    let (reg, key, w) = keyed_world();
+    let [s2, s3] = [&w.shas[1], &w.shas[2]];
     let env = [("HOIST_TEST_COSIGN_KEY", key.pem.clone())];
     let run = || w.run_live(&["--output", "json"], &env);
     let proposes = |tag: String| {
@@ -233,18 +248,7 @@ fn cosign_v3_bundles_as_referrers() {
     assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
     // The tag scheme's two misses, the referrers API (absent: 404), its
     // fallback tag, then a manifest and a blob per bundle.
-    assert_eq!(
-        registry_requests(&r, "GET /v2/{name}/referrers/{digest}"),
-        1,
-        "{}",
-        r.stdout
-    );
-    assert_eq!(
-        registry_requests(&r, "GET /v2/{name}/blobs/{digest}"),
-        2,
-        "{}",
-        r.stdout
-    );
+    assert_reads(&r, 2, 1);
 
     // Build 3: the right key, but the statement is about build 2.
     let d3 = build(&reg, s3, 3);

@@ -81,6 +81,40 @@ impl Verifications {
 }
 
 impl Verify {
+    /// What a digest verified under: the signer and the attestation types
+    /// (not the images), hashed. Two policies with one fingerprint accept
+    /// the same signatures.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        match &self.signer {
+            Signer::Key { pem } => {
+                h.update(b"key\0");
+                h.update(pem.trim().as_bytes());
+            }
+            Signer::Keyless {
+                identity,
+                issuer,
+                roots,
+            } => {
+                for part in ["keyless", identity, issuer, roots.trim()] {
+                    h.update(part.as_bytes());
+                    h.update(b"\0");
+                }
+            }
+        }
+        let mut kinds = self.attestations.clone();
+        kinds.sort();
+        for k in kinds {
+            h.update(b"\0att\0");
+            h.update(k.as_bytes());
+        }
+        h.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Whether this entry is for `image`.
     pub fn applies_to(&self, image: &str) -> bool {
         self.images.is_empty()

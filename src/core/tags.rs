@@ -39,6 +39,10 @@ pub struct Signed {
     /// manifest, a blob whose digest does not match): said when nothing
     /// else verifies.
     pub problems: Vec<String>,
+    /// The fingerprints of the `verify` policies this digest verified
+    /// under in an earlier run (`Verify::fingerprint`), remembered by the
+    /// run so its pieces are not read again; empty for pieces just read.
+    pub verified: Vec<String>,
 }
 
 /// The predicate type of a cosign v3 image signature (an in-toto

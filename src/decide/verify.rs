@@ -39,6 +39,9 @@ const CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
 /// Check `digest`'s `signed` pieces against `v`.
 pub fn check(v: &Verify, digest: &str, signed: &Signed) -> Verdict {
     let who = v.signer_text();
+    if signed.verified.contains(&v.fingerprint()) {
+        return Verdict::Verified(format!("signed by {who} (verified in an earlier run)"));
+    }
     if signed.signatures.is_empty() {
         // Nothing could be read, or something could not: the latter is a
         // refusal with its reason (a truncated or oversized manifest, a

@@ -33,6 +33,9 @@ pub struct Tags {
     /// What this run has asked of each registry (its scan, and the
     /// digests asked for later), for `max_requests_per_run`.
     spend: Arc<crate::observe::registry::client::Spend>,
+    /// Where the run remembers digests whose signatures verified (a
+    /// session over a remote: its state directory).
+    signature_memo: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Tags {
@@ -50,6 +53,16 @@ impl Tags {
     /// Read from the registries, not a snapshot file.
     pub fn is_live(&self) -> bool {
         self.client.is_some()
+    }
+
+    /// Remember verified signatures in `path` across runs.
+    pub fn set_signature_memo(&mut self, path: std::path::PathBuf) {
+        self.signature_memo = Some(path);
+    }
+
+    /// Where verified signatures are remembered, if anywhere.
+    pub fn signature_memo(&self) -> Option<&Path> {
+        self.signature_memo.as_deref()
     }
 
     /// The tag list of `image`, or why there is none: its scan failed,

@@ -8,6 +8,7 @@ pub mod comment;
 pub mod fleet;
 pub mod rollback;
 pub mod session;
+pub mod signatures;
 
 use crate::config::Config;
 use crate::core::diag::Diag;
@@ -37,6 +38,14 @@ pub fn prepare_ladder(
     // no new digest is wanted (at most once per rung).
     let mut asked = std::collections::BTreeSet::new();
     let mut checked = std::collections::BTreeSet::new();
+    // Digests verified in earlier runs are not read again.
+    let mut memo = tags
+        .signature_memo()
+        .filter(|_| tags.is_live())
+        .map(signatures::Memo::load);
+    if let Some(m) = &memo {
+        m.recall(&config.ladder, tags);
+    }
     let attestations = config
         .ladder
         .rungs
@@ -68,6 +77,10 @@ pub fn prepare_ladder(
             attestations,
         ));
         plans = plan(tags);
+    }
+    if let Some(m) = &mut memo {
+        m.learn(&config.ladder, tags, &checked);
+        m.save();
     }
     let creates: std::collections::BTreeSet<(String, String, String)> = plans
         .iter()

@@ -580,6 +580,9 @@ impl Session {
         // Tags are fetched once; every attempt re-plans against the same lists.
         let (mut tags, mut tag_diags) =
             obtain_tags(&cfg, &objects, o.snapshot.as_deref(), progress).map_err(Failure::setup)?;
+        if let Repository::Url { state_dir, .. } = repository {
+            tags.set_signature_memo(state_dir.join("verified-signatures.json"));
+        }
         let note = if o.automation.is_none() {
             automation_note(&objects, automation.as_ref())
         } else {

@@ -122,18 +122,7 @@ pub fn attestation_layer(
         "predicate": { "buildDefinition": { "buildType": "https://example.com/test" } },
     })
     .to_string();
-    let ptype = "application/vnd.in-toto+json";
-    let pae = format!(
-        "DSSEv1 {} {ptype} {} {statement}",
-        ptype.len(),
-        statement.len()
-    );
-    let envelope = serde_json::json!({
-        "payloadType": ptype,
-        "payload": B64.encode(statement.as_bytes()),
-        "signatures": [{ "keyid": "", "sig": key.sign(pae.as_bytes()) }],
-    })
-    .to_string();
+    let envelope = dsse(&statement, key).to_string();
     let mut annotations = vec![("predicateType", predicate_type.to_string())];
     if let Some(c) = cert {
         annotations.push(("dev.sigstore.cosign/certificate", c.pem.clone()));
@@ -144,6 +133,22 @@ pub fn attestation_layer(
         blob: envelope.into_bytes(),
         annotations,
     }
+}
+
+/// A DSSE envelope of the in-toto `statement`, signed by `key` over
+/// DSSE's pre-authentication encoding.
+fn dsse(statement: &str, key: &Key) -> serde_json::Value {
+    let ptype = "application/vnd.in-toto+json";
+    let pae = format!(
+        "DSSEv1 {} {ptype} {} {statement}",
+        ptype.len(),
+        statement.len()
+    );
+    serde_json::json!({
+        "payloadType": ptype,
+        "payload": B64.encode(statement.as_bytes()),
+        "signatures": [{ "keyid": "", "sig": key.sign(pae.as_bytes()) }],
+    })
 }
 
 /// The manifest cosign stores `layers` in, optionally naming `subject`
@@ -219,15 +224,21 @@ pub fn push_referrer(
         &m,
         "application/vnd.oci.image.manifest.v1+json",
     );
+    let entry = serde_json::json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": md,
+        "size": m.len(),
+        "artifactType": artifact_type,
+    });
+    push_referrers_index(reg, repo, hex, vec![entry]);
+}
+
+/// The OCI referrers tag `sha256-<hex>`: an index of `entries`.
+fn push_referrers_index(reg: &Registry, repo: &str, hex: &str, entries: Vec<serde_json::Value>) {
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": md,
-            "size": m.len(),
-            "artifactType": artifact_type,
-        }],
+        "manifests": entries,
     })
     .to_string();
     reg.push_manifest(
@@ -260,12 +271,6 @@ pub fn bundle(digest: &str, predicate_type: &str, key: &Key, cert: Option<&Cert>
         "predicate": predicate,
     })
     .to_string();
-    let ptype = "application/vnd.in-toto+json";
-    let pae = format!(
-        "DSSEv1 {} {ptype} {} {statement}",
-        ptype.len(),
-        statement.len()
-    );
     let material = match cert {
         Some(c) => serde_json::json!({
             "certificate": { "rawBytes": B64.encode(der_of(&c.pem)) },
@@ -281,11 +286,7 @@ pub fn bundle(digest: &str, predicate_type: &str, key: &Key, cert: Option<&Cert>
     serde_json::json!({
         "mediaType": BUNDLE_V03,
         "verificationMaterial": material,
-        "dsseEnvelope": {
-            "payload": B64.encode(statement.as_bytes()),
-            "payloadType": ptype,
-            "signatures": [{ "sig": key.sign(pae.as_bytes()) }],
-        },
+        "dsseEnvelope": dsse(&statement, key),
     })
     .to_string()
     .into_bytes()
@@ -364,19 +365,7 @@ pub fn push_bundles(reg: &Registry, repo: &str, digest: &str, bundles: &[Vec<u8>
             "annotations": annotations,
         }));
     }
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": entries,
-    })
-    .to_string();
-    reg.push_manifest(
-        repo,
-        &format!("sha256-{hex}"),
-        &[],
-        &index,
-        "application/vnd.oci.image.index.v1+json",
-    );
+    push_referrers_index(reg, repo, hex, entries);
 }
 
 /// A test certificate authority standing in for Fulcio.
