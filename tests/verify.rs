@@ -5,6 +5,7 @@
 
 use crate::common;
 use common::cosign::{self, Authority, Key};
+use common::git::git;
 use common::registry::Registry;
 use common::world::{Kind, World};
 use common::*;
@@ -91,6 +92,35 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
         ],
     );
     assert_eq!(w.pulls().len(), 1, "no prod pull request");
+    // The commit prod would build on says why it did not move.
+    let main = git(&w.bare, &["rev-parse", "main"]).trim().to_string();
+    let prod_status = |sha: &str| -> Vec<(String, String)> {
+        w.forge
+            .repo("acme/fleet")
+            .statuses
+            .get(sha)
+            .into_iter()
+            .flatten()
+            .filter(|s| s["context"] == "hoist/prod")
+            .map(|s| {
+                (
+                    s["state"].as_str().unwrap().to_string(),
+                    s["description"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let st = prod_status(&main);
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert_eq!(st[0].0, "pending");
+    assert!(
+        st[0].1.starts_with(&format!(
+            "api:prod-{s2}: waiting for a signature from the configured cosign key"
+        )),
+        "{st:?}"
+    );
+    run().expect(0, &[]);
+    assert_eq!(prod_status(&main).len(), 1, "a rerun posts it once");
     // `hoist ladder` says prod waits, and why; waiting is not a failure.
     w.ladder(&env).expect(
         0,
@@ -126,6 +156,16 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
     r.expect(0, &["prod: opened pull request #2"]);
     assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
     assert_reads(&r, 2, 0);
+    // The wait is over on the base tip too.
+    let st = prod_status(&main);
+    assert_eq!(st.last().unwrap().0, "success", "{st:?}");
+    assert!(
+        st.last()
+            .unwrap()
+            .1
+            .contains("no longer waiting: pull request #2"),
+        "{st:?}"
+    );
     // A rerun reads no signature again: the digest verified, and the run
     // remembers it. Forgetting (the memo deleted) reads them once more.
     let r = run();

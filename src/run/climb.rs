@@ -739,13 +739,55 @@ fn ladder_has_forge(forges: &Forges<'_>) -> bool {
     forges.ladder.forge.is_some()
 }
 
+/// The status of a rung's pull request head: success, or pending while
+/// an image the rung would take waits for its signature.
 fn rung_status(rung: &Rung, plan: &RungPlan, url: Option<&str>) -> Status {
-    Status {
-        context: format!("hoist/{}", rung.name),
-        state: StatusState::Success,
-        description: body::status_line(rung, plan),
-        target_url: url.map(str::to_string),
+    match waiting_line(plan) {
+        Some(w) => Status {
+            context: format!("hoist/{}", rung.name),
+            state: StatusState::Pending,
+            description: format!("{}; {w}", body::status_line(rung, plan)),
+            target_url: url.map(str::to_string),
+        },
+        None => Status {
+            context: format!("hoist/{}", rung.name),
+            state: StatusState::Success,
+            description: body::status_line(rung, plan),
+            target_url: url.map(str::to_string),
+        },
     }
+}
+
+/// `api:prod-1a2b3c4: waiting for a signature from …` for the first image
+/// that waits (`(and 2 more)` for the rest); `None` when none does.
+fn waiting_line(plan: &RungPlan) -> Option<String> {
+    let waiting: Vec<_> = plan.blocked.iter().filter(|b| b.waits).collect();
+    let first = waiting.first()?;
+    let image = first.image.as_deref().unwrap_or(first.policy.as_str());
+    let short = image.rsplit('/').next().unwrap_or(image);
+    let more = match waiting.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    let reason = first
+        .reason
+        .strip_prefix(image)
+        .map_or(first.reason.clone(), |rest| format!("{short}{rest}"));
+    Some(format!("{reason}{more}"))
+}
+
+/// A rung with nothing to propose because its images wait (for their
+/// signatures): `hoist/<env>` pending on the base tip, where a person
+/// looking at the commit sees why the rung did not move. Named by the bot
+/// branch (`hoist/prod`, or `hoist/prod/api` per image).
+fn base_waiting_status(branch: &str, plan: &RungPlan) -> Option<Status> {
+    let w = waiting_line(plan)?;
+    Some(Status {
+        context: branch.to_string(),
+        state: StatusState::Pending,
+        description: w,
+        target_url: None,
+    })
 }
 
 /// Post `status` on `sha` unless hoist's latest status there says the same.
@@ -826,7 +868,13 @@ fn propose_once(
         let head = match &report.outcome {
             Outcome::Pushed { commit, .. } => commit.to_string(),
             Outcome::Holds { head, .. } => head.to_string(),
-            Outcome::UpToDate { .. } => {
+            Outcome::UpToDate { tip, .. } => {
+                let tip = tip.to_string();
+                if let Some(plan) = report.plan.as_ref()
+                    && let Some(st) = base_waiting_status(&branch, plan)
+                {
+                    ensure_status(f, &tip, &st, &mut actions)?;
+                }
                 if let Some(pr) = f.find_open(&branch, &base)?
                     && still_not_needed(session, scope, &branch)
                 {
@@ -992,6 +1040,35 @@ fn propose_once(
                 }
             }
         };
+        // The wait is over: a `hoist/<env>` pending on the base tip (no
+        // pull request then) says so now. Only rungs that verify can have
+        // posted one; asked only when the pull request was written.
+        let wrote = matches!(
+            actions.last(),
+            Some(Action::Opened { .. } | Action::Updated { .. })
+        );
+        if wrote
+            && !rung.verify.0.is_empty()
+            && waiting_line(plan).is_none()
+            && let Some(tip) = session.parent_of(&head)
+            && f.statuses(&tip)?
+                .iter()
+                .find(|s| s.context == branch)
+                .is_some_and(|s| s.state == StatusState::Pending)
+        {
+            let done = Status {
+                context: branch.clone(),
+                state: StatusState::Success,
+                description: format!("no longer waiting: pull request #{}", pr.number),
+                target_url: Some(pr.url.clone()),
+            };
+            f.post_status(&tip, &done)?;
+            actions.push(Action::Status {
+                sha: tip,
+                context: done.context.clone(),
+                description: done.description,
+            });
+        }
         // The forge may not have caught up with the push yet: merge what
         // hoist pushed.
         pr.head_sha = head.clone();

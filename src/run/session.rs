@@ -688,6 +688,15 @@ impl Session {
         Some((self.ws.repo().ok()?, self.first.as_ref()?.commit))
     }
 
+    /// The first parent of commit `sha` (hoist's proposal: the base tip it
+    /// was made on), from the local clone.
+    pub fn parent_of(&self, sha: &str) -> Option<String> {
+        let repo = self.ws.repo().ok()?;
+        let id = gix::ObjectId::from_hex(sha.as_bytes()).ok()?;
+        let c = repo.find_commit(id).ok()?;
+        c.parent_ids().next().map(|p| p.detach().to_string())
+    }
+
     /// The image automation objects read while opening.
     pub fn objects(&self) -> Result<Objects, Failure> {
         Ok(self.objects.clone())
