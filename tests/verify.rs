@@ -254,7 +254,8 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
 /// attestation beside it moves the build (its reads counted); a bundle
 /// signature by the right key over another digest is refused; one by
 /// another key next to one by the right key does not hide it. Keyless (on
-/// GitLab): the bundle's certificate must be for the identity.
+/// GitLab): the bundle's certificate must be for the identity, and a
+/// classic signature by someone else under cosign's tag does not hide it.
 #[test]
 fn cosign_v3_bundles_as_referrers() {
     let (reg, key, w) = keyed_world();
@@ -339,6 +340,15 @@ fn cosign_v3_bundles_as_referrers() {
         "https://gitlab.com/mallory/api//.gitlab-ci.yml@refs/heads/main",
         issuer,
     );
+    // Mallory signed under cosign's tag (classic) and as a bundle: waits.
+    let image = format!("{}/api", reg.host());
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d,
+        "sig",
+        &[cosign::signature_layer(&image, &d, &k, Some(&c))],
+    );
     cosign::push_bundles(
         &reg,
         "api",
@@ -353,6 +363,8 @@ fn cosign_v3_bundles_as_referrers() {
         ],
     );
     assert_eq!(w.pulls().len(), 1, "no prod merge request");
+    // The right identity as a bundle, Mallory's classic signature still
+    // under the tag: the referrers are read too, and it moves.
     let (k, c) = fulcio.issue(identity, issuer);
     cosign::push_bundles(
         &reg,

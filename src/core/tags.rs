@@ -43,6 +43,8 @@ pub struct Signed {
     /// under in an earlier run (`Verify::fingerprint`), remembered by the
     /// run so its pieces are not read again; empty for pieces just read.
     pub verified: Vec<String>,
+    /// The OCI referrers were read too (not only cosign's tags).
+    pub referrers_read: bool,
 }
 
 /// The predicate type of a cosign v3 image signature (an in-toto

@@ -365,7 +365,9 @@ pub fn store_digests(
 /// Fetch the cosign signatures (and attestations, with `attestations`)
 /// of `wants` (`(image, digest)`) into `tags`. A registry that cannot be
 /// asked leaves the digest unsigned as far as hoist knows (the image
-/// waits), with the reason in its place.
+/// waits), with the reason in its place. A digest already read from
+/// cosign's tags only is read again from its referrers, and what they
+/// hold is added.
 pub fn resolve_signatures(
     objects: &Objects,
     tags: &mut Tags,
@@ -373,19 +375,20 @@ pub fn resolve_signatures(
     attestations: bool,
 ) -> Vec<Diag> {
     let mut diags = Vec::new();
-    let wants: Vec<(String, bool, String)> = wants
+    let wants: Vec<(String, bool, String, bool)> = wants
         .iter()
-        .filter(|(image, digest)| {
-            tags.snapshot
-                .get(image)
-                .is_some_and(|l| !l.signed.contains_key(digest))
-        })
-        .map(|(image, digest)| {
+        .filter_map(|(image, digest)| {
+            let list = tags.snapshot.get(image)?;
+            let referrers_only = match list.signed.get(digest) {
+                None => false,
+                Some(s) if !s.referrers_read && s.verified.is_empty() => true,
+                Some(_) => return None,
+            };
             let insecure = objects
                 .repositories
                 .iter()
                 .any(|r| r.image == *image && r.insecure);
-            (image.clone(), insecure, digest.clone())
+            Some((image.clone(), insecure, digest.clone(), referrers_only))
         })
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
@@ -408,12 +411,26 @@ pub fn resolve_signatures(
                 )));
                 crate::core::tags::Signed {
                     problems: vec![format!("the registry could not be asked: {e}")],
+                    referrers_read: true,
                     ..Default::default()
                 }
             }
         };
         if let Some(l) = tags.snapshot.images.get_mut(&image) {
-            l.signed.insert(digest, signed);
+            match l.signed.get_mut(&digest) {
+                Some(had) => {
+                    had.signatures.extend(signed.signatures);
+                    if let (Some(a), Some(more)) = (had.attestations.as_mut(), signed.attestations)
+                    {
+                        a.extend(more);
+                    }
+                    had.problems.extend(signed.problems);
+                    had.referrers_read = true;
+                }
+                None => {
+                    l.signed.insert(digest, signed);
+                }
+            }
         }
     }
     diags

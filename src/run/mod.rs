@@ -37,7 +37,7 @@ pub fn prepare_ladder(
     // replay, which may need digests of its own: resolve, plan again, until
     // no new digest is wanted (at most once per rung).
     let mut asked = std::collections::BTreeSet::new();
-    let mut checked = std::collections::BTreeSet::new();
+    let mut checked: std::collections::BTreeMap<(String, String), u8> = Default::default();
     // Digests verified in earlier runs are not read again.
     let mut memo = tags
         .signature_memo()
@@ -58,17 +58,23 @@ pub fn prepare_ladder(
             .flat_map(|p| p.digests_wanted.iter().cloned())
             .filter(|w| !asked.contains(w))
             .collect();
-        // `verify`: the signatures of the digests rungs would land.
+        // `verify`: the signatures of the digests rungs would land (asked
+        // twice at most: cosign's tags, then, if they do not do, the
+        // referrers).
         let signatures: Vec<(String, String)> = plans
             .iter()
             .flat_map(|p| p.signatures_wanted.iter().cloned())
-            .filter(|w| !checked.contains(w))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|w| checked.get(w).is_none_or(|n: &u8| *n < 2))
             .collect();
         if !tags.is_live() || (wants.is_empty() && signatures.is_empty()) {
             break;
         }
         asked.extend(wants.iter().cloned());
-        checked.extend(signatures.iter().cloned());
+        for w in &signatures {
+            *checked.entry(w.clone()).or_default() += 1;
+        }
         diags.extend(crate::observe::scan::resolve_digests(objects, tags, &wants));
         diags.extend(crate::observe::scan::resolve_signatures(
             objects,
@@ -79,7 +85,7 @@ pub fn prepare_ladder(
         plans = plan(tags);
     }
     if let Some(m) = &mut memo {
-        m.learn(&config.ladder, tags, &checked);
+        m.learn(&config.ladder, tags, checked.keys());
         m.save();
     }
     let creates: std::collections::BTreeSet<(String, String, String)> = plans

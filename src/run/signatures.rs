@@ -12,7 +12,6 @@
 //! digests (the oldest forgotten first). Deleting it makes the next run
 //! check every digest afresh.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -117,7 +116,12 @@ impl Memo {
 
     /// Remember the digests of `checked` whose freshly read signatures
     /// verify under a policy of the ladder.
-    pub fn learn(&mut self, ladder: &Ladder, tags: &Tags, checked: &BTreeSet<(String, String)>) {
+    pub fn learn<'a>(
+        &mut self,
+        ladder: &Ladder,
+        tags: &Tags,
+        checked: impl Iterator<Item = &'a (String, String)>,
+    ) {
         for (image, digest) in checked {
             let Some(signed) = tags.snapshot.get(image).and_then(|l| l.signed.get(digest)) else {
                 continue;

@@ -739,6 +739,11 @@ fn signature_gate(
         None => Gate::WantSignatures(digest.to_string()),
         Some(signed) => match crate::decide::verify::check(v, digest, signed) {
             crate::decide::verify::Verdict::Verified(_) => Gate::Pass,
+            // Only cosign's tags were read, and they do not do: the
+            // referrers may hold what this signer made.
+            _ if !signed.referrers_read && signed.verified.is_empty() => {
+                Gate::WantSignatures(digest.to_string())
+            }
             crate::decide::verify::Verdict::Waits(reason) => Gate::Block {
                 reason,
                 waits: true,

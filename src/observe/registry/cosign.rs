@@ -16,9 +16,10 @@
 //!    `https://sigstore.dev/cosign/sign/v1` (a signature) or of the
 //!    attestation's type, its certificate in `verificationMaterial`.
 //!
-//! Referrers are read only when the tag scheme holds no signature (or,
-//! asked for, no attestation); then every signature referrer is read, up
-//! to [`MAX_LAYERS`], so one by another signer does not hide one by the
+//! Referrers are read when the tag scheme holds no signature (or, asked
+//! for, no attestation), and — `referrers_only` — when what the tags
+//! held did not verify; then every signature referrer is read, up to
+//! [`MAX_LAYERS`], so one by another signer does not hide one by the
 //! signer asked for.
 //!
 //! A digest signed the usual way costs one manifest and one blob. Every
@@ -63,13 +64,16 @@ const MAX_LAYERS: usize = 16;
 
 impl Client {
     /// What the registry holds for `digest` of `img`: signatures, and
-    /// attestations when `attestations` (otherwise `None` there).
+    /// attestations when `attestations` (otherwise `None` there). With
+    /// `referrers_only`, only what the OCI referrers hold, all of it (for
+    /// a digest whose tag-scheme pieces did not verify).
     pub async fn cosign_artifacts(
         &self,
         img: &ImageRef,
         insecure: bool,
         digest: &str,
         attestations: bool,
+        referrers_only: bool,
     ) -> Result<Signed, RegistryError> {
         let Some(hex) = digest
             .strip_prefix("sha256:")
@@ -77,11 +81,20 @@ impl Client {
         else {
             return Ok(Signed {
                 problems: vec![format!("{digest} is not a sha256 digest")],
+                referrers_read: true,
                 ..Default::default()
             });
         };
         let base = format!("{}/v2/{}", self.base_url(img, insecure), img.repository);
         let mut out = Signed::default();
+        if attestations {
+            out.attestations = Some(Vec::new());
+        }
+        if referrers_only {
+            self.read_referrers(img, &base, digest, hex, (true, attestations), &mut out)
+                .await?;
+            return Ok(out);
+        }
         let sig_tag = format!("sha256-{hex}.sig");
         if let Some(m) = self.small_manifest(img, &base, &sig_tag, &mut out).await? {
             self.read_layers(img, &base, &m, &format!("tag {sig_tag}"), &mut out)
@@ -89,7 +102,6 @@ impl Client {
         }
         if attestations {
             let att_tag = format!("sha256-{hex}.att");
-            out.attestations = Some(Vec::new());
             if let Some(m) = self.small_manifest(img, &base, &att_tag, &mut out).await? {
                 self.read_layers(img, &base, &m, &format!("tag {att_tag}"), &mut out)
                     .await?;
@@ -98,31 +110,48 @@ impl Client {
         let need_sig = out.signatures.is_empty();
         let need_att = out.attestations.as_ref().is_some_and(Vec::is_empty);
         if need_sig || need_att {
-            for r in self.referrers(img, &base, digest, hex, &mut out).await? {
-                let bundle = r.artifact.starts_with(BUNDLE) || (r.artifact == EMPTY && r.bundle);
-                let want = if bundle {
-                    match r.predicate.as_deref() {
-                        Some(SIGN_PREDICATE) => need_sig,
-                        Some(_) => need_att,
-                        None => true,
-                    }
-                } else {
-                    (r.artifact == SIG_ARTIFACT && need_sig) || (r.artifact == DSSE && need_att)
-                };
-                if !want {
-                    continue;
+            self.read_referrers(img, &base, digest, hex, (need_sig, need_att), &mut out)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    /// The signatures (when `need.0`) and attestations (`need.1`) among
+    /// `digest`'s referrers, into `out`.
+    async fn read_referrers(
+        &self,
+        img: &ImageRef,
+        base: &str,
+        digest: &str,
+        hex: &str,
+        (need_sig, need_att): (bool, bool),
+        out: &mut Signed,
+    ) -> Result<(), RegistryError> {
+        out.referrers_read = true;
+        for r in self.referrers(img, base, digest, hex, out).await? {
+            let bundle = r.artifact.starts_with(BUNDLE) || (r.artifact == EMPTY && r.bundle);
+            let want = if bundle {
+                match r.predicate.as_deref() {
+                    Some(SIGN_PREDICATE) => need_sig,
+                    Some(_) => need_att,
+                    None => true,
                 }
-                let source = format!("referrer {}", r.digest);
-                if let Some(m) = self.small_manifest(img, &base, &r.digest, &mut out).await? {
-                    if bundle {
-                        self.read_bundle(img, &base, &m, &source, &mut out).await?;
-                    } else {
-                        self.read_layers(img, &base, &m, &source, &mut out).await?;
-                    }
+            } else {
+                (r.artifact == SIG_ARTIFACT && need_sig) || (r.artifact == DSSE && need_att)
+            };
+            if !want {
+                continue;
+            }
+            let source = format!("referrer {}", r.digest);
+            if let Some(m) = self.small_manifest(img, base, &r.digest, out).await? {
+                if bundle {
+                    self.read_bundle(img, base, &m, &source, out).await?;
+                } else {
+                    self.read_layers(img, base, &m, &source, out).await?;
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The Sigstore bundle manifest `m` holds (its first layer): a

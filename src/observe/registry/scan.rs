@@ -167,23 +167,23 @@ pub async fn digests(
 }
 
 /// The cosign signatures (and, with `attestations`, attestations) of
-/// each `(image, insecure, digest)`, concurrently; sorted.
+/// each `(image, insecure, digest, referrers_only)`, concurrently; sorted.
 pub async fn signatures(
     client: Arc<Client>,
-    wants: Vec<(String, bool, String)>,
+    wants: Vec<(String, bool, String, bool)>,
     attestations: bool,
 ) -> Vec<(String, String, Result<crate::core::tags::Signed, String>)> {
     let mut set = tokio::task::JoinSet::new();
     let mut names = std::collections::HashMap::new();
     let spend = Spend::current_or_new();
-    for (image, insecure, digest) in wants {
+    for (image, insecure, digest, referrers_only) in wants {
         let client = client.clone();
         let name = (image.clone(), digest.clone());
         let task = set.spawn(RUN_SPEND.scope(spend.clone(), async move {
             let r = match ImageRef::parse(&image) {
                 Err(e) => Err(e),
                 Ok(r) => client
-                    .cosign_artifacts(&r, insecure, &digest, attestations)
+                    .cosign_artifacts(&r, insecure, &digest, attestations, referrers_only)
                     .await
                     .map_err(|e| e.to_string()),
             };
