@@ -1745,7 +1745,14 @@ fn builds_inside_a_batching_window_land_as_one_pull_request() {
     assert!(dev_commits > 2, "dev moved {dev_commits} times");
     assert!(
         srv.log().contains("batching: lands at")
-            && srv.log().contains(&format!("(batch = {window})")),
+            && srv.log().contains(&format!(
+                "(batch = {})",
+                hoist::core::time::human(
+                    hoist::core::time::parse_go_duration(&window)
+                        .unwrap()
+                        .as_secs()
+                )
+            )),
         "{}",
         srv.log()
     );
