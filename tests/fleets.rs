@@ -245,6 +245,89 @@ fn check_fleet(name: &str) {
     }
 }
 
+/// The first hour on GitLab: a Flux fleet whose `origin` is a
+/// self-managed GitLab. `hoist init` proposes the forge from it (kind,
+/// the project's full path, the instance's API, `GITLAB_TOKEN`), `config
+/// check` passes, and `hoist run` against the remote pushes staging and
+/// opens production's merge request — only documented GitLab routes
+/// asked; a rerun writes nothing.
+#[test]
+fn a_gitlab_origin_from_init_to_a_merge_request() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fleets/overlays");
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("fleet");
+    std::fs::create_dir_all(&r).unwrap();
+    copy_tree(&src, &r);
+    git(&r, &["init", "-q", "-b", "main"]);
+    git(
+        &r,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "git@gitlab.example.com:acme/platform/fleet.git",
+        ],
+    );
+    hoist(&["init", "--repo", s(&r)]).expect(0, &["hoist init: wrote"]);
+    let toml = read(&r, "hoist.toml");
+    for want in [
+        "kind = \"gitlab\"",
+        "repository = \"acme/platform/fleet\"",
+        "api_url = \"https://gitlab.example.com/api/v4\"",
+        "token_env = \"GITLAB_TOKEN\"",
+    ] {
+        assert!(toml.contains(want), "no {want} in:\n{toml}");
+    }
+    hoist(&["config", "check", "--repo", s(&r)]).expect(0, &[]);
+
+    // The same repository on a GitLab (the fake one, on loopback).
+    let forge = common::forge::FakeForge::start();
+    write(
+        &r,
+        "hoist.toml",
+        &toml.replace(
+            "https://gitlab.example.com/api/v4",
+            &format!("{}/api/v4", forge.url()),
+        ),
+    );
+    let snap = r.join("registry-snapshot.yaml");
+    std::fs::rename(&snap, dir.path().join("snap.yaml")).unwrap();
+    let snap = dir.path().join("snap.yaml");
+    let bare = common::git::bare_from(dir.path(), "remote", &r);
+    forge.add_repo("acme/platform/fleet", &bare);
+    let url = common::git::file_url(&bare);
+    let state = dir.path().join("state");
+    let run = || {
+        hoist_env(
+            &[
+                "run",
+                "--url",
+                &url,
+                "--state-dir",
+                s(&state),
+                "--registry-snapshot",
+                s(&snap),
+            ],
+            &[("GITLAB_TOKEN", common::forge::TOKEN.to_string())],
+        )
+    };
+    run().expect(
+        0,
+        &[
+            "hoist run: staging: pushed",
+            "hoist run: production: opened pull request #1 from hoist/production",
+        ],
+    );
+    let pulls = forge.repo("acme/platform/fleet").pulls;
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].head, "hoist/production");
+    crate::forge::assert_documented_gitlab_routes(&forge, 3);
+    forge.reset_calls();
+    run().expect(0, &[]);
+    assert_eq!(forge.writes(), Vec::<(String, String)>::new());
+    assert_eq!(forge.repo("acme/platform/fleet").pulls.len(), 1);
+}
+
 #[test]
 fn overlays_over_a_base_with_target_namespace() {
     check_fleet("overlays");
