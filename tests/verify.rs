@@ -26,6 +26,11 @@ fn build(reg: &Registry, sha: &str, n: usize) -> String {
     )
 }
 
+/// Does prod's bot branch propose `tag`?
+fn proposes(w: &World, tag: String) -> bool {
+    w.branches().contains(&"hoist/prod".to_string()) && w.has("hoist/prod", "prod", "api", &tag)
+}
+
 /// The run read `blobs` blobs and asked the referrers API `referrers` times.
 fn assert_reads(r: &Run, blobs: u64, referrers: u64) {
     let got = (
@@ -76,10 +81,6 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
     let [s2, s3] = [&w.shas[1], &w.shas[2]];
     let env = [("HOIST_TEST_COSIGN_KEY", key.pem.clone())];
     let run = || w.run_live(&["--output", "json"], &env);
-    // Does prod's bot branch propose `tag`?
-    let proposes = |tag: String| {
-        w.branches().contains(&"hoist/prod".to_string()) && w.has("hoist/prod", "prod", "api", &tag)
-    };
     let image = format!("{}/api", reg.host());
 
     // Unsigned: dev and staging move, prod waits (a warning, exit 0).
@@ -208,7 +209,7 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
         )],
     );
     run().expect(0, &["does not verify with that key"]);
-    assert!(!proposes(format!("prod-{s3}")));
+    assert!(!proposes(&w, format!("prod-{s3}")));
 
     // The right key's signature, but over build 2's digest: refused.
     cosign::push_tagged(
@@ -219,14 +220,14 @@ fn prod_takes_only_builds_signed_and_attested_with_its_key() {
         &[cosign::signature_layer(&image, &d2, &key, None)],
     );
     run().expect(1, &[&format!("a signature for another digest ({d2})")]);
-    assert!(!proposes(format!("prod-{s3}")));
+    assert!(!proposes(&w, format!("prod-{s3}")));
 
     // A signature manifest of 300 kB: refused unread.
     let mut big = cosign::signature_layer(&image, &d3, &key, None);
     big.annotations.push(("padding", "x".repeat(300_000)));
     cosign::push_tagged(&reg, "api", &d3, "sig", &[big]);
     run().expect(1, &["more than 262144"]);
-    assert!(!proposes(format!("prod-{s3}")));
+    assert!(!proposes(&w, format!("prod-{s3}")));
 
     // Signed and attested properly at last: prod's pull request takes it.
     cosign::push_tagged(
@@ -262,9 +263,6 @@ fn cosign_v3_bundles_as_referrers() {
     let [s2, s3] = [&w.shas[1], &w.shas[2]];
     let env = [("HOIST_TEST_COSIGN_KEY", key.pem.clone())];
     let run = || w.run_live(&["--output", "json"], &env);
-    let proposes = |tag: String| {
-        w.branches().contains(&"hoist/prod".to_string()) && w.has("hoist/prod", "prod", "api", &tag)
-    };
 
     let d2 = build(&reg, s2, 2);
     cosign::push_bundles(
@@ -303,7 +301,7 @@ fn cosign_v3_bundles_as_referrers() {
         ],
     );
     run().expect(1, &[&format!("a signature for another digest ({d2})")]);
-    assert!(!proposes(format!("prod-{s3}")));
+    assert!(!proposes(&w, format!("prod-{s3}")));
     // Another key's signature first, the right one second: it moves.
     let other = Key::new();
     cosign::push_bundles(
@@ -317,7 +315,7 @@ fn cosign_v3_bundles_as_referrers() {
         ],
     );
     run().expect(0, &[]);
-    assert!(proposes(format!("prod-{s3}")));
+    assert!(proposes(&w, format!("prod-{s3}")));
 
     // Keyless, on GitLab.
     let fulcio = Authority::new("test fulcio");
