@@ -315,7 +315,7 @@ fn a_gitlab_origin_from_init_to_a_merge_request() {
         0,
         &[
             "hoist run: staging: pushed",
-            "hoist run: production: opened pull request #1 from hoist/production",
+            "hoist run: production: opened merge request !1 from hoist/production",
         ],
     );
     let pulls = forge.repo("acme/platform/fleet").pulls;

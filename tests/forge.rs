@@ -18,7 +18,8 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
 
     // Run 1: dev pushed, staging merged, prod proposed.
     let r = w.run(&snap2, &[]);
-    r.expect(
+    r.expect_on(
+        kind,
         0,
         &[
             "hoist run: dev: pushed",
@@ -114,7 +115,7 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
     // Run 2: nothing new, nothing written anywhere; `--output json` says so.
     w.forge.reset_calls();
     let r = w.run(&snap2, &["--output", "json"]);
-    r.expect(0, &["hoist run: prod: pull request #2 is up to date"]);
+    r.expect_on(kind, 0, &["hoist run: prod: pull request #2 is up to date"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let envs = v["environments"].as_array().unwrap();
     assert_eq!(envs.len(), 3);
@@ -130,7 +131,8 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
 
     // Run 3: build 3 moves dev and staging and updates the same prod PR.
     let r = w.run(&w.snapshot(3, &[]), &["--output", "json"]);
-    r.expect(
+    r.expect_on(
+        kind,
         0,
         &[
             "hoist run: staging: merged pull request #3",
@@ -278,7 +280,7 @@ fn dry_run(kind: Kind) {
     let s2 = &w.shas[1];
     let before = git(&w.bare, &["for-each-ref"]);
     let r = w.run(&w.snapshot(2, &[]), &["--dry-run"]);
-    r.expect(0, &["hoist run --dry-run: nothing was written"]);
+    r.expect_on(kind, 0, &["hoist run --dry-run: nothing was written"]);
     for needle in [
         format!("#   status hoist/dev: success: api dev-{s2}-2"),
         format!(
@@ -291,7 +293,7 @@ fn dry_run(kind: Kind) {
         "#   | Rollback".to_string(),
     ] {
         assert!(
-            r.stdout.contains(&needle),
+            r.stdout.contains(&kind.says(&needle)),
             "{kind:?}: no {needle:?} in:\n{}",
             r.stdout
         );
@@ -308,7 +310,8 @@ fn one_blocked_image_and_one_that_moves(kind: Kind) {
     let s2 = w.shas[1].clone();
     let staging_web = format!("staging-{s2}");
     let r = w.run(&w.snapshot(2, &[("web", staging_web.as_str())]), &[]);
-    r.expect(
+    r.expect_on(
+        kind,
         1,
         &[
             "blocked on staging",
@@ -329,11 +332,13 @@ fn one_blocked_image_and_one_that_moves(kind: Kind) {
     // Again: still blocked, and nothing written.
     w.forge.reset_calls();
     let snap2 = w.snapshot(2, &[("web", staging_web.as_str())]);
-    w.run(&snap2, &[]).expect(1, &["blocked on staging"]);
+    w.run(&snap2, &[])
+        .expect_on(kind, 1, &["blocked on staging"]);
     assert_eq!(w.forge.writes(), Vec::<(String, String)>::new());
     // Build 3 is clean: web catches up, api's prod pull request moves on.
     let s3 = &w.shas[2];
-    w.run(&w.snapshot(3, &[]), &[]).expect(
+    w.run(&w.snapshot(3, &[]), &[]).expect_on(
+        kind,
         0,
         &[
             "hoist run: prod/127.0.0.1:1/api: updated pull request #2",
@@ -536,8 +541,8 @@ fn gitlab_faults_are_retried_without_duplicates() {
     r.expect(
         0,
         &[
-            "hoist run: staging: merged pull request #1",
-            "hoist run: prod: opened pull request #2",
+            "hoist run: staging: merged merge request !1",
+            "hoist run: prod: opened merge request !2",
         ],
     );
     let pulls = w.pulls();
@@ -584,7 +589,8 @@ fn required_check_holds(kind: Kind) {
         .configure(repo, |r| r.required = vec!["ci/build".into()]);
     let snap = w.snapshot(2, &[]);
     let r = w.run(&snap, &[]);
-    r.expect(
+    r.expect_on(
+        kind,
         0,
         &[
             "hoist run: staging: pull request #1 merges itself once its checks pass",
@@ -599,7 +605,7 @@ fn required_check_holds(kind: Kind) {
     w.forge.post_status(repo, &head, "ci/build", "success");
     assert_eq!(w.pulls()[0].state, State::Merged);
     w.run(&snap, &[])
-        .expect(0, &["hoist run: prod: opened pull request #2"]);
+        .expect_on(kind, 0, &["hoist run: prod: opened pull request #2"]);
 }
 
 /// A GitLab project whose merge requests cannot be merged now nor set to
@@ -616,7 +622,8 @@ fn gitlab_a_project_that_refuses_the_merge_is_reported() {
     let snap = w.snapshot(2, &[]);
     let r = w.run(&snap, &[]);
     assert!(
-        r.stderr.contains("staging") && r.stderr.contains("GitLab: 405"),
+        r.stderr
+            .contains("environment \"staging\": merge request !1 was not merged: GitLab: 405"),
         "{}",
         r.stderr
     );
@@ -758,7 +765,8 @@ fn on_the_real_registry(kind: Kind) {
         ("REG_PASS", "ghp_secretPAT123".to_string()),
     ];
     let r = w.run_live(&[], &creds);
-    r.expect(
+    r.expect_on(
+        kind,
         0,
         &[
             "hoist run: dev: pushed",
@@ -795,7 +803,7 @@ fn on_the_real_registry(kind: Kind) {
     );
     // A rerun writes nothing anywhere.
     w.forge.reset_calls();
-    w.run_live(&[], &creds).expect(0, &[]);
+    w.run_live(&[], &creds).expect_on(kind, 0, &[]);
     assert_eq!(w.forge.writes(), Vec::<(String, String)>::new());
 }
 
@@ -971,7 +979,8 @@ fn rung_in_a_second_repository(kind: Kind) {
             &[("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string())],
         )
     };
-    run().expect(
+    run().expect_on(
+        kind,
         0,
         &[
             "hoist run: dev: pushed",
@@ -999,7 +1008,7 @@ fn rung_in_a_second_repository(kind: Kind) {
     );
     // Nothing new: nothing written in either repository.
     forge.reset_calls();
-    run().expect(0, &[]);
+    run().expect_on(kind, 0, &[]);
     assert_eq!(forge.writes(), Vec::<(String, String)>::new());
 }
 

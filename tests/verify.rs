@@ -371,7 +371,7 @@ fn cosign_v3_bundles_as_referrers() {
         &[cosign::bundle_signature(&d, &k, Some(&c))],
     );
     w.run_live(&[], &env)
-        .expect(0, &["prod: opened pull request"]);
+        .expect(0, &["prod: opened merge request !"]);
     assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
 }
 

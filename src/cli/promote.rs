@@ -95,7 +95,7 @@ pub fn run(args: &PromoteArgs) -> Result<i32, Fatal> {
         }
         c => {
             let what = format!("{} → {}", args.from, args.to);
-            super::run::print_climbed("promote", &what, c);
+            super::run::print_climbed("promote", &what, c, hoist::run::climb::forge_kind(&ladder));
         }
     }
     Ok(if climbed.is_problem() {

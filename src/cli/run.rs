@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use super::commit::fatal;
 use super::{Fatal, diff_style, exit, observe_repo, plural, report};
 use hoist::core::diag::Diag;
-use hoist::decide::ladder::{Mode, RungPlan};
+use hoist::decide::ladder::{ForgeKind, Mode, RungPlan};
 use hoist::report::output::{DryRunOutput, EnvironmentOutput, RunOutput};
 use hoist::run::climb::Climbed;
 use hoist::run::session::Outcome;
@@ -49,7 +49,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Fatal> {
     for (env, c) in &climbed {
         let mut entry = EnvironmentOutput {
             environment: env.clone(),
-            outcome: print_climbed("run", env, c),
+            outcome: print_climbed("run", env, c, hoist::run::climb::forge_kind(&ladder)),
             ..Default::default()
         };
         if let Climbed::Done { report: r, actions } = c {
@@ -106,8 +106,12 @@ fn print_landing(
         Mode::AutoMerge => "and merge it",
         _ => "for review",
     };
+    let noun = match hoist::run::climb::forge_kind(ladder) {
+        ForgeKind::Gitlab => "merge request",
+        _ => "pull request",
+    };
     anstream::println!(
-        "#   pull request from {} into the base branch {what}: {title}",
+        "#   {noun} from {} into the base branch {what}: {title}",
         hoist::run::climb::bot_branch(rung, None)
     );
     for line in text.lines() {
@@ -117,14 +121,17 @@ fn print_landing(
 
 /// Report what one rung did (`hoist <cmd>: <env>: …` on stderr); returns
 /// the outcome's one-line summary.
-pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
+pub fn print_climbed(cmd: &str, env: &str, c: &Climbed, kind: ForgeKind) -> String {
     match c {
         Climbed::Deferred(why) => {
             anstream::eprintln!("hoist {cmd}: {env}: {why}");
             "deferred".to_string()
         }
         Climbed::Batched { .. } => {
-            anstream::eprintln!("hoist {cmd}: {env}: {}", hoist::run::comment::summarize(c));
+            anstream::eprintln!(
+                "hoist {cmd}: {env}: {}",
+                hoist::run::comment::summarize_on(c, kind)
+            );
             "batched".to_string()
         }
         Climbed::Gated(why) => {
@@ -155,7 +162,7 @@ pub fn print_climbed(cmd: &str, env: &str, c: &Climbed) -> String {
             let line = r.outcome.to_string();
             anstream::eprintln!("hoist {cmd}: {env}: {line}");
             for a in actions {
-                anstream::eprintln!("hoist {cmd}: {env}: {a}");
+                anstream::eprintln!("hoist {cmd}: {env}: {}", a.describe(kind));
             }
             line
         }

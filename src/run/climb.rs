@@ -116,39 +116,55 @@ pub enum Action {
     },
 }
 
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Action {
+    /// The action in `kind`'s words: a merge request is `!N` on GitLab,
+    /// a pull request `#N` elsewhere.
+    pub fn describe(&self, kind: ForgeKind) -> String {
+        let pr = |n: &u64| request_ref(kind, *n);
         match self {
             Action::Opened {
                 number,
                 url,
                 branch,
-            } => write!(f, "opened pull request #{number} from {branch} ({url})"),
-            Action::Updated { number, url } => write!(f, "updated pull request #{number} ({url})"),
-            Action::Unchanged { number, url } => {
-                write!(f, "pull request #{number} is up to date ({url})")
+            } => format!("opened {} from {branch} ({url})", pr(number)),
+            Action::Updated { number, url } => format!("updated {} ({url})", pr(number)),
+            Action::Unchanged { number, url } => format!("{} is up to date ({url})", pr(number)),
+            Action::Merged { number } => format!("merged {}", pr(number)),
+            Action::AutoMerge { number } => {
+                format!("{} merges itself once its checks pass", pr(number))
             }
-            Action::Merged { number } => write!(f, "merged pull request #{number}"),
-            Action::AutoMerge { number } => write!(
-                f,
-                "pull request #{number} merges itself once its checks pass"
-            ),
             Action::AwaitingReview { number, url } => {
-                write!(f, "pull request #{number} awaits review ({url})")
+                format!("{} awaits review ({url})", pr(number))
             }
-            Action::Closed { number, reason } => {
-                write!(f, "closed pull request #{number}: {reason}")
-            }
+            Action::Closed { number, reason } => format!("closed {}: {reason}", pr(number)),
             Action::Status {
                 sha,
                 context,
                 description,
-            } => write!(
-                f,
+            } => format!(
                 "status {context} on {}: {description}",
                 &sha[..sha.len().min(7)]
             ),
         }
+    }
+}
+
+/// The ladder's forge (GitHub's words when it has none).
+pub fn forge_kind(ladder: &Ladder) -> ForgeKind {
+    ladder.forge.as_ref().map_or(ForgeKind::Github, |f| f.kind)
+}
+
+/// `pull request #3`, or GitLab's `merge request !3`.
+pub fn request_ref(kind: ForgeKind, number: u64) -> String {
+    match kind {
+        ForgeKind::Gitlab => format!("merge request !{number}"),
+        _ => format!("pull request #{number}"),
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(ForgeKind::Github))
     }
 }
 
@@ -558,6 +574,11 @@ fn open_sibling(
 
 /// One line for what a rung did.
 pub fn summarize(c: &Climbed) -> String {
+    summarize_on(c, ForgeKind::Github)
+}
+
+/// [`summarize`] in `kind`'s words (GitLab's merge requests).
+pub fn summarize_on(c: &Climbed, kind: ForgeKind) -> String {
     match c {
         Climbed::NotRun(why) => format!("not run: {why}"),
         Climbed::Held => "on hold; `/hoist release` resumes it".to_string(),
@@ -575,7 +596,7 @@ pub fn summarize(c: &Climbed) -> String {
                 actions
                     .iter()
                     .filter(|a| !matches!(a, Action::Status { .. }))
-                    .map(|a| a.to_string()),
+                    .map(|a| a.describe(kind)),
             );
             let errors: Vec<String> = report
                 .diags
@@ -1080,8 +1101,9 @@ fn propose_once(
                 }
                 Merge::Scheduled => actions.push(Action::AutoMerge { number: pr.number }),
                 Merge::Refused(why) => report.diags.push(Diag::error(format!(
-                    "environment {:?}: pull request #{} was not merged: {why}",
-                    rung.name, pr.number
+                    "environment {:?}: {} was not merged: {why}",
+                    rung.name,
+                    request_ref(forge_kind(ladder), pr.number)
                 ))),
             },
             Mode::PullRequest => actions.push(Action::AwaitingReview {

@@ -11,7 +11,7 @@ use crate::propose::forge::{self, Forge, Permission};
 use crate::run::climb::{self, Forges};
 use crate::run::session::{Scope, Session};
 
-pub use crate::run::climb::summarize;
+pub use crate::run::climb::{summarize, summarize_on};
 
 /// Every hoist reply starts with this, so hoist never answers itself
 /// (a token shared with humans cannot be told apart otherwise).
@@ -454,7 +454,7 @@ fn run(
             };
             let mut forges = Forges::new(ladder);
             let c = climb::land(s, &mut forges, ladder, rung, &scope, image.as_deref());
-            summarize(&c)
+            summarize_on(&c, climb::forge_kind(ladder))
         }
         Command::Plan => {
             let Some(rung) = target else {
@@ -478,7 +478,10 @@ fn run(
             let climbed = climb::climb(s, ladder);
             let mut out = String::from("ran the ladder again:");
             for (env, c) in &climbed {
-                out.push_str(&format!("\n  - {env}: {}", summarize(c)));
+                out.push_str(&format!(
+                    "\n  - {env}: {}",
+                    summarize_on(c, climb::forge_kind(ladder))
+                ));
             }
             out
         }
@@ -565,9 +568,9 @@ fn rollback(
         Err(f) => format!(" (holding `{}` failed: {})", rung.name, f.text()),
     };
     format!(
-        "rolling back pull request #{}: {}.{held}",
-        last.number,
-        summarize(&c)
+        "rolling back {}: {}.{held}",
+        climb::request_ref(climb::forge_kind(ladder), last.number),
+        summarize_on(&c, climb::forge_kind(ladder))
     )
 }
 

@@ -674,7 +674,7 @@ fn run_fleet(app: &App, fleet: &Fleet, t: Trigger) {
     let mut pushed = false;
     let mut failed = false;
     for (env, c) in &results {
-        let line = crate::run::comment::summarize(c);
+        let line = crate::run::comment::summarize_on(c, crate::run::climb::forge_kind(&ladder));
         match c {
             Climbed::Done { report, actions } => {
                 app.metrics.selections.fetch_add(1, Ordering::Relaxed);

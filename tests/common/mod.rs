@@ -40,6 +40,13 @@ impl Run {
         }
         self
     }
+
+    /// [`Run::expect`] with the needles in `kind`'s words.
+    pub fn expect_on(&self, kind: world::Kind, code: i32, needles: &[&str]) -> &Run {
+        let said: Vec<String> = needles.iter().map(|n| kind.says(n)).collect();
+        let refs: Vec<&str> = said.iter().map(String::as_str).collect();
+        self.expect(code, &refs)
+    }
 }
 
 pub fn hoist(args: &[&str]) -> Run {

@@ -26,6 +26,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// `text` in this forge's words: GitLab's merge requests are `!N`.
+    pub fn says(self, text: &str) -> String {
+        match self {
+            Kind::GitLab => text
+                .replace("pull request", "merge request")
+                .replace("merge request #", "merge request !"),
+            _ => text.to_string(),
+        }
+    }
+
     pub fn repo(self) -> &'static str {
         match self {
             Kind::GitHub => "acme/fleet",
