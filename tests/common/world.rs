@@ -90,11 +90,30 @@ pub fn source_repo(dir: &std::path::Path, n: usize) -> (std::path::PathBuf, Vec<
             &work,
             &["commit", "-q", "-m", &format!("feature number {i}")],
         );
-        shas.push(
-            git(&work, &["rev-parse", "--short=7", "HEAD"])
+        // A short sha of digits only reads as a build number, not a
+        // commit (`report::view::commit_in_tag`): amend until it has a
+        // letter, as nearly every real one does.
+        let mut sha = git(&work, &["rev-parse", "--short=7", "HEAD"])
+            .trim()
+            .to_string();
+        let mut n = 0;
+        while sha.bytes().all(|b| b.is_ascii_digit()) {
+            n += 1;
+            git(
+                &work,
+                &[
+                    "commit",
+                    "-q",
+                    "--amend",
+                    "-m",
+                    &format!("feature number {i} ({n})"),
+                ],
+            );
+            sha = git(&work, &["rev-parse", "--short=7", "HEAD"])
                 .trim()
-                .to_string(),
-        );
+                .to_string();
+        }
+        shas.push(sha);
     }
     let bare = dir.join("api.git");
     git(dir, &["clone", "-q", "--bare", s(&work), s(&bare)]);
