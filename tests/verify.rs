@@ -375,6 +375,81 @@ fn cosign_v3_bundles_as_referrers() {
     assert!(w.has("hoist/prod", "prod", "api", &format!("prod-{s2}")));
 }
 
+/// `verify` on a push rung: an unsigned build does not reach dev, and dev's
+/// tip carries a pending `hoist/dev` saying why (once); signed, it is
+/// pushed with a success status.
+#[test]
+fn a_push_rung_that_verifies_says_why_it_waits() {
+    let reg = Registry::start(None);
+    let key = Key::new();
+    let w = World::at(&reg.host(), Kind::GitHub, &["api"], "", "");
+    let [s1, s2] = [&w.shas[0], &w.shas[1]];
+    build(&reg, s1, 1);
+    let toml = common::git::show(&w.bare, "main", "hoist.toml").replace(
+        "paths = [\"clusters/dev/**\"]\n",
+        "paths = [\"clusters/dev/**\"]\nverify = { cosign_key = \"env:HOIST_TEST_COSIGN_KEY\" }\n",
+    );
+    let cfg = write(w.t.path(), "verify-dev.toml", &toml);
+    let env = [("HOIST_TEST_COSIGN_KEY", key.pem.clone())];
+    let run = || w.run_live(&["--config", s(&cfg)], &env);
+    let image = format!("{}/api", reg.host());
+    let d2 = build(&reg, s2, 2);
+    run().expect(
+        0,
+        &["waiting for a signature from the configured cosign key"],
+    );
+    let main = git(&w.bare, &["rev-parse", "main"]).trim().to_string();
+    let dev: Vec<serde_json::Value> = w
+        .forge
+        .repo("acme/fleet")
+        .statuses
+        .get(&main)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s["context"] == "hoist/dev")
+        .collect();
+    assert_eq!(dev.len(), 1, "{dev:?}");
+    assert_eq!(dev[0]["state"], "pending");
+    assert!(
+        dev[0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("api:dev-{s2}-2: waiting for a signature")),
+        "{dev:?}"
+    );
+    run().expect(0, &[]);
+    assert_eq!(
+        w.forge.repo("acme/fleet").statuses[&main]
+            .iter()
+            .filter(|s| s["context"] == "hoist/dev")
+            .count(),
+        1,
+        "posted once"
+    );
+    assert!(!w.main_has("dev", &format!("dev-{s2}-2")));
+    cosign::push_tagged(
+        &reg,
+        "api",
+        &d2,
+        "sig",
+        &[cosign::signature_layer(&image, &d2, &key, None)],
+    );
+    run().expect(0, &["hoist run: dev: pushed"]);
+    assert!(w.main_has("dev", &format!("dev-{s2}-2")));
+    // dev's commit (staging may have merged on top of it since).
+    let pushed = git(
+        &w.bare,
+        &["log", "-1", "--format=%H", "main", "--", "clusters/dev"],
+    )
+    .trim()
+    .to_string();
+    assert_eq!(
+        w.forge.repo("acme/fleet").statuses[&pushed][0]["state"],
+        "success"
+    );
+}
+
 /// Keyless, through the OCI referrers (the registry has no referrers API:
 /// the fallback tag): a certificate for the wrong identity waits, one
 /// from an authority prod does not trust waits, the right identity moves.

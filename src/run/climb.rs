@@ -737,6 +737,18 @@ fn push_rung(
         (Outcome::Pushed { commit, .. }, Some(plan)) => Some((*commit, plan)),
         _ => repaired.as_ref().map(|(tip, plan)| (*tip, plan)),
     };
+    // Nothing to push because images wait for their signatures: the tip
+    // says so (once), as a pull-request rung's base does.
+    if let (Outcome::UpToDate { tip, .. }, Some(plan)) = (&report.outcome, &report.plan)
+        && let Some(st) = base_waiting_status(&format!("hoist/{}", rung.name), plan)
+        && let Ok(Some(f)) = forges.get(None)
+        && let Err(e) = ensure_status(f, &tip.to_string(), &st, &mut actions)
+    {
+        report.diags.push(Diag::warning(format!(
+            "environment {:?}: the waiting status was not posted: {e}",
+            rung.name
+        )));
+    }
     if let Some((commit, plan)) = target {
         let status = rung_status(rung, plan, None);
         let posted = forges.get(None).and_then(|f| match f {
