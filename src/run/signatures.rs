@@ -145,7 +145,22 @@ impl Memo {
         if !self.changed {
             return;
         }
-        let body = serde_json::json!({ "version": 1, "verified": self.entries });
+        // Fleets of one server share the file: keep what others wrote
+        // since this memo was read, then this one's entries, newest last.
+        let mut entries = Memo::load(&self.path).entries;
+        for (k, fps) in &self.entries {
+            let have = entries.entry(k.clone()).or_default();
+            for f in fps {
+                if !have.contains(f) {
+                    have.push(f.clone());
+                }
+            }
+            have.truncate(16);
+        }
+        while entries.len() > MAX_ENTRIES {
+            entries.shift_remove_index(0);
+        }
+        let body = serde_json::json!({ "version": 1, "verified": entries });
         // One temporary file per writer: fleets of one server share the
         // directory, and the last rename wins whole.
         static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -196,6 +211,16 @@ mod tests {
         again.save();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "not json");
         assert!(Memo::load(&path).get("r/a", "sha256:1").is_none());
+
+        // Two memos read at once (two fleets): both writers' entries stay.
+        let mut a = Memo::load(&path);
+        let mut b = Memo::load(&path);
+        a.insert("r/a", "sha256:a", "f".into());
+        b.insert("r/b", "sha256:b", "f".into());
+        a.save();
+        b.save();
+        let both = Memo::load(&path);
+        assert!(both.get("r/a", "sha256:a").is_some() && both.get("r/b", "sha256:b").is_some());
 
         let mut big = Memo::load(&path);
         for i in 0..MAX_ENTRIES + 5 {
