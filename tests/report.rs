@@ -52,12 +52,23 @@ fn numbers(v: &serde_json::Value) -> Vec<i64> {
 /// prod pull requests: the figures follow from the commits' own times.
 #[test]
 fn hoists_own_history_gives_its_figures() {
-    let w = World::new(Kind::GitHub);
-    let repo = Kind::GitHub.repo();
+    own_history(Kind::GitHub);
+}
+
+/// The same on GitLab: its squash merges are found by paging through the
+/// merged merge requests since the window's start (`updated_after`).
+#[test]
+fn hoists_own_history_gives_its_figures_on_gitlab() {
+    own_history(Kind::GitLab);
+}
+
+fn own_history(kind: Kind) {
+    let w = World::new(kind);
+    let repo = kind.repo();
     w.run(&w.snapshot(2, &[]), &[]).expect(0, &[]);
     w.forge.merge_by_hand(repo, 2);
     w.run(&w.snapshot(3, &[]), &[])
-        .expect(0, &["prod: opened pull request #4"]);
+        .expect_on(kind, 0, &["prod: opened pull request #4"]);
     w.forge.merge_by_hand(repo, 4);
     // Newest first: merge #4, squash #3, dev push, merge #2, squash #1, dev push, initial.
     let t = times(&w.bare);

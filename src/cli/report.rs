@@ -63,6 +63,7 @@ pub fn run(args: &ReportArgs) -> Result<i32, Fatal> {
             &mut history,
             &image_of,
             true,
+            from,
         ));
     }
     let landings = history.landings;

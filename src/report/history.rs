@@ -171,6 +171,7 @@ pub fn with_pulls(
     history: &mut History,
     image_of: ImageOf<'_>,
     notes: bool,
+    since: i64,
 ) -> Vec<Diag> {
     let mut diags = Vec::new();
     let mut forges = crate::run::climb::Forges::new(ladder);
@@ -193,7 +194,7 @@ pub fn with_pulls(
         .collect();
     prefixes.push("hoist/rollback/".into());
     for prefix in prefixes {
-        let list = match f.list_merged(&prefix) {
+        let list = match f.list_merged_since(&prefix, since) {
             Ok(list) => list,
             Err(e) => {
                 diags.push(Diag::warning(format!(

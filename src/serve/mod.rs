@@ -787,9 +787,11 @@ fn add_history(
             &image_of,
         );
         // Squash merges name no trailer: the merged pull requests say
-        // which were hoist's (one listing per pull request rung; the
-        // reconcile notes are `hoist report`'s).
-        for d in crate::report::history::with_pulls(ladder, &mut h, &image_of, false) {
+        // which were hoist's. One page of the listing per pull request
+        // rung, as the view is rebuilt every run (`since` in the future
+        // ends it there); deeper listings and the reconcile notes are
+        // `hoist report`'s.
+        for d in crate::report::history::with_pulls(ladder, &mut h, &image_of, false, i64::MAX) {
             tracing::debug!(note = %d.message, "page history");
         }
         h.landings.sort_by_key(|l| std::cmp::Reverse(l.seq));

@@ -1332,6 +1332,7 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
                 .map_or("active", String::as_str);
             let src = req.query.get("searchCriteria.sourceRefName");
             let dst = req.query.get("searchCriteria.targetRefName");
+            let num = |k: &str| req.query.get(k).and_then(|v| v.parse::<usize>().ok());
             let list: Vec<Value> = repo
                 .pulls
                 .iter()
@@ -1344,6 +1345,8 @@ fn azure(st: &mut Inner, req: &Request, port: u16) -> Response {
                 })
                 .filter(|p| src.is_none_or(|s| *s == format!("refs/heads/{}", p.head)))
                 .filter(|p| dst.is_none_or(|d| *d == format!("refs/heads/{}", p.base)))
+                .skip(num("$skip").unwrap_or(0))
+                .take(num("$top").unwrap_or(101))
                 .map(|p| ado_pull(&full, repo, p, port))
                 .collect();
             reply(200, json!({ "value": list, "count": list.len() }))

@@ -209,6 +209,18 @@ fn project_route(
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(20)
                 .min(100);
+            let page: usize = req
+                .query
+                .get("page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1)
+                .max(1);
+            // The fake keeps no update times: a merged one was last
+            // updated when it merged, an open one is current.
+            let after = req
+                .query
+                .get("updated_after")
+                .and_then(|t| hoist::core::time::parse(t));
             // Newest first, as GitLab orders by created_at desc.
             let list: Vec<Value> = repo
                 .pulls
@@ -222,6 +234,8 @@ fn project_route(
                 })
                 .filter(|p| src.is_none_or(|s| *s == p.head))
                 .filter(|p| dst.is_none_or(|d| *d == p.base))
+                .filter(|p| after.is_none_or(|a| p.merged_at.is_none_or(|m| m > a)))
+                .skip((page - 1) * per_page)
                 .take(per_page)
                 .map(|p| mr_json(&full, repo, p, port))
                 .collect();

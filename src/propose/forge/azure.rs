@@ -261,6 +261,21 @@ impl Forge for AzureDevOps {
         Ok(out)
     }
 
+    /// Completed pull requests, newest first, `$skip` a hundred at a time.
+    fn list_merged_since(&self, prefix: &str, since: i64) -> Result<Vec<PullRequest>> {
+        super::merged_pages(prefix, since, |n| {
+            let skip = (n - 1) * 100;
+            Ok(self
+                .search_status("completed", 100, &format!("&$skip={skip}"))?
+                .into_iter()
+                .map(|p| {
+                    let closed = p.merged_at;
+                    (p, closed)
+                })
+                .collect())
+        })
+    }
+
     fn find_merged(&self, head: &str, base: &str) -> Result<Vec<PullRequest>> {
         let q = format!(
             "&searchCriteria.sourceRefName={}&searchCriteria.targetRefName={}",

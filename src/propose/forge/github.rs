@@ -277,6 +277,27 @@ impl Forge for GitHub {
         Ok(out)
     }
 
+    fn list_merged_since(&self, prefix: &str, since: i64) -> Result<Vec<PullRequest>> {
+        super::merged_pages(prefix, since, |n| {
+            let url = self.url(&format!(
+                "/pulls?state=closed&sort=updated&direction=desc&per_page=100&page={n}"
+            ));
+            let v = self
+                .http
+                .expect("GET", &url, None, "listing closed pull requests")?;
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(|item| {
+                    let updated = item["updated_at"]
+                        .as_str()
+                        .and_then(crate::core::time::parse);
+                    Ok((pull(item)?, updated))
+                })
+                .collect()
+        })
+    }
+
     fn find_merged(&self, head: &str, base: &str) -> Result<Vec<PullRequest>> {
         let v = self.pulls_from(
             head,

@@ -229,6 +229,32 @@ impl Forge for GitLab {
         Ok(out)
     }
 
+    /// `updated_after` narrows the listing on GitLab's side.
+    fn list_merged_since(&self, prefix: &str, since: i64) -> Result<Vec<PullRequest>> {
+        let after = crate::core::time::format(since);
+        super::merged_pages(prefix, since, |n| {
+            let v = self.http.expect(
+                "GET",
+                &self.url(&format!(
+                    "/merge_requests?state=merged&order_by=updated_at&updated_after={}&per_page=100&page={n}",
+                    segment(&after)
+                )),
+                None,
+                "listing merge requests",
+            )?;
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(|item| {
+                    let updated = item["updated_at"]
+                        .as_str()
+                        .and_then(crate::core::time::parse);
+                    Ok((GitLab::mr(item)?, updated))
+                })
+                .collect()
+        })
+    }
+
     fn find_merged(&self, head: &str, base: &str) -> Result<Vec<PullRequest>> {
         let mut out: Vec<PullRequest> = self
             .list(&format!(

@@ -108,6 +108,38 @@ pub enum PullState {
     Merged,
 }
 
+/// How many pages of a hundred [`Forge::list_merged_since`] reads at most.
+pub const MAX_MERGED_PAGES: usize = 10;
+
+/// Merged pull requests from `prefix` among pages of a listing (newest
+/// first): `page(n)` is the n-th page (from 1) of `(pull request, when it
+/// was last updated or closed)`; stops at a short page or one wholly
+/// before `since`. Sorted newest first.
+pub fn merged_pages(
+    prefix: &str,
+    since: i64,
+    mut page: impl FnMut(usize) -> Result<Vec<(PullRequest, Option<i64>)>>,
+) -> Result<Vec<PullRequest>> {
+    let mut out = Vec::new();
+    for n in 1..=MAX_MERGED_PAGES {
+        let items = page(n)?;
+        let full = items.len() >= 100;
+        // A listing need not be in the order of these times (Azure DevOps
+        // lists by creation): stop at a page wholly before `since`.
+        let older = items.iter().all(|(_, t)| t.is_some_and(|t| t < since));
+        for (p, _) in items {
+            if p.state == PullState::Merged && p.head_branch.starts_with(prefix) {
+                out.push(p);
+            }
+        }
+        if !full || older {
+            break;
+        }
+    }
+    out.sort_by_key(|p| std::cmp::Reverse(p.number));
+    Ok(out)
+}
+
 /// A pull request as hoist needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequest {
@@ -251,6 +283,10 @@ pub trait Forge: Send + Sync {
     /// Merged pull requests whose head branch starts with `prefix`, the
     /// newest first (among the last hundred closed).
     fn list_merged(&self, prefix: &str) -> Result<Vec<PullRequest>>;
+    /// [`Forge::list_merged`] reaching back to `since` (seconds since the
+    /// epoch): the forge's listing paged through, at most
+    /// [`MAX_MERGED_PAGES`] pages of a hundred.
+    fn list_merged_since(&self, prefix: &str, since: i64) -> Result<Vec<PullRequest>>;
     /// Merged pull requests from `head` into `base`, the newest first
     /// (among the last hundred closed from it).
     fn find_merged(&self, head: &str, base: &str) -> Result<Vec<PullRequest>>;
@@ -365,4 +401,69 @@ pub fn short_description(text: &str) -> String {
     }
     let cut: String = text.chars().take(MAX - 1).collect();
     format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pr(number: u64, branch: &str, state: PullState) -> PullRequest {
+        PullRequest {
+            number,
+            node_id: String::new(),
+            head_branch: branch.into(),
+            head_sha: String::new(),
+            base_branch: "main".into(),
+            title: String::new(),
+            body: String::new(),
+            url: String::new(),
+            state,
+            auto_merge: false,
+            merge_commit: String::new(),
+            merged_at: None,
+        }
+    }
+
+    #[test]
+    fn merged_pages_reach_back_to_since_and_no_further() {
+        // 250 closed pull requests, newest first, one a minute back from
+        // t = 100_000; every other one hoist's and merged.
+        let all: Vec<(PullRequest, Option<i64>)> = (0..250u64)
+            .map(|i| {
+                let (branch, state) = if i % 2 == 0 {
+                    ("hoist/prod", PullState::Merged)
+                } else {
+                    ("feature/x", PullState::Closed)
+                };
+                (pr(1000 - i, branch, state), Some(100_000 - 60 * i as i64))
+            })
+            .collect();
+        let mut asked = Vec::new();
+        let mut page = |n: usize| {
+            asked.push(n);
+            Ok(all.iter().skip((n - 1) * 100).take(100).cloned().collect())
+        };
+        // Since the 150th: pages 1 and 2 (page 2 reaches before since,
+        // but not wholly), then 3, which is short.
+        let got = merged_pages("hoist/", 100_000 - 60 * 150, &mut page).unwrap();
+        assert_eq!(asked, [1, 2, 3]);
+        assert_eq!(got.len(), 125);
+        assert!(got.windows(2).all(|w| w[0].number > w[1].number));
+        // Since the 50th: page 1 is partly newer; page 2 is wholly older.
+        asked.clear();
+        let mut page = |n: usize| {
+            asked.push(n);
+            Ok(all.iter().skip((n - 1) * 100).take(100).cloned().collect())
+        };
+        merged_pages("hoist/", 100_000 - 60 * 50, &mut page).unwrap();
+        assert_eq!(asked, [1, 2]);
+        // A forge that keeps answering full pages is read MAX_MERGED_PAGES deep.
+        let mut n_asked = 0;
+        merged_pages("hoist/", 0, |_| {
+            n_asked += 1;
+            Ok(all.iter().take(100).cloned().collect())
+        })
+        .unwrap();
+        assert_eq!(n_asked, MAX_MERGED_PAGES);
+    }
 }
