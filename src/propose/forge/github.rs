@@ -285,16 +285,7 @@ impl Forge for GitHub {
             let v = self
                 .http
                 .expect("GET", &url, None, "listing closed pull requests")?;
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .map(|item| {
-                    let updated = item["updated_at"]
-                        .as_str()
-                        .and_then(crate::core::time::parse);
-                    Ok((pull(item)?, updated))
-                })
-                .collect()
+            super::with_updated(&v, pull)
         })
     }
 

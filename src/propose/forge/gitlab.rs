@@ -242,16 +242,7 @@ impl Forge for GitLab {
                 None,
                 "listing merge requests",
             )?;
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .map(|item| {
-                    let updated = item["updated_at"]
-                        .as_str()
-                        .and_then(crate::core::time::parse);
-                    Ok((GitLab::mr(item)?, updated))
-                })
-                .collect()
+            super::with_updated(&v, GitLab::mr)
         })
     }
 

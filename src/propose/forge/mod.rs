@@ -141,6 +141,24 @@ pub fn merged_pages(
 }
 
 /// A pull request as hoist needs it.
+/// A page of a JSON listing as [`merged_pages`] takes it: each item read
+/// by `read`, with its `updated_at`.
+pub(crate) fn with_updated(
+    v: &serde_json::Value,
+    read: impl Fn(&serde_json::Value) -> Result<PullRequest>,
+) -> Result<Vec<(PullRequest, Option<i64>)>> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            let updated = item["updated_at"]
+                .as_str()
+                .and_then(crate::core::time::parse);
+            Ok((read(item)?, updated))
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequest {
     /// GitHub's number, Azure DevOps' pullRequestId.
