@@ -700,6 +700,15 @@ mod tests {
                 tag: Some("2".into())
             }
         );
+        // docs/gitlab.md's call from a pipeline, its variables filled in.
+        let gl = json(br#"{"events":[{"action":"push","target":{"repository":"acme/platform/api","tag":"1.4.0","url":"https://registry.gitlab.com/v2/acme/platform/api/manifests/1.4.0"}}]}"#).unwrap();
+        assert_eq!(
+            registry(&gl).unwrap(),
+            vec![Event::ImagePushed {
+                image: "registry.gitlab.com/acme/platform/api".into(),
+                tag: Some("1.4.0".into()),
+            }]
+        );
         assert!(registry(&json(b"{}").unwrap()).is_err());
         assert!(registry(&json(br#"{"action":"push"}"#).unwrap()).is_err());
     }
