@@ -1162,7 +1162,8 @@ fn gitlab_notes_drive_the_ladder_by_access_level() {
     assert_eq!((p3.head.as_str(), &p3.state), ("hoist/prod", &State::Open));
     assert!(eventually(30, || !w.pulls()[0].comments.is_empty()));
     assert!(
-        w.pulls()[0].comments[0].contains("opened merge request !3"),
+        w.pulls()[0].comments[0].contains("opened merge request !3")
+            && !w.pulls()[0].comments[0].contains("pull request"),
         "{:?}",
         w.pulls()[0].comments
     );

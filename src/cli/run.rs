@@ -9,7 +9,7 @@ use super::{Fatal, diff_style, exit, observe_repo, plural, report};
 use hoist::core::diag::Diag;
 use hoist::decide::ladder::{ForgeKind, Mode, RungPlan};
 use hoist::report::output::{DryRunOutput, EnvironmentOutput, RunOutput};
-use hoist::run::climb::Climbed;
+use hoist::run::climb::{Climbed, in_words};
 use hoist::run::session::Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,7 +124,7 @@ fn print_landing(
 pub fn print_climbed(cmd: &str, env: &str, c: &Climbed, kind: ForgeKind) -> String {
     match c {
         Climbed::Deferred(why) => {
-            anstream::eprintln!("hoist {cmd}: {env}: {why}");
+            anstream::eprintln!("hoist {cmd}: {env}: {}", in_words(kind, why));
             "deferred".to_string()
         }
         Climbed::Batched { .. } => {
@@ -135,7 +135,7 @@ pub fn print_climbed(cmd: &str, env: &str, c: &Climbed, kind: ForgeKind) -> Stri
             "batched".to_string()
         }
         Climbed::Gated(why) => {
-            anstream::eprintln!("hoist {cmd}: {env}: waits: {why}");
+            anstream::eprintln!("hoist {cmd}: {env}: waits: {}", in_words(kind, why));
             "gated".to_string()
         }
         Climbed::Held => {
@@ -146,7 +146,8 @@ pub fn print_climbed(cmd: &str, env: &str, c: &Climbed, kind: ForgeKind) -> Stri
         }
         Climbed::NotRun(why) => {
             report(&[Diag::warning(format!(
-                "environment {env:?}: {why}; not run"
+                "environment {env:?}: {}; not run",
+                in_words(kind, why)
             ))]);
             "not-run".to_string()
         }

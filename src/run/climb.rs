@@ -154,6 +154,18 @@ pub fn forge_kind(ladder: &Ladder) -> ForgeKind {
     ladder.forge.as_ref().map_or(ForgeKind::Github, |f| f.kind)
 }
 
+/// `text` in `kind`'s words: on GitLab, pull requests are merge requests
+/// and `#3` is `!3`.
+pub fn in_words(kind: ForgeKind, text: &str) -> String {
+    match kind {
+        ForgeKind::Gitlab => text
+            .replace("pull request", "merge request")
+            .replace("Pull request", "Merge request")
+            .replace("merge request #", "merge request !"),
+        _ => text.to_string(),
+    }
+}
+
 /// `pull request #3`, or GitLab's `merge request !3`.
 pub fn request_ref(kind: ForgeKind, number: u64) -> String {
     match kind {
@@ -579,6 +591,10 @@ pub fn summarize(c: &Climbed) -> String {
 
 /// [`summarize`] in `kind`'s words (GitLab's merge requests).
 pub fn summarize_on(c: &Climbed, kind: ForgeKind) -> String {
+    in_words(kind, &summary(c, kind))
+}
+
+fn summary(c: &Climbed, kind: ForgeKind) -> String {
     match c {
         Climbed::NotRun(why) => format!("not run: {why}"),
         Climbed::Held => "on hold; `/hoist release` resumes it".to_string(),

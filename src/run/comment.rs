@@ -288,7 +288,7 @@ pub fn handle(
     if accepted > 0 && ev.comment_id != 0 {
         let _ = f.react(ev.pull, ev.comment_id, "rocket");
     }
-    let reply = format!("{MARKER}\n{}\n", lines.join("\n"));
+    let reply = climb::in_words(ev.forge, &format!("{MARKER}\n{}\n", lines.join("\n")));
     f.comment(ev.pull, &reply)?;
     Ok(Handled {
         reply,
