@@ -406,7 +406,7 @@ struct Referrer {
 
 /// What one Sigstore bundle holds for hoist.
 #[derive(Debug)]
-enum Pieces {
+pub enum Pieces {
     /// An image signature (a statement of [`SIGN_PREDICATE`]), one per
     /// envelope signature.
     Signatures(Vec<SignatureLayer>),
@@ -420,7 +420,7 @@ enum Pieces {
 /// certificate (`verificationMaterial.certificate`, or the leaf and chain
 /// of `x509CertificateChain`); a public-key bundle has none. A
 /// `messageSignature` bundle (`cosign sign-blob`) signs no image.
-fn bundle_pieces(blob: &[u8], source: &str, attestations: bool) -> Result<Pieces, String> {
+pub fn bundle_pieces(blob: &[u8], source: &str, attestations: bool) -> Result<Pieces, String> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let v: Value = serde_json::from_slice(blob)
