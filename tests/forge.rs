@@ -94,10 +94,13 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
         ],
         &[("HOIST_TEST_FORGE_TOKEN", TOKEN.to_string())],
     );
+    let open = match kind {
+        Kind::GitLab => "Open merge requests:\n  prod: !2",
+        _ => "Open pull requests:\n  prod: #2",
+    };
     assert!(
-        r.stdout.contains(&format!(
-            "Open pull requests:\n  prod: #2 hoist(prod): api prod-{s2} "
-        )),
+        r.stdout
+            .contains(&format!("{open} hoist(prod): api prod-{s2} ")),
         "{}\n{}",
         r.stdout,
         r.stderr
@@ -110,7 +113,7 @@ fn climb_twice_then_a_newer_build(kind: Kind) {
         s(&snap2),
         "--no-forge",
     ]);
-    assert!(!r.stdout.contains("Open pull requests"));
+    assert!(!r.stdout.contains("Open pull requests") && !r.stdout.contains("Open merge requests"));
 
     // Run 2: nothing new, nothing written anywhere; `--output json` says so.
     w.forge.reset_calls();

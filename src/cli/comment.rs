@@ -85,10 +85,10 @@ pub fn run(args: &CommentArgs) -> Result<i32, Fatal> {
                 Some(why) => anstream::eprintln!("hoist comment: nothing to do: {why}"),
                 None => {
                     anstream::eprintln!(
-                        "hoist comment: {} command(s) run, {} refused; replied on pull request {}",
+                        "hoist comment: {} command(s) run, {} refused; replied on {}",
                         h.accepted,
                         h.refused,
-                        ev.pull
+                        hoist::run::climb::request_ref(ev.forge, ev.pull)
                     );
                     anstream::print!(
                         "{}",

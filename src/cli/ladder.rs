@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 
 use super::{Fatal, exit, observe_repo, report};
-use hoist::decide::ladder::RungPlan;
+use hoist::decide::ladder::{ForgeKind, RungPlan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -70,14 +70,28 @@ pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
             print!("{}", table(&view.rungs));
             for g in &view.gates {
                 if let Some(w) = &g.waits {
-                    println!("{} waits: {w}", g.environment);
+                    println!(
+                        "{} waits: {}",
+                        g.environment,
+                        hoist::run::climb::in_words(
+                            hoist::run::climb::forge_kind(&fleet.config.ladder),
+                            w
+                        )
+                    );
                 }
             }
             if !view.pull_requests.is_empty() {
-                println!("\nOpen pull requests:");
+                let gitlab =
+                    hoist::run::climb::forge_kind(&fleet.config.ladder) == ForgeKind::Gitlab;
+                let (heading, mark) = if gitlab {
+                    ("Open merge requests", '!')
+                } else {
+                    ("Open pull requests", '#')
+                };
+                println!("\n{heading}:");
                 for p in &view.pull_requests {
                     println!(
-                        "  {}: #{} {}{} {}",
+                        "  {}: {mark}{} {}{} {}",
                         p.environment,
                         p.number,
                         p.title,
