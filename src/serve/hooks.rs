@@ -128,16 +128,11 @@ pub fn verify_signed_delivery(
         .trim()
         .parse()
         .map_err(|_| "webhook-timestamp is not Unix seconds")?;
-    if (now - t).abs() > SIGNATURE_TOLERANCE_SECS {
+    if now.abs_diff(t) > SIGNATURE_TOLERANCE_SECS.unsigned_abs() {
         return Err("webhook-timestamp is more than 5 minutes from this server's clock");
     }
     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-    let mut signed = Vec::with_capacity(id.len() + ts.len() + body.len() + 2);
-    signed.extend_from_slice(id.as_bytes());
-    signed.push(b'.');
-    signed.extend_from_slice(ts.trim().as_bytes());
-    signed.push(b'.');
-    signed.extend_from_slice(body);
+    let signed = delivery_text(id, ts.trim(), body);
     let ok = sig
         .split_ascii_whitespace()
         .take(16)
@@ -151,13 +146,22 @@ pub fn verify_signed_delivery(
     }
 }
 
+/// What a signed delivery's MAC covers: `<id>.<timestamp>.<body>`.
+fn delivery_text(id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let mut text = Vec::with_capacity(id.len() + timestamp.len() + body.len() + 2);
+    text.extend_from_slice(id.as_bytes());
+    text.push(b'.');
+    text.extend_from_slice(timestamp.as_bytes());
+    text.push(b'.');
+    text.extend_from_slice(body);
+    text
+}
+
 /// The `webhook-signature` value GitLab sends for a delivery (tests).
 pub fn sign_delivery(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> String {
     use base64::Engine as _;
     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-    let mut signed = format!("{id}.{timestamp}.").into_bytes();
-    signed.extend_from_slice(body);
-    let tag = ring::hmac::sign(&k, &signed);
+    let tag = ring::hmac::sign(&k, &delivery_text(id, timestamp, body));
     format!(
         "v1,{}",
         base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
@@ -626,6 +630,21 @@ mod tests {
         let stale = ok("id-1", "1700000000", &sig, body, 1_700_000_301).unwrap_err();
         assert!(stale.contains("5 minutes"), "{stale}");
         assert!(ok("id-1", "soon", &sig, body, 1_700_000_000).is_err());
+        // Timestamps at the ends of i64 are far from now, not an overflow.
+        for far in [i64::MIN, i64::MAX] {
+            let ts = far.to_string();
+            let sig = sign_delivery(&key, "id-1", &ts, body);
+            let why = verify_signed_delivery(
+                &key,
+                Some("id-1"),
+                Some(&ts),
+                Some(&sig),
+                body,
+                1_700_000_000,
+            )
+            .unwrap_err();
+            assert!(why.contains("5 minutes"), "{why}");
+        }
         assert!(ok("id-1", "1700000000", "v2,xyz", body, 1_700_000_000).is_err());
         let none = verify_signed_delivery(&key, None, Some("1"), Some(&sig), body, 1);
         assert!(none.unwrap_err().contains("webhook-id"));
