@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 
 use super::{Fatal, exit, observe_repo, report};
-use hoist::decide::ladder::{ForgeKind, RungPlan};
+use hoist::decide::ladder::RungPlan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -81,19 +81,14 @@ pub fn run(args: &LadderArgs) -> Result<i32, Fatal> {
                 }
             }
             if !view.pull_requests.is_empty() {
-                let gitlab =
-                    hoist::run::climb::forge_kind(&fleet.config.ladder) == ForgeKind::Gitlab;
-                let (heading, mark) = if gitlab {
-                    ("Open merge requests", '!')
-                } else {
-                    ("Open pull requests", '#')
-                };
+                let kind = hoist::run::climb::forge_kind(&fleet.config.ladder);
+                let heading = hoist::run::climb::in_words(kind, "Open pull requests");
                 println!("\n{heading}:");
                 for p in &view.pull_requests {
                     println!(
-                        "  {}: {mark}{} {}{} {}",
+                        "  {}: {} {}{} {}",
                         p.environment,
-                        p.number,
+                        hoist::run::climb::request_number(kind, p.number),
                         p.title,
                         if p.auto_merge { " (auto-merge)" } else { "" },
                         p.url

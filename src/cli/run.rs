@@ -106,10 +106,7 @@ fn print_landing(
         Mode::AutoMerge => "and merge it",
         _ => "for review",
     };
-    let noun = match hoist::run::climb::forge_kind(ladder) {
-        ForgeKind::Gitlab => "merge request",
-        _ => "pull request",
-    };
+    let noun = in_words(hoist::run::climb::forge_kind(ladder), "pull request");
     anstream::println!(
         "#   {noun} from {} into the base branch {what}: {title}",
         hoist::run::climb::bot_branch(rung, None)

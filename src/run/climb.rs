@@ -168,9 +168,17 @@ pub fn in_words(kind: ForgeKind, text: &str) -> String {
 
 /// `pull request #3`, or GitLab's `merge request !3`.
 pub fn request_ref(kind: ForgeKind, number: u64) -> String {
+    in_words(
+        kind,
+        &format!("pull request {}", request_number(kind, number)),
+    )
+}
+
+/// `#3`, or GitLab's `!3`.
+pub fn request_number(kind: ForgeKind, number: u64) -> String {
     match kind {
-        ForgeKind::Gitlab => format!("merge request !{number}"),
-        _ => format!("pull request #{number}"),
+        ForgeKind::Gitlab => format!("!{number}"),
+        _ => format!("#{number}"),
     }
 }
 

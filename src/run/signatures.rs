@@ -92,11 +92,18 @@ impl Memo {
     /// every applicable policy it verified under is marked so, and its
     /// signatures are not fetched.
     pub fn recall(&self, ladder: &Ladder, tags: &mut Tags) {
+        // The policies of each image, hashed once (not once per digest).
+        let mut by_image: std::collections::HashMap<&str, Vec<String>> = Default::default();
         for (key, fps) in &self.entries {
             let Some((image, digest)) = key.rsplit_once('@') else {
                 continue;
             };
-            let wanted = policies(ladder, image);
+            if !tags.snapshot.images.contains_key(image) {
+                continue;
+            }
+            let wanted = by_image
+                .entry(image)
+                .or_insert_with(|| policies(ladder, image));
             if wanted.is_empty() || !wanted.iter().all(|w| fps.contains(w)) {
                 continue;
             }
