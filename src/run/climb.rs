@@ -799,19 +799,16 @@ fn ladder_has_forge(forges: &Forges<'_>) -> bool {
 /// The status of a rung's pull request head: success, or pending while
 /// an image the rung would take waits for its signature.
 fn rung_status(rung: &Rung, plan: &RungPlan, url: Option<&str>) -> Status {
-    match waiting_line(plan) {
-        Some(w) => Status {
-            context: format!("hoist/{}", rung.name),
-            state: StatusState::Pending,
-            description: format!("{}; {w}", body::status_line(rung, plan)),
-            target_url: url.map(str::to_string),
-        },
-        None => Status {
-            context: format!("hoist/{}", rung.name),
-            state: StatusState::Success,
-            description: body::status_line(rung, plan),
-            target_url: url.map(str::to_string),
-        },
+    let line = body::status_line(rung, plan);
+    let (state, description) = match waiting_line(plan) {
+        Some(w) => (StatusState::Pending, format!("{line}; {w}")),
+        None => (StatusState::Success, line),
+    };
+    Status {
+        context: format!("hoist/{}", rung.name),
+        state,
+        description,
+        target_url: url.map(str::to_string),
     }
 }
 
@@ -1116,7 +1113,10 @@ fn propose_once(
             let done = Status {
                 context: branch.clone(),
                 state: StatusState::Success,
-                description: format!("no longer waiting: pull request #{}", pr.number),
+                description: format!(
+                    "no longer waiting: {}",
+                    request_ref(forge_kind(ladder), pr.number)
+                ),
                 target_url: Some(pr.url.clone()),
             };
             f.post_status(&tip, &done)?;
