@@ -109,10 +109,7 @@ impl Verify {
             h.update(b"\0att\0");
             h.update(k.as_bytes());
         }
-        h.finalize()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::core::hex(&h.finalize()[..16])
     }
 
     /// Whether this entry is for `image`.

@@ -11,3 +11,14 @@ pub mod requests;
 pub mod secret;
 pub mod tags;
 pub mod time;
+
+/// Lowercase hex of `bytes` (digests, MACs, fingerprints).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}

@@ -32,7 +32,7 @@ pub fn default_state_dir() -> PathBuf {
 fn slug(url: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(url.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::core::hex(&digest[..8]);
     let tail: String = url
         .trim_end_matches('/')
         .trim_end_matches(".git")

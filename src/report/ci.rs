@@ -259,7 +259,7 @@ impl Report {
                 serde_json::json!({
                     "description": n.message,
                     "check_name": "hoist",
-                    "fingerprint": print.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                    "fingerprint": crate::core::hex(&print),
                     "severity": if n.error { "major" } else { "minor" },
                     "location": { "path": path, "lines": { "begin": line } },
                 })

@@ -73,11 +73,7 @@ pub fn verify_hmac(key: &[u8], body: &[u8], header: Option<&str>) -> bool {
 pub fn sign(key: &[u8], body: &[u8]) -> String {
     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
     let tag = ring::hmac::sign(&k, body);
-    let mut out = String::from("sha256=");
-    for b in tag.as_ref() {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("sha256={}", crate::core::hex(tag.as_ref()))
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {

@@ -915,11 +915,7 @@ impl Client {
 
 /// `sha256:<hex>` of `bytes`: a manifest's digest.
 fn sha256_digest(bytes: &[u8]) -> String {
-    let hex: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", crate::core::hex(&Sha256::digest(bytes)))
 }
 
 /// When a token from a reply with `expires_in` stops being reused: the

@@ -505,10 +505,7 @@ fn pem_of(der: &[u8]) -> String {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::core::hex(&Sha256::digest(bytes))
 }
 
 #[cfg(test)]
