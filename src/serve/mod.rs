@@ -329,20 +329,18 @@ pub fn serve(opts: Options) -> Result<(), Vec<Diag>> {
             "azure_devops_hook_secret_env",
         )?,
         gitlab: secret(&first.gitlab_webhook_token_env, "gitlab_webhook_token_env")?,
-        gitlab_signing: match secret(&first.gitlab_signing_token_env, "gitlab_signing_token_env")? {
-            None => None,
-            Some(t) => match hooks::signing_key(t.expose()) {
-                Some(k) => Some(k),
-                None => {
-                    return Err(vec![
+        gitlab_signing: secret(&first.gitlab_signing_token_env, "gitlab_signing_token_env")?
+            .map(|t| {
+                hooks::signing_key(t.expose()).ok_or_else(|| {
+                    vec![
                         Diag::error(
                             "server.gitlab_signing_token_env: the signing token is not whsec_<base64>, the form GitLab shows when it makes one",
                         )
                         .at(fleets[0].label.clone(), None),
-                    ]);
-                }
-            },
-        },
+                    ]
+                })
+            })
+            .transpose()?,
         registry: secret(&first.registry_hook_token_env, "registry_hook_token_env")?,
         flux: secret(&first.flux_hmac_key_env, "flux_hmac_key_env")?,
     };
